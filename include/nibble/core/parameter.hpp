@@ -1,0 +1,27 @@
+#pragma once
+// A trainable tensor: float master values, their gradient, and its role,
+// which decides whether weight decay and the scheme's clip apply.
+#include <cstddef>
+#include <string>
+
+#include <xtensor/xtensor.hpp>
+
+namespace nibble {
+
+enum class parameter_role {
+  weight,  // rank >= 2 (conv kernels, linear matrices): quantized and clipped
+  bias,    // stays float
+  norm     // batch-norm scale and shift: stay float
+};
+
+struct parameter {
+  xt::xtensor<float, 1> value;
+  xt::xtensor<float, 1> grad;
+  parameter_role role = parameter_role::weight;
+
+  explicit parameter(std::size_t n = 0, parameter_role r = parameter_role::weight)
+      : value(xt::zeros<float>({n})), grad(xt::zeros<float>({n})), role(r) {}
+  std::size_t size() const { return value.size(); }
+};
+
+}  // namespace nibble

@@ -1,0 +1,44 @@
+#pragma once
+// The compile-time shape of one sample (channels, height, width) and the
+// tensor types used at every layer interface.
+#include <cstddef>
+#include <type_traits>
+
+#include <xtensor/xtensor.hpp>
+
+namespace nibble {
+
+// Shape of one sample. A flat vector of F features is shape<F, 1, 1>.
+template <std::size_t C, std::size_t H, std::size_t W>
+struct shape {
+  static constexpr std::size_t channels = C;
+  static constexpr std::size_t height = H;
+  static constexpr std::size_t width = W;
+  static constexpr std::size_t size = C * H * W;
+  static constexpr bool is_flat = (H == 1 && W == 1);
+};
+
+// The first element of a network: the shape of its input samples.
+template <std::size_t C, std::size_t H, std::size_t W>
+using input = shape<C, H, W>;
+
+template <class T>
+struct is_shape : std::false_type {};
+template <std::size_t C, std::size_t H, std::size_t W>
+struct is_shape<shape<C, H, W>> : std::true_type {};
+template <class T>
+concept sample_shape = is_shape<T>::value;
+
+// A batch of activations or their gradients: (batch, channels, height, width).
+using activation = xt::xtensor<float, 4>;
+
+// Resize only when the shape changes, so a training step with a fixed batch
+// size allocates nothing after its first call.
+template <class Shape>
+inline void ensure_batch_shape(activation& t, std::size_t batch) {
+  if (t.shape(0) != batch || t.shape(1) != Shape::channels || t.shape(2) != Shape::height ||
+      t.shape(3) != Shape::width)
+    t.resize({batch, Shape::channels, Shape::height, Shape::width});
+}
+
+}  // namespace nibble

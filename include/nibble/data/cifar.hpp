@@ -1,0 +1,143 @@
+#pragma once
+// Readers for the official CIFAR-10 and CIFAR-100 binary distributions.
+//
+// Both formats are flat sequences of fixed-size records: label byte(s)
+// followed by one 32x32 RGB image stored channel-major (1024 R, 1024 G,
+// 1024 B bytes, each plane row-major). The pixels are kept as bytes; turning
+// them into normalised floats is the job of augment.hpp, once per batch.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nibble::data {
+
+// Everything that goes wrong while reading or preparing data: the message
+// names the file and says what is wrong with it.
+class data_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::size_t image_channels = 3;
+inline constexpr std::size_t image_side = 32;
+inline constexpr std::size_t image_plane = image_side * image_side;     // 1024
+inline constexpr std::size_t image_bytes = image_channels * image_plane;  // 3072
+
+enum class split { train, test };
+
+struct dataset {
+  std::vector<std::uint8_t> pixels;  // size() * image_bytes, each image CHW
+  std::vector<std::int32_t> labels;  // one per image, in [0, classes)
+  int classes = 0;
+
+  std::size_t size() const { return labels.size(); }
+  const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * image_bytes; }
+};
+
+enum class cifar100_labels { fine, coarse };
+
+namespace detail {
+
+inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+// Reads a whole file of fixed-size records, rejecting anything that is not a
+// positive whole number of records so a truncated download fails loudly.
+inline std::vector<std::uint8_t> read_records(const std::filesystem::path& file, std::size_t record_bytes,
+                                              std::size_t official_records, const char* format) {
+  namespace fs = std::filesystem;
+  const std::string what = std::string("nibble::data: cannot read ") + format + " file " + quoted(file) + ": ";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    const fs::path folder = file.parent_path();
+    if (!folder.empty() && !fs::is_directory(folder, ec))
+      throw data_error(what + "folder " + quoted(folder) + " does not exist");
+    throw data_error(what + "file does not exist");
+  }
+  if (!fs::is_regular_file(file, ec)) throw data_error(what + "not a regular file");
+
+  const std::uintmax_t actual = fs::file_size(file, ec);
+  if (ec) throw data_error(what + "cannot determine its size (" + ec.message() + ")");
+  const std::string expected = "expected a positive multiple of " + std::to_string(record_bytes) +
+                               " bytes (official files hold " + std::to_string(official_records) +
+                               " records = " + std::to_string(official_records * record_bytes) + " bytes)";
+  if (actual == 0) throw data_error(what + "file is empty; " + expected + ", got 0 bytes");
+  if (actual % record_bytes != 0)
+    throw data_error(what + "size is not a whole number of " + std::to_string(record_bytes) + "-byte records (" +
+                     expected + ", got " + std::to_string(actual) + " bytes = " +
+                     std::to_string(actual / record_bytes) + " records + " + std::to_string(actual % record_bytes) +
+                     " bytes); the file is truncated or not in this format");
+
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(actual));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw data_error(what + "cannot open it for reading");
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<std::uintmax_t>(in.gcount()) != actual)
+    throw data_error(what + "read only " + std::to_string(in.gcount()) + " of " + std::to_string(actual) + " bytes");
+  return bytes;
+}
+
+inline void check_label(const std::filesystem::path& file, std::size_t record, const char* kind, int value,
+                        int classes) {
+  if (value < classes) return;  // bytes are never negative
+  throw data_error("nibble::data: bad record in " + quoted(file) + ": record " + std::to_string(record) + " has " +
+                   kind + " " + std::to_string(value) + ", expected 0.." + std::to_string(classes - 1));
+}
+
+// Appends every record of one file: `label_offset` picks which of the
+// `label_bytes` leading bytes is the label to keep; all are validated.
+inline void append_file(dataset& out, const std::filesystem::path& file, std::size_t label_bytes,
+                        std::size_t label_offset, const int* label_classes, const char* const* label_kinds,
+                        std::size_t official_records, const char* format) {
+  const std::size_t record_bytes = label_bytes + image_bytes;
+  const std::vector<std::uint8_t> bytes = read_records(file, record_bytes, official_records, format);
+  const std::size_t records = bytes.size() / record_bytes;
+  out.labels.reserve(out.labels.size() + records);
+  out.pixels.reserve(out.pixels.size() + records * image_bytes);
+  for (std::size_t r = 0; r < records; ++r) {
+    const std::uint8_t* record = bytes.data() + r * record_bytes;
+    for (std::size_t k = 0; k < label_bytes; ++k) check_label(file, r, label_kinds[k], record[k], label_classes[k]);
+    out.labels.push_back(record[label_offset]);
+    out.pixels.insert(out.pixels.end(), record + label_bytes, record + record_bytes);
+  }
+}
+
+}  // namespace detail
+
+// CIFAR-10: train = data_batch_1.bin .. data_batch_5.bin, test = test_batch.bin;
+// records of 3073 bytes (label 0-9, then 3072 pixel bytes).
+inline dataset read_cifar10(const std::filesystem::path& folder, split s) {
+  constexpr int classes[] = {10};
+  constexpr const char* kinds[] = {"label"};
+  dataset out;
+  out.classes = 10;
+  if (s == split::test) {
+    detail::append_file(out, folder / "test_batch.bin", 1, 0, classes, kinds, 10000, "CIFAR-10");
+  } else {
+    for (int i = 1; i <= 5; ++i)
+      detail::append_file(out, folder / ("data_batch_" + std::to_string(i) + ".bin"), 1, 0, classes, kinds, 10000,
+                          "CIFAR-10");
+  }
+  return out;
+}
+
+// CIFAR-100: train.bin / test.bin; records of 3074 bytes (coarse label 0-19,
+// fine label 0-99, then 3072 pixel bytes). Both labels are validated, one kept.
+inline dataset read_cifar100(const std::filesystem::path& folder, split s,
+                             cifar100_labels which = cifar100_labels::fine) {
+  constexpr int classes[] = {20, 100};
+  constexpr const char* kinds[] = {"coarse label", "fine label"};
+  const bool fine = which == cifar100_labels::fine;
+  dataset out;
+  out.classes = fine ? 100 : 20;
+  const bool train = s == split::train;
+  detail::append_file(out, folder / (train ? "train.bin" : "test.bin"), 2, fine ? 1 : 0, classes, kinds,
+                      train ? 50000 : 10000, "CIFAR-100");
+  return out;
+}
+
+}  // namespace nibble::data

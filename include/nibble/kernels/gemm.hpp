@@ -1,0 +1,201 @@
+#pragma once
+// Single-precision matrix product C = A·B (+ C), cache-blocked in the manner
+// of BLIS/GotoBLAS: B is packed into KC×NR panels that stay in L1, A into
+// MR×KC slivers in L2, and a register-tiled micro-kernel keeps an MR×NR tile
+// of C in vector registers for the whole K loop.
+//
+// Operands are strided views, so transposed inputs cost nothing extra: the
+// packing routines read them in whatever order they are stored.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/simd.hpp"
+
+namespace nibble::kernels {
+
+// Element (i, j) of a read-only matrix lives at data[i * row_stride + j * col_stride].
+struct matrix_view {
+  const float* data;
+  std::ptrdiff_t row_stride;
+  std::ptrdiff_t col_stride;
+  float operator()(std::size_t i, std::size_t j) const {
+    return data[std::ptrdiff_t(i) * row_stride + std::ptrdiff_t(j) * col_stride];
+  }
+};
+// A row-major matrix with `ld` floats per row, as stored or transposed.
+inline matrix_view row_major(const float* p, std::size_t ld) { return {p, std::ptrdiff_t(ld), 1}; }
+inline matrix_view transposed(const float* p, std::size_t ld) { return {p, 1, std::ptrdiff_t(ld)}; }
+
+namespace gemm_config {
+// Register tile: NV vectors wide (NR floats), MR rows tall. 24 accumulators
+// on AVX-512 (32 registers), 12 on AVX2/SSE (16 registers).
+inline constexpr std::size_t NV = 2;
+inline constexpr std::size_t NR = NV * fvec_width;
+inline constexpr std::size_t MR = fvec_width >= 16 ? 12 : 6;
+// Cache blocks: a KC×NR panel of B fits in L1, an MC×KC block of A in L2.
+inline constexpr std::size_t KC = 256;
+inline constexpr std::size_t MC = MR * 12;
+inline constexpr std::size_t NC = NR * 128;
+}  // namespace gemm_config
+
+namespace detail {
+
+using namespace gemm_config;
+
+// A[i0.., k0..] (mc×kc) -> slivers of MR rows, k-major inside, zero padded.
+inline void pack_a(matrix_view a, std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) {
+  for (std::size_t i = 0; i < mc; i += MR) {
+    const std::size_t rows = std::min(MR, mc - i);
+    if (a.col_stride == 1) {
+      for (std::size_t r = 0; r < rows; ++r) {
+        const float* src = a.data + std::ptrdiff_t(i0 + i + r) * a.row_stride + std::ptrdiff_t(k0);
+        for (std::size_t k = 0; k < kc; ++k) out[k * MR + r] = src[k];
+      }
+    } else {
+      for (std::size_t k = 0; k < kc; ++k)
+        for (std::size_t r = 0; r < rows; ++r) out[k * MR + r] = a(i0 + i + r, k0 + k);
+    }
+    for (std::size_t r = rows; r < MR; ++r)
+      for (std::size_t k = 0; k < kc; ++k) out[k * MR + r] = 0.0f;
+    out += MR * kc;
+  }
+}
+
+// B[k0.., j0..] (kc×nc) -> panels of NR columns, k-major inside, zero padded.
+inline void pack_b(matrix_view b, std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) {
+  for (std::size_t j = 0; j < nc; j += NR) {
+    const std::size_t cols = std::min(NR, nc - j);
+    if (b.col_stride == 1) {
+      for (std::size_t k = 0; k < kc; ++k) {
+        const float* src = b.data + std::ptrdiff_t(k0 + k) * b.row_stride + std::ptrdiff_t(j0 + j);
+        float* dst = out + k * NR;
+        std::memcpy(dst, src, cols * sizeof(float));
+        for (std::size_t c = cols; c < NR; ++c) dst[c] = 0.0f;
+      }
+    } else {
+      for (std::size_t k = 0; k < kc; ++k) {
+        float* dst = out + k * NR;
+        for (std::size_t c = 0; c < cols; ++c) dst[c] = b(k0 + k, j0 + j + c);
+        for (std::size_t c = cols; c < NR; ++c) dst[c] = 0.0f;
+      }
+    }
+    out += NR * kc;
+  }
+}
+
+// The MR×NR tile of C += (packed A sliver)·(packed B panel) over kc.
+// `accumulate` false overwrites C. Partial tiles (m < MR or n < NR) go
+// through a small buffer so the hot loop never checks bounds.
+inline void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                         std::size_t ldc, std::size_t m, std::size_t n, bool accumulate) {
+  fvec acc[MR][NV];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < NV; ++v) acc[i][v] = broadcast(0.0f);
+
+  for (std::size_t k = 0; k < kc; ++k) {
+    fvec bv[NV];
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < NV; ++v) bv[v] = load_aligned(b + v * fvec_width);
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i) {
+      const fvec ai = broadcast(a[i]);
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < NV; ++v) acc[i][v] = fma(ai, bv[v], acc[i][v]);
+    }
+    a += MR;
+    b += NR;
+  }
+
+  if (m == MR && n == NR) {
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < NV; ++v) {
+        float* p = c + i * ldc + v * fvec_width;
+        store(p, accumulate ? acc[i][v] + load(p) : acc[i][v]);
+      }
+  } else {
+    alignas(simd_alignment) float tile[MR * NR];
+    for (std::size_t i = 0; i < MR; ++i)
+      for (std::size_t v = 0; v < NV; ++v) acc[i][v].store_aligned(tile + i * NR + v * fvec_width);
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * NR + j];
+  }
+}
+
+// Packing buffers, one pair per thread, grown once and then reused.
+struct gemm_workspace {
+  std::vector<float, aligned_allocator<float>> a, b;
+};
+inline gemm_workspace& thread_workspace() {
+  static thread_local gemm_workspace ws;
+  return ws;
+}
+
+// One thread's share: rows [0, m) × columns [0, n) of C.
+inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view a, matrix_view b, float* c,
+                        std::size_t ldc, bool accumulate) {
+  gemm_workspace& ws = thread_workspace();
+  const std::size_t kc_max = std::min(KC, k);
+  const std::size_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
+  const std::size_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
+  if (ws.b.size() < kc_max * nc_max) ws.b.resize(kc_max * nc_max);
+  if (ws.a.size() < kc_max * mc_max) ws.a.resize(kc_max * mc_max);
+
+  for (std::size_t jc = 0; jc < n; jc += NC) {
+    const std::size_t nc = std::min(NC, n - jc);
+    for (std::size_t pc = 0; pc < k; pc += KC) {
+      const std::size_t kc = std::min(KC, k - pc);
+      const bool acc = accumulate || pc > 0;
+      pack_b(b, pc, jc, kc, nc, ws.b.data());
+      for (std::size_t ic = 0; ic < m; ic += MC) {
+        const std::size_t mc = std::min(MC, m - ic);
+        pack_a(a, ic, pc, mc, kc, ws.a.data());
+        for (std::size_t jr = 0; jr < nc; jr += NR)
+          for (std::size_t ir = 0; ir < mc; ir += MR)
+            micro_kernel(kc, ws.a.data() + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
+                         std::min(MR, mc - ir), std::min(NR, nc - jr), acc);
+      }
+    }
+  }
+  if (k == 0 && !accumulate)
+    for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+}
+
+}  // namespace detail
+
+// C[m×n] (row-major, ldc floats per row) = A[m×k]·B[k×n], plus the old C when
+// `accumulate`. Called outside a parallel region it splits C between the
+// threads along its longer side; inside one it runs on the calling thread.
+inline void gemm(std::size_t m, std::size_t n, std::size_t k, matrix_view a, matrix_view b, float* c,
+                 std::size_t ldc, bool accumulate = false) {
+  using gemm_config::MR;
+  using gemm_config::NR;
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  if (in_parallel() || max_threads() == 1 || flops < 2e6) {
+    detail::gemm_serial(m, n, k, a, b, c, ldc, accumulate);
+    return;
+  }
+  if (n >= m) {
+    const std::size_t panels = (n + NR - 1) / NR;
+    parallel_chunks(panels, [&](std::size_t p0, std::size_t p1, int) {
+      const std::size_t j0 = p0 * NR, j1 = std::min(n, p1 * NR);
+      detail::gemm_serial(m, j1 - j0, k, a, {b.data + std::ptrdiff_t(j0) * b.col_stride, b.row_stride, b.col_stride},
+                          c + j0, ldc, accumulate);
+    });
+  } else {
+    const std::size_t slivers = (m + MR - 1) / MR;
+    parallel_chunks(slivers, [&](std::size_t s0, std::size_t s1, int) {
+      const std::size_t i0 = s0 * MR, i1 = std::min(m, s1 * MR);
+      detail::gemm_serial(i1 - i0, n, k, {a.data + std::ptrdiff_t(i0) * a.row_stride, a.row_stride, a.col_stride}, b,
+                          c + i0 * ldc, ldc, accumulate);
+    });
+  }
+}
+
+}  // namespace nibble::kernels

@@ -1,0 +1,89 @@
+#pragma once
+// batch_norm
+//
+// Represents: batch normalisation per channel, y = γ·(x − μ)/√(σ² + ε) + β.
+// On a spatial input it is BatchNorm2d (statistics over batch, height and
+// width); on a flat input shape<F,1,1> it is BatchNorm1d.
+// Requires: any input shape.
+// Ensures: output shape = input shape. In train mode it normalises with the
+// batch statistics and updates running mean and (unbiased) variance with
+// momentum 0.1; in eval mode it uses the running statistics. γ, β stay float.
+#include <cmath>
+#include <vector>
+
+#include "nibble/kernels/batch_norm.hpp"
+#include "nibble/layers/layer.hpp"
+
+namespace nibble {
+
+template <class In>
+class batch_norm_layer {
+ public:
+  using input_shape = In;
+  using output_shape = In;
+  static constexpr std::size_t channels = In::channels;
+  static constexpr std::size_t parameter_count = 2 * channels;
+  static constexpr float epsilon = 1e-5f;
+  static constexpr float momentum = 0.1f;
+
+  parameter gamma{channels, parameter_role::norm};
+  parameter beta{channels, parameter_role::norm};
+  xt::xtensor<float, 1> running_mean = xt::zeros<float>({channels});
+  xt::xtensor<float, 1> running_var = xt::ones<float>({channels});
+
+  void init(std::mt19937_64&) {
+    gamma.value.fill(1.0f);
+    beta.value.fill(0.0f);
+    running_mean.fill(0.0f);
+    running_var.fill(1.0f);
+  }
+
+  void forward(const activation& x, activation& y, context& ctx) {
+    const kernels::bn_geometry g{x.shape(0), channels, In::height * In::width};
+    if (ctx.training()) {
+      kernels::bn_batch_statistics(g, x.data(), mean_.data(), inv_std_.data(), epsilon);
+      kernels::bn_update_running(g, mean_.data(), inv_std_.data(), epsilon, momentum, running_mean.data(),
+                                 running_var.data());
+    } else {
+      for (std::size_t c = 0; c < channels; ++c) {
+        mean_[c] = running_mean(c);
+        inv_std_[c] = 1.0f / std::sqrt(running_var(c) + epsilon);
+      }
+    }
+    kernels::bn_normalise(g, x.data(), mean_.data(), inv_std_.data(), gamma.value.data(), beta.value.data(),
+                          y.data());
+    trained_ = ctx.training();
+  }
+
+  void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
+    const kernels::bn_geometry g{x.shape(0), channels, In::height * In::width};
+    kernels::bn_backward(g, x.data(), dy.data(), mean_.data(), inv_std_.data(), gamma.value.data(), gamma.grad.data(),
+                         beta.grad.data(), dx ? dx->data() : nullptr, trained_);
+  }
+
+  template <class F>
+  void visit_parameters(F&& f) {
+    f(gamma);
+    f(beta);
+  }
+  template <class F>
+  void visit_buffers(F&& f) {
+    f(running_mean);
+    f(running_var);
+  }
+  void post_step() {}
+
+ private:
+  std::vector<float> mean_ = std::vector<float>(channels);
+  std::vector<float> inv_std_ = std::vector<float>(channels);
+  bool trained_ = true;
+};
+
+struct batch_norm {
+  template <class In>
+  static constexpr bool accepts = true;
+  template <class In>
+  using bind = batch_norm_layer<In>;
+};
+
+}  // namespace nibble

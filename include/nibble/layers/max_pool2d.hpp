@@ -1,0 +1,35 @@
+#pragma once
+// max_pool2d<K> — Represents: the maximum over non-overlapping K×K windows.
+// Requires: a spatial input whose height and width are multiples of K.
+// Ensures: output C × H/K × W/K.
+#include "nibble/kernels/pool.hpp"
+#include "nibble/layers/layer.hpp"
+
+namespace nibble {
+
+template <class In, std::size_t K>
+struct max_pool2d_layer : parameter_free {
+  static_assert(!In::is_flat && In::height % K == 0 && In::width % K == 0,
+                "nibble::max_pool2d: the input height and width must be multiples of the window size.");
+  using input_shape = In;
+  using output_shape = shape<In::channels, In::height / K, In::width / K>;
+  void forward(const activation& x, activation& y, context&) {
+    kernels::max_pool_forward(x.shape(0) * In::channels, In::height, In::width, K, x.data(), y.data());
+  }
+  void backward(const activation& x, const activation& y, const activation& dy, activation* dx, context&) {
+    if (dx)
+      kernels::max_pool_backward(x.shape(0) * In::channels, In::height, In::width, K, x.data(), y.data(), dy.data(),
+                                 dx->data());
+  }
+};
+
+template <std::size_t K>
+struct max_pool2d {
+  static_assert(K > 0, "nibble::max_pool2d: the window must be positive.");
+  template <class In>
+  static constexpr bool accepts = !In::is_flat && In::height % K == 0 && In::width % K == 0;
+  template <class In>
+  using bind = max_pool2d_layer<In, K>;
+};
+
+}  // namespace nibble

@@ -1,0 +1,223 @@
+#pragma once
+// sequential<input<C, H, W>, Spec...> — a network as a type.
+//
+// Each Spec is bound to the output shape of the one before it at compile
+// time; the bound layers live in a boost::hana::tuple, and forward, backward
+// and the parameter visits are folds over it, so nothing is looked up or
+// dispatched at run time. A spec that cannot take its input shape stops the
+// build with a message naming its index in the list.
+#include <array>
+#include <cstddef>
+#include <random>
+#include <type_traits>
+#include <utility>
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/tuple.hpp>
+
+#include "nibble/layers/layer.hpp"
+
+namespace nibble {
+
+namespace detail {
+
+// Stands in for a layer that failed its check, so that the one error message
+// is not followed by a cascade of unrelated ones.
+template <class In>
+struct invalid_layer : parameter_free {
+  using input_shape = In;
+  using output_shape = In;
+  void forward(const activation&, activation&, context&) {}
+  void backward(const activation&, const activation&, const activation&, activation*, context&) {}
+};
+
+template <class Spec, class In>
+consteval bool spec_accepts() {
+  if constexpr (layer_spec_for<Spec, In>)
+    return Spec::template accepts<In>;
+  else
+    return false;
+}
+
+// Instantiated for each layer; Index appears in the compiler's "required
+// from" line, which is how the message below names the failing layer.
+template <std::size_t Index, class Spec, class In>
+struct check_layer {
+  static constexpr bool ok = spec_accepts<Spec, In>();
+  static_assert(ok,
+                "nibble::sequential: the layer at position Index of the list (counting from 0 after the input; "
+                "see check_layer<Index, Spec, InputShape> in this error) cannot take the output shape of the layer "
+                "before it.");
+};
+
+template <bool Ok, class Spec, class In>
+struct bind_if {
+  using type = typename Spec::template bind<In>;
+};
+template <class Spec, class In>
+struct bind_if<false, Spec, In> {
+  using type = invalid_layer<In>;
+};
+
+template <std::size_t Index, class In, class... Specs>
+struct bind_chain {
+  using output = In;
+  template <class... Done>
+  using tuple = boost::hana::tuple<Done...>;
+};
+template <std::size_t Index, class In, class Spec, class... Rest>
+struct bind_chain<Index, In, Spec, Rest...> {
+  using layer = typename bind_if<check_layer<Index, Spec, In>::ok, Spec, In>::type;
+  using next = bind_chain<Index + 1, typename layer::output_shape, Rest...>;
+  using output = typename next::output;
+  template <class... Done>
+  using tuple = typename next::template tuple<Done..., layer>;
+};
+
+template <class In, class... Specs>
+struct chain_valid : std::true_type {};
+template <class In, class Spec, class... Rest>
+struct chain_valid<In, Spec, Rest...> {
+  static consteval bool check() {
+    if constexpr (spec_accepts<Spec, In>())
+      return chain_valid<typename Spec::template bind<In>::output_shape, Rest...>::value;
+    else
+      return false;
+  }
+  static constexpr bool value = check();
+};
+
+}  // namespace detail
+
+// True when sequential<In, Specs...> would compile: every spec accepts the
+// shape the one before it produces. For tests and for users' own checks.
+template <class In, class... Specs>
+inline constexpr bool is_valid_network = sample_shape<In> && detail::chain_valid<In, Specs...>::value;
+
+template <class In, class... Specs>
+class sequential {
+  static_assert(sample_shape<In>,
+                "nibble::sequential: the first argument must be the input shape, e.g. input<3, 32, 32>.");
+  static_assert(sizeof...(Specs) > 0, "nibble::sequential: a network needs at least one layer.");
+  using chain = detail::bind_chain<0, In, Specs...>;
+  using tuple_type = typename chain::template tuple<>;
+
+ public:
+  using input_shape = In;
+  using output_shape = typename chain::output;
+  static constexpr std::size_t size = sizeof...(Specs);
+
+ private:
+  template <std::size_t... I>
+  static constexpr std::size_t count_parameters(std::index_sequence<I...>) {
+    return (std::size_t{0} + ... +
+            std::remove_reference_t<decltype(boost::hana::at_c<I>(std::declval<tuple_type&>()))>::parameter_count);
+  }
+
+ public:
+  static constexpr std::size_t parameter_count = count_parameters(std::make_index_sequence<size>{});
+
+  template <std::size_t I>
+  auto& layer() {
+    return boost::hana::at_c<I>(layers_);
+  }
+  template <std::size_t I>
+  const auto& layer() const {
+    return boost::hana::at_c<I>(layers_);
+  }
+
+  void init(std::mt19937_64& rng) {
+    boost::hana::for_each(layers_, [&](auto& l) { l.init(rng); });
+  }
+
+  // Runs every layer; keeps the activations that backward needs. Returns
+  // the output, which stays valid until the next forward.
+  const activation& forward(const activation& x, context& ctx) {
+    input_ = &x;
+    for_each_index([&]<std::size_t I>() { forward_at<I>(ctx); });
+    return outputs_[size - 1];
+  }
+
+  // Given dL/d(output) of the last forward, writes every parameter gradient
+  // and, when dx is not null, dL/d(input).
+  void backward(const activation& dy, activation* dx, context& ctx) {
+    for_each_index_reversed([&]<std::size_t I>() { backward_at<I>(dy, dx, ctx); });
+  }
+
+  const activation& output() const { return outputs_[size - 1]; }
+
+  template <class F>
+  void visit_parameters(F&& f) {
+    boost::hana::for_each(layers_, [&](auto& l) { l.visit_parameters(f); });
+  }
+  template <class F>
+  void visit_buffers(F&& f) {
+    boost::hana::for_each(layers_, [&](auto& l) { l.visit_buffers(f); });
+  }
+  // f(layer) for every layer, descending into nested blocks.
+  template <class F>
+  void visit_layers(F&& f) {
+    boost::hana::for_each(layers_, [&](auto& l) {
+      if constexpr (requires { l.visit_layers(f); }) l.visit_layers(f);
+      f(l);
+    });
+  }
+  void post_step() {
+    boost::hana::for_each(layers_, [&](auto& l) { l.post_step(); });
+  }
+
+ private:
+  template <class F>
+  static void for_each_index(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) { (f.template operator()<I>(), ...); }
+    (std::make_index_sequence<size>{});
+  }
+  template <class F>
+  static void for_each_index_reversed(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) { (f.template operator()<size - 1 - I>(), ...); }
+    (std::make_index_sequence<size>{});
+  }
+
+  template <std::size_t I>
+  const activation& input_of() const {
+    if constexpr (I == 0)
+      return *input_;
+    else
+      return outputs_[I - 1];
+  }
+
+  template <std::size_t I>
+  void forward_at(context& ctx) {
+    auto& l = layer<I>();
+    using L = std::remove_reference_t<decltype(l)>;
+    const activation& x = input_of<I>();
+    ensure_batch_shape<typename L::output_shape>(outputs_[I], x.shape(0));
+    l.forward(x, outputs_[I], ctx);
+  }
+
+  template <std::size_t I>
+  void backward_at(const activation& dy, activation* dx, context& ctx) {
+    auto& l = layer<I>();
+    using L = std::remove_reference_t<decltype(l)>;
+    const activation& dout = I + 1 == size ? dy : gradients_[I];
+    activation* din = dx;
+    if constexpr (I > 0) {
+      ensure_batch_shape<typename L::input_shape>(gradients_[I - 1], dout.shape(0));
+      din = &gradients_[I - 1];
+    }
+    l.backward(input_of<I>(), outputs_[I], dout, din, ctx);
+  }
+
+  tuple_type layers_;
+  const activation* input_ = nullptr;
+  std::array<activation, size> outputs_;
+  std::array<activation, size> gradients_;  // gradients_[i] = dL/d outputs_[i]
+};
+
+template <class T>
+struct is_sequential : std::false_type {};
+template <class In, class... Specs>
+struct is_sequential<sequential<In, Specs...>> : std::true_type {};
+
+}  // namespace nibble

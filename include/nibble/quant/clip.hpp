@@ -1,0 +1,48 @@
+#pragma once
+// Clip policies, applied to float master weights after every optimizer step.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "nibble/quant/concepts.hpp"
+
+namespace nibble {
+
+struct no_clip {
+  static constexpr bool is_clip_policy = true;
+  static constexpr bool valid = true;
+  static constexpr bool active = false;
+  static void apply(float*, std::size_t) {}
+};
+
+// W <- clamp(W, -C, C).
+template <float C>
+struct hard_clip {
+  static constexpr bool is_clip_policy = true;
+  static constexpr bool valid = C > 0.0f;
+  static constexpr bool active = true;
+  static constexpr float bound = C;
+  static void apply(float* w, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) w[i] = std::clamp(w[i], -C, C);
+  }
+};
+
+// The paper's soft clip W <- C * tanh(W / C): smooth, keeps |W| < C and
+// leaves small weights almost untouched, so outliers cannot inflate the
+// abs-max scale.
+template <float C>
+struct tanh_clip {
+  static constexpr bool is_clip_policy = true;
+  static constexpr bool valid = C > 0.0f;
+  static constexpr bool active = true;
+  static constexpr float bound = C;
+  static void apply(float* w, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) w[i] = C * std::tanh(w[i] / C);
+  }
+};
+
+static_assert(clip_policy<no_clip>);
+static_assert(clip_policy<hard_clip<1.0f>>);
+static_assert(clip_policy<tanh_clip<3.0f>>);
+
+}  // namespace nibble

@@ -1,0 +1,45 @@
+#pragma once
+// The four policy kinds that make up a quantization scheme. Each concept is
+// small and checkable without instantiating anything that could fail, so
+// traits such as is_valid_scheme can report "no" instead of a hard error.
+#include <concepts>
+#include <cstddef>
+
+namespace nibble {
+
+// Bit width: number of levels, or full precision.
+template <class T>
+concept bit_width_policy = requires {
+  { T::quantized } -> std::convertible_to<bool>;
+  { T::width } -> std::convertible_to<int>;
+  { T::qmax } -> std::convertible_to<int>;
+  { T::valid } -> std::convertible_to<bool>;
+} && T::valid;
+
+// Clip function applied to the float master weights after each optimizer step.
+template <class T>
+concept clip_policy = requires(float* w, std::size_t n) {
+  { T::is_clip_policy } -> std::convertible_to<bool>;
+  { T::valid } -> std::convertible_to<bool>;
+  T::apply(w, n);
+} && T::valid;
+
+// Scaling: how the float step between levels is found (per tensor or per
+// output channel).
+template <class T>
+concept scaling_policy = requires(const float* w, std::size_t rows, std::size_t cols, float qmax,
+                                  float* scales) {
+  { T::is_scaling_policy } -> std::convertible_to<bool>;
+  { T::per_channel } -> std::convertible_to<bool>;
+  T::compute(w, rows, cols, qmax, scales);
+};
+
+// Gradient estimator: the derivative used for the rounding step in backward.
+template <class T>
+concept gradient_estimator = requires(float w, float scale, float qmax) {
+  { T::is_gradient_estimator } -> std::convertible_to<bool>;
+  { T::needs_quantizer } -> std::convertible_to<bool>;
+  { T::derivative(w, scale, qmax) } -> std::convertible_to<float>;
+};
+
+}  // namespace nibble

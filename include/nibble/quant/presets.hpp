@@ -1,0 +1,27 @@
+#pragma once
+// Named schemes: the paper's 4-bit recipe, its 8-bit sibling and FP32.
+#include "nibble/quant/scheme.hpp"
+
+namespace nibble {
+
+// "True 4-Bit Quantized CNN Training on CPU": 15 levels, per-tensor abs-max
+// scale, straight-through gradients, tanh soft clip at 3 after each step.
+using paper_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
+// The same recipe with 255 levels.
+using int8_scheme = scheme<bits<8>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
+// Float pass-through: the FP32 baseline.
+using float32_scheme = scheme<full_precision, no_clip, no_scaling, ste>;
+
+// The scheme a `--bits N` command-line choice stands for.
+template <int N>
+struct scheme_for_bits;
+template <>
+struct scheme_for_bits<4> { using type = paper_4bit; };
+template <>
+struct scheme_for_bits<8> { using type = int8_scheme; };
+template <>
+struct scheme_for_bits<32> { using type = float32_scheme; };
+template <int N>
+using scheme_for_bits_t = typename scheme_for_bits<N>::type;
+
+}  // namespace nibble

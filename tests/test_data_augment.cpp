@@ -1,0 +1,220 @@
+// Per-image normalisation and augmentation against straightforward references.
+#include <catch2/catch.hpp>
+
+#include <nibble/data/augment.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+using namespace nibble::data;
+
+namespace {
+
+constexpr int side = 32;
+constexpr std::size_t floats = image_bytes;
+
+// Nonzero bytes that differ by channel, row and column, so any shift or
+// mirror changes the output and padding (byte 0) is never confused with data.
+std::vector<std::uint8_t> known_image() {
+  std::vector<std::uint8_t> img(image_bytes);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x) img[(c * side + y) * side + x] = static_cast<std::uint8_t>(1 + c * 80 + y * 2 + x * 5 % 77);
+  return img;
+}
+
+float normalised(std::uint8_t v, int c, const normalisation& n = cifar_normalisation()) {
+  return static_cast<float>((v / 255.0 - n.mean[c]) / n.std[c]);
+}
+
+// Reference for torchvision's pipeline: zero-pad in pixel space, crop 32x32
+// at (oy, ox) of the padded image, optionally mirror, then normalise.
+std::vector<float> reference(const std::vector<std::uint8_t>& src, int pad, int oy, int ox, bool mirror) {
+  std::vector<float> out(floats);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x) {
+        const int cx = mirror ? side - 1 - x : x;  // column inside the crop
+        const int sy = oy + y - pad, sx = ox + cx - pad;
+        const bool inside = sy >= 0 && sy < side && sx >= 0 && sx < side;
+        const std::uint8_t v = inside ? src[(c * side + sy) * side + sx] : 0;
+        out[(c * side + y) * side + x] = normalised(v, c);
+      }
+  return out;
+}
+
+bool close(const float* a, const float* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (std::fabs(a[i] - b[i]) > 1e-5f) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("normalise_image maps byte v to (v/255 - mean)/std per channel", "[data][augment]") {
+  // Every byte value in every channel.
+  std::vector<std::uint8_t> src(image_bytes);
+  for (std::size_t i = 0; i < image_bytes; ++i) src[i] = static_cast<std::uint8_t>(i % 256);
+  std::vector<float> dst(floats);
+
+  normalise_image(src.data(), dst.data());
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v)
+      REQUIRE(dst[c * 1024 + v] == Approx(normalised(static_cast<std::uint8_t>(v), c)).margin(1e-5));
+
+  const normalisation custom{{0.5f, 0.25f, 0.0f}, {0.5f, 2.0f, 1.0f}};
+  normalise_image(src.data(), dst.data(), custom);
+  CHECK(dst[0] == Approx(-1.0f).margin(1e-6));             // (0 - 0.5) / 0.5
+  CHECK(dst[1024 + 255] == Approx(0.375f).margin(1e-6));   // (1 - 0.25) / 2
+  CHECK(dst[2048 + 51] == Approx(0.2f).margin(1e-6));      // 51 / 255
+}
+
+TEST_CASE("augment without padding or flip equals normalise", "[data][augment]") {
+  const auto src = known_image();
+  std::vector<float> plain(floats), augmented(floats);
+  normalise_image(src.data(), plain.data());
+  std::mt19937_64 rng(7);
+  for (int draw = 0; draw < 10; ++draw) {
+    augment_image(src.data(), augmented.data(), augmentation{0, false}, rng);
+    REQUIRE(close(augmented.data(), plain.data(), floats));
+  }
+}
+
+TEST_CASE("flip produces the mirrored image about half the time", "[data][augment]") {
+  const auto src = known_image();
+  std::vector<std::uint8_t> mirrored_src(image_bytes);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x)
+        mirrored_src[(c * side + y) * side + x] = src[(c * side + y) * side + (side - 1 - x)];
+  std::vector<float> plain(floats), mirrored(floats), out(floats);
+  normalise_image(src.data(), plain.data());
+  normalise_image(mirrored_src.data(), mirrored.data());
+
+  std::mt19937_64 rng(11);
+  int flips = 0;
+  const int draws = 200;
+  for (int draw = 0; draw < draws; ++draw) {
+    augment_image(src.data(), out.data(), augmentation{0, true}, rng);
+    const bool is_plain = close(out.data(), plain.data(), floats);
+    const bool is_mirrored = close(out.data(), mirrored.data(), floats);
+    REQUIRE(is_plain != is_mirrored);
+    flips += is_mirrored;
+  }
+  CHECK(flips > draws / 4);
+  CHECK(flips < 3 * draws / 4);
+}
+
+TEST_CASE("padded crop is a shifted copy with normalised-black borders", "[data][augment]") {
+  const auto src = known_image();
+  const int pad = 4;
+
+  // Explicit check of one reference: offset (0, 0) in the padded image shows
+  // pad rows/columns of black, then the image shifted down-right by pad.
+  const auto corner = reference(src, pad, 0, 0, false);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < side; ++y)
+      for (int x = 0; x < side; ++x) {
+        const float got = corner[(c * side + y) * side + x];
+        if (y < pad || x < pad)
+          REQUIRE(got == Approx(normalised(0, c)));
+        else
+          REQUIRE(got == Approx(normalised(src[(c * side + y - pad) * side + x - pad], c)));
+      }
+
+  // Every augmented output must be exactly one of the (2*pad+1)^2 * 2
+  // references, and every crop offset must turn up.
+  struct candidate {
+    int oy, ox;
+    bool mirror;
+    std::vector<float> image;
+  };
+  std::vector<candidate> candidates;
+  for (int oy = 0; oy <= 2 * pad; ++oy)
+    for (int ox = 0; ox <= 2 * pad; ++ox)
+      for (bool mirror : {false, true}) candidates.push_back({oy, ox, mirror, reference(src, pad, oy, ox, mirror)});
+
+  std::mt19937_64 rng(2024);
+  std::vector<float> out(floats);
+  std::set<std::pair<int, int>> offsets;
+  std::set<int> rows, cols;
+  int mirrors = 0;
+  const int draws = 1500;
+  for (int draw = 0; draw < draws; ++draw) {
+    augment_image(src.data(), out.data(), augmentation{pad, true}, rng);
+    int matches = 0;
+    for (const candidate& k : candidates)
+      if (close(out.data(), k.image.data(), floats)) {
+        ++matches;
+        offsets.insert({k.oy, k.ox});
+        rows.insert(k.oy);
+        cols.insert(k.ox);
+        mirrors += k.mirror;
+      }
+    REQUIRE(matches == 1);
+  }
+  CHECK(rows.size() == 2 * pad + 1);
+  CHECK(cols.size() == 2 * pad + 1);
+  CHECK(offsets.size() == (2 * pad + 1) * (2 * pad + 1));
+  CHECK(mirrors > draws / 4);
+  CHECK(mirrors < 3 * draws / 4);
+}
+
+TEST_CASE("augmentation depends only on the generator state", "[data][augment]") {
+  const auto src = known_image();
+  std::vector<float> a(floats), b(floats);
+  std::mt19937_64 rng_a(99), rng_b(99);
+  for (int draw = 0; draw < 20; ++draw) {
+    augment_image(src.data(), a.data(), augmentation{}, rng_a);
+    augment_image(src.data(), b.data(), augmentation{}, rng_b);
+    REQUIRE(a == b);
+  }
+}
+
+TEST_CASE("padding larger than the image gives all-black crops; negative padding is rejected", "[data][augment]") {
+  // Channel 0 encodes the row and channel 1 the column (1..32; 0 is padding),
+  // so the crop offset can be read back from any non-black output pixel.
+  std::vector<std::uint8_t> src(image_bytes);
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x) {
+      src[y * side + x] = static_cast<std::uint8_t>(1 + y);
+      src[(side + y) * side + x] = static_cast<std::uint8_t>(1 + x);
+      src[(2 * side + y) * side + x] = 200;
+    }
+  const auto byte_of = [](float f, int c) {
+    const normalisation n = cifar_normalisation();
+    return static_cast<int>(std::lround((f * n.std[c] + n.mean[c]) * 255.0f));
+  };
+
+  const int pad = 40;
+  std::vector<float> out(floats);
+  std::mt19937_64 rng(5);
+  int all_black = 0;
+  for (int draw = 0; draw < 100; ++draw) {
+    augment_image(src.data(), out.data(), augmentation{pad, false}, rng);
+    int oy = -1, ox = -1;
+    for (int i = 0; i < side * side && oy < 0; ++i) {
+      const int row = byte_of(out[i], 0), col = byte_of(out[1024 + i], 1);
+      if (row > 0) {
+        oy = (row - 1) - i / side + pad;
+        ox = (col - 1) - i % side + pad;
+      }
+    }
+    if (oy < 0) {
+      ++all_black;
+      for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 1024; ++i) REQUIRE(out[c * 1024 + i] == Approx(normalised(0, c)));
+    } else {
+      REQUIRE(close(out.data(), reference(src, pad, oy, ox, false).data(), floats));
+    }
+  }
+  CHECK(all_black > 0);
+  CHECK(all_black < 100);
+  CHECK_THROWS_AS(augment_image(src.data(), out.data(), augmentation{-1, false}, rng), std::invalid_argument);
+}
