@@ -152,7 +152,7 @@ TEST_CASE("truncated and empty files are rejected with sizes", "[data][cifar]") 
   std::vector<std::uint8_t> bytes;
   append_record(bytes, {1}, 0);
   append_record(bytes, {2}, 1);
-  bytes.resize(bytes.size() - 100);  // 6046 bytes: one record and a partial one
+  bytes.erase(bytes.end() - 100, bytes.end());  // 6046 bytes: one record and a partial one
   write_bytes(dir.path / "test_batch.bin", bytes);
   const std::string msg = message_of([&] { read_cifar10(dir.path, split::test); });
   CHECK_THAT(msg, Contains((dir.path / "test_batch.bin").string()) && Contains("3073") && Contains("6046") &&

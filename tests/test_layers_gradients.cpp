@@ -1,0 +1,444 @@
+// Gradients of every layer against finite differences, and the forward
+// passes of conv2d and linear against naive loops.
+#include <catch2/catch.hpp>
+
+#include <nibble/layers/batch_norm.hpp>
+#include <nibble/layers/conv2d.hpp>
+#include <nibble/layers/dropout.hpp>
+#include <nibble/layers/flatten.hpp>
+#include <nibble/layers/global_avg_pool.hpp>
+#include <nibble/layers/linear.hpp>
+#include <nibble/layers/max_pool2d.hpp>
+#include <nibble/layers/relu.hpp>
+#include <nibble/net/residual.hpp>
+#include <nibble/net/sequential.hpp>
+#include <nibble/quant/presets.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gradient_check.hpp"
+
+using namespace nibble;
+using nibble_test::check_gradients;
+using nibble_test::gradient_check_options;
+using nibble_test::gradient_probe;
+
+namespace {
+
+using f32 = float32_scheme;
+using per_channel_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_channel, ste>;
+using clipped_4bit = scheme<bits<4>, hard_clip<1.0f>, abs_max_per_tensor, clipped_ste>;
+using clipped_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, clipped_ste>;
+
+// init(rng), then biases and batch-norm γ, β drawn from U(0.5, 1.5): with
+// γ = 1 and β = 0 a gradient that forgets a factor γ would go unnoticed.
+template <class L>
+void init_layer(L& layer, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  layer.init(rng);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f);
+  layer.visit_parameters([&](parameter& p) {
+    if (p.role != parameter_role::weight)
+      for (auto& v : p.value) v = u(rng);
+  });
+}
+
+// Runs the finite-difference check and reports it through Catch2; also
+// checks that backward with dx = nullptr gives the same parameter gradients.
+template <class L>
+void require_gradients(L& layer, const activation& x, context& ctx, const gradient_check_options& o = {}) {
+  const auto report = check_gradients(layer, x, ctx, o);
+  INFO(report.describe());
+  CHECK(report.passed());
+
+  const activation r = gradient_probe<L>::random_projection(x.shape(0), o.seed);
+  gradient_probe<L> probe(layer, x, r, ctx);
+  probe.analytic();
+  const auto with_dx = probe.parameter_gradients();
+  probe.analytic_without_input_gradient();
+  for (std::size_t p = 0; p < with_dx.size(); ++p)
+    for (std::size_t i = 0; i < with_dx[p].size(); ++i)
+      REQUIRE(probe.parameters()[p]->grad(i) == Approx(with_dx[p][i]).margin(1e-5));
+}
+
+template <class Spec, class Shape>
+void check_layer(std::size_t batch, const activation& x, context& ctx, const gradient_check_options& o = {}) {
+  using L = typename Spec::template bind<Shape>;
+  L layer;
+  init_layer(layer, 11);
+  REQUIRE(x.shape(0) == batch);
+  require_gradients(layer, x, ctx, o);
+}
+
+template <class Spec, class Shape>
+void check_layer_gaussian(std::size_t batch = 3, const gradient_check_options& o = {}) {
+  context ctx;
+  const activation x = nibble_test::gaussian_input<Shape>(batch, 5);
+  check_layer<Spec, Shape>(batch, x, ctx, o);
+}
+
+// ---------------------------------------------------------------------------
+// Naive references
+
+// y[n][o][oy][ox] = b[o] + Σ_{c,ky,kx} W[o][c][ky][kx] · x[n][c][oy·S + ky − P][ox·S + kx − P].
+activation naive_conv(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b,
+                      std::size_t out, std::size_t k, std::size_t stride, std::size_t pad) {
+  const std::size_t n = x.shape(0), c = x.shape(1), h = x.shape(2), wd = x.shape(3);
+  const std::size_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
+  activation y = xt::zeros<float>({n, out, oh, ow});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t o = 0; o < out; ++o)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          double s = b(o);
+          for (std::size_t ci = 0; ci < c; ++ci)
+            for (std::size_t ky = 0; ky < k; ++ky)
+              for (std::size_t kx = 0; kx < k; ++kx) {
+                const long iy = long(oy * stride + ky) - long(pad), ix = long(ox * stride + kx) - long(pad);
+                if (iy < 0 || ix < 0 || iy >= long(h) || ix >= long(wd)) continue;
+                s += double(w[((o * c + ci) * k + ky) * k + kx]) * double(x(i, ci, std::size_t(iy), std::size_t(ix)));
+              }
+          y(i, o, oy, ox) = float(s);
+        }
+  return y;
+}
+
+// y[n][o] = b[o] + Σ_f W[o][f] · x[n][f].
+activation naive_linear(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b,
+                        std::size_t out) {
+  const std::size_t n = x.shape(0), f = x.shape(1);
+  activation y = xt::zeros<float>({n, out, std::size_t{1}, std::size_t{1}});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t o = 0; o < out; ++o) {
+      double s = b(o);
+      for (std::size_t j = 0; j < f; ++j) s += double(w[o * f + j]) * double(x(i, j, 0, 0));
+      y(i, o, 0, 0) = float(s);
+    }
+  return y;
+}
+
+void require_close(const activation& got, const activation& want) {
+  REQUIRE(got.shape() == want.shape());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const float g = got.data()[i], w = want.data()[i];
+    INFO("entry " << i);
+    REQUIRE(std::fabs(g - w) <= 1e-4f * (1.0f + std::fabs(w)));
+  }
+}
+
+template <class Spec, class Shape, std::size_t Out, std::size_t K, std::size_t Stride, std::size_t Pad>
+void check_conv_forward(std::size_t batch) {
+  using L = typename Spec::template bind<Shape>;
+  L layer;
+  init_layer(layer, 21);
+  context ctx;
+  const activation x = nibble_test::gaussian_input<Shape>(batch, 22);
+  activation y;
+  ensure_batch_shape<typename L::output_shape>(y, batch);
+  layer.forward(x, y, ctx);
+  // The reference uses the weights the layer says it used, so the check
+  // covers quantized layers too; for float32 they are the master weights.
+  if constexpr (!L::scheme_type::quantized)
+    REQUIRE(std::equal(layer.quantized_weights().begin(), layer.quantized_weights().end(),
+                       layer.weight.value.begin()));
+  require_close(y, naive_conv(x, layer.quantized_weights(), layer.bias.value, Out, K, Stride, Pad));
+}
+
+template <class Spec, class Shape, std::size_t Out>
+void check_linear_forward(std::size_t batch) {
+  using L = typename Spec::template bind<Shape>;
+  L layer;
+  init_layer(layer, 31);
+  context ctx;
+  const activation x = nibble_test::gaussian_input<Shape>(batch, 32);
+  activation y;
+  ensure_batch_shape<typename L::output_shape>(y, batch);
+  layer.forward(x, y, ctx);
+  if constexpr (!L::scheme_type::quantized)
+    REQUIRE(std::equal(layer.quantized_weights().begin(), layer.quantized_weights().end(),
+                       layer.weight.value.begin()));
+  require_close(y, naive_linear(x, layer.quantized_weights(), layer.bias.value, Out));
+}
+
+// ---------------------------------------------------------------------------
+// Quantized layers. The output is linear in x for fixed quantized weights,
+// so dx and the bias gradient are checked by finite differences on the
+// quantized layer itself. The weight gradient is defined through the
+// estimator, dL/dW = estimator'(W) · dL/dWq: dL/dWq is found by finite
+// differences on a float32 twin whose weights are the quantized ones.
+
+template <class QSpec, class FSpec, class Shape>
+void check_quantized_layer(std::size_t batch, std::uint64_t seed) {
+  using Q = typename QSpec::template bind<Shape>;
+  using F = typename FSpec::template bind<Shape>;
+  using S = typename Q::scheme_type;
+  static_assert(S::quantized && !F::scheme_type::quantized);
+  static_assert(std::is_same_v<typename Q::output_shape, typename F::output_shape>);
+
+  Q q;
+  init_layer(q, seed);
+  if constexpr (S::per_channel) {
+    // Rows of very different magnitude, so that a per-channel scale used
+    // for the wrong row would show.
+    for (std::size_t i = 0; i < q.weight.size(); ++i) q.weight.value(i) *= float(1 + 3 * (i / Q::fan_in));
+  }
+  context ctx;
+  const activation x = nibble_test::gaussian_input<Shape>(batch, seed + 1);
+
+  // (a) dx and the bias gradient.
+  gradient_check_options o;
+  o.check_weights = false;
+  o.input_samples = 0;
+  require_gradients(q, x, ctx, o);
+
+  // (b) the weight gradient.
+  const activation r = gradient_probe<Q>::random_projection(batch, o.seed);
+  gradient_probe<Q> qprobe(q, x, r, ctx);
+  qprobe.analytic();
+  const std::vector<float> wq = q.quantized_weights();
+  const std::vector<float> scales = q.scales();
+  REQUIRE(scales.size() == S::scale_count(Q::output_shape::channels));
+  REQUIRE(wq.size() == q.weight.size());
+
+  // The quantized weights lie on the integer grid and differ from the
+  // master weights (otherwise the twin would test nothing).
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < wq.size(); ++i) {
+    const float s = scales[S::per_channel ? i / Q::fan_in : 0];
+    const float c = wq[i] / s;
+    REQUIRE(std::fabs(c - std::nearbyint(c)) < 1e-3f);
+    REQUIRE(std::fabs(c) <= float(S::qmax) + 1e-3f);
+    differ += wq[i] != q.weight.value(i);
+  }
+  REQUIRE(differ > wq.size() / 2);
+
+  F twin;
+  std::copy(wq.begin(), wq.end(), twin.weight.value.begin());
+  twin.bias.value = q.bias.value;
+  gradient_probe<F> fprobe(twin, x, r, ctx);
+  // The twin computes the same function as the quantized layer.
+  REQUIRE(fprobe.loss() == Approx(qprobe.loss()).epsilon(1e-5));
+
+  nibble_test::gradient_report report;
+  std::mt19937_64 pick(seed + 2);
+  for (std::size_t i : nibble_test::sample_indices(wq.size(), 48, pick)) {
+    const double dl_dwq = fprobe.parameter_derivative(0, i, 1e-2f, false).central;
+    const float s = scales[S::per_channel ? i / Q::fan_in : 0];
+    const double est = S::estimator::derivative(q.weight.value(i), s, float(S::qmax));
+    report.compare("weight", i, q.weight.grad(i), est * dl_dwq, o);
+  }
+  INFO(report.describe());
+  CHECK(report.passed());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Float layers
+
+TEST_CASE("conv2d gradients (float32): 3x3, stride 1, padding 1", "[layers][gradients][conv2d]") {
+  check_layer_gaussian<conv2d<4, 3, f32>, shape<3, 6, 6>>();
+}
+
+TEST_CASE("conv2d gradients (float32): 3x3, stride 2", "[layers][gradients][conv2d]") {
+  check_layer_gaussian<conv2d<4, 3, f32, 2>, shape<3, 6, 6>>();
+  check_layer_gaussian<conv2d<3, 3, f32, 2, 0>, shape<2, 7, 7>>();
+}
+
+TEST_CASE("conv2d gradients (float32): 1x1 and 5x5 kernels", "[layers][gradients][conv2d]") {
+  check_layer_gaussian<conv2d<5, 1, f32>, shape<3, 6, 6>>();
+  check_layer_gaussian<conv2d<3, 5, f32>, shape<2, 6, 6>>();
+}
+
+TEST_CASE("linear gradients (float32)", "[layers][gradients][linear]") {
+  gradient_check_options o;
+  o.input_samples = 0;
+  check_layer_gaussian<linear<5, f32>, shape<12, 1, 1>>(3, o);
+}
+
+TEST_CASE("batch_norm 2d gradients, train mode (batch statistics)", "[layers][gradients][batch_norm]") {
+  check_layer_gaussian<batch_norm, shape<4, 6, 6>>();
+}
+
+TEST_CASE("batch_norm 1d gradients, train mode (batch statistics)", "[layers][gradients][batch_norm]") {
+  gradient_check_options o;
+  o.eps = 2e-3f;
+  o.input_samples = 0;
+  check_layer_gaussian<batch_norm, shape<6, 1, 1>>(4, o);
+}
+
+namespace {
+template <class Shape>
+void check_batch_norm_eval(std::size_t batch) {
+  batch_norm_layer<Shape> layer;
+  init_layer(layer, 41);
+  std::mt19937_64 rng(42);
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  std::uniform_real_distribution<float> u(0.5f, 2.0f);
+  for (auto& m : layer.running_mean) m = normal(rng);
+  for (auto& v : layer.running_var) v = u(rng);
+  const auto mean0 = layer.running_mean;
+  const auto var0 = layer.running_var;
+
+  context ctx;
+  ctx.phase = mode::eval;
+  const activation x = nibble_test::gaussian_input<Shape>(batch, 43);
+  require_gradients(layer, x, ctx);
+  // Eval mode leaves the running statistics alone.
+  REQUIRE((layer.running_mean == mean0));
+  REQUIRE((layer.running_var == var0));
+}
+}  // namespace
+
+TEST_CASE("batch_norm 2d and 1d gradients, eval mode (running statistics)", "[layers][gradients][batch_norm]") {
+  check_batch_norm_eval<shape<4, 6, 6>>(3);
+  check_batch_norm_eval<shape<6, 1, 1>>(4);
+}
+
+TEST_CASE("relu gradients", "[layers][gradients][relu]") {
+  context ctx;
+  const activation x = nibble_test::away_from_zero_input<shape<4, 6, 6>>(3, 51, 0.05f);
+  check_layer<relu, shape<4, 6, 6>>(3, x, ctx);
+}
+
+TEST_CASE("max_pool2d<2> gradients (inputs without ties)", "[layers][gradients][max_pool2d]") {
+  context ctx;
+  const activation x = nibble_test::distinct_input<shape<3, 6, 6>>(3, 61, 0.05f);
+  check_layer<max_pool2d<2>, shape<3, 6, 6>>(3, x, ctx);
+}
+
+TEST_CASE("dropout<0.5> gradients with a fixed mask", "[layers][gradients][dropout]") {
+  context ctx;
+  ctx.rng.seed(71);
+  const activation x = nibble_test::gaussian_input<shape<4, 6, 6>>(3, 72);
+  dropout_layer<shape<4, 6, 6>, 0.5f> layer;
+  require_gradients(layer, x, ctx);
+
+  // About half the entries are dropped, the rest scaled by 2.
+  activation y;
+  ensure_batch_shape<shape<4, 6, 6>>(y, 3);
+  layer.forward(x, y, ctx);
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (y.data()[i] == 0.0f)
+      ++dropped;
+    else
+      REQUIRE(y.data()[i] == 2.0f * x.data()[i]);
+  }
+  CHECK(dropped > x.size() / 3);
+  CHECK(dropped < 2 * x.size() / 3);
+
+  // Eval mode: the identity.
+  ctx.phase = mode::eval;
+  layer.forward(x, y, ctx);
+  REQUIRE((y == x));
+  require_gradients(layer, x, ctx);
+}
+
+TEST_CASE("flatten gradients", "[layers][gradients][flatten]") {
+  check_layer_gaussian<flatten, shape<3, 4, 4>>();
+}
+
+TEST_CASE("global_avg_pool gradients", "[layers][gradients][global_avg_pool]") {
+  gradient_check_options o;
+  o.input_samples = 0;
+  check_layer_gaussian<global_avg_pool, shape<4, 6, 6>>(3, o);
+}
+
+TEST_CASE("residual<conv, bn, relu, conv, bn> gradients", "[layers][gradients][residual]") {
+  using block = residual<conv2d<4, 3, f32>, batch_norm, relu, conv2d<4, 3, f32>, batch_norm>;
+  gradient_check_options o;
+  o.eps = 1e-3f;
+  o.skip_kinks = true;
+  check_layer_gaussian<block, shape<4, 6, 6>>(3, o);
+}
+
+TEST_CASE("a small sequential network's gradients as a whole", "[layers][gradients][sequential]") {
+  using net_type = sequential<input<2, 6, 6>,
+      conv2d<4, 3, f32>, batch_norm, relu,
+      max_pool2d<2>,
+      residual<conv2d<4, 3, f32>, batch_norm, relu>,
+      conv2d<3, 1, f32>, global_avg_pool, flatten,
+      linear<6, f32>, batch_norm, relu, dropout<0.5f>,
+      linear<3, f32>>;
+  gradient_check_options o;
+  o.eps = 1e-3f;
+  o.skip_kinks = true;
+  o.parameter_samples = 12;
+
+  for (mode phase : {mode::train, mode::eval}) {
+    INFO((phase == mode::train ? "train" : "eval") << " mode");
+    net_type net;
+    init_layer(net, 81);
+    context ctx;
+    ctx.rng.seed(82);
+    ctx.phase = phase;
+    if (phase == mode::eval) {
+      // Running statistics away from (0, 1), from a few training passes.
+      context train;
+      const activation warm = nibble_test::gaussian_input<input<2, 6, 6>>(4, 83, 2.0f);
+      for (int i = 0; i < 5; ++i) net.forward(warm, train);
+    }
+    const activation x = nibble_test::gaussian_input<input<2, 6, 6>>(4, 84);
+    const auto report = nibble_test::check_network_gradients(net, x, ctx, o);
+    INFO(report.describe());
+    CHECK(report.passed());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Quantized layers
+
+TEST_CASE("quantized conv2d gradients: dx exact, dW through the estimator", "[layers][gradients][quantized]") {
+  SECTION("paper_4bit") { check_quantized_layer<conv2d<4, 3, paper_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 101); }
+  SECTION("int8") { check_quantized_layer<conv2d<4, 3, int8_scheme>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 102); }
+  SECTION("per-channel 4-bit") {
+    check_quantized_layer<conv2d<4, 3, per_channel_4bit, 2>, conv2d<4, 3, f32, 2>, shape<3, 6, 6>>(3, 103);
+  }
+  SECTION("clipped_ste 4-bit") {
+    check_quantized_layer<conv2d<4, 3, clipped_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 104);
+  }
+  SECTION("clipped_ste per-channel 3-bit") {
+    check_quantized_layer<conv2d<4, 1, clipped_per_channel_3bit>, conv2d<4, 1, f32>, shape<3, 6, 6>>(3, 105);
+  }
+}
+
+TEST_CASE("quantized linear gradients: dx exact, dW through the estimator", "[layers][gradients][quantized]") {
+  SECTION("paper_4bit") { check_quantized_layer<linear<5, paper_4bit>, linear<5, f32>, shape<12, 1, 1>>(3, 111); }
+  SECTION("int8") { check_quantized_layer<linear<5, int8_scheme>, linear<5, f32>, shape<12, 1, 1>>(3, 112); }
+  SECTION("per-channel 4-bit") {
+    check_quantized_layer<linear<5, per_channel_4bit>, linear<5, f32>, shape<12, 1, 1>>(3, 113);
+  }
+  SECTION("clipped_ste 4-bit") {
+    check_quantized_layer<linear<5, clipped_4bit>, linear<5, f32>, shape<12, 1, 1>>(3, 114);
+  }
+  SECTION("clipped_ste per-channel 3-bit") {
+    check_quantized_layer<linear<5, clipped_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 115);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Forward passes against naive loops
+
+TEST_CASE("conv2d forward matches a direct convolution", "[layers][conv2d][forward]") {
+  check_conv_forward<conv2d<4, 3, f32>, shape<3, 6, 6>, 4, 3, 1, 1>(3);
+  check_conv_forward<conv2d<4, 3, f32, 2>, shape<3, 7, 7>, 4, 3, 2, 1>(2);
+  check_conv_forward<conv2d<5, 1, f32>, shape<3, 5, 6>, 5, 1, 1, 0>(2);
+  check_conv_forward<conv2d<3, 5, f32>, shape<2, 6, 6>, 3, 5, 1, 2>(2);
+  check_conv_forward<conv2d<3, 3, f32, 2, 0>, shape<2, 7, 7>, 3, 3, 2, 0>(2);
+  // Large enough for the GEMM's K blocking (fan-in 400 > 256) and partial tiles.
+  check_conv_forward<conv2d<20, 5, f32>, shape<16, 9, 9>, 20, 5, 1, 2>(2);
+  check_conv_forward<conv2d<4, 3, paper_4bit>, shape<3, 6, 6>, 4, 3, 1, 1>(3);
+  check_conv_forward<conv2d<4, 3, per_channel_4bit, 2>, shape<3, 6, 6>, 4, 3, 2, 1>(3);
+}
+
+TEST_CASE("linear forward matches a naive matrix product", "[layers][linear][forward]") {
+  check_linear_forward<linear<5, f32>, shape<12, 1, 1>, 5>(3);
+  check_linear_forward<linear<13, f32>, shape<300, 1, 1>, 13>(7);
+  check_linear_forward<linear<5, paper_4bit>, shape<12, 1, 1>, 5>(3);
+  check_linear_forward<linear<7, int8_scheme>, shape<20, 1, 1>, 7>(4);
+}
