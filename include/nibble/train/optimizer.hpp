@@ -42,7 +42,7 @@ inline void read_floats(std::istream& in, std::vector<std::vector<float>>& state
 struct adamw {
   float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f, weight_decay = 5e-4f;
   std::uint64_t steps = 0;
-  std::vector<std::vector<float>> m, v;
+  std::vector<std::vector<float>> m{}, v{};
 
   // One update with learning rate lr, as torch.optim.AdamW does it.
   template <class Net>
@@ -88,7 +88,7 @@ struct sgd {
   float momentum = 0.9f, weight_decay = 5e-4f;
   bool nesterov = false;
   std::uint64_t steps = 0;
-  std::vector<std::vector<float>> buffers;
+  std::vector<std::vector<float>> buffers{};
 
   template <class Net>
   void step(Net& net, float lr) {

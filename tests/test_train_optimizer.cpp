@@ -1,0 +1,113 @@
+// Optimizers, gradient clipping, schedule and loss against values worked out
+// by hand (the update rules of torch.optim.AdamW / SGD).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numbers>
+
+#include "nibble/train/loss.hpp"
+#include "nibble/train/optimizer.hpp"
+#include "nibble/train/schedule.hpp"
+
+using namespace nibble;
+
+namespace {
+// A "network" of one parameter, enough for the optimizers' visit.
+struct one_parameter {
+  parameter p{3, parameter_role::weight};
+  template <class F>
+  void visit_parameters(F&& f) {
+    f(p);
+  }
+};
+}  // namespace
+
+TEST_CASE("adamw first step moves each weight by lr against the gradient sign, after decoupled decay", "[optimizer]") {
+  one_parameter net;
+  net.p.value = {1.0f, -2.0f, 0.5f};
+  net.p.grad = {0.3f, -0.1f, 0.0f};
+  adamw opt{.weight_decay = 0.1f};
+  opt.step(net, 0.01f);
+  // Step 1: m̂ = g, v̂ = g², update = lr·g/(|g|+eps) = lr·sign(g).
+  CHECK(net.p.value(0) == Approx(1.0f * (1 - 0.001f) - 0.01f).margin(1e-6));
+  CHECK(net.p.value(1) == Approx(-2.0f * (1 - 0.001f) + 0.01f).margin(1e-6));
+  CHECK(net.p.value(2) == Approx(0.5f * (1 - 0.001f)).margin(1e-6));
+}
+
+TEST_CASE("adamw second step follows the bias-corrected moments", "[optimizer]") {
+  one_parameter net;
+  net.p.value = {1.0f, 0.0f, 0.0f};
+  adamw opt{.weight_decay = 0.0f};
+  net.p.grad = {1.0f, 0.0f, 0.0f};
+  opt.step(net, 0.1f);
+  net.p.grad = {0.5f, 0.0f, 0.0f};
+  opt.step(net, 0.1f);
+  const double m = 0.9 * 0.1 * 1.0 + 0.1 * 0.5, v = 0.999 * 0.001 * 1.0 + 0.001 * 0.25;
+  const double mhat = m / (1 - 0.81), vhat = v / (1 - 0.999 * 0.999);
+  CHECK(net.p.value(0) == Approx(1.0 - 0.1 - 0.1 * mhat / (std::sqrt(vhat) + 1e-8)).margin(1e-5));
+}
+
+TEST_CASE("sgd with momentum and nesterov match torch.optim.SGD", "[optimizer]") {
+  one_parameter plain, nesterov;
+  for (auto* n : {&plain, &nesterov}) n->p.value = {1.0f, 0.0f, 0.0f};
+  sgd a{.momentum = 0.9f, .weight_decay = 0.0f}, b{.momentum = 0.9f, .weight_decay = 0.0f, .nesterov = true};
+  for (int i = 0; i < 2; ++i) {
+    plain.p.grad = {1.0f, 0.0f, 0.0f};
+    nesterov.p.grad = {1.0f, 0.0f, 0.0f};
+    a.step(plain, 0.1f);
+    b.step(nesterov, 0.1f);
+  }
+  // buf1 = 1, buf2 = 1.9. Plain: 1 − 0.1·1 − 0.1·1.9. Nesterov: 1 − 0.1·1.9 − 0.1·2.71.
+  CHECK(plain.p.value(0) == Approx(0.71f));
+  CHECK(nesterov.p.value(0) == Approx(1.0f - 0.19f - 0.271f));
+}
+
+TEST_CASE("gradient-norm clipping scales to the bound and leaves small gradients alone", "[optimizer]") {
+  one_parameter net;
+  net.p.grad = {3.0f, 4.0f, 0.0f};
+  CHECK(clip_gradient_norm(net, 0.5) == Approx(5.0));
+  CHECK(net.p.grad(0) == Approx(0.3f).epsilon(1e-4));
+  CHECK(net.p.grad(1) == Approx(0.4f).epsilon(1e-4));
+  net.p.grad = {0.1f, 0.0f, 0.0f};
+  clip_gradient_norm(net, 0.5);
+  CHECK(net.p.grad(0) == 0.1f);
+}
+
+TEST_CASE("cosine schedule: base at 0, half at T_max/2, min at T_max, rising after it", "[schedule]") {
+  cosine_schedule s{.base_lr = 1e-3, .min_lr = 0.0, .t_max = 100};
+  CHECK(s.at(0) == Approx(1e-3));
+  CHECK(s.at(50) == Approx(5e-4));
+  CHECK(s.at(100) == Approx(0.0).margin(1e-12));
+  CHECK(s.at(150) == Approx(5e-4));
+  cosine_schedule w{.base_lr = 1.0, .t_max = 10, .warmup_epochs = 2};
+  CHECK(w.at(1.0) == Approx(0.5).epsilon(1e-2));
+  CHECK(w.at(2.0) == Approx(1.0));
+}
+
+TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "[loss]") {
+  activation z = xt::zeros<float>({2, 3, 1, 1});
+  z(0, 0, 0, 0) = 1.0f;
+  z(0, 1, 0, 0) = 2.0f;
+  z(0, 2, 0, 0) = 0.5f;
+  z(1, 2, 0, 0) = -1.0f;
+  const std::vector<std::int32_t> labels{1, 0};
+  activation g;
+  const auto r = softmax_cross_entropy(z, labels, g);
+  auto loss_at = [&](const activation& zz) {
+    activation unused;
+    return softmax_cross_entropy(zz, labels, unused).loss;
+  };
+  CHECK(r.correct == 2);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t c = 0; c < 3; ++c) {
+      activation p = z, m = z;
+      p(i, c, 0, 0) += 1e-3f;
+      m(i, c, 0, 0) -= 1e-3f;
+      CHECK(g(i, c, 0, 0) == Approx((loss_at(p) - loss_at(m)) / 2e-3).margin(1e-3));
+    }
+  const double expected0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(0.5)) - 2.0;
+  const double expected1 = std::log(2.0 + std::exp(-1.0)) - 0.0;
+  CHECK(r.loss == Approx((expected0 + expected1) / 2));
+  std::vector<std::int32_t> bad{1, 3};
+  CHECK_THROWS_WITH(softmax_cross_entropy(z, bad, g), Catch::Contains("label 3"));
+}
