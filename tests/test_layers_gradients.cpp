@@ -352,8 +352,12 @@ TEST_CASE("global_avg_pool gradients", "[layers][gradients][global_avg_pool]") {
 TEST_CASE("residual<conv, bn, relu, conv, bn> gradients", "[layers][gradients][residual]") {
   using block = residual<conv2d<4, 3, f32>, batch_norm, relu, conv2d<4, 3, f32>, batch_norm>;
   gradient_check_options o;
-  o.eps = 1e-3f;
-  o.skip_kinks = true;
+  // A compromise between float rounding in L, whose share of the difference
+  // quotient grows as 1/ε (every output moves through batch norm), and ReLU
+  // or max-pool kinks within ε of the point, which grow with ε.
+  o.eps = 3e-3f;
+  o.abs_tol = 4e-3;
+  o.allow_kinks = true;
   check_layer_gaussian<block, shape<4, 6, 6>>(3, o);
 }
 
@@ -366,8 +370,12 @@ TEST_CASE("a small sequential network's gradients as a whole", "[layers][gradien
       linear<6, f32>, batch_norm, relu, dropout<0.5f>,
       linear<3, f32>>;
   gradient_check_options o;
-  o.eps = 1e-3f;
-  o.skip_kinks = true;
+  // A compromise between float rounding in L, whose share of the difference
+  // quotient grows as 1/ε (every output moves through batch norm), and ReLU
+  // or max-pool kinks within ε of the point, which grow with ε.
+  o.eps = 3e-3f;
+  o.abs_tol = 4e-3;
+  o.allow_kinks = true;
   o.parameter_samples = 12;
 
   for (mode phase : {mode::train, mode::eval}) {

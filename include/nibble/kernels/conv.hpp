@@ -13,27 +13,69 @@
 
 namespace nibble::kernels {
 
-// Buffers kept by a convolution layer between steps: one column matrix and
-// one partial weight gradient per thread, sized on first use.
+// Buffers kept by a convolution layer between steps, sized on first use:
+// flipped weights for the input gradient, and (stride > 1 only) one column
+// matrix per thread.
 struct conv_workspace {
+  std::vector<float> flipped;
   std::vector<std::vector<float, aligned_allocator<float>>> columns;
-  std::vector<std::vector<float, aligned_allocator<float>>> partial_grads;
-  void reserve(std::size_t threads, std::size_t col_size, std::size_t grad_size) {
+  void reserve(std::size_t threads, std::size_t col_size) {
     if (columns.size() < threads) columns.resize(threads);
-    if (partial_grads.size() < threads) partial_grads.resize(threads);
     for (auto& c : columns)
       if (c.size() < col_size) c.resize(col_size);
-    for (auto& g : partial_grads)
-      if (g.size() < grad_size) g.resize(grad_size);
   }
 };
 
-namespace detail {
-inline std::vector<float, aligned_allocator<float>>& forward_columns() {
-  static thread_local std::vector<float, aligned_allocator<float>> col;
-  return col;
-}
-}  // namespace detail
+// Packs B = im2col(image) block by block, straight from the image, so the
+// column matrix is never written out: the forward GEMM reads each input
+// pixel from cache instead of a 9× larger buffer from memory.
+struct im2col_packer {
+  conv_geometry g;
+  const float* image;
+  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+    using gemm_config::NR;
+    const std::size_t ow = g.out_width(), kk = g.kernel * g.kernel;
+    for (std::size_t j = 0; j < nc; j += NR) {
+      const std::size_t cols = std::min(NR, nc - j);
+      for (std::size_t k = 0; k < kc; ++k) {
+        const std::size_t row = k0 + k, c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
+        const float* plane = image + c * g.height * g.width;
+        float* dst = out + k * NR;
+        std::size_t oy = (j0 + j) / ow, ox = (j0 + j) % ow, q = 0;
+        while (q < cols) {  // one run per output row
+          const std::size_t run = std::min(cols - q, ow - ox);
+          const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
+          if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
+            std::fill(dst + q, dst + q + run, 0.0f);
+          } else {
+            const float* src = plane + std::size_t(iy) * g.width;
+            const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
+            if (g.stride == 1) {
+              // Contiguous: zeros where the window hangs over the left or
+              // right border, one copy for the rest.
+              const std::ptrdiff_t w = std::ptrdiff_t(g.width), len = std::ptrdiff_t(run);
+              const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-ix0, 0, len);
+              const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(w - ix0, lo, len);
+              std::fill(dst + q, dst + q + lo, 0.0f);
+              std::copy(src + ix0 + lo, src + ix0 + hi, dst + q + lo);
+              std::fill(dst + q + hi, dst + q + len, 0.0f);
+            } else {
+              for (std::size_t r = 0; r < run; ++r) {
+                const std::ptrdiff_t ix = ix0 + std::ptrdiff_t(r * g.stride);
+                dst[q + r] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
+              }
+            }
+          }
+          q += run;
+          ox = 0;
+          ++oy;
+        }
+        std::fill(dst + cols, dst + NR, 0.0f);
+      }
+      out += NR * kc;
+    }
+  }
+};
 
 // y[n] = W · im2col(x[n]) + bias, for every image n.
 inline void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
@@ -41,51 +83,122 @@ inline void conv_forward(const conv_geometry& g, std::size_t out_channels, std::
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
   parallel_for(batch, [&](std::size_t n, int) {
-    auto& col = detail::forward_columns();
-    if (col.size() < rows * pixels) col.resize(rows * pixels);
-    im2col(g, x + n * in_size, col.data());
     float* out = y + n * out_channels * pixels;
-    for (std::size_t o = 0; o < out_channels; ++o) std::fill(out + o * pixels, out + (o + 1) * pixels, bias[o]);
-    gemm(out_channels, pixels, rows, row_major(w, rows), row_major(col.data(), pixels), out, pixels, true);
+    for (std::size_t o = 0; o < out_channels; ++o)
+      std::fill(out + o * pixels, out + (o + 1) * pixels, bias ? bias[o] : 0.0f);
+    detail::gemm_serial_packed(out_channels, pixels, rows, detail::view_packer_a{row_major(w, rows)},
+                               im2col_packer{g, x + n * in_size}, out, pixels, true);
   });
 }
 
-// Given dy, write dW (= Σ_n dy[n] · im2col(x[n])ᵀ), db (= Σ dy) and, when
-// dx is not null, dx[n] = col2im(Wᵀ · dy[n]).
+// For stride 1 the input gradient is itself a convolution: of dy with the
+// weights transposed (in and out channels swapped) and flipped, padded by
+// K − 1 − P. This writes those weights: w_t[c][o][K-1-ky][K-1-kx] = w[o][c][ky][kx].
+inline void flip_transpose_weights(std::size_t out_channels, std::size_t in_channels, std::size_t kernel,
+                                   const float* w, float* w_t) {
+  const std::size_t kk = kernel * kernel;
+  for (std::size_t o = 0; o < out_channels; ++o)
+    for (std::size_t c = 0; c < in_channels; ++c)
+      for (std::size_t i = 0; i < kk; ++i) w_t[(c * out_channels + o) * kk + (kk - 1 - i)] = w[(o * in_channels + c) * kk + i];
+}
+
+// Packs A = [dy[0] dy[1] …] (out_channels × batch·pixels) for the weight
+// gradient, whose K dimension runs over every pixel of every image.
+struct batched_dy_packer {
+  std::size_t out_channels, pixels;
+  const float* dy;
+  void operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
+    using gemm_config::MR;
+    for (std::size_t i = 0; i < mc; i += MR) {
+      const std::size_t rows = std::min(MR, mc - i);
+      for (std::size_t r = 0; r < MR; ++r) {
+        if (r >= rows) {
+          for (std::size_t k = 0; k < kc; ++k) out[k * MR + r] = 0.0f;
+          continue;
+        }
+        const std::size_t o = i0 + i + r;
+        for (std::size_t k = 0; k < kc;) {  // one run per image
+          const std::size_t n = (k0 + k) / pixels, p = (k0 + k) % pixels;
+          const std::size_t run = std::min(kc - k, pixels - p);
+          const float* src = dy + (n * out_channels + o) * pixels + p;
+          for (std::size_t t = 0; t < run; ++t) out[(k + t) * MR + r] = src[t];
+          k += run;
+        }
+      }
+      out += MR * kc;
+    }
+  }
+};
+
+// Packs B = [im2col(x[0]) im2col(x[1]) …]ᵀ (batch·pixels × channels·k·k)
+// straight from the images.
+struct batched_im2col_transposed_packer {
+  conv_geometry g;
+  const float* x;
+  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+    using gemm_config::NR;
+    const std::size_t ow = g.out_width(), pixels = g.col_cols(), kk = g.kernel * g.kernel;
+    const std::size_t in_size = g.channels * g.height * g.width;
+    for (std::size_t j = 0; j < nc; j += NR) {
+      const std::size_t cols = std::min(NR, nc - j);
+      for (std::size_t q = 0; q < NR; ++q) {
+        if (q >= cols) {
+          for (std::size_t k = 0; k < kc; ++k) out[k * NR + q] = 0.0f;
+          continue;
+        }
+        const std::size_t row = j0 + j + q, c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
+        for (std::size_t k = 0; k < kc;) {  // one run per output row of one image
+          const std::size_t n = (k0 + k) / pixels, p = (k0 + k) % pixels;
+          const std::size_t oy = p / ow, ox = p % ow;
+          const std::size_t run = std::min(kc - k, ow - ox);
+          const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
+          float* dst = out + k * NR + q;
+          if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
+            for (std::size_t t = 0; t < run; ++t) dst[t * NR] = 0.0f;
+          } else {
+            const float* src = x + n * in_size + (c * g.height + std::size_t(iy)) * g.width;
+            for (std::size_t t = 0; t < run; ++t) {
+              const std::ptrdiff_t ix = std::ptrdiff_t((ox + t) * g.stride + kx) - std::ptrdiff_t(g.padding);
+              dst[t * NR] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
+            }
+          }
+          k += run;
+        }
+      }
+      out += NR * kc;
+    }
+  }
+};
+
+// Given dy, write dW = Σ_n dy[n] · im2col(x[n])ᵀ (one GEMM over the whole
+// batch, threads splitting the columns of dW), db = Σ dy and, when dx is not
+// null, dx: a convolution of dy for stride 1, else col2im(Wᵀ · dy[n]).
 inline void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
                           const float* w, const float* dy, float* dw, float* db, float* dx, conv_workspace& ws) {
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
   const std::size_t wsize = out_channels * rows;
-  const std::size_t threads = std::size_t(max_threads());
-  ws.reserve(threads, rows * pixels, wsize);
-  std::vector<char> used(threads, 0);
+  if (dx && g.stride == 1 && g.kernel >= g.padding + 1) {
+    ws.flipped.resize(wsize);
+    flip_transpose_weights(out_channels, g.channels, g.kernel, w, ws.flipped.data());
+    const conv_geometry back{out_channels, g.out_height(), g.out_width(), g.kernel, 1, g.kernel - 1 - g.padding};
+    conv_forward(back, g.channels, batch, dy, ws.flipped.data(), nullptr, dx);
+  } else if (dx) {
+    const std::size_t threads = std::size_t(max_threads());
+    ws.reserve(threads, rows * pixels);
+    parallel_for(batch, [&](std::size_t n, int t) {
+      float* col = ws.columns[t].data();
+      gemm(rows, pixels, out_channels, transposed(w, rows), row_major(dy + n * out_channels * pixels, pixels), col,
+           pixels, false);
+      float* dxn = dx + n * in_size;
+      std::fill(dxn, dxn + in_size, 0.0f);
+      col2im(g, col, dxn);
+    });
+  }
 
-  parallel_chunks(batch, [&](std::size_t begin, std::size_t end, int t) {
-    float* col = ws.columns[t].data();
-    float* partial = ws.partial_grads[t].data();
-    used[t] = 1;
-    for (std::size_t n = begin; n < end; ++n) {
-      const float* dyn = dy + n * out_channels * pixels;
-      im2col(g, x + n * in_size, col);
-      gemm(out_channels, rows, pixels, row_major(dyn, pixels), transposed(col, pixels), partial, rows, n != begin);
-      if (dx) {
-        // The column buffer is free again: reuse it for dcol = Wᵀ · dy[n].
-        gemm(rows, pixels, out_channels, transposed(w, rows), row_major(dyn, pixels), col, pixels, false);
-        float* dxn = dx + n * in_size;
-        std::fill(dxn, dxn + in_size, 0.0f);
-        col2im(g, col, dxn);
-      }
-    }
-  });
+  gemm_packed(out_channels, rows, batch * pixels, batched_dy_packer{out_channels, pixels, dy},
+              batched_im2col_transposed_packer{g, x}, dw, rows, false);
 
-  // Sum the per-thread partial gradients.
-  std::fill(dw, dw + wsize, 0.0f);
-  for (std::size_t t = 0; t < threads; ++t)
-    if (used[t]) {
-      const float* p = ws.partial_grads[t].data();
-      for (std::size_t i = 0; i < wsize; ++i) dw[i] += p[i];
-    }
   for (std::size_t o = 0; o < out_channels; ++o) {
     float s = 0.0f;
     for (std::size_t n = 0; n < batch; ++n) {

@@ -137,9 +137,26 @@ inline gemm_workspace& thread_workspace() {
   return ws;
 }
 
-// One thread's share: rows [0, m) × columns [0, n) of C.
-inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view a, matrix_view b, float* c,
-                        std::size_t ldc, bool accumulate) {
+// Packs operands straight from strided matrix views.
+struct view_packer_a {
+  matrix_view a;
+  void operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
+    pack_a(a, i0, k0, mc, kc, out);
+  }
+};
+struct view_packer_b {
+  matrix_view b;
+  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+    pack_b(b, k0, j0, kc, nc, out);
+  }
+};
+
+// One thread's share: rows [0, m) × columns [0, n) of C. The packers copy
+// blocks of A and B into the layouts above; a packer that computes its block
+// (an implicit im2col, say) never materialises the whole operand.
+template <class PackA, class PackB>
+void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA& pack_a_block,
+                        const PackB& pack_b_block, float* c, std::size_t ldc, bool accumulate) {
   gemm_workspace& ws = thread_workspace();
   const std::size_t kc_max = std::min(KC, k);
   const std::size_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
@@ -152,10 +169,10 @@ inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view
     for (std::size_t pc = 0; pc < k; pc += KC) {
       const std::size_t kc = std::min(KC, k - pc);
       const bool acc = accumulate || pc > 0;
-      pack_b(b, pc, jc, kc, nc, ws.b.data());
+      pack_b_block(pc, jc, kc, nc, ws.b.data());
       for (std::size_t ic = 0; ic < m; ic += MC) {
         const std::size_t mc = std::min(MC, m - ic);
-        pack_a(a, ic, pc, mc, kc, ws.a.data());
+        pack_a_block(ic, pc, mc, kc, ws.a.data());
         for (std::size_t jr = 0; jr < nc; jr += NR)
           for (std::size_t ir = 0; ir < mc; ir += MR)
             micro_kernel(kc, ws.a.data() + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
@@ -167,7 +184,28 @@ inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view
     for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
 }
 
+inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view a, matrix_view b, float* c,
+                        std::size_t ldc, bool accumulate) {
+  gemm_serial_packed(m, n, k, view_packer_a{a}, view_packer_b{b}, c, ldc, accumulate);
+}
+
 }  // namespace detail
+
+// gemm_serial_packed split between the threads along n (columns of C); the
+// packers take absolute indices, so each thread packs only its own columns.
+template <class PackA, class PackB>
+void gemm_packed(std::size_t m, std::size_t n, std::size_t k, const PackA& pack_a_block, const PackB& pack_b_block,
+                 float* c, std::size_t ldc, bool accumulate) {
+  using gemm_config::NR;
+  const std::size_t panels = (n + NR - 1) / NR;
+  parallel_chunks(panels, [&](std::size_t p0, std::size_t p1, int) {
+    const std::size_t j0 = p0 * NR, j1 = std::min(n, p1 * NR);
+    const auto shifted_b = [&](std::size_t k0, std::size_t jj, std::size_t kc, std::size_t nc, float* out) {
+      pack_b_block(k0, j0 + jj, kc, nc, out);
+    };
+    detail::gemm_serial_packed(m, j1 - j0, k, pack_a_block, shifted_b, c + j0, ldc, accumulate);
+  });
+}
 
 // C[m×n] (row-major, ldc floats per row) = A[m×k]·B[k×n], plus the old C when
 // `accumulate`. Called outside a parallel region it splits C between the

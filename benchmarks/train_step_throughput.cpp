@@ -1,0 +1,145 @@
+// Training and evaluation throughput of VGG4bit<10, paper_4bit> on random
+// data: the nibble half of benchmarks/side_by_side.py.
+//
+// After --warmup training steps it times --repeats windows of --steps
+// training steps (forward, loss, backward, gradient-norm clip 0.5, AdamW
+// lr 1e-3 wd 5e-4, post-step tanh clip: the trainer's step without data
+// loading), then, after one warm-up batch, --repeats windows of
+// --eval-batches evaluation forwards. It prints one "key value" line per
+// figure; the throughputs are medians over the windows:
+//
+//   parameters 3251018
+//   threads 2
+//   train_window_images_per_second 101.2     (one line per window)
+//   eval_window_images_per_second 402.3      (one line per window)
+//   train_images_per_second 101.2
+//   eval_images_per_second 402.3
+//   peak_rss_mb 312.5                         (VmHWM of this process)
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <nibble/kernels/parallel.hpp>
+#include <nibble/net/vgg4bit.hpp>
+#include <nibble/quant/presets.hpp>
+#include <nibble/train/loss.hpp>
+#include <nibble/train/optimizer.hpp>
+
+namespace {
+
+using net_type = nibble::vgg4bit<10, nibble::paper_4bit>;
+using clock_type = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// Peak resident set of this process in MB (VmHWM), 0 if unknown.
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kb = 0;
+      status >> kb;
+      return kb / 1024.0;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return 0.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Training and evaluation images/s of VGG4bit (4-bit) on random data"};
+  std::size_t batch = 128, warmup = 3, steps = 10, eval_batches = 10, repeats = 3;
+  int threads = 0;
+  std::uint64_t seed = 0;
+  app.add_option("--batch-size", batch, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--warmup", warmup, "Untimed training steps first")->capture_default_str();
+  app.add_option("--steps", steps, "Training steps per timed window")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--eval-batches", eval_batches, "Evaluation batches per timed window (0: skip evaluation)")
+      ->capture_default_str();
+  app.add_option("--repeats", repeats, "Timed windows of each kind")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--threads", threads, "Compute threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", seed, "Seed for weights and data")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  nibble::kernels::set_threads(threads);
+  auto net = std::make_unique<net_type>();
+  std::mt19937_64 rng(seed);
+  net->init(rng);
+
+  nibble::activation x;
+  nibble::ensure_batch_shape<net_type::input_shape>(x, batch);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  std::vector<std::int32_t> labels(batch);
+  std::uniform_int_distribution<std::int32_t> label(0, 9);
+  for (auto& l : labels) l = label(rng);
+
+  nibble::adamw opt{.weight_decay = 5e-4f};
+  nibble::context ctx{.phase = nibble::mode::train};
+  nibble::activation grad;
+  double loss = 0;
+  auto train_step = [&] {
+    const nibble::activation& logits = net->forward(x, ctx);
+    loss = nibble::softmax_cross_entropy(logits, labels, grad).loss;
+    net->backward(grad, nullptr, ctx);
+    nibble::clip_gradient_norm(*net, 0.5);
+    opt.step(*net, 1e-3f);
+    net->post_step();
+  };
+  float checksum = 0;
+  auto eval_batch = [&] { checksum += net->forward(x, ctx).data()[0]; };
+  auto seconds_since = [](clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+  };
+
+  fmt::print("parameters {}\nthreads {}\nbatch_size {}\n", net_type::parameter_count, nibble::kernels::max_threads(),
+             batch);
+  std::fflush(stdout);
+
+  ctx.phase = nibble::mode::train;
+  for (std::size_t i = 0; i < warmup; ++i) train_step();
+  std::vector<double> train_rates;
+  for (std::size_t r = 0; r < repeats; ++r) {
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < steps; ++i) train_step();
+    train_rates.push_back(double(steps * batch) / seconds_since(t0));
+    fmt::print("train_window_images_per_second {:.2f}\n", train_rates.back());
+    std::fflush(stdout);
+  }
+  fmt::print("final_train_loss {:.4f}\n", loss);
+
+  std::vector<double> eval_rates;
+  if (eval_batches > 0) {
+    ctx.phase = nibble::mode::eval;
+    eval_batch();
+    for (std::size_t r = 0; r < repeats; ++r) {
+      const auto t0 = clock_type::now();
+      for (std::size_t i = 0; i < eval_batches; ++i) eval_batch();
+      eval_rates.push_back(double(eval_batches * batch) / seconds_since(t0));
+      fmt::print("eval_window_images_per_second {:.2f}\n", eval_rates.back());
+      std::fflush(stdout);
+    }
+  }
+
+  fmt::print("train_images_per_second {:.2f}\n", median(train_rates));
+  if (!eval_rates.empty()) fmt::print("eval_images_per_second {:.2f}\n", median(eval_rates));
+  fmt::print("peak_rss_mb {:.1f}\n", peak_rss_mb());
+  fmt::print("eval_checksum {:.6g}\n", double(checksum));
+  return 0;
+}

@@ -1,0 +1,12 @@
+// The same shape-changing residual block inside a network is reported by
+// the network, at the block's position.
+// expect: cannot take the output shape of the layer before it
+#include <nibble/layers/conv2d.hpp>
+#include <nibble/layers/relu.hpp>
+#include <nibble/net/residual.hpp>
+#include <nibble/net/sequential.hpp>
+#include <nibble/quant/presets.hpp>
+
+using namespace nibble;
+using net = sequential<input<4, 6, 6>, relu, residual<conv2d<4, 3, float32_scheme, 2>>>;
+static_assert(net::size == 2);

@@ -1,0 +1,174 @@
+// Compile-time checks: which schemes and networks are valid, parameter
+// counts and output shapes. Everything here is a static_assert; the one
+// test case only makes the file show up in the test list.
+#include <catch2/catch.hpp>
+
+#include <nibble/layers/batch_norm.hpp>
+#include <nibble/layers/conv2d.hpp>
+#include <nibble/layers/dropout.hpp>
+#include <nibble/layers/flatten.hpp>
+#include <nibble/layers/global_avg_pool.hpp>
+#include <nibble/layers/linear.hpp>
+#include <nibble/layers/max_pool2d.hpp>
+#include <nibble/layers/relu.hpp>
+#include <nibble/net/residual.hpp>
+#include <nibble/net/sequential.hpp>
+#include <nibble/net/simple_resnet4bit.hpp>
+#include <nibble/net/vgg4bit.hpp>
+#include <nibble/quant/presets.hpp>
+
+#include <type_traits>
+
+using namespace nibble;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Bit widths
+
+static_assert(bits<2>::levels == 3);
+static_assert(bits<4>::levels == 15);
+static_assert(bits<4>::qmax == 7);
+static_assert(bits<8>::levels == 255);
+static_assert(bits<8>::qmax == 127);
+static_assert(!bits<1>::valid && !bits<9>::valid);
+static_assert(!full_precision::quantized);
+
+// ---------------------------------------------------------------------------
+// Schemes
+
+template <class S>
+struct valid_preset;
+template <class B, class C, class Sc, class E>
+struct valid_preset<scheme<B, C, Sc, E>> : std::bool_constant<is_valid_scheme<B, C, Sc, E>> {};
+
+static_assert(valid_preset<paper_4bit>::value);
+static_assert(valid_preset<int8_scheme>::value);
+static_assert(valid_preset<float32_scheme>::value);
+static_assert(std::is_same_v<scheme_for_bits_t<4>, paper_4bit>);
+static_assert(std::is_same_v<scheme_for_bits_t<8>, int8_scheme>);
+static_assert(std::is_same_v<scheme_for_bits_t<32>, float32_scheme>);
+
+static_assert(is_valid_scheme<bits<2>, no_clip, abs_max_per_channel, clipped_ste>);
+static_assert(is_valid_scheme<bits<8>, hard_clip<1.0f>, abs_max_per_tensor, ste>);
+static_assert(is_valid_scheme<full_precision, tanh_clip<3.0f>, no_scaling, ste>);
+
+// Bit widths outside 2..8.
+static_assert(!is_valid_scheme<bits<1>, no_clip, abs_max_per_tensor, ste>);
+static_assert(!is_valid_scheme<bits<9>, no_clip, abs_max_per_tensor, ste>);
+// Scaling that does not fit the bit width.
+static_assert(!is_valid_scheme<full_precision, no_clip, abs_max_per_tensor, ste>);
+static_assert(!is_valid_scheme<full_precision, no_clip, abs_max_per_channel, ste>);
+static_assert(!is_valid_scheme<bits<4>, no_clip, no_scaling, ste>);
+// clipped_ste needs a quantizer range.
+static_assert(!is_valid_scheme<full_precision, no_clip, no_scaling, clipped_ste>);
+// Clip bounds must be positive.
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<0.0f>, abs_max_per_tensor, ste>);
+static_assert(!is_valid_scheme<bits<4>, hard_clip<-1.0f>, abs_max_per_tensor, ste>);
+static_assert(!is_valid_scheme<bits<4>, hard_clip<0.0f>, abs_max_per_tensor, ste>);
+// Arguments in the wrong order.
+static_assert(!is_valid_scheme<tanh_clip<3.0f>, bits<4>, abs_max_per_tensor, ste>);
+static_assert(!is_valid_scheme<bits<4>, abs_max_per_tensor, tanh_clip<3.0f>, ste>);
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, ste, abs_max_per_tensor>);
+static_assert(!is_valid_scheme<ste, abs_max_per_tensor, tanh_clip<3.0f>, bits<4>>);
+// Not policies at all.
+static_assert(!is_valid_scheme<int, no_clip, abs_max_per_tensor, ste>);
+
+static_assert(quant_scheme<paper_4bit>);
+static_assert(!quant_scheme<bits<4>>);
+
+// ---------------------------------------------------------------------------
+// Networks
+
+template <class Net>
+struct valid_model;
+template <class In, class... Specs>
+struct valid_model<sequential<In, Specs...>> : std::bool_constant<is_valid_network<In, Specs...>> {};
+
+using f32 = float32_scheme;
+
+static_assert(is_valid_network<input<3, 8, 8>, conv2d<4, 3, paper_4bit>, batch_norm, relu, max_pool2d<2>, flatten,
+                               linear<10, paper_4bit>>);
+static_assert(is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32>, global_avg_pool, linear<10, f32>>);
+static_assert(is_valid_network<input<4, 6, 6>, residual<conv2d<4, 3, f32>, batch_norm, relu, conv2d<4, 3, f32>>>);
+static_assert(is_valid_network<input<16, 1, 1>, linear<8, f32>, batch_norm, relu, dropout<0.5f>, linear<2, f32>>);
+static_assert(valid_model<vgg4bit<10, paper_4bit>>::value);
+static_assert(valid_model<vgg4bit<100, int8_scheme>>::value);
+static_assert(valid_model<simple_resnet4bit<10, paper_4bit>>::value);
+static_assert(valid_model<simple_resnet4bit<10, f32>>::value);
+
+// linear directly after a convolution: its input is not flat.
+static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32>, linear<10, f32>>);
+// A convolution after flatten: its input is flat.
+static_assert(!is_valid_network<input<3, 8, 8>, flatten, conv2d<4, 3, f32>>);
+static_assert(!is_valid_network<input<3, 8, 8>, global_avg_pool, conv2d<4, 1, f32>>);
+// 2x2 pooling of an odd 5x5 image.
+static_assert(!is_valid_network<input<3, 5, 5>, max_pool2d<2>>);
+static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32, 2, 0>, max_pool2d<2>>);  // 3x3
+// A residual body that changes the channel count or the image size.
+static_assert(!is_valid_network<input<4, 6, 6>, residual<conv2d<8, 3, f32>>>);
+static_assert(!is_valid_network<input<4, 6, 6>, residual<conv2d<4, 3, f32, 2>>>);
+static_assert(!is_valid_network<input<4, 6, 6>, residual<max_pool2d<2>>>);
+// A kernel larger than the padded input.
+static_assert(!is_valid_network<input<1, 3, 3>, conv2d<4, 5, f32, 1, 0>>);
+static_assert(is_valid_network<input<1, 3, 3>, conv2d<4, 5, f32, 1, 1>>);  // 3 + 2 = 5 fits
+// The error can be anywhere in the list.
+static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32>, relu, max_pool2d<2>, relu, max_pool2d<2>,
+                                max_pool2d<2>, max_pool2d<2>>);  // 8 -> 4 -> 2 -> 1 -> 1/2
+static_assert(!is_valid_network<int, relu>);
+
+// ---------------------------------------------------------------------------
+// Parameter counts. 3,251,018 is the paper's figure for VGG4bit on
+// CIFAR-10; with 100 classes the only change is the classifier, 90 more
+// outputs of 512 weights and a bias each: 3,251,018 + 90·513. That is the
+// count the paper's topology gives for CIFAR-100.
+
+static_assert(vgg4bit<10, paper_4bit>::parameter_count == 3251018);
+static_assert(vgg4bit<100, paper_4bit>::parameter_count == 3297188);
+static_assert(vgg4bit<100, paper_4bit>::parameter_count == 3251018 + 90 * 513);
+static_assert(vgg4bit<10, f32>::parameter_count == 3251018);  // the scheme changes no count
+static_assert(simple_resnet4bit<10, paper_4bit>::parameter_count == 75530);
+
+static_assert(conv2d<64, 3, paper_4bit>::bind<shape<3, 32, 32>>::parameter_count == 64 * 27 + 64);
+static_assert(linear<10, f32>::bind<shape<512, 1, 1>>::parameter_count == 5130);
+static_assert(batch_norm::bind<shape<64, 32, 32>>::parameter_count == 128);
+static_assert(residual<conv2d<16, 3, f32>, batch_norm>::bind<shape<16, 8, 8>>::parameter_count == 16 * 144 + 16 + 32);
+static_assert(relu::bind<shape<3, 4, 4>>::parameter_count == 0);
+
+// ---------------------------------------------------------------------------
+// Shapes
+
+static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::input_shape, shape<3, 32, 32>>);
+static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
+static_assert(std::is_same_v<vgg4bit<100, paper_4bit>::output_shape, shape<100, 1, 1>>);
+static_assert(std::is_same_v<simple_resnet4bit<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
+static_assert(vgg4bit<10, paper_4bit>::size == 27);
+static_assert(simple_resnet4bit<10, paper_4bit>::size == 19);
+
+static_assert(std::is_same_v<conv2d<8, 3, f32>::bind<shape<3, 32, 32>>::output_shape, shape<8, 32, 32>>);
+static_assert(std::is_same_v<conv2d<8, 3, f32, 2>::bind<shape<3, 32, 32>>::output_shape, shape<8, 16, 16>>);
+static_assert(std::is_same_v<conv2d<8, 3, f32, 1, 0>::bind<shape<3, 32, 32>>::output_shape, shape<8, 30, 30>>);
+static_assert(std::is_same_v<conv2d<8, 1, f32>::bind<shape<3, 7, 5>>::output_shape, shape<8, 7, 5>>);
+static_assert(std::is_same_v<conv2d<8, 5, f32, 2>::bind<shape<3, 7, 7>>::output_shape, shape<8, 4, 4>>);
+static_assert(std::is_same_v<max_pool2d<2>::bind<shape<3, 8, 6>>::output_shape, shape<3, 4, 3>>);
+static_assert(std::is_same_v<flatten::bind<shape<3, 4, 5>>::output_shape, shape<60, 1, 1>>);
+static_assert(std::is_same_v<global_avg_pool::bind<shape<7, 4, 5>>::output_shape, shape<7, 1, 1>>);
+static_assert(std::is_same_v<linear<9, f32>::bind<shape<60, 1, 1>>::output_shape, shape<9, 1, 1>>);
+static_assert(std::is_same_v<sequential<input<3, 8, 8>, conv2d<4, 3, f32>, max_pool2d<2>, flatten>::output_shape,
+                             shape<64, 1, 1>>);
+
+// ---------------------------------------------------------------------------
+// Concepts
+
+static_assert(bound_layer<conv2d<4, 3, paper_4bit>::bind<shape<3, 8, 8>>>);
+static_assert(bound_layer<batch_norm::bind<shape<3, 8, 8>>>);
+static_assert(bound_layer<residual<relu>::bind<shape<3, 8, 8>>>);
+static_assert(layer_spec_for<relu, shape<3, 8, 8>>);
+static_assert(!layer_spec_for<int, shape<3, 8, 8>>);
+
+}  // namespace
+
+TEST_CASE("compile-time checks hold", "[compile_time]") {
+  STATIC_REQUIRE(vgg4bit<10, paper_4bit>::parameter_count == 3251018);
+  STATIC_REQUIRE(simple_resnet4bit<10, paper_4bit>::parameter_count == 75530);
+}
