@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels {
 
@@ -18,20 +19,11 @@ struct bn_geometry {
 inline void bn_batch_statistics(const bn_geometry& g, const float* x, float* mean, float* inv_std, float eps) {
   parallel_for(g.channels, [&](std::size_t c, int) {
     double s = 0.0;
-    for (std::size_t n = 0; n < g.batch; ++n) {
-      const float* p = x + (n * g.channels + c) * g.pixels;
-      float part = 0.0f;
-      for (std::size_t i = 0; i < g.pixels; ++i) part += p[i];
-      s += part;
-    }
+    for (std::size_t n = 0; n < g.batch; ++n) s += sum(x + (n * g.channels + c) * g.pixels, g.pixels);
     const float m = float(s / double(g.count()));
     double v = 0.0;
-    for (std::size_t n = 0; n < g.batch; ++n) {
-      const float* p = x + (n * g.channels + c) * g.pixels;
-      float part = 0.0f;
-      for (std::size_t i = 0; i < g.pixels; ++i) part += (p[i] - m) * (p[i] - m);
-      v += part;
-    }
+    for (std::size_t n = 0; n < g.batch; ++n)
+      v += sum_squared_deviation(x + (n * g.channels + c) * g.pixels, g.pixels, m);
     mean[c] = m;
     inv_std[c] = 1.0f / std::sqrt(float(v / double(g.count())) + eps);
   });
@@ -69,14 +61,10 @@ inline void bn_backward(const bn_geometry& g, const float* x, const float* dy, c
     double sdy = 0.0, sdyx = 0.0;
     for (std::size_t n = 0; n < g.batch; ++n) {
       const std::size_t off = (n * g.channels + c) * g.pixels;
-      float a = 0.0f, b = 0.0f;
-      for (std::size_t i = 0; i < g.pixels; ++i) {
-        a += dy[off + i];
-        b += dy[off + i] * (x[off + i] - m) * is;
-      }
-      sdy += a;
-      sdyx += b;
+      sdy += sum(dy + off, g.pixels);
+      sdyx += sum_product_centered(dy + off, x + off, g.pixels, m);
     }
+    sdyx *= is;
     dgamma[c] = float(sdyx);
     dbeta[c] = float(sdy);
     if (!dx) return;

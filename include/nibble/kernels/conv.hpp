@@ -4,6 +4,7 @@
 // the GEMM to run near peak on one core, and images need no synchronisation
 // except the final sum of the weight gradient.
 #include <algorithm>
+#include <utility>
 #include <cstddef>
 #include <vector>
 
@@ -18,6 +19,7 @@ namespace nibble::kernels {
 // matrix per thread.
 struct conv_workspace {
   std::vector<float> flipped;
+  detail::packed_a_matrix packed_flipped;
   std::vector<std::vector<float, aligned_allocator<float>>> columns;
   void reserve(std::size_t threads, std::size_t col_size) {
     if (columns.size() < threads) columns.resize(threads);
@@ -77,16 +79,18 @@ struct im2col_packer {
   }
 };
 
-// y[n] = W · im2col(x[n]) + bias, for every image n.
+// y[n] = W · im2col(x[n]) + bias, for every image n. W is packed once and
+// shared by all images and threads.
 inline void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                         const float* w, const float* bias, float* y) {
+                         const float* w, const float* bias, float* y, detail::packed_a_matrix& packed_w) {
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
+  packed_w.pack(row_major(w, rows), out_channels, rows);
   parallel_for(batch, [&](std::size_t n, int) {
     float* out = y + n * out_channels * pixels;
     for (std::size_t o = 0; o < out_channels; ++o)
       std::fill(out + o * pixels, out + (o + 1) * pixels, bias ? bias[o] : 0.0f);
-    detail::gemm_serial_packed(out_channels, pixels, rows, detail::view_packer_a{row_major(w, rows)},
+    detail::gemm_serial_packed(out_channels, pixels, rows, std::as_const(packed_w),
                                im2col_packer{g, x + n * in_size}, out, pixels, true);
   });
 }
@@ -107,8 +111,9 @@ inline void flip_transpose_weights(std::size_t out_channels, std::size_t in_chan
 struct batched_dy_packer {
   std::size_t out_channels, pixels;
   const float* dy;
-  void operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
+  const float* operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
     using gemm_config::MR;
+    const float* start = out;
     for (std::size_t i = 0; i < mc; i += MR) {
       const std::size_t rows = std::min(MR, mc - i);
       for (std::size_t r = 0; r < MR; ++r) {
@@ -127,6 +132,7 @@ struct batched_dy_packer {
       }
       out += MR * kc;
     }
+    return start;
   }
 };
 
@@ -182,7 +188,7 @@ inline void conv_backward(const conv_geometry& g, std::size_t out_channels, std:
     ws.flipped.resize(wsize);
     flip_transpose_weights(out_channels, g.channels, g.kernel, w, ws.flipped.data());
     const conv_geometry back{out_channels, g.out_height(), g.out_width(), g.kernel, 1, g.kernel - 1 - g.padding};
-    conv_forward(back, g.channels, batch, dy, ws.flipped.data(), nullptr, dx);
+    conv_forward(back, g.channels, batch, dy, ws.flipped.data(), nullptr, dx, ws.packed_flipped);
   } else if (dx) {
     const std::size_t threads = std::size_t(max_threads());
     ws.reserve(threads, rows * pixels);

@@ -140,8 +140,9 @@ inline gemm_workspace& thread_workspace() {
 // Packs operands straight from strided matrix views.
 struct view_packer_a {
   matrix_view a;
-  void operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
+  const float* operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
     pack_a(a, i0, k0, mc, kc, out);
+    return out;
   }
 };
 struct view_packer_b {
@@ -149,6 +150,26 @@ struct view_packer_b {
   void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
     pack_b(b, k0, j0, kc, nc, out);
   }
+};
+
+// A whole left operand packed once, for products that reuse it (the weights
+// of a convolution, applied to every image of a batch). Block (ic, pc) of the
+// GEMM loops is a contiguous range: all MR-slivers of one KC slice are stored
+// together, slice after slice.
+class packed_a_matrix {
+ public:
+  void pack(matrix_view a, std::size_t m, std::size_t k) {
+    m_padded_ = (m + MR - 1) / MR * MR;
+    data_.resize(m_padded_ * k);
+    for (std::size_t pc = 0; pc < k; pc += KC) pack_a(a, 0, pc, m, std::min(KC, k - pc), data_.data() + pc * m_padded_);
+  }
+  const float* operator()(std::size_t i0, std::size_t k0, std::size_t, std::size_t kc, float*) const {
+    return data_.data() + k0 * m_padded_ + i0 * kc;
+  }
+
+ private:
+  std::size_t m_padded_ = 0;
+  std::vector<float, aligned_allocator<float>> data_;
 };
 
 // One thread's share: rows [0, m) × columns [0, n) of C. The packers copy
@@ -172,10 +193,10 @@ void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA
       pack_b_block(pc, jc, kc, nc, ws.b.data());
       for (std::size_t ic = 0; ic < m; ic += MC) {
         const std::size_t mc = std::min(MC, m - ic);
-        pack_a_block(ic, pc, mc, kc, ws.a.data());
+        const float* a_block = pack_a_block(ic, pc, mc, kc, ws.a.data());
         for (std::size_t jr = 0; jr < nc; jr += NR)
           for (std::size_t ir = 0; ir < mc; ir += MR)
-            micro_kernel(kc, ws.a.data() + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
+            micro_kernel(kc, a_block + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
                          std::min(MR, mc - ir), std::min(NR, nc - jr), acc);
       }
     }

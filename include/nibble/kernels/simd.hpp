@@ -1,6 +1,8 @@
 #pragma once
 // The one header that includes xsimd: its API changed a lot between
 // releases, so everything nibble uses of it is named here.
+#include <cstddef>
+
 #include <xsimd/xsimd.hpp>
 
 namespace nibble::kernels {
@@ -22,5 +24,42 @@ inline fvec broadcast(float x) { return fvec(x); }
 inline fvec max(fvec a, fvec b) { return xsimd::max(a, b); }
 inline fvec select_where(xsimd::batch_bool<float> mask, fvec a, fvec b) { return xsimd::select(mask, a, b); }
 inline float reduce_add(fvec v) { return xsimd::hadd(v); }
+
+
+// Σ p[i] over n floats, vectorised (a plain loop would not be: float
+// addition is not associative, so the compiler keeps it in order).
+inline float sum(const float* p, std::size_t n) {
+  fvec acc = broadcast(0.0f);
+  std::size_t i = 0;
+  for (; i + fvec_width <= n; i += fvec_width) acc = acc + load(p + i);
+  float s = reduce_add(acc);
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+// Σ (p[i] − m)², vectorised.
+inline float sum_squared_deviation(const float* p, std::size_t n, float m) {
+  const fvec mv = broadcast(m);
+  fvec acc = broadcast(0.0f);
+  std::size_t i = 0;
+  for (; i + fvec_width <= n; i += fvec_width) {
+    const fvec d = load(p + i) - mv;
+    acc = fma(d, d, acc);
+  }
+  float s = reduce_add(acc);
+  for (; i < n; ++i) s += (p[i] - m) * (p[i] - m);
+  return s;
+}
+
+// Σ a[i]·(b[i] − m), vectorised.
+inline float sum_product_centered(const float* a, const float* b, std::size_t n, float m) {
+  const fvec mv = broadcast(m);
+  fvec acc = broadcast(0.0f);
+  std::size_t i = 0;
+  for (; i + fvec_width <= n; i += fvec_width) acc = fma(load(a + i), load(b + i) - mv, acc);
+  float s = reduce_add(acc);
+  for (; i < n; ++i) s += a[i] * (b[i] - m);
+  return s;
+}
 
 }  // namespace nibble::kernels

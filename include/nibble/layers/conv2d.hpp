@@ -47,7 +47,8 @@ class conv2d_layer {
 
   void forward(const activation& x, activation& y, context&) {
     quantize_weights();
-    kernels::conv_forward(geometry, Out, x.shape(0), x.data(), quantized_.data(), bias.value.data(), y.data());
+    kernels::conv_forward(geometry, Out, x.shape(0), x.data(), quantized_.data(), bias.value.data(), y.data(),
+                          packed_weights_);
   }
 
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
@@ -78,6 +79,7 @@ class conv2d_layer {
   std::vector<float> quantized_;
   std::vector<float> scales_;
   kernels::conv_workspace workspace_;
+  kernels::detail::packed_a_matrix packed_weights_;
 };
 
 template <std::size_t Out, std::size_t Kernel, quant_scheme Scheme, std::size_t Stride = 1,
