@@ -11,13 +11,22 @@
 // each call), so stochastic layers such as dropout draw the same mask every
 // time and the checked function is deterministic.
 //
+// Tolerances. The layers compute in float, so L carries rounding noise that
+// the difference quotient divides by 2ε. With ε = 1e-2 a single layer's
+// numeric gradient is good to about 1e-4; the default test
+// |analytic − numeric| <= 2e-3 + 1e-2·|numeric| passes correct layers with
+// error/tolerance below 0.1 and fails on a deliberately broken formula (a
+// batch-norm dx without its x̂·mean(dy·x̂) term, a missing γ, a flipped sign
+// in col2im, a bias sum that skips an image, an unmasked dropout or ReLU
+// gradient, a weight gradient that accumulates, ...). Blocks and whole
+// networks need a smaller ε and a looser tolerance (see the tests).
+//
 // Nothing here depends on Catch2: the checks return a report, and the tests
 // decide what to assert on it.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -102,8 +111,8 @@ struct network_as_layer {
 // Entry `i` of `t` viewed as a flat array (row-major, like the layers see it).
 inline float& flat(activation& t, std::size_t i) { return t.data()[i]; }
 
-// Value of `t` used to poison gradient buffers before backward, so that a
-// backward which accumulates instead of overwriting is caught.
+// Written into gradient buffers before backward, so that a backward which
+// accumulates instead of overwriting (or skips entries) is caught.
 inline constexpr float poison = 123.0f;
 
 template <class L>

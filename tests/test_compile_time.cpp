@@ -55,6 +55,9 @@ static_assert(is_valid_scheme<full_precision, tanh_clip<3.0f>, no_scaling, ste>)
 
 // Bit widths outside 2..8.
 static_assert(!is_valid_scheme<bits<1>, no_clip, abs_max_per_tensor, ste>);
+static_assert(!is_valid_scheme<bits<0>, no_clip, abs_max_per_tensor, ste>);  // invalid, not ill-formed
+static_assert(is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, bf16_arithmetic>);
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, int>);
 static_assert(!is_valid_scheme<bits<9>, no_clip, abs_max_per_tensor, ste>);
 // Scaling that does not fit the bit width.
 static_assert(!is_valid_scheme<full_precision, no_clip, abs_max_per_tensor, ste>);

@@ -17,9 +17,10 @@ namespace nibble::kernels {
 // Buffers kept by a convolution layer between steps, sized on first use:
 // flipped weights for the input gradient, and (stride > 1 only) one column
 // matrix per thread.
+template <bool Bf16 = false>
 struct conv_workspace {
   std::vector<float> flipped;
-  detail::packed_a_matrix packed_flipped;
+  detail::packed_a_matrix<Bf16> packed_flipped;
   std::vector<std::vector<float, aligned_allocator<float>>> columns;
   void reserve(std::size_t threads, std::size_t col_size) {
     if (columns.size() < threads) columns.resize(threads);
@@ -30,59 +31,82 @@ struct conv_workspace {
 
 // Packs B = im2col(image) block by block, straight from the image, so the
 // column matrix is never written out: the forward GEMM reads each input
-// pixel from cache instead of a 9× larger buffer from memory.
+// pixel from cache instead of a 9× larger buffer from memory. With Bf16 (and
+// hardware for it) it writes bf16 pairs of rows.
+template <bool Bf16 = false>
 struct im2col_packer {
+  static constexpr bool bf16 = Bf16 && bf16_available;
   conv_geometry g;
   const float* image;
-  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+
+  // dst[q] = im2col row `row`, columns j .. j + cols; zeros up to NR.
+  void fill_row(std::size_t row, std::size_t j, std::size_t cols, float* dst) const {
     using gemm_config::NR;
     const std::size_t ow = g.out_width(), kk = g.kernel * g.kernel;
+    const std::size_t c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
+    const float* plane = image + c * g.height * g.width;
+    std::size_t oy = j / ow, ox = j % ow, q = 0;
+    while (q < cols) {  // one run per output row
+      const std::size_t run = std::min(cols - q, ow - ox);
+      const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
+      if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
+        std::fill(dst + q, dst + q + run, 0.0f);
+      } else {
+        const float* src = plane + std::size_t(iy) * g.width;
+        const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
+        if (g.stride == 1) {
+          // Contiguous: zeros where the window hangs over the left or right
+          // border, one copy for the rest.
+          const std::ptrdiff_t w = std::ptrdiff_t(g.width), len = std::ptrdiff_t(run);
+          const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-ix0, 0, len);
+          const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(w - ix0, lo, len);
+          std::fill(dst + q, dst + q + lo, 0.0f);
+          std::copy(src + ix0 + lo, src + ix0 + hi, dst + q + lo);
+          std::fill(dst + q + hi, dst + q + len, 0.0f);
+        } else {
+          for (std::size_t r = 0; r < run; ++r) {
+            const std::ptrdiff_t ix = ix0 + std::ptrdiff_t(r * g.stride);
+            dst[q + r] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
+          }
+        }
+      }
+      q += run;
+      ox = 0;
+      ++oy;
+    }
+    std::fill(dst + cols, dst + NR, 0.0f);
+  }
+
+  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+    using gemm_config::NR;
     for (std::size_t j = 0; j < nc; j += NR) {
       const std::size_t cols = std::min(NR, nc - j);
-      for (std::size_t k = 0; k < kc; ++k) {
-        const std::size_t row = k0 + k, c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
-        const float* plane = image + c * g.height * g.width;
-        float* dst = out + k * NR;
-        std::size_t oy = (j0 + j) / ow, ox = (j0 + j) % ow, q = 0;
-        while (q < cols) {  // one run per output row
-          const std::size_t run = std::min(cols - q, ow - ox);
-          const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
-          if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
-            std::fill(dst + q, dst + q + run, 0.0f);
-          } else {
-            const float* src = plane + std::size_t(iy) * g.width;
-            const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
-            if (g.stride == 1) {
-              // Contiguous: zeros where the window hangs over the left or
-              // right border, one copy for the rest.
-              const std::ptrdiff_t w = std::ptrdiff_t(g.width), len = std::ptrdiff_t(run);
-              const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-ix0, 0, len);
-              const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(w - ix0, lo, len);
-              std::fill(dst + q, dst + q + lo, 0.0f);
-              std::copy(src + ix0 + lo, src + ix0 + hi, dst + q + lo);
-              std::fill(dst + q + hi, dst + q + len, 0.0f);
-            } else {
-              for (std::size_t r = 0; r < run; ++r) {
-                const std::ptrdiff_t ix = ix0 + std::ptrdiff_t(r * g.stride);
-                dst[q + r] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
-              }
-            }
-          }
-          q += run;
-          ox = 0;
-          ++oy;
+      if constexpr (!bf16) {
+        for (std::size_t k = 0; k < kc; ++k) fill_row(k0 + k, j0 + j, cols, out + k * NR);
+        out += NR * kc;
+      } else {
+        alignas(64) float even[NR], odd[NR];
+        auto* out32 = reinterpret_cast<std::uint32_t*>(out);
+        const std::size_t kc2 = (kc + 1) / 2;
+        for (std::size_t kp = 0; kp < kc2; ++kp) {
+          fill_row(k0 + 2 * kp, j0 + j, cols, even);
+          if (2 * kp + 1 < kc)
+            fill_row(k0 + 2 * kp + 1, j0 + j, cols, odd);
+          else
+            std::fill(odd, odd + NR, 0.0f);
+          pack_bf16_rows(even, odd, out32 + kp * NR, NR);
         }
-        std::fill(dst + cols, dst + NR, 0.0f);
+        out += NR * kc2;
       }
-      out += NR * kc;
     }
   }
 };
 
 // y[n] = W · im2col(x[n]) + bias, for every image n. W is packed once and
-// shared by all images and threads.
-inline void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                         const float* w, const float* bias, float* y, detail::packed_a_matrix& packed_w) {
+// shared by all images and threads; a bf16 packed_w makes the product bf16.
+template <class PackedW>
+void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                         const float* w, const float* bias, float* y, PackedW& packed_w) {
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
   packed_w.pack(row_major(w, rows), out_channels, rows);
@@ -91,7 +115,7 @@ inline void conv_forward(const conv_geometry& g, std::size_t out_channels, std::
     for (std::size_t o = 0; o < out_channels; ++o)
       std::fill(out + o * pixels, out + (o + 1) * pixels, bias ? bias[o] : 0.0f);
     detail::gemm_serial_packed(out_channels, pixels, rows, std::as_const(packed_w),
-                               im2col_packer{g, x + n * in_size}, out, pixels, true);
+                               im2col_packer<PackedW::bf16>{g, x + n * in_size}, out, pixels, true);
   });
 }
 
@@ -179,8 +203,9 @@ struct batched_im2col_transposed_packer {
 // Given dy, write dW = Σ_n dy[n] · im2col(x[n])ᵀ (one GEMM over the whole
 // batch, threads splitting the columns of dW), db = Σ dy and, when dx is not
 // null, dx: a convolution of dy for stride 1, else col2im(Wᵀ · dy[n]).
-inline void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                          const float* w, const float* dy, float* dw, float* db, float* dx, conv_workspace& ws) {
+template <class Workspace>
+void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                          const float* w, const float* dy, float* dw, float* db, float* dx, Workspace& ws) {
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
   const std::size_t wsize = out_channels * rows;

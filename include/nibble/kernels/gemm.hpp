@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "nibble/kernels/bf16.hpp"
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/kernels/simd.hpp"
 
@@ -152,19 +153,50 @@ struct view_packer_b {
   }
 };
 
+// True for packers that write the bf16 pair layout of bf16.hpp.
+template <class P>
+inline constexpr bool packs_bf16 = [] {
+  if constexpr (requires { P::bf16; })
+    return bool(P::bf16);
+  else
+    return false;
+}();
+
 // A whole left operand packed once, for products that reuse it (the weights
 // of a convolution, applied to every image of a batch). Block (ic, pc) of the
 // GEMM loops is a contiguous range: all MR-slivers of one KC slice are stored
-// together, slice after slice.
+// together, slice after slice. With Bf16 (and hardware for it) the slivers
+// hold bf16 pairs.
+template <bool Bf16 = false>
 class packed_a_matrix {
  public:
+  static constexpr bool bf16 = Bf16 && bf16_available;
   void pack(matrix_view a, std::size_t m, std::size_t k) {
     m_padded_ = (m + MR - 1) / MR * MR;
     data_.resize(m_padded_ * k);
-    for (std::size_t pc = 0; pc < k; pc += KC) pack_a(a, 0, pc, m, std::min(KC, k - pc), data_.data() + pc * m_padded_);
+    if constexpr (!bf16) {
+      for (std::size_t pc = 0; pc < k; pc += KC)
+        pack_a(a, 0, pc, m, std::min(KC, k - pc), data_.data() + pc * m_padded_);
+    } else {
+      auto* out = reinterpret_cast<std::uint32_t*>(data_.data());
+      for (std::size_t pc = 0; pc < k; pc += KC) {
+        const std::size_t kc = std::min(KC, k - pc), kc2 = (kc + 1) / 2;
+        for (std::size_t i = 0; i < m_padded_; i += MR, out += MR * kc2)
+          for (std::size_t kp = 0; kp < kc2; ++kp)
+            for (std::size_t r = 0; r < MR; ++r) {
+              const std::size_t row = i + r, k0 = pc + 2 * kp;
+              const float even = row < m ? a(row, k0) : 0.0f;
+              const float odd = row < m && k0 + 1 < pc + kc ? a(row, k0 + 1) : 0.0f;
+              out[kp * MR + r] = bf16_pair(even, odd);
+            }
+      }
+    }
   }
   const float* operator()(std::size_t i0, std::size_t k0, std::size_t, std::size_t kc, float*) const {
-    return data_.data() + k0 * m_padded_ + i0 * kc;
+    if constexpr (bf16)
+      return data_.data() + k0 / 2 * m_padded_ + i0 * ((kc + 1) / 2);
+    else
+      return data_.data() + k0 * m_padded_ + i0 * kc;
   }
 
  private:
@@ -178,6 +210,8 @@ class packed_a_matrix {
 template <class PackA, class PackB>
 void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA& pack_a_block,
                         const PackB& pack_b_block, float* c, std::size_t ldc, bool accumulate) {
+  static_assert(packs_bf16<PackA> == packs_bf16<PackB>, "nibble::gemm: both operands must be packed alike");
+  [[maybe_unused]] constexpr bool bf16 = packs_bf16<PackB>;
   gemm_workspace& ws = thread_workspace();
   const std::size_t kc_max = std::min(KC, k);
   const std::size_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
@@ -195,9 +229,20 @@ void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA
         const std::size_t mc = std::min(MC, m - ic);
         const float* a_block = pack_a_block(ic, pc, mc, kc, ws.a.data());
         for (std::size_t jr = 0; jr < nc; jr += NR)
-          for (std::size_t ir = 0; ir < mc; ir += MR)
-            micro_kernel(kc, a_block + ir * kc, ws.b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                         std::min(MR, mc - ir), std::min(NR, nc - jr), acc);
+          for (std::size_t ir = 0; ir < mc; ir += MR) {
+            float* c_tile = c + (ic + ir) * ldc + jc + jr;
+            const std::size_t mr = std::min(MR, mc - ir), nr = std::min(NR, nc - jr);
+#if NIBBLE_HAS_AVX512_BF16
+            if constexpr (bf16) {
+              const std::size_t kc2 = (kc + 1) / 2;
+              micro_kernel_bf16<MR>(kc2, reinterpret_cast<const std::uint32_t*>(a_block) + ir * kc2,
+                                    reinterpret_cast<const std::uint32_t*>(ws.b.data()) + jr * kc2, c_tile, ldc, mr,
+                                    nr, acc);
+              continue;
+            }
+#endif
+            micro_kernel(kc, a_block + ir * kc, ws.b.data() + jr * kc, c_tile, ldc, mr, nr, acc);
+          }
       }
     }
   }

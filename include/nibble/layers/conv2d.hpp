@@ -78,8 +78,9 @@ class conv2d_layer {
  private:
   std::vector<float> quantized_;
   std::vector<float> scales_;
-  kernels::conv_workspace workspace_;
-  kernels::detail::packed_a_matrix packed_weights_;
+  static constexpr bool bf16 = Scheme::arithmetic::bf16;
+  kernels::conv_workspace<bf16> workspace_;
+  kernels::detail::packed_a_matrix<bf16> packed_weights_;
 };
 
 template <std::size_t Out, std::size_t Kernel, quant_scheme Scheme, std::size_t Stride = 1,

@@ -12,7 +12,7 @@ struct bits {
   static constexpr bool valid = (N >= 2 && N <= 8);
   static constexpr bool quantized = true;
   static constexpr int width = N;
-  static constexpr int qmax = (1 << (N - 1)) - 1;
+  static constexpr int qmax = valid ? (1 << (N - 1)) - 1 : 0;  // guarded: bits<0> is invalid, not ill-formed
   static constexpr int levels = 2 * qmax + 1;
 };
 

@@ -37,7 +37,10 @@ struct tanh_clip {
   static constexpr bool active = true;
   static constexpr float bound = C;
   static void apply(float* w, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) w[i] = C * std::tanh(w[i] / C);
+    // In float, tanh reaches exactly 1 for large arguments; the clamp keeps
+    // the promise |W| < C.
+    const float inside = std::nextafter(C, 0.0f);
+    for (std::size_t i = 0; i < n; ++i) w[i] = std::clamp(C * std::tanh(w[i] / C), -inside, inside);
   }
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // Gradient estimators: d(quantize(w))/dw as used in the backward pass.
 #include <cmath>
+#include <limits>
 
 #include "nibble/quant/concepts.hpp"
 
@@ -21,7 +22,9 @@ struct clipped_ste {
   static constexpr bool needs_quantizer = true;
   static constexpr bool is_identity = false;
   static float derivative(float w, float scale, float qmax) {
-    return std::fabs(w) <= qmax * scale ? 1.0f : 0.0f;
+    // The slack keeps the largest weight inside: s = max|W|/qmax may round
+    // so that qmax·s lands one ulp below max|W|.
+    return std::fabs(w) <= qmax * scale * (1.0f + 4.0f * std::numeric_limits<float>::epsilon()) ? 1.0f : 0.0f;
   }
 };
 

@@ -7,6 +7,8 @@ namespace nibble {
 // "True 4-Bit Quantized CNN Training on CPU": 15 levels, per-tensor abs-max
 // scale, straight-through gradients, tanh soft clip at 3 after each step.
 using paper_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
+// The paper's scheme with bf16 products (AVX512-BF16).
+using paper_4bit_bf16 = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, bf16_arithmetic>;
 // The same recipe with 255 levels.
 using int8_scheme = scheme<bits<8>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
 // Float pass-through: the FP32 baseline.

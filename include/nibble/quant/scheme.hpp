@@ -1,5 +1,6 @@
 #pragma once
-// A quantization scheme: four compile-time policies composed into one type.
+// A quantization scheme: four compile-time policies composed into one type,
+// plus an optional fifth, the arithmetic of the layer's products.
 //
 //   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste>
 //
@@ -10,6 +11,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "nibble/quant/arithmetic.hpp"
 #include "nibble/quant/bits.hpp"
 #include "nibble/quant/clip.hpp"
 #include "nibble/quant/concepts.hpp"
@@ -20,10 +22,10 @@ namespace nibble {
 
 // True when the four policies model their concepts and fit together. It is a
 // plain constant, so tests (and users) can ask without a compile error.
-template <class Bits, class Clip, class Scaling, class Estimator>
+template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic>
 consteval bool is_valid_scheme_v() {
   if constexpr (!bit_width_policy<Bits> || !clip_policy<Clip> || !scaling_policy<Scaling> ||
-                !gradient_estimator<Estimator>) {
+                !gradient_estimator<Estimator> || !arithmetic_policy<Arithmetic>) {
     return false;
   } else {
     constexpr bool float_scaling = std::is_same_v<Scaling, no_scaling>;
@@ -32,10 +34,10 @@ consteval bool is_valid_scheme_v() {
     return true;
   }
 }
-template <class Bits, class Clip, class Scaling, class Estimator>
-inline constexpr bool is_valid_scheme = is_valid_scheme_v<Bits, Clip, Scaling, Estimator>();
+template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic>
+inline constexpr bool is_valid_scheme = is_valid_scheme_v<Bits, Clip, Scaling, Estimator, Arithmetic>();
 
-template <class Bits, class Clip, class Scaling, class Estimator>
+template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic>
 struct scheme {
   static_assert(bit_width_policy<Bits>,
                 "nibble::scheme: the first argument must be a bit-width policy: bits<N> with 2 <= N <= 8, "
@@ -48,6 +50,9 @@ struct scheme {
                 "abs_max_per_channel, no_scaling).");
   static_assert(gradient_estimator<Estimator>,
                 "nibble::scheme: the fourth argument must be a gradient estimator (ste, clipped_ste).");
+  static_assert(arithmetic_policy<Arithmetic>,
+                "nibble::scheme: the optional fifth argument must be an arithmetic policy (fp32_arithmetic, "
+                "bf16_arithmetic).");
   static_assert(!bit_width_policy<Bits> || !scaling_policy<Scaling> ||
                     Bits::quantized != std::is_same_v<Scaling, no_scaling>,
                 "nibble::scheme: a quantized bit width needs a scaling policy that finds a step size, and "
@@ -61,6 +66,7 @@ struct scheme {
   using clip = Clip;
   using scaling = Scaling;
   using estimator = Estimator;
+  using arithmetic = Arithmetic;
   static constexpr bool quantized = Bits::quantized;
   static constexpr int qmax = Bits::qmax;
   static constexpr bool per_channel = Scaling::per_channel;
@@ -107,8 +113,8 @@ struct scheme {
 
 template <class T>
 struct is_scheme : std::false_type {};
-template <class B, class C, class S, class E>
-struct is_scheme<scheme<B, C, S, E>> : std::true_type {};
+template <class B, class C, class S, class E, class A>
+struct is_scheme<scheme<B, C, S, E, A>> : std::true_type {};
 template <class T>
 concept quant_scheme = is_scheme<T>::value;
 

@@ -1,0 +1,87 @@
+#pragma once
+// bf16 arithmetic for the GEMM: operands rounded to bfloat16 (8-bit
+// mantissa) and multiplied in pairs by AVX512-BF16's vdpbf16ps, which does
+// twice the multiply-adds of an fp32 FMA per instruction; sums stay fp32.
+// Packed layout: two consecutive k values of one row/column share a 32-bit
+// word (low half k even, high half k odd).
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#define NIBBLE_HAS_AVX512_BF16 1
+#else
+#define NIBBLE_HAS_AVX512_BF16 0
+#endif
+
+#include "nibble/kernels/simd.hpp"
+
+namespace nibble::kernels {
+
+// True when this translation unit is compiled for a CPU with AVX512-BF16;
+// otherwise bf16 requests run the fp32 kernels.
+inline constexpr bool bf16_available = NIBBLE_HAS_AVX512_BF16 && fvec_width == 16;
+
+// Round to nearest even, as the hardware conversion does.
+inline std::uint32_t to_bf16_bits(float x) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+  return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+}
+inline std::uint32_t bf16_pair(float even, float odd) { return to_bf16_bits(even) | (to_bf16_bits(odd) << 16); }
+inline float bf16_round(float x) { return std::bit_cast<float>(to_bf16_bits(x) << 16); }
+
+// out[j] = pair(even[j], odd[j]) for j < n (n a multiple of 16 when vectorised).
+inline void pack_bf16_rows(const float* even, const float* odd, std::uint32_t* out, std::size_t n) {
+  std::size_t j = 0;
+#if NIBBLE_HAS_AVX512_BF16
+  // cvtne2ps gives [16 × bf16(even) | 16 × bf16(odd)]; the permutation
+  // interleaves them into (even, odd) pairs.
+  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                              6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (; j + 16 <= n; j += 16) {
+    const __m512bh both = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(odd + j), _mm512_loadu_ps(even + j));
+    _mm512_storeu_si512(out + j, _mm512_permutexvar_epi16(interleave, (__m512i)both));
+  }
+#endif
+  for (; j < n; ++j) out[j] = bf16_pair(even[j], odd[j]);
+}
+
+#if NIBBLE_HAS_AVX512_BF16
+// C tile (MR × 32) += A sliver · B panel over kc2 pairs of k.
+template <std::size_t MR>
+inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a, const std::uint32_t* __restrict b,
+                              float* c, std::size_t ldc, std::size_t m, std::size_t n, bool accumulate) {
+  constexpr std::size_t NR = 32;
+  __m512 acc[MR][2];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (std::size_t k = 0; k < kc2; ++k) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i) {
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+    }
+    a += MR;
+    b += NR;
+  }
+  if (m == MR && n == NR) {
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i)
+      for (std::size_t v = 0; v < 2; ++v) {
+        float* p = c + i * ldc + v * 16;
+        _mm512_storeu_ps(p, accumulate ? _mm512_add_ps(acc[i][v], _mm512_loadu_ps(p)) : acc[i][v]);
+      }
+  } else {
+    alignas(64) float tile[MR * NR];
+    for (std::size_t i = 0; i < MR; ++i)
+      for (std::size_t v = 0; v < 2; ++v) _mm512_store_ps(tile + i * NR + v * 16, acc[i][v]);
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * NR + j];
+  }
+}
+#endif
+
+}  // namespace nibble::kernels

@@ -1,0 +1,30 @@
+#pragma once
+// Arithmetic policies: the precision of the products inside a layer's GEMM.
+// fp32 is exact float arithmetic; bf16 rounds the operands of the forward
+// and input-gradient products to bfloat16 (sums stay fp32), which doubles
+// the multiply-adds per instruction on CPUs with AVX512-BF16. On other CPUs
+// bf16 runs as fp32. The weight gradient is always fp32.
+#include <concepts>
+
+namespace nibble {
+
+template <class T>
+concept arithmetic_policy = requires {
+  { T::is_arithmetic_policy } -> std::convertible_to<bool>;
+  { T::bf16 } -> std::convertible_to<bool>;
+};
+
+struct fp32_arithmetic {
+  static constexpr bool is_arithmetic_policy = true;
+  static constexpr bool bf16 = false;
+};
+
+struct bf16_arithmetic {
+  static constexpr bool is_arithmetic_policy = true;
+  static constexpr bool bf16 = true;
+};
+
+static_assert(arithmetic_policy<fp32_arithmetic>);
+static_assert(arithmetic_policy<bf16_arithmetic>);
+
+}  // namespace nibble
