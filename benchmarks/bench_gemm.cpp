@@ -17,6 +17,15 @@
 // by shape so that a change in background load hits both alike. GFLOPS is
 // 2·M·N·K per call over wall time.
 //
+// OpenBLAS picks its kernels by CPU when it is loaded, and OPENBLAS_CORETYPE
+// overrides that. Its AVX-512 kernels ("SkylakeX") are what a fair comparison
+// with nibble's AVX-512 micro-kernel needs, but an environment may pin the
+// AVX2 ones (OPENBLAS_CORETYPE=Haswell). So by default, on a CPU with
+// AVX-512, this program restarts itself with OPENBLAS_CORETYPE=SkylakeX;
+// --openblas_coretype=<name> picks another (Haswell, Zen, ...) and
+// --openblas_coretype=env leaves the environment alone. The "openblas"
+// context line at the top of the output names the kernels in use.
+//
 //   bench_gemm --benchmark_min_time=0.2
 //   bench_gemm --benchmark_filter='threads:1'
 //   bench_gemm --benchmark_filter='fwd_conv2/'
@@ -24,6 +33,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
@@ -32,6 +42,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <nibble/kernels/gemm.hpp>
 
@@ -106,13 +117,18 @@ enum class library { nibble, openblas };
 
 // Both libraries keep their idle worker threads spinning for a while after a
 // call (OpenBLAS for ~2^28 cycles, libgomp briefly). On two cores that would
-// steal a core from the next benchmark, so wait it out whenever the library
-// or the thread count changes.
+// steal a core from the next benchmark, so after multi-threaded work wait it
+// out whenever the library or the thread count changes.
+struct last_run {
+  library lib = library::nibble;
+  int threads = 1;
+};
+last_run last;
+
 void settle(library lib, int threads) {
-  static int last = -1;
-  const int now = int(lib) * 16 + threads;
-  if (last != -1 && last != now) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  last = now;
+  if (last.threads > 1 && (last.lib != lib || last.threads != threads))
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  last = {lib, threads};
 }
 
 void bench(benchmark::State& state, library lib, const product& p, int threads) {
@@ -133,32 +149,62 @@ void bench(benchmark::State& state, library lib, const product& p, int threads) 
   state.counters["K"] = double(p.k);
 }
 
-// Both libraries must agree before their speeds mean anything.
+// Both libraries must agree, on one thread and on two, before their speeds
+// mean anything.
 bool check_agreement(const std::vector<product>& products) {
-  omp_set_num_threads(2);
-  openblas_set_num_threads(2);
   bool ok = true;
-  for (const auto& p : products) {
-    operands x(p), y(p);
-    run_nibble(p, x);
-    run_openblas(p, y);
-    double max_err = 0, max_ref = 0;
-    for (std::size_t i = 0; i < x.c.size(); ++i) {
-      max_err = std::max(max_err, double(std::fabs(x.c[i] - y.c[i])));
-      max_ref = std::max(max_ref, double(std::fabs(y.c[i])));
-    }
-    if (max_err > 1e-4 * std::max(1.0, max_ref)) {
-      std::fprintf(stderr, "bench_gemm: %s: nibble and OpenBLAS differ by %g (largest |C| %g)\n", p.name.c_str(),
-                   max_err, max_ref);
-      ok = false;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    for (const auto& p : products) {
+      operands x(p), y(p);
+      run_nibble(p, x);
+      run_openblas(p, y);
+      double max_err = 0, max_ref = 0;
+      for (std::size_t i = 0; i < x.c.size(); ++i) {
+        max_err = std::max(max_err, double(std::fabs(x.c[i] - y.c[i])));
+        max_ref = std::max(max_ref, double(std::fabs(y.c[i])));
+      }
+      if (max_err > 1e-4 * std::max(1.0, max_ref)) {
+        std::fprintf(stderr, "bench_gemm: %s on %d threads: nibble and OpenBLAS differ by %g (largest |C| %g)\n",
+                     p.name.c_str(), threads, max_err, max_ref);
+        ok = false;
+      }
     }
   }
+  last = {library::openblas, 2};
   return ok;
+}
+
+// Takes --openblas_coretype=<name> out of argv (Google Benchmark would reject
+// it) and makes sure OPENBLAS_CORETYPE is <name> in this process, restarting
+// it if needed: OpenBLAS reads the variable only when it is loaded.
+void choose_openblas_kernels(int& argc, char** argv) {
+  const std::string flag = "--openblas_coretype=";
+  std::string wanted = __builtin_cpu_supports("avx512f") ? "SkylakeX" : "env";
+  std::vector<char*> restart(argv, argv + argc);  // all flags, for the restarted process
+  restart.push_back(nullptr);
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind(flag, 0) == 0)
+      wanted = arg.substr(flag.size());
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
+  argv[argc] = nullptr;
+  const char* current = std::getenv("OPENBLAS_CORETYPE");
+  if (wanted == "env" || (current && wanted == current)) return;
+  setenv("OPENBLAS_CORETYPE", wanted.c_str(), 1);
+  execv("/proc/self/exe", restart.data());
+  std::perror("bench_gemm: could not restart with the chosen OPENBLAS_CORETYPE");  // carry on as loaded
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  choose_openblas_kernels(argc, argv);
   static const std::vector<product> products = vgg4bit_products();
   for (int threads : {1, 2})
     for (const auto& p : products)

@@ -19,6 +19,7 @@ namespace nibble::kernels {
 // matrix per thread.
 template <bool Bf16 = false>
 struct conv_workspace {
+  static constexpr bool bf16 = Bf16 && bf16_available;
   std::vector<float> flipped;
   detail::packed_a_matrix<Bf16> packed_flipped;
   std::vector<std::vector<float, aligned_allocator<float>>> columns;
@@ -130,31 +131,52 @@ inline void flip_transpose_weights(std::size_t out_channels, std::size_t in_chan
       for (std::size_t i = 0; i < kk; ++i) w_t[(c * out_channels + o) * kk + (kk - 1 - i)] = w[(o * in_channels + c) * kk + i];
 }
 
+// Writes one line of kc values (one row of an A sliver or one column of a B
+// panel) into packed layout: lane `lane` of a block `width` wide, as floats or
+// as bf16 pairs of consecutive k.
+template <bool Bf16>
+inline void scatter_line(const float* line, std::size_t kc, float* out, std::size_t lane, std::size_t width) {
+  if constexpr (Bf16) {
+    auto* out32 = reinterpret_cast<std::uint32_t*>(out);
+    for (std::size_t kp = 0; 2 * kp < kc; ++kp)
+      out32[kp * width + lane] = bf16_pair(line[2 * kp], 2 * kp + 1 < kc ? line[2 * kp + 1] : 0.0f);
+  } else {
+    for (std::size_t k = 0; k < kc; ++k) out[k * width + lane] = line[k];
+  }
+}
+template <bool Bf16>
+inline std::size_t packed_depth(std::size_t kc) {
+  return Bf16 ? (kc + 1) / 2 : kc;
+}
+
 // Packs A = [dy[0] dy[1] …] (out_channels × batch·pixels) for the weight
 // gradient, whose K dimension runs over every pixel of every image.
+template <bool Bf16 = false>
 struct batched_dy_packer {
+  static constexpr bool bf16 = Bf16 && bf16_available;
   std::size_t out_channels, pixels;
   const float* dy;
   const float* operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
     using gemm_config::MR;
     const float* start = out;
+    alignas(64) float line[gemm_config::KC];
     for (std::size_t i = 0; i < mc; i += MR) {
       const std::size_t rows = std::min(MR, mc - i);
       for (std::size_t r = 0; r < MR; ++r) {
         if (r >= rows) {
-          for (std::size_t k = 0; k < kc; ++k) out[k * MR + r] = 0.0f;
-          continue;
+          std::fill(line, line + kc, 0.0f);
+        } else {
+          const std::size_t o = i0 + i + r;
+          for (std::size_t k = 0; k < kc;) {  // one run per image
+            const std::size_t n = (k0 + k) / pixels, p = (k0 + k) % pixels;
+            const std::size_t run = std::min(kc - k, pixels - p);
+            std::copy_n(dy + (n * out_channels + o) * pixels + p, run, line + k);
+            k += run;
+          }
         }
-        const std::size_t o = i0 + i + r;
-        for (std::size_t k = 0; k < kc;) {  // one run per image
-          const std::size_t n = (k0 + k) / pixels, p = (k0 + k) % pixels;
-          const std::size_t run = std::min(kc - k, pixels - p);
-          const float* src = dy + (n * out_channels + o) * pixels + p;
-          for (std::size_t t = 0; t < run; ++t) out[(k + t) * MR + r] = src[t];
-          k += run;
-        }
+        scatter_line<bf16>(line, kc, out, r, MR);
       }
-      out += MR * kc;
+      out += MR * packed_depth<bf16>(kc);
     }
     return start;
   }
@@ -162,18 +184,22 @@ struct batched_dy_packer {
 
 // Packs B = [im2col(x[0]) im2col(x[1]) …]ᵀ (batch·pixels × channels·k·k)
 // straight from the images.
+template <bool Bf16 = false>
 struct batched_im2col_transposed_packer {
+  static constexpr bool bf16 = Bf16 && bf16_available;
   conv_geometry g;
   const float* x;
   void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
     using gemm_config::NR;
     const std::size_t ow = g.out_width(), pixels = g.col_cols(), kk = g.kernel * g.kernel;
     const std::size_t in_size = g.channels * g.height * g.width;
+    alignas(64) float line[gemm_config::KC];
     for (std::size_t j = 0; j < nc; j += NR) {
       const std::size_t cols = std::min(NR, nc - j);
       for (std::size_t q = 0; q < NR; ++q) {
         if (q >= cols) {
-          for (std::size_t k = 0; k < kc; ++k) out[k * NR + q] = 0.0f;
+          std::fill(line, line + kc, 0.0f);
+          scatter_line<bf16>(line, kc, out, q, NR);
           continue;
         }
         const std::size_t row = j0 + j + q, c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
@@ -182,20 +208,20 @@ struct batched_im2col_transposed_packer {
           const std::size_t oy = p / ow, ox = p % ow;
           const std::size_t run = std::min(kc - k, ow - ox);
           const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
-          float* dst = out + k * NR + q;
           if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
-            for (std::size_t t = 0; t < run; ++t) dst[t * NR] = 0.0f;
+            std::fill(line + k, line + k + run, 0.0f);
           } else {
             const float* src = x + n * in_size + (c * g.height + std::size_t(iy)) * g.width;
             for (std::size_t t = 0; t < run; ++t) {
               const std::ptrdiff_t ix = std::ptrdiff_t((ox + t) * g.stride + kx) - std::ptrdiff_t(g.padding);
-              dst[t * NR] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
+              line[k + t] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
             }
           }
           k += run;
         }
+        scatter_line<bf16>(line, kc, out, q, NR);
       }
-      out += NR * kc;
+      out += NR * packed_depth<bf16>(kc);
     }
   }
 };
@@ -227,8 +253,8 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
     });
   }
 
-  gemm_packed(out_channels, rows, batch * pixels, batched_dy_packer{out_channels, pixels, dy},
-              batched_im2col_transposed_packer{g, x}, dw, rows, false);
+  gemm_packed(out_channels, rows, batch * pixels, batched_dy_packer<Workspace::bf16>{out_channels, pixels, dy},
+              batched_im2col_transposed_packer<Workspace::bf16>{g, x}, dw, rows, false);
 
   for (std::size_t o = 0; o < out_channels; ++o) {
     float s = 0.0f;

@@ -257,6 +257,19 @@ inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view
 
 }  // namespace detail
 
+namespace detail {
+// A B-packer whose columns start at `offset` of another packer's.
+template <class PackB>
+struct shifted_packer {
+  static constexpr bool bf16 = packs_bf16<PackB>;
+  const PackB& inner;
+  std::size_t offset;
+  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+    inner(k0, offset + j0, kc, nc, out);
+  }
+};
+}  // namespace detail
+
 // gemm_serial_packed split between the threads along n (columns of C); the
 // packers take absolute indices, so each thread packs only its own columns.
 template <class PackA, class PackB>
@@ -266,10 +279,8 @@ void gemm_packed(std::size_t m, std::size_t n, std::size_t k, const PackA& pack_
   const std::size_t panels = (n + NR - 1) / NR;
   parallel_chunks(panels, [&](std::size_t p0, std::size_t p1, int) {
     const std::size_t j0 = p0 * NR, j1 = std::min(n, p1 * NR);
-    const auto shifted_b = [&](std::size_t k0, std::size_t jj, std::size_t kc, std::size_t nc, float* out) {
-      pack_b_block(k0, j0 + jj, kc, nc, out);
-    };
-    detail::gemm_serial_packed(m, j1 - j0, k, pack_a_block, shifted_b, c + j0, ldc, accumulate);
+    detail::gemm_serial_packed(m, j1 - j0, k, pack_a_block, detail::shifted_packer<PackB>{pack_b_block, j0}, c + j0,
+                               ldc, accumulate);
   });
 }
 

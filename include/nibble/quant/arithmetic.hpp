@@ -1,9 +1,10 @@
 #pragma once
 // Arithmetic policies: the precision of the products inside a layer's GEMM.
-// fp32 is exact float arithmetic; bf16 rounds the operands of the forward
-// and input-gradient products to bfloat16 (sums stay fp32), which doubles
-// the multiply-adds per instruction on CPUs with AVX512-BF16. On other CPUs
-// bf16 runs as fp32. The weight gradient is always fp32.
+// fp32 is exact float arithmetic; bf16 rounds the operands of a
+// convolution's three products (forward, input gradient, weight gradient) to
+// bfloat16 while sums stay fp32 — as mixed-precision training does — which
+// doubles the multiply-adds per instruction on CPUs with AVX512-BF16. On
+// other CPUs bf16 runs as fp32. Linear layers always use fp32.
 #include <concepts>
 
 namespace nibble {

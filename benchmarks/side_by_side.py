@@ -1,0 +1,279 @@
+#!/usr/bin/python3
+"""VGG4bit training and evaluation speed and memory: PyTorch against nibble.
+
+Both frameworks run the same recipe on random data (no data loading is
+timed): VGG4bit for 10 classes (3,251,018 parameters), weights of every
+convolution and linear layer fake-quantized to 4 bits on each forward pass
+(per-tensor abs-max scale, 15 levels, straight-through gradient), AdamW
+(lr 1e-3, weight decay 5e-4), global gradient-norm clip 0.5, tanh clip
+3·tanh(W/3) of the weights after each step, batch 128.
+
+Each framework runs in a child process of its own, several times, the two
+alternating. A child warms up, then times windows of training steps and
+windows of evaluation batches (eval mode, no gradients) and reports the
+median window; its peak resident memory is the ru_maxrss that wait4 returns
+for it. The table gives the medians over the runs and nibble/PyTorch ratios.
+
+    /usr/bin/python3 benchmarks/side_by_side.py [path/to/train_step_throughput]
+
+The nibble side is benchmarks/train_step_throughput.cpp, built by
+    cmake -S . -B build-bench -DNIBBLE_NATIVE=ON -DNIBBLE_BUILD_BENCHMARKS=ON
+    cmake --build build-bench --target train_step_throughput
+Needs PyTorch: run with /usr/bin/python3 on Debian (python3-torch).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BINARY = REPO / "build-bench" / "benchmarks" / "train_step_throughput"
+EXPECTED_PARAMETERS = 3_251_018
+
+
+# --------------------------------------------------------------------------
+# The PyTorch child
+# --------------------------------------------------------------------------
+
+def torch_child(args):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    qmax = 7  # 4 bits, narrow symmetric range: 15 levels
+
+    def fake_quantize(w):
+        """Per-tensor abs-max 4-bit fake quantization with a straight-through gradient."""
+        m = w.detach().abs().max()
+        scale = torch.where(m > 0, m / qmax, torch.ones_like(m))
+        q = torch.clamp(torch.round(w.detach() / scale), -qmax, qmax) * scale
+        return w + (q - w).detach()
+
+    class QConv2d(nn.Conv2d):
+        def forward(self, x):
+            return F.conv2d(x, fake_quantize(self.weight), self.bias, self.stride, self.padding)
+
+    class QLinear(nn.Linear):
+        def forward(self, x):
+            return F.linear(x, fake_quantize(self.weight), self.bias)
+
+    def block(cin, cout):
+        return [QConv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    model = nn.Sequential(
+        *block(3, 64), *block(64, 64), nn.MaxPool2d(2),
+        *block(64, 128), *block(128, 128), nn.MaxPool2d(2),
+        *block(128, 256), *block(256, 256), nn.MaxPool2d(2),
+        nn.Flatten(),
+        QLinear(4096, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        QLinear(512, 10),
+    )
+    # The paper's initialisation (as nibble does it): He normal for the
+    # convolutions, N(0, 1/fan_in) for the linear layers, zero biases.
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            nn.init.normal_(mod.weight, 0.0, (2.0 / (mod.in_channels * 9)) ** 0.5)
+            nn.init.zeros_(mod.bias)
+        elif isinstance(mod, nn.Linear):
+            nn.init.normal_(mod.weight, 0.0, (1.0 / mod.in_features) ** 0.5)
+            nn.init.zeros_(mod.bias)
+
+    parameters = sum(p.numel() for p in model.parameters())
+    weights = [p for p in model.parameters() if p.dim() >= 2]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-4)
+
+    x = torch.randn(args.batch_size, 3, 32, 32)
+    y = torch.randint(0, 10, (args.batch_size,))
+
+    print(f"torch_version {torch.__version__}")
+    print(f"parameters {parameters}")
+    print(f"threads {torch.get_num_threads()}")
+    print(f"batch_size {args.batch_size}")
+    sys.stdout.flush()
+
+    loss = None
+
+    def train_step():
+        nonlocal loss
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        with torch.no_grad():
+            for w in weights:
+                w.copy_(3.0 * torch.tanh(w / 3.0))
+
+    model.train()
+    for _ in range(args.warmup):
+        train_step()
+    train_rates = []
+    for _ in range(args.windows):
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            train_step()
+        train_rates.append(args.steps * args.batch_size / (time.perf_counter() - t0))
+        print(f"train_window_images_per_second {train_rates[-1]:.2f}")
+        sys.stdout.flush()
+    print(f"final_train_loss {loss.item():.4f}")
+
+    eval_rates = []
+    if args.eval_batches > 0:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+            for _ in range(args.windows):
+                t0 = time.perf_counter()
+                for _ in range(args.eval_batches):
+                    model(x)
+                eval_rates.append(args.eval_batches * args.batch_size / (time.perf_counter() - t0))
+                print(f"eval_window_images_per_second {eval_rates[-1]:.2f}")
+                sys.stdout.flush()
+
+    print(f"train_images_per_second {statistics.median(train_rates):.2f}")
+    if eval_rates:
+        print(f"eval_images_per_second {statistics.median(eval_rates):.2f}")
+    print(f"peak_rss_mb {vm_hwm_mb():.1f}")
+    return 0
+
+
+def vm_hwm_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+# --------------------------------------------------------------------------
+# The parent: runs the children, collects and prints
+# --------------------------------------------------------------------------
+
+def run_child(cmd, label, verbose):
+    """Runs cmd, returns its "key value" lines as a dict plus the child's own ru_maxrss."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    # wait4 rather than communicate(): it returns the resource usage of this
+    # child alone (RUSAGE_CHILDREN would be the maximum over all children).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if verbose:
+        sys.stderr.write(out)
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} failed with exit code {proc.returncode}: {' '.join(map(str, cmd))}\n{out}")
+    result = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].endswith("_version"):
+            result[parts[0]] = parts[1]
+        elif len(parts) == 2:
+            try:
+                result[parts[0]] = float(parts[1])
+            except ValueError:
+                result[parts[0]] = parts[1]
+    result["ru_maxrss_mb"] = usage.ru_maxrss / 1024.0  # kilobytes on Linux
+    result["wall_seconds"] = time.perf_counter() - t0
+    for key in ("train_images_per_second", "parameters"):
+        if key not in result:
+            raise SystemExit(f"{label} printed no '{key}' line:\n{out}")
+    return result
+
+
+def child_arguments(args):
+    return ["--warmup", str(args.warmup), "--steps", str(args.steps), "--eval-batches", str(args.eval_batches),
+            "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("binary", nargs="?", default=str(DEFAULT_BINARY),
+                        help="nibble's train_step_throughput (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each framework, alternated (default 3)")
+    parser.add_argument("--threads", type=int, default=2, help="compute threads for both (default 2)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed training steps per run (default 2)")
+    parser.add_argument("--steps", type=int, default=4, help="training steps per timed window (default 4)")
+    parser.add_argument("--eval-batches", type=int, default=4, help="evaluation batches per window (default 4)")
+    parser.add_argument("--windows", type=int, default=3, help="timed windows of each kind per run (default 3)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["pytorch", "nibble"], help="run one framework only")
+    parser.add_argument("--json", help="also write every run's figures to this file")
+    parser.add_argument("--verbose", action="store_true", help="echo the children's output to stderr")
+    parser.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child == "torch":
+        return torch_child(args)
+
+    binary = Path(args.binary)
+    if args.only != "pytorch" and not binary.is_file():
+        raise SystemExit(f"no nibble binary at {binary}; build it with\n"
+                         f"  cmake -S {REPO} -B {REPO / 'build-bench'} -DNIBBLE_NATIVE=ON -DNIBBLE_BUILD_BENCHMARKS=ON\n"
+                         f"  cmake --build {REPO / 'build-bench'} --target train_step_throughput\n"
+                         f"or pass its path as the first argument")
+
+    common = child_arguments(args)
+    commands = {
+        "pytorch": [sys.executable, str(Path(__file__).resolve()), "--child", "torch", "--threads",
+                    str(args.threads), "--windows", str(args.windows)] + common,
+        "nibble": [str(binary), "--threads", str(args.threads), "--repeats", str(args.windows)] + common,
+    }
+    frameworks = [f for f in ("pytorch", "nibble") if args.only in (None, f)]
+    runs = {f: [] for f in frameworks}
+    for r in range(args.repeats):
+        # Alternate which one goes first, so slow drifts in background load
+        # do not favour either.
+        order = frameworks if r % 2 == 0 else frameworks[::-1]
+        for f in order:
+            res = run_child(commands[f], f, args.verbose)
+            runs[f].append(res)
+            sys.stderr.write(f"run {r + 1}/{args.repeats} {f:8s} train {res['train_images_per_second']:8.1f} img/s  "
+                             f"eval {res.get('eval_images_per_second', float('nan')):8.1f} img/s  "
+                             f"peak RSS {res['ru_maxrss_mb']:7.1f} MB  ({res['wall_seconds']:.0f} s)\n")
+            sys.stderr.flush()
+
+    for f, rs in runs.items():
+        counts = {int(r["parameters"]) for r in rs}
+        if counts != {EXPECTED_PARAMETERS}:
+            sys.stderr.write(f"warning: {f} reports {sorted(counts)} parameters, expected {EXPECTED_PARAMETERS:,}\n")
+
+    def med(f, key):
+        values = [r[key] for r in runs.get(f, []) if key in r]
+        return statistics.median(values) if values else float("nan")
+
+    rows = [("train images/s", "train_images_per_second", "{:.1f}"),
+            ("eval images/s", "eval_images_per_second", "{:.1f}"),
+            ("peak RSS MB", "ru_maxrss_mb", "{:.0f}")]
+    torch_version = next((r["torch_version"] for r in runs.get("pytorch", []) if "torch_version" in r), "not run")
+    params = ", ".join(f"{f} {int(med(f, 'parameters')):,}" for f in frameworks)
+    print(f"\nVGG4bit 4-bit training, batch {args.batch_size}, {args.threads} threads, random data; "
+          f"medians of {args.repeats} runs (each the median of {args.windows} windows)")
+    print(f"PyTorch {torch_version}; parameters: {params} (expected {EXPECTED_PARAMETERS:,})\n")
+    print(f"{'':16s} {'PyTorch':>10s} {'nibble':>10s} {'nibble/PyTorch':>15s}")
+    for name, key, fmt in rows:
+        a, b = med("pytorch", key), med("nibble", key)
+        ratio = b / a if a == a and b == b and a > 0 else float("nan")
+        print(f"{name:16s} {fmt.format(a):>10s} {fmt.format(b):>10s} {ratio:>15.2f}")
+    spread = {f: [round(r["train_images_per_second"], 1) for r in rs] for f, rs in runs.items()}
+    print(f"\ntrain images/s per run: {spread}")
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": vars(args), "runs": runs}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
