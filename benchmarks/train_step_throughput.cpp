@@ -35,7 +35,6 @@
 
 namespace {
 
-using net_type = nibble::vgg4bit<10, nibble::paper_4bit>;
 using clock_type = std::chrono::steady_clock;
 
 double median(std::vector<double> v) {
@@ -62,20 +61,16 @@ double peak_rss_mb() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"Training and evaluation images/s of VGG4bit (4-bit) on random data"};
+struct settings {
   std::size_t batch = 128, warmup = 3, steps = 10, eval_batches = 10, repeats = 3;
   int threads = 0;
   std::uint64_t seed = 0;
-  app.add_option("--batch-size", batch, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--warmup", warmup, "Untimed training steps first")->capture_default_str();
-  app.add_option("--steps", steps, "Training steps per timed window")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--eval-batches", eval_batches, "Evaluation batches per timed window (0: skip evaluation)")
-      ->capture_default_str();
-  app.add_option("--repeats", repeats, "Timed windows of each kind")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--threads", threads, "Compute threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", seed, "Seed for weights and data")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  std::string arithmetic = "fp32";
+};
+
+template <class net_type>
+int run(const settings& s) {
+  const auto [batch, warmup, steps, eval_batches, repeats, threads, seed, arithmetic] = s;
 
   nibble::kernels::set_threads(threads);
   auto net = std::make_unique<net_type>();
@@ -83,7 +78,7 @@ int main(int argc, char** argv) {
   net->init(rng);
 
   nibble::activation x;
-  nibble::ensure_batch_shape<net_type::input_shape>(x, batch);
+  nibble::ensure_batch_shape<typename net_type::input_shape>(x, batch);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (auto& v : x) v = normal(rng);
   std::vector<std::int32_t> labels(batch);
@@ -108,8 +103,8 @@ int main(int argc, char** argv) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
   };
 
-  fmt::print("parameters {}\nthreads {}\nbatch_size {}\n", net_type::parameter_count, nibble::kernels::max_threads(),
-             batch);
+  fmt::print("parameters {}\nthreads {}\nbatch_size {}\narithmetic {}\n", net_type::parameter_count,
+             nibble::kernels::max_threads(), batch, arithmetic);
   std::fflush(stdout);
 
   ctx.phase = nibble::mode::train;
@@ -142,4 +137,22 @@ int main(int argc, char** argv) {
   fmt::print("peak_rss_mb {:.1f}\n", peak_rss_mb());
   fmt::print("eval_checksum {:.6g}\n", double(checksum));
   return 0;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"Training and evaluation images/s of VGG4bit (4-bit) on random data"};
+  settings s;
+  app.add_option("--batch-size", s.batch, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--warmup", s.warmup, "Untimed training steps first")->capture_default_str();
+  app.add_option("--steps", s.steps, "Training steps per timed window")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--eval-batches", s.eval_batches, "Evaluation batches per timed window (0: skip evaluation)")
+      ->capture_default_str();
+  app.add_option("--repeats", s.repeats, "Timed windows of each kind")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--threads", s.threads, "Compute threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", s.seed, "Seed for weights and data")->capture_default_str();
+  app.add_option("--arithmetic", s.arithmetic, "GEMM arithmetic: fp32 (paper_4bit) or bf16 (paper_4bit_bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return s.arithmetic == "bf16" ? run<nibble::vgg4bit<10, nibble::paper_4bit_bf16>>(s)
+                                : run<nibble::vgg4bit<10, nibble::paper_4bit>>(s);
 }

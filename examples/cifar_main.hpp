@@ -20,6 +20,7 @@ struct cifar_cli {
   std::string data;
   std::string model = "vgg";
   int bits = 4;
+  std::string arithmetic = "fp32";
   std::string optimizer = "adamw";
   double momentum = 0.9;
   bool nesterov = false;
@@ -35,6 +36,9 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
       ->check(CLI::IsMember({"vgg", "resnet"}))->capture_default_str();
   app.add_option("--bits", c.bits, "Weight bits: 4 (the paper's scheme), 8, or 32 (float baseline)")
       ->check(CLI::IsMember({4, 8, 32}))->capture_default_str();
+  app.add_option("--arithmetic", c.arithmetic,
+                 "Convolution products in fp32, or bf16 (AVX512-BF16; fp32 sums) for speed")
+      ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   app.add_option("--epochs", t.epochs, "Epochs to train")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--batch-size", t.batch_size, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--lr", t.learning_rate, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
@@ -60,8 +64,8 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   auto net = std::make_unique<Net>();
   std::mt19937_64 rng(c.train.seed);
   net->init(rng);
-  fmt::print("network: {} parameters, {} classes, {}-bit weights, optimizer {}\n", Net::parameter_count,
-             Net::output_shape::channels, c.bits, c.optimizer);
+  fmt::print("network: {} parameters, {} classes, {}-bit weights, {} arithmetic, optimizer {}\n", Net::parameter_count,
+             Net::output_shape::channels, c.bits, c.arithmetic, c.optimizer);
   if (c.optimizer == "sgd") {
     nibble::sgd opt{.momentum = float(c.momentum), .weight_decay = float(c.train.weight_decay), .nesterov = c.nesterov};
     nibble::train(*net, opt, train_set, test_set, c.train);
@@ -72,14 +76,19 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   return 0;
 }
 
-// Instantiates every (model, bits) pair once; chooses one at run time here.
+// Instantiates every (model, bits, arithmetic) combination once; chooses one
+// at run time here.
 template <std::size_t Classes>
 int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
   using namespace nibble;
   auto pick = [&]<int Bits>() {
+    auto with = [&]<class S>() {
+      return c.model == "vgg" ? run_with<vgg4bit<Classes, S>>(c, train_set, test_set)
+                              : run_with<simple_resnet4bit<Classes, S>>(c, train_set, test_set);
+    };
     using S = scheme_for_bits_t<Bits>;
-    return c.model == "vgg" ? run_with<vgg4bit<Classes, S>>(c, train_set, test_set)
-                            : run_with<simple_resnet4bit<Classes, S>>(c, train_set, test_set);
+    return c.arithmetic == "bf16" ? with.template operator()<with_arithmetic_t<S, bf16_arithmetic>>()
+                                  : with.template operator()<S>();
   };
   switch (c.bits) {
     case 4: return pick.template operator()<4>();

@@ -10,7 +10,7 @@ namespace nibble::kernels {
 inline void relu_forward(std::size_t n, const float* x, float* y) {
   const fvec zero = broadcast(0.0f);
   parallel_chunks(n / fvec_width, [&](std::size_t b, std::size_t e, int) {
-    for (std::size_t i = b * fvec_width; i < e * fvec_width; i += fvec_width) store(y + i, max(load(x + i), zero));
+    for (std::size_t i = b * fvec_width; i < e * fvec_width; i += fvec_width) store(y + i, select_where(load(x + i) > zero, load(x + i), zero));
   });
   for (std::size_t i = n / fvec_width * fvec_width; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }

@@ -21,7 +21,6 @@ inline fvec load_aligned(const float* p) { return fvec::load_aligned(p); }
 inline fvec load(const float* p) { return fvec::load_unaligned(p); }
 inline void store(float* p, fvec v) { v.store_unaligned(p); }
 inline fvec broadcast(float x) { return fvec(x); }
-inline fvec max(fvec a, fvec b) { return xsimd::max(a, b); }
 inline fvec select_where(xsimd::batch_bool<float> mask, fvec a, fvec b) { return xsimd::select(mask, a, b); }
 inline float reduce_add(fvec v) { return xsimd::hadd(v); }
 

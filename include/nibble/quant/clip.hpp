@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "nibble/kernels/elementwise.hpp"
 #include "nibble/quant/concepts.hpp"
 
 namespace nibble {
@@ -22,9 +23,7 @@ struct hard_clip {
   static constexpr bool valid = C > 0.0f;
   static constexpr bool active = true;
   static constexpr float bound = C;
-  static void apply(float* w, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) w[i] = std::clamp(w[i], -C, C);
-  }
+  static void apply(float* w, std::size_t n) { kernels::hard_clip(w, n, C); }
 };
 
 // The paper's soft clip W <- C * tanh(W / C): smooth, keeps |W| < C and
@@ -36,12 +35,9 @@ struct tanh_clip {
   static constexpr bool valid = C > 0.0f;
   static constexpr bool active = true;
   static constexpr float bound = C;
-  static void apply(float* w, std::size_t n) {
-    // In float, tanh reaches exactly 1 for large arguments; the clamp keeps
-    // the promise |W| < C.
-    const float inside = std::nextafter(C, 0.0f);
-    for (std::size_t i = 0; i < n; ++i) w[i] = std::clamp(C * std::tanh(w[i] / C), -inside, inside);
-  }
+  // In float, tanh reaches exactly 1 for large arguments; the kernel clamps
+  // to the float below C to keep the promise |W| < C.
+  static void apply(float* w, std::size_t n) { kernels::tanh_clip(w, n, C); }
 };
 
 static_assert(clip_policy<no_clip>);

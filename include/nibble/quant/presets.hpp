@@ -14,6 +14,17 @@ using int8_scheme = scheme<bits<8>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
 // Float pass-through: the FP32 baseline.
 using float32_scheme = scheme<full_precision, no_clip, no_scaling, ste>;
 
+// Scheme S with its arithmetic policy replaced by A.
+template <class S, class A>
+struct with_arithmetic;
+template <class B, class C, class Sc, class E, class Old, class A>
+struct with_arithmetic<scheme<B, C, Sc, E, Old>, A> {
+  using type = scheme<B, C, Sc, E, A>;
+};
+template <class S, class A>
+using with_arithmetic_t = typename with_arithmetic<S, A>::type;
+static_assert(std::is_same_v<with_arithmetic_t<paper_4bit, bf16_arithmetic>, paper_4bit_bf16>);
+
 // The scheme a `--bits N` command-line choice stands for.
 template <int N>
 struct scheme_for_bits;

@@ -4,16 +4,13 @@
 #include <cmath>
 #include <cstddef>
 
+#include "nibble/kernels/elementwise.hpp"
 #include "nibble/quant/concepts.hpp"
 
 namespace nibble {
 
 namespace detail {
-inline float abs_max(const float* w, std::size_t n) {
-  float m = 0.0f;
-  for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(w[i]));
-  return m;
-}
+inline float abs_max(const float* w, std::size_t n) { return kernels::abs_max(w, n); }
 // An all-zero tensor would give scale 0; any positive scale maps it to 0.
 inline float scale_from_abs_max(float m, float qmax) { return m > 0.0f ? m / qmax : 1.0f; }
 }  // namespace detail

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "nibble/kernels/elementwise.hpp"
 #include "nibble/quant/arithmetic.hpp"
 #include "nibble/quant/bits.hpp"
 #include "nibble/quant/clip.hpp"
@@ -87,11 +88,10 @@ struct scheme {
       scales[0] = 1.0f;
     } else {
       Scaling::compute(w, rows, cols, float(qmax), scales);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const float s = scales[per_channel ? r : 0];
-        const float* src = w + r * cols;
-        float* dst = wq + r * cols;
-        for (std::size_t c = 0; c < cols; ++c) dst[c] = float(code(src[c], s)) * s;
+      if constexpr (per_channel) {
+        for (std::size_t r = 0; r < rows; ++r) kernels::fake_quantize(w + r * cols, wq + r * cols, cols, scales[r], qmax);
+      } else {
+        kernels::fake_quantize(w, wq, rows * cols, scales[0], qmax);
       }
     }
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nibble/core/parameter.hpp"
+#include "nibble/kernels/elementwise.hpp"
 
 namespace nibble {
 
@@ -49,24 +50,15 @@ struct adamw {
   void step(Net& net, float lr) {
     ++steps;
     const float c1 = 1.0f - std::pow(beta1, float(steps)), c2 = 1.0f - std::pow(beta2, float(steps));
-    const float step_size = lr / c1, inv_sqrt_c2 = 1.0f / std::sqrt(c2);
+    const kernels::adamw_constants constants{beta1, beta2, epsilon, 1.0f - lr * weight_decay, lr / c1,
+                                             1.0f / std::sqrt(c2)};
     std::size_t k = 0;
     net.visit_parameters([&](parameter& p) {
       if (m.size() <= k) {
         m.emplace_back(p.size(), 0.0f);
         v.emplace_back(p.size(), 0.0f);
       }
-      float* w = p.value.data();
-      const float* g = p.grad.data();
-      float* mk = m[k].data();
-      float* vk = v[k].data();
-      const float decay = 1.0f - lr * weight_decay;
-      for (std::size_t i = 0; i < p.size(); ++i) {
-        w[i] *= decay;
-        mk[i] = beta1 * mk[i] + (1.0f - beta1) * g[i];
-        vk[i] = beta2 * vk[i] + (1.0f - beta2) * g[i] * g[i];
-        w[i] -= step_size * mk[i] / (std::sqrt(vk[i]) * inv_sqrt_c2 + epsilon);
-      }
+      kernels::adamw_update(p.value.data(), p.grad.data(), m[k].data(), v[k].data(), p.size(), constants);
       ++k;
     });
   }
@@ -122,13 +114,11 @@ struct sgd {
 template <class Net>
 double clip_gradient_norm(Net& net, double max_norm) {
   double sq = 0.0;
-  net.visit_parameters([&](parameter& p) {
-    for (float g : p.grad) sq += double(g) * double(g);
-  });
+  net.visit_parameters([&](parameter& p) { sq += kernels::sum_of_squares(p.grad.data(), p.size()); });
   const double norm = std::sqrt(sq);
   if (max_norm > 0.0 && norm > max_norm) {
-    const float scale = float(max_norm / (norm + 1e-6));
-    net.visit_parameters([&](parameter& p) { p.grad *= scale; });
+    const float factor = float(max_norm / (norm + 1e-6));
+    net.visit_parameters([&](parameter& p) { kernels::scale(p.grad.data(), p.size(), factor); });
   }
   return norm;
 }
