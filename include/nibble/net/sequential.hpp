@@ -11,6 +11,7 @@
 #include <random>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <boost/hana/at.hpp>
 #include <boost/hana/for_each.hpp>
@@ -203,16 +204,44 @@ class sequential {
     const activation& dout = I + 1 == size ? dy : gradients_[I];
     activation* din = dx;
     if constexpr (I > 0) {
-      ensure_batch_shape<typename L::input_shape>(gradients_[I - 1], dout.shape(0));
+      acquire_gradient<typename L::input_shape>(gradients_[I - 1], dout.shape(0));
       din = &gradients_[I - 1];
     }
     l.backward(input_of<I>(), outputs_[I], dout, din, ctx);
+    if constexpr (I + 1 < size) spare_gradients_.push_back(std::move(gradients_[I]));
+  }
+
+  // A gradient is dead once the layer below has consumed it, so backward
+  // recycles gradient buffers: it takes a spare of the right shape (there is
+  // one from the previous step in steady state) instead of keeping a buffer
+  // per layer. Peak memory holds a few gradients, not one per layer.
+  template <class Shape>
+  void acquire_gradient(activation& t, std::size_t batch) {
+    // First choice: exactly this shape. Second: this sample shape with
+    // another batch size (the last batch of an epoch), resized, so spares do
+    // not pile up when the batch size changes.
+    for (int pass = 0; pass < 2; ++pass)
+      for (auto& spare : spare_gradients_)
+        if (spare.shape(1) == Shape::channels && spare.shape(2) == Shape::height && spare.shape(3) == Shape::width &&
+            (pass == 1 || spare.shape(0) == batch)) {
+          std::swap(t, spare);
+          std::swap(spare, spare_gradients_.back());
+          spare_gradients_.pop_back();
+          ensure_batch_shape<Shape>(t, batch);
+          return;
+        }
+    ensure_batch_shape<Shape>(t, batch);
   }
 
   tuple_type layers_;
   const activation* input_ = nullptr;
   std::array<activation, size> outputs_;
-  std::array<activation, size> gradients_;  // gradients_[i] = dL/d outputs_[i]
+  std::array<activation, size> gradients_;  // gradients_[i] = dL/d outputs_[i], while it is live
+  std::vector<activation> spare_gradients_ = [] {
+    std::vector<activation> v;
+    v.reserve(size);
+    return v;
+  }();
 };
 
 template <class T>
