@@ -280,6 +280,8 @@ TEST_CASE("conv2d gradients (float32): sizes past one GEMM block", "[layers][gra
   // input gradient: both exceed the GEMM's K block of 256.
   check_layer_gaussian<conv2d<30, 3, f32>, shape<3, 10, 10>>(3);
   check_layer_gaussian<conv2d<30, 3, f32, 2>, shape<3, 12, 12>>(8);
+  // 16·3·3 = 144 columns of dW: threads split the columns rather than the images.
+  check_layer_gaussian<conv2d<4, 3, f32>, shape<16, 5, 5>>(3);
 }
 
 TEST_CASE("linear gradients (float32)", "[layers][gradients][linear]") {
@@ -290,6 +292,48 @@ TEST_CASE("linear gradients (float32)", "[layers][gradients][linear]") {
 
 TEST_CASE("batch_norm 2d gradients in train mode (batch statistics)", "[layers][gradients][batch_norm]") {
   check_layer_gaussian<batch_norm, shape<4, 6, 6>>();
+}
+
+TEST_CASE("batch_norm_relu gradients in train mode (batch statistics)", "[layers][gradients][batch_norm]") {
+  gradient_check_options o;
+  o.allow_kinks = true;
+  check_layer_gaussian<batch_norm_relu, shape<4, 6, 6>>(3, o);
+}
+
+TEST_CASE("batch_norm_relu equals batch_norm followed by relu, forward and backward", "[layers][batch_norm]") {
+  using in_shape = shape<5, 4, 3>;
+  batch_norm_layer<in_shape> bn;
+  relu_layer<in_shape> act;
+  batch_norm_layer<in_shape, true> fused;
+  std::mt19937_64 rng(5);
+  bn.init(rng);
+  fused.init(rng);
+  std::normal_distribution<float> normal;
+  for (std::size_t c = 0; c < 5; ++c) {
+    bn.gamma.value(c) = fused.gamma.value(c) = 1.0f + 0.3f * normal(rng);
+    bn.beta.value(c) = fused.beta.value(c) = 0.5f * normal(rng);
+  }
+  for (const mode m : {mode::train, mode::eval}) {
+    context ctx{.phase = m};
+    activation x = nibble_test::gaussian_input<in_shape>(3, 9), mid = x, y1 = x, y2 = x, dy = x, dmid = x, dx1 = x, dx2 = x;
+    for (auto& v : dy) v = normal(rng);
+    bn.forward(x, mid, ctx);
+    act.forward(mid, y1, ctx);
+    fused.forward(x, y2, ctx);
+    act.backward(mid, y1, dy, &dmid, ctx);
+    bn.backward(x, mid, dmid, &dx1, ctx);
+    fused.backward(x, y2, dy, &dx2, ctx);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      CHECK(y2.data()[i] == Approx(y1.data()[i]).margin(1e-6));
+      CHECK(dx2.data()[i] == Approx(dx1.data()[i]).margin(1e-5));
+    }
+    for (std::size_t c = 0; c < 5; ++c) {
+      CHECK(fused.gamma.grad(c) == Approx(bn.gamma.grad(c)).margin(1e-5));
+      CHECK(fused.beta.grad(c) == Approx(bn.beta.grad(c)).margin(1e-5));
+      CHECK(fused.running_mean(c) == Approx(bn.running_mean(c)));
+      CHECK(fused.running_var(c) == Approx(bn.running_var(c)));
+    }
+  }
 }
 
 TEST_CASE("batch_norm 1d gradients in train mode (batch statistics)", "[layers][gradients][batch_norm]") {

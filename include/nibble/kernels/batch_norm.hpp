@@ -41,28 +41,64 @@ inline void bn_update_running(const bn_geometry& g, const float* mean, const flo
   }
 }
 
-inline void bn_normalise(const bn_geometry& g, const float* x, const float* mean, const float* inv_std,
-                         const float* gamma, const float* beta, float* y) {
+// y = γ·(x − μ)·inv_std + β, then max(y, 0) when Relu (one pass instead of two).
+template <bool Relu = false>
+void bn_normalise(const bn_geometry& g, const float* x, const float* mean, const float* inv_std, const float* gamma,
+                  const float* beta, float* y) {
   parallel_for(g.channels, [&](std::size_t c, int) {
     const float a = gamma[c] * inv_std[c], b = beta[c] - a * mean[c];
+    const fvec av = broadcast(a), bv = broadcast(b), zero = broadcast(0.0f);
+    const std::size_t vn = g.pixels / fvec_width * fvec_width;
     for (std::size_t n = 0; n < g.batch; ++n) {
-      const std::size_t off = (n * g.channels + c) * g.pixels;
-      for (std::size_t i = 0; i < g.pixels; ++i) y[off + i] = a * x[off + i] + b;
+      const float* xp = x + (n * g.channels + c) * g.pixels;
+      float* yp = y + (n * g.channels + c) * g.pixels;
+      for (std::size_t i = 0; i < vn; i += fvec_width) {
+        fvec v = fma(av, load(xp + i), bv);
+        if constexpr (Relu) v = select_where(v > zero, v, zero);
+        store(yp + i, v);
+      }
+      for (std::size_t i = vn; i < g.pixels; ++i) {
+        const float v = a * xp[i] + b;
+        yp[i] = Relu ? (v > 0.0f ? v : 0.0f) : v;
+      }
     }
   });
 }
 
-// dγ = Σ dy·x̂, dβ = Σ dy; with batch statistics
-// dx = γ·inv_std/M · (M·dy − dβ − x̂·dγ), with fixed statistics dx = γ·inv_std·dy.
-inline void bn_backward(const bn_geometry& g, const float* x, const float* dy, const float* mean, const float* inv_std,
-                        const float* gamma, float* dgamma, float* dbeta, float* dx, bool batch_stats) {
+// dγ = Σ e·x̂, dβ = Σ e, where e = dy (or, when Relu, dy masked by y > 0 —
+// the gradient through the ReLU that followed); with batch statistics
+// dx = γ·inv_std · (e − dβ/M − x̂·dγ/M), with fixed statistics dx = γ·inv_std·e.
+template <bool Relu = false>
+void bn_backward(const bn_geometry& g, const float* x, const float* y, const float* dy, const float* mean,
+                 const float* inv_std, const float* gamma, float* dgamma, float* dbeta, float* dx, bool batch_stats) {
   parallel_for(g.channels, [&](std::size_t c, int) {
     const float m = mean[c], is = inv_std[c];
+    const fvec mv = broadcast(m), zero = broadcast(0.0f);
+    const std::size_t vn = g.pixels / fvec_width * fvec_width;
+    auto effective = [&](std::size_t off, std::size_t i) {
+      const fvec d = load(dy + off + i);
+      if constexpr (Relu)
+        return select_where(load(y + off + i) > zero, d, zero);
+      else
+        return d;
+    };
+    auto effective1 = [&](std::size_t k) { return (!Relu || y[k] > 0.0f) ? dy[k] : 0.0f; };
     double sdy = 0.0, sdyx = 0.0;
     for (std::size_t n = 0; n < g.batch; ++n) {
       const std::size_t off = (n * g.channels + c) * g.pixels;
-      sdy += sum(dy + off, g.pixels);
-      sdyx += sum_product_centered(dy + off, x + off, g.pixels, m);
+      fvec a = zero, b = zero;
+      for (std::size_t i = 0; i < vn; i += fvec_width) {
+        const fvec e = effective(off, i);
+        a = a + e;
+        b = fma(e, load(x + off + i) - mv, b);
+      }
+      float as = reduce_add(a), bs = reduce_add(b);
+      for (std::size_t i = vn; i < g.pixels; ++i) {
+        as += effective1(off + i);
+        bs += effective1(off + i) * (x[off + i] - m);
+      }
+      sdy += as;
+      sdyx += bs;
     }
     sdyx *= is;
     dgamma[c] = float(sdyx);
@@ -71,13 +107,14 @@ inline void bn_backward(const bn_geometry& g, const float* x, const float* dy, c
     const float scale = gamma[c] * is;
     const float M = float(g.count());
     const float mean_dy = batch_stats ? float(sdy) / M : 0.0f;
-    const float mean_dyx = batch_stats ? float(sdyx) / M : 0.0f;
+    const float k = batch_stats ? float(sdyx) / M * is : 0.0f;  // x̂·mean(e·x̂) = (x − μ)·k
+    const fvec sv = broadcast(scale), mdy = broadcast(mean_dy), kv = broadcast(k);
     for (std::size_t n = 0; n < g.batch; ++n) {
       const std::size_t off = (n * g.channels + c) * g.pixels;
-      for (std::size_t i = 0; i < g.pixels; ++i) {
-        const float xhat = (x[off + i] - m) * is;
-        dx[off + i] = scale * (dy[off + i] - mean_dy - xhat * mean_dyx);
-      }
+      for (std::size_t i = 0; i < vn; i += fvec_width)
+        store(dx + off + i, sv * (effective(off, i) - mdy - (load(x + off + i) - mv) * kv));
+      for (std::size_t i = vn; i < g.pixels; ++i)
+        dx[off + i] = scale * (effective1(off + i) - mean_dy - (x[off + i] - m) * k);
     }
   });
 }

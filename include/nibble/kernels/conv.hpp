@@ -23,6 +23,13 @@ struct conv_workspace {
   std::vector<float> flipped;
   detail::packed_a_matrix<Bf16> packed_flipped;
   std::vector<std::vector<float, aligned_allocator<float>>> columns;
+  std::vector<std::vector<float>> partials;  // per-thread weight gradients (thin layers)
+  std::vector<char> partial_used;
+  void reserve_partials(std::size_t threads, std::size_t size) {
+    partials.resize(std::max(partials.size(), threads));
+    partial_used.resize(partials.size(), 0);
+    for (auto& p : partials) p.resize(size);
+  }
   void reserve(std::size_t threads, std::size_t col_size) {
     if (columns.size() < threads) columns.resize(threads);
     for (auto& c : columns)
@@ -253,8 +260,29 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
     });
   }
 
-  gemm_packed(out_channels, rows, batch * pixels, batched_dy_packer<Workspace::bf16>{out_channels, pixels, dy},
-              batched_im2col_transposed_packer<Workspace::bf16>{g, x}, dw, rows, false);
+  const batched_dy_packer<Workspace::bf16> pack_dy{out_channels, pixels, dy};
+  const batched_im2col_transposed_packer<Workspace::bf16> pack_x{g, x};
+  const std::size_t threads = std::size_t(max_threads());
+  if (rows >= 2 * threads * gemm_config::NR) {
+    // Enough columns of dW for every thread: split them.
+    gemm_packed(out_channels, rows, batch * pixels, pack_dy, pack_x, dw, rows, false);
+  } else {
+    // A thin dW (the first layer: 3·3·3 columns): split the images instead,
+    // each thread summing into its own small buffer.
+    ws.reserve_partials(threads, wsize);
+    parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int t) {
+      const std::size_t k0 = n0 * pixels;
+      detail::gemm_serial_packed(out_channels, rows, (n1 - n0) * pixels, detail::k_shifted_a{pack_dy, k0},
+                                 detail::k_shifted_b{pack_x, k0}, ws.partials[t].data(), rows, false);
+      ws.partial_used[t] = 1;
+    });
+    std::fill(dw, dw + wsize, 0.0f);
+    for (std::size_t t = 0; t < threads; ++t) {
+      if (!ws.partial_used[t]) continue;
+      ws.partial_used[t] = 0;
+      for (std::size_t i = 0; i < wsize; ++i) dw[i] += ws.partials[t][i];
+    }
+  }
 
   for (std::size_t o = 0; o < out_channels; ++o) {
     float s = 0.0f;

@@ -268,6 +268,26 @@ struct shifted_packer {
     inner(k0, offset + j0, kc, nc, out);
   }
 };
+// Packers whose K indices start at `offset` of another packer's: a product
+// over a slice of K (some of the images of a batch).
+template <class PackA>
+struct k_shifted_a {
+  static constexpr bool bf16 = packs_bf16<PackA>;
+  const PackA& inner;
+  std::size_t offset;
+  const float* operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
+    return inner(i0, offset + k0, mc, kc, out);
+  }
+};
+template <class PackB>
+struct k_shifted_b {
+  static constexpr bool bf16 = packs_bf16<PackB>;
+  const PackB& inner;
+  std::size_t offset;
+  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
+    inner(offset + k0, j0, kc, nc, out);
+  }
+};
 }  // namespace detail
 
 // gemm_serial_packed split between the threads along n (columns of C); the

@@ -1,51 +1,54 @@
 #pragma once
 // Max pooling (window = stride) and global average pooling over NCHW planes.
 #include <cstddef>
+#include <cstdint>
 
 #include "nibble/kernels/parallel.hpp"
 
 namespace nibble::kernels {
 
-// planes = batch·channels images of h×w, pooled to (h/k)×(w/k).
+// planes = batch·channels images of h×w, pooled to (h/k)×(w/k). Records
+// the position of each window's first maximum (row-major in the window) so
+// backward is a single scatter.
 inline void max_pool_forward(std::size_t planes, std::size_t h, std::size_t w, std::size_t k, const float* x,
-                             float* y) {
+                             float* y, std::uint8_t* argmax) {
   const std::size_t oh = h / k, ow = w / k;
   parallel_for(planes, [&](std::size_t p, int) {
     const float* in = x + p * h * w;
     float* out = y + p * oh * ow;
+    std::uint8_t* arg = argmax + p * oh * ow;
     for (std::size_t oy = 0; oy < oh; ++oy)
       for (std::size_t ox = 0; ox < ow; ++ox) {
-        float m = in[oy * k * w + ox * k];
+        const float* window = in + oy * k * w + ox * k;
+        float m = window[0];
+        std::uint8_t best = 0;
         for (std::size_t dy = 0; dy < k; ++dy)
-          for (std::size_t dx = 0; dx < k; ++dx) {
-            const float v = in[(oy * k + dy) * w + ox * k + dx];
-            m = v > m ? v : m;
-          }
+          for (std::size_t dx = 0; dx < k; ++dx)
+            if (window[dy * w + dx] > m) {
+              m = window[dy * w + dx];
+              best = std::uint8_t(dy * k + dx);
+            }
         out[oy * ow + ox] = m;
+        arg[oy * ow + ox] = best;
       }
   });
 }
 
-// The gradient goes to the first element of each window equal to its max.
-inline void max_pool_backward(std::size_t planes, std::size_t h, std::size_t w, std::size_t k, const float* x,
-                              const float* y, const float* dy, float* dx) {
+// The gradient of each window goes to its recorded maximum; the rest is 0.
+inline void max_pool_backward(std::size_t planes, std::size_t h, std::size_t w, std::size_t k,
+                              const std::uint8_t* argmax, const float* dy, float* dx) {
   const std::size_t oh = h / k, ow = w / k;
   parallel_for(planes, [&](std::size_t p, int) {
-    const float* in = x + p * h * w;
     float* din = dx + p * h * w;
-    for (std::size_t i = 0; i < h * w; ++i) din[i] = 0.0f;
+    const float* g = dy + p * oh * ow;
+    const std::uint8_t* arg = argmax + p * oh * ow;
     for (std::size_t oy = 0; oy < oh; ++oy)
       for (std::size_t ox = 0; ox < ow; ++ox) {
-        const float m = y[p * oh * ow + oy * ow + ox];
-        bool done = false;
-        for (std::size_t dy_ = 0; dy_ < k && !done; ++dy_)
-          for (std::size_t dx_ = 0; dx_ < k && !done; ++dx_) {
-            const std::size_t i = (oy * k + dy_) * w + ox * k + dx_;
-            if (in[i] == m) {
-              din[i] = dy[p * oh * ow + oy * ow + ox];
-              done = true;
-            }
-          }
+        float* window = din + oy * k * w + ox * k;
+        const std::size_t best = arg[oy * ow + ox];
+        for (std::size_t dy_ = 0; dy_ < k; ++dy_)
+          for (std::size_t dx_ = 0; dx_ < k; ++dx_)
+            window[dy_ * w + dx_] = dy_ * k + dx_ == best ? g[oy * ow + ox] : 0.0f;
       }
   });
 }

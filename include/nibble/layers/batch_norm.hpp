@@ -16,7 +16,7 @@
 
 namespace nibble {
 
-template <class In>
+template <class In, bool Relu = false>
 class batch_norm_layer {
  public:
   using input_shape = In;
@@ -50,14 +50,14 @@ class batch_norm_layer {
         inv_std_[c] = 1.0f / std::sqrt(running_var(c) + epsilon);
       }
     }
-    kernels::bn_normalise(g, x.data(), mean_.data(), inv_std_.data(), gamma.value.data(), beta.value.data(),
-                          y.data());
+    kernels::bn_normalise<Relu>(g, x.data(), mean_.data(), inv_std_.data(), gamma.value.data(), beta.value.data(),
+                                y.data());
     trained_ = ctx.training();
   }
 
-  void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
+  void backward(const activation& x, const activation& y, const activation& dy, activation* dx, context&) {
     const kernels::bn_geometry g{x.shape(0), channels, In::height * In::width};
-    kernels::bn_backward(g, x.data(), dy.data(), mean_.data(), inv_std_.data(), gamma.value.data(), gamma.grad.data(),
+    kernels::bn_backward<Relu>(g, x.data(), y.data(), dy.data(), mean_.data(), inv_std_.data(), gamma.value.data(), gamma.grad.data(),
                          beta.grad.data(), dx ? dx->data() : nullptr, trained_);
   }
 
@@ -84,6 +84,16 @@ struct batch_norm {
   static constexpr bool accepts = true;
   template <class In>
   using bind = batch_norm_layer<In>;
+};
+
+// batch_norm_relu — Represents: batch_norm followed by relu, computed in one
+// pass over memory each way (and without keeping the intermediate tensor).
+// Same parameters, statistics and results as `batch_norm, relu`.
+struct batch_norm_relu {
+  template <class In>
+  static constexpr bool accepts = true;
+  template <class In>
+  using bind = batch_norm_layer<In, true>;
 };
 
 }  // namespace nibble

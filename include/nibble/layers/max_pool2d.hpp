@@ -2,25 +2,35 @@
 // max_pool2d<K> — Represents: the maximum over non-overlapping K×K windows.
 // Requires: a spatial input whose height and width are multiples of K.
 // Ensures: output C × H/K × W/K.
+#include <cstdint>
+#include <vector>
+
 #include "nibble/kernels/pool.hpp"
 #include "nibble/layers/layer.hpp"
 
 namespace nibble {
 
 template <class In, std::size_t K>
-struct max_pool2d_layer : parameter_free {
+class max_pool2d_layer : public parameter_free {
   static_assert(!In::is_flat && In::height % K == 0 && In::width % K == 0,
                 "nibble::max_pool2d: the input height and width must be multiples of the window size.");
+  static_assert(K * K <= 256, "nibble::max_pool2d: windows larger than 16x16 are not supported.");
+
+ public:
   using input_shape = In;
   using output_shape = shape<In::channels, In::height / K, In::width / K>;
   void forward(const activation& x, activation& y, context&) {
-    kernels::max_pool_forward(x.shape(0) * In::channels, In::height, In::width, K, x.data(), y.data());
+    argmax_.resize(y.size());
+    kernels::max_pool_forward(x.shape(0) * In::channels, In::height, In::width, K, x.data(), y.data(), argmax_.data());
   }
-  void backward(const activation& x, const activation& y, const activation& dy, activation* dx, context&) {
+  void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
     if (dx)
-      kernels::max_pool_backward(x.shape(0) * In::channels, In::height, In::width, K, x.data(), y.data(), dy.data(),
+      kernels::max_pool_backward(x.shape(0) * In::channels, In::height, In::width, K, argmax_.data(), dy.data(),
                                  dx->data());
   }
+
+ private:
+  std::vector<std::uint8_t> argmax_;  // where each window's maximum was, for backward
 };
 
 template <std::size_t K>

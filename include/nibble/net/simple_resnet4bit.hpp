@@ -15,12 +15,12 @@ namespace nibble {
 
 template <std::size_t Classes, quant_scheme Scheme>
 using simple_resnet4bit = sequential<input<3, 32, 32>,
-    conv2d<16, 3, Scheme>, batch_norm, relu,
-    residual<conv2d<16, 3, Scheme>, batch_norm, relu, conv2d<16, 3, Scheme>, batch_norm>, relu,
-    conv2d<32, 3, Scheme, 2>, batch_norm, relu,
-    conv2d<32, 3, Scheme>, batch_norm, relu,
-    conv2d<64, 3, Scheme, 2>, batch_norm, relu,
-    conv2d<64, 3, Scheme>, batch_norm, relu,
+    conv2d<16, 3, Scheme>, batch_norm_relu,
+    residual<conv2d<16, 3, Scheme>, batch_norm_relu, conv2d<16, 3, Scheme>, batch_norm>, relu,
+    conv2d<32, 3, Scheme, 2>, batch_norm_relu,
+    conv2d<32, 3, Scheme>, batch_norm_relu,
+    conv2d<64, 3, Scheme, 2>, batch_norm_relu,
+    conv2d<64, 3, Scheme>, batch_norm_relu,
     global_avg_pool,
     linear<Classes, Scheme>>;
 
