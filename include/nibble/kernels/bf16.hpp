@@ -47,6 +47,18 @@ inline void pack_bf16_rows(const float* even, const float* odd, std::uint32_t* o
   for (; j < n; ++j) out[j] = bf16_pair(even[j], odd[j]);
 }
 
+// out[kp] = pair(line[2kp], line[2kp+1]) for kp < ceil(n / 2); a missing odd
+// element is 0.
+inline void pack_bf16_line(const float* line, std::size_t n, std::uint32_t* out) {
+  std::size_t i = 0;
+#if NIBBLE_HAS_AVX512_BF16
+  // Converting 16 consecutive floats gives 16 bf16 in order: 8 pairs.
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / 2), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(line + i)));
+#endif
+  for (; i < n; i += 2) out[i / 2] = bf16_pair(line[i], i + 1 < n ? line[i + 1] : 0.0f);
+}
+
 #if NIBBLE_HAS_AVX512_BF16
 // C tile (MR × 32) += A sliver · B panel over kc2 pairs of k.
 template <std::size_t MR>

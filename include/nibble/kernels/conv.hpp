@@ -11,6 +11,7 @@
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels {
 
@@ -37,6 +38,28 @@ struct conv_workspace {
   }
 };
 
+// dst[r] = src[(ox + r)·stride + kx − padding] for r < run, 0 where that
+// falls outside the image row `src`.
+inline void copy_image_run(const conv_geometry& g, const float* src, std::size_t ox, std::size_t kx, std::size_t run,
+                           float* dst) {
+  const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
+  if (g.stride == 1) {
+    // Contiguous: zeros where the window hangs over the left or right
+    // border, one copy for the rest.
+    const std::ptrdiff_t w = std::ptrdiff_t(g.width), len = std::ptrdiff_t(run);
+    const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-ix0, 0, len);
+    const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(w - ix0, lo, len);
+    for (std::ptrdiff_t r = 0; r < lo; ++r) dst[r] = 0.0f;
+    copy_short(dst + lo, src + ix0 + lo, std::size_t(hi - lo));
+    for (std::ptrdiff_t r = hi; r < len; ++r) dst[r] = 0.0f;
+  } else {
+    for (std::size_t r = 0; r < run; ++r) {
+      const std::ptrdiff_t ix = ix0 + std::ptrdiff_t(r * g.stride);
+      dst[r] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
+    }
+  }
+}
+
 // Packs B = im2col(image) block by block, straight from the image, so the
 // column matrix is never written out: the forward GEMM reads each input
 // pixel from cache instead of a 9× larger buffer from memory. With Bf16 (and
@@ -60,23 +83,7 @@ struct im2col_packer {
       if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
         std::fill(dst + q, dst + q + run, 0.0f);
       } else {
-        const float* src = plane + std::size_t(iy) * g.width;
-        const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
-        if (g.stride == 1) {
-          // Contiguous: zeros where the window hangs over the left or right
-          // border, one copy for the rest.
-          const std::ptrdiff_t w = std::ptrdiff_t(g.width), len = std::ptrdiff_t(run);
-          const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-ix0, 0, len);
-          const std::ptrdiff_t hi = std::clamp<std::ptrdiff_t>(w - ix0, lo, len);
-          std::fill(dst + q, dst + q + lo, 0.0f);
-          std::copy(src + ix0 + lo, src + ix0 + hi, dst + q + lo);
-          std::fill(dst + q + hi, dst + q + len, 0.0f);
-        } else {
-          for (std::size_t r = 0; r < run; ++r) {
-            const std::ptrdiff_t ix = ix0 + std::ptrdiff_t(r * g.stride);
-            dst[q + r] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
-          }
-        }
+        copy_image_run(g, plane + std::size_t(iy) * g.width, ox, kx, run, dst + q);
       }
       q += run;
       ox = 0;
@@ -145,8 +152,9 @@ template <bool Bf16>
 inline void scatter_line(const float* line, std::size_t kc, float* out, std::size_t lane, std::size_t width) {
   if constexpr (Bf16) {
     auto* out32 = reinterpret_cast<std::uint32_t*>(out);
-    for (std::size_t kp = 0; 2 * kp < kc; ++kp)
-      out32[kp * width + lane] = bf16_pair(line[2 * kp], 2 * kp + 1 < kc ? line[2 * kp + 1] : 0.0f);
+    alignas(64) std::uint32_t pairs[gemm_config::KC / 2 + 1];
+    pack_bf16_line(line, kc, pairs);
+    for (std::size_t kp = 0; 2 * kp < kc; ++kp) out32[kp * width + lane] = pairs[kp];
   } else {
     for (std::size_t k = 0; k < kc; ++k) out[k * width + lane] = line[k];
   }
@@ -177,7 +185,7 @@ struct batched_dy_packer {
           for (std::size_t k = 0; k < kc;) {  // one run per image
             const std::size_t n = (k0 + k) / pixels, p = (k0 + k) % pixels;
             const std::size_t run = std::min(kc - k, pixels - p);
-            std::copy_n(dy + (n * out_channels + o) * pixels + p, run, line + k);
+            copy_short(line + k, dy + (n * out_channels + o) * pixels + p, run);
             k += run;
           }
         }
@@ -219,10 +227,7 @@ struct batched_im2col_transposed_packer {
             std::fill(line + k, line + k + run, 0.0f);
           } else {
             const float* src = x + n * in_size + (c * g.height + std::size_t(iy)) * g.width;
-            for (std::size_t t = 0; t < run; ++t) {
-              const std::ptrdiff_t ix = std::ptrdiff_t((ox + t) * g.stride + kx) - std::ptrdiff_t(g.padding);
-              line[k + t] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? src[ix] : 0.0f;
-            }
+            copy_image_run(g, src, ox, kx, run, line + k);
           }
           k += run;
         }

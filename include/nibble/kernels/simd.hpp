@@ -25,6 +25,22 @@ inline fvec select_where(xsimd::batch_bool<float> mask, fvec a, fvec b) { return
 inline float reduce_add(fvec v) { return xsimd::hadd(v); }
 
 
+// dst[i] = src[i] for i < n, for short runs: vector moves (the last one may
+// overlap the one before) instead of the call to memmove that the compiler
+// would make of a plain loop.
+inline void copy_short(float* dst, const float* src, std::size_t n) {
+  if (n >= fvec_width) {
+    std::size_t i = 0;
+    for (; i + fvec_width <= n; i += fvec_width) store(dst + i, load(src + i));
+    if (i < n) store(dst + n - fvec_width, load(src + n - fvec_width));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      dst[i] = src[i];
+      asm("" ::: "memory");  // keeps this loop a loop (no memmove call)
+    }
+  }
+}
+
 // Σ p[i] over n floats, vectorised (a plain loop would not be: float
 // addition is not associative, so the compiler keeps it in order).
 inline float sum(const float* p, std::size_t n) {
