@@ -70,21 +70,26 @@ struct im2col_packer {
   conv_geometry g;
   const float* image;
 
-  // dst[q] = im2col row `row`, columns j .. j + cols; zeros up to NR.
-  void fill_row(std::size_t row, std::size_t j, std::size_t cols, float* dst) const {
+  // Where one row (c, ky, kx) of the im2col matrix reads from. Decoded once
+  // per block, not once per panel: the divisions cost more than the copy.
+  struct row_source {
+    const float* plane;
+    std::size_t ky, kx;
+  };
+
+  // dst[q] = im2col row `r`, columns starting at output pixel (oy, ox), for
+  // q < cols; zeros up to NR.
+  void fill_row(const row_source& r, std::size_t oy, std::size_t ox, std::size_t cols, float* dst) const {
     using gemm_config::NR;
-    const std::size_t ow = g.out_width(), kk = g.kernel * g.kernel;
-    const std::size_t c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
-    const float* plane = image + c * g.height * g.width;
-    std::size_t oy = j / ow, ox = j % ow, q = 0;
+    const std::size_t ow = g.out_width();
+    std::size_t q = 0;
     while (q < cols) {  // one run per output row
       const std::size_t run = std::min(cols - q, ow - ox);
-      const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
-      if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
+      const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + r.ky) - std::ptrdiff_t(g.padding);
+      if (iy < 0 || iy >= std::ptrdiff_t(g.height))
         std::fill(dst + q, dst + q + run, 0.0f);
-      } else {
-        copy_image_run(g, plane + std::size_t(iy) * g.width, ox, kx, run, dst + q);
-      }
+      else
+        copy_image_run(g, r.plane + std::size_t(iy) * g.width, ox, r.kx, run, dst + q);
       q += run;
       ox = 0;
       ++oy;
@@ -94,19 +99,25 @@ struct im2col_packer {
 
   void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
     using gemm_config::NR;
+    const std::size_t ow = g.out_width(), kk = g.kernel * g.kernel;
+    row_source rows[gemm_config::KC];
+    for (std::size_t k = 0; k < kc; ++k) {
+      const std::size_t row = k0 + k;
+      rows[k] = {image + row / kk * g.height * g.width, row % kk / g.kernel, row % g.kernel};
+    }
     for (std::size_t j = 0; j < nc; j += NR) {
-      const std::size_t cols = std::min(NR, nc - j);
+      const std::size_t cols = std::min(NR, nc - j), oy = (j0 + j) / ow, ox = (j0 + j) % ow;
       if constexpr (!bf16) {
-        for (std::size_t k = 0; k < kc; ++k) fill_row(k0 + k, j0 + j, cols, out + k * NR);
+        for (std::size_t k = 0; k < kc; ++k) fill_row(rows[k], oy, ox, cols, out + k * NR);
         out += NR * kc;
       } else {
         alignas(64) float even[NR], odd[NR];
         auto* out32 = reinterpret_cast<std::uint32_t*>(out);
         const std::size_t kc2 = (kc + 1) / 2;
         for (std::size_t kp = 0; kp < kc2; ++kp) {
-          fill_row(k0 + 2 * kp, j0 + j, cols, even);
+          fill_row(rows[2 * kp], oy, ox, cols, even);
           if (2 * kp + 1 < kc)
-            fill_row(k0 + 2 * kp + 1, j0 + j, cols, odd);
+            fill_row(rows[2 * kp + 1], oy, ox, cols, odd);
           else
             std::fill(odd, odd + NR, 0.0f);
           pack_bf16_rows(even, odd, out32 + kp * NR, NR);
