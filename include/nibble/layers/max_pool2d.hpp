@@ -21,12 +21,12 @@ class max_pool2d_layer : public parameter_free {
   using output_shape = shape<In::channels, In::height / K, In::width / K>;
   void forward(const activation& x, activation& y, context&) {
     argmax_.resize(y.size());
-    kernels::max_pool_forward(x.shape(0) * In::channels, In::height, In::width, K, x.data(), y.data(), argmax_.data());
+    kernels::max_pool_forward<K>(x.shape(0) * In::channels, In::height, In::width, x.data(), y.data(), argmax_.data());
   }
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
     if (dx)
-      kernels::max_pool_backward(x.shape(0) * In::channels, In::height, In::width, K, argmax_.data(), dy.data(),
-                                 dx->data());
+      kernels::max_pool_backward<K>(x.shape(0) * In::channels, In::height, In::width, argmax_.data(), dy.data(),
+                                    dx->data());
   }
 
  private:
