@@ -209,6 +209,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["pytorch", "nibble"], help="run one framework only")
+    parser.add_argument("--arithmetic", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
+                        help="nibble's convolution arithmetic, each run as its own column (default: fp32 bf16)")
     parser.add_argument("--json", help="also write every run's figures to this file")
     parser.add_argument("--verbose", action="store_true", help="echo the children's output to stderr")
     parser.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
@@ -228,9 +230,11 @@ def main():
     commands = {
         "pytorch": [sys.executable, str(Path(__file__).resolve()), "--child", "torch", "--threads",
                     str(args.threads), "--windows", str(args.windows)] + common,
-        "nibble": [str(binary), "--threads", str(args.threads), "--repeats", str(args.windows)] + common,
     }
-    frameworks = [f for f in ("pytorch", "nibble") if args.only in (None, f)]
+    for a in args.arithmetic:
+        commands[f"nibble-{a}"] = [str(binary), "--threads", str(args.threads), "--repeats", str(args.windows),
+                                   "--arithmetic", a] + common
+    frameworks = [f for f in commands if args.only is None or f.startswith(args.only)]
     runs = {f: [] for f in frameworks}
     for r in range(args.repeats):
         # Alternate which one goes first, so slow drifts in background load
@@ -239,7 +243,7 @@ def main():
         for f in order:
             res = run_child(commands[f], f, args.verbose)
             runs[f].append(res)
-            sys.stderr.write(f"run {r + 1}/{args.repeats} {f:8s} train {res['train_images_per_second']:8.1f} img/s  "
+            sys.stderr.write(f"run {r + 1}/{args.repeats} {f:12s} train {res['train_images_per_second']:8.1f} img/s  "
                              f"eval {res.get('eval_images_per_second', float('nan')):8.1f} img/s  "
                              f"peak RSS {res['ru_maxrss_mb']:7.1f} MB  ({res['wall_seconds']:.0f} s)\n")
             sys.stderr.flush()
@@ -261,11 +265,17 @@ def main():
     print(f"\nVGG4bit 4-bit training, batch {args.batch_size}, {args.threads} threads, random data; "
           f"medians of {args.repeats} runs (each the median of {args.windows} windows)")
     print(f"PyTorch {torch_version}; parameters: {params} (expected {EXPECTED_PARAMETERS:,})\n")
-    print(f"{'':16s} {'PyTorch':>10s} {'nibble':>10s} {'nibble/PyTorch':>15s}")
+    nibbles = [f for f in frameworks if f != "pytorch"]
+    print(f"{'':16s} {'PyTorch':>10s}" + "".join(f" {f:>12s} {'ratio':>6s}" for f in nibbles))
     for name, key, fmt in rows:
-        a, b = med("pytorch", key), med("nibble", key)
-        ratio = b / a if a == a and b == b and a > 0 else float("nan")
-        print(f"{name:16s} {fmt.format(a):>10s} {fmt.format(b):>10s} {ratio:>15.2f}")
+        a = med("pytorch", key)
+        line = f"{name:16s} {fmt.format(a):>10s}"
+        for f in nibbles:
+            b = med(f, key)
+            ratio = b / a if a == a and b == b and a > 0 else float("nan")
+            line += f" {fmt.format(b):>12s} {ratio:>6.2f}"
+        print(line)
+    print("(ratio = nibble / PyTorch)")
     spread = {f: [round(r["train_images_per_second"], 1) for r in rs] for f, rs in runs.items()}
     print(f"\ntrain images/s per run: {spread}")
 
