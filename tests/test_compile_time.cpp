@@ -145,8 +145,8 @@ static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::input_shape, shape<3, 32, 
 static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
 static_assert(std::is_same_v<vgg4bit<100, paper_4bit>::output_shape, shape<100, 1, 1>>);
 static_assert(std::is_same_v<simple_resnet4bit<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
-static_assert(vgg4bit<10, paper_4bit>::size == 27);
-static_assert(simple_resnet4bit<10, paper_4bit>::size == 19);
+static_assert(vgg4bit<10, paper_4bit>::size == 20);  // batch_norm_relu counts as one layer
+static_assert(simple_resnet4bit<10, paper_4bit>::size == 14);
 
 static_assert(std::is_same_v<conv2d<8, 3, f32>::bind<shape<3, 32, 32>>::output_shape, shape<8, 32, 32>>);
 static_assert(std::is_same_v<conv2d<8, 3, f32, 2>::bind<shape<3, 32, 32>>::output_shape, shape<8, 16, 16>>);

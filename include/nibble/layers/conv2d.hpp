@@ -10,16 +10,16 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <vector>
 
 #include "nibble/kernels/conv.hpp"
 #include "nibble/layers/layer.hpp"
+#include "nibble/layers/quantized_weight_matrix.hpp"
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
 
 template <class In, std::size_t Out, std::size_t Kernel, class Scheme, std::size_t Stride, std::size_t Padding>
-class conv2d_layer {
+class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * Kernel * Kernel> {
   static_assert(!In::is_flat,
                 "nibble::conv2d: its input is a flat vector (after flatten or global_avg_pool), but a "
                 "convolution needs channels x height x width.");
@@ -28,56 +28,26 @@ class conv2d_layer {
 
  public:
   using input_shape = In;
-  using scheme_type = Scheme;
   static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
   static constexpr std::size_t fan_in = In::channels * Kernel * Kernel;
-  static constexpr std::size_t weight_count = Out * fan_in;
-  static constexpr std::size_t parameter_count = weight_count + Out;
-
-  parameter weight{weight_count, parameter_role::weight};
-  parameter bias{Out, parameter_role::bias};
 
   // He initialisation N(0, 2/fan_in), zero bias (the paper's choice).
-  void init(std::mt19937_64& rng) {
-    std::normal_distribution<float> normal(0.0f, std::sqrt(2.0f / float(fan_in)));
-    for (auto& w : weight.value) w = normal(rng);
-    bias.value.fill(0.0f);
-  }
+  void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(2.0f / float(fan_in))); }
 
   void forward(const activation& x, activation& y, context&) {
-    quantize_weights();
-    kernels::conv_forward(geometry, Out, x.shape(0), x.data(), quantized_.data(), bias.value.data(), y.data(),
+    this->quantize_weights();
+    kernels::conv_forward(geometry, Out, x.shape(0), x.data(), this->quantized(), this->bias.value.data(), y.data(),
                           packed_weights_);
   }
 
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
-    kernels::conv_backward(geometry, Out, x.shape(0), x.data(), quantized_.data(), dy.data(), weight.grad.data(),
-                           bias.grad.data(), dx ? dx->data() : nullptr, workspace_);
-    Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Out, fan_in);
-  }
-
-  template <class F>
-  void visit_parameters(F&& f) {
-    f(weight);
-    f(bias);
-  }
-  template <class F>
-  void visit_buffers(F&&) {}
-  void post_step() { Scheme::post_step(weight.value.data(), weight_count); }
-
-  // Quantized weights as the last forward pass used them (Out × fan_in).
-  const std::vector<float>& quantized_weights() const { return quantized_; }
-  const std::vector<float>& scales() const { return scales_; }
-  void quantize_weights() {
-    quantized_.resize(weight_count);
-    scales_.resize(Scheme::scale_count(Out));
-    Scheme::quantize(weight.value.data(), quantized_.data(), Out, fan_in, scales_.data());
+    kernels::conv_backward(geometry, Out, x.shape(0), x.data(), this->quantized(), dy.data(), this->weight.grad.data(),
+                           this->bias.grad.data(), dx ? dx->data() : nullptr, workspace_);
+    this->apply_estimator();
   }
 
  private:
-  std::vector<float> quantized_;
-  std::vector<float> scales_;
   static constexpr bool bf16 = Scheme::arithmetic::bf16;
   kernels::conv_workspace<bf16> workspace_;
   kernels::detail::packed_a_matrix<bf16> packed_weights_;
