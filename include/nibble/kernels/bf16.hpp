@@ -60,35 +60,36 @@ inline void pack_bf16_line(const float* line, std::size_t n, std::uint32_t* out)
 }
 
 #if NIBBLE_HAS_AVX512_BF16
-// C tile (MR × 32) += A sliver · B panel over kc2 pairs of k.
-template <std::size_t MR>
+// C tile (Rows × 32) += A sliver · B panel over kc2 pairs of k; the packed
+// A sliver is AStride rows tall, of which the first Rows are used.
+template <std::size_t Rows, std::size_t AStride>
 inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a, const std::uint32_t* __restrict b,
                               float* c, std::size_t ldc, std::size_t m, std::size_t n, bool accumulate) {
   constexpr std::size_t NR = 32;
-  __m512 acc[MR][2];
+  __m512 acc[Rows][2];
 #pragma GCC unroll 16
-  for (std::size_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (std::size_t i = 0; i < Rows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (std::size_t k = 0; k < kc2; ++k) {
     const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i) {
+    for (std::size_t i = 0; i < Rows; ++i) {
       const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
     }
-    a += MR;
+    a += AStride;
     b += NR;
   }
-  if (m == MR && n == NR) {
+  if (m == Rows && n == NR) {
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
+    for (std::size_t i = 0; i < Rows; ++i)
       for (std::size_t v = 0; v < 2; ++v) {
         float* p = c + i * ldc + v * 16;
         _mm512_storeu_ps(p, accumulate ? _mm512_add_ps(acc[i][v], _mm512_loadu_ps(p)) : acc[i][v]);
       }
   } else {
-    alignas(64) float tile[MR * NR];
-    for (std::size_t i = 0; i < MR; ++i)
+    alignas(64) float tile[Rows * NR];
+    for (std::size_t i = 0; i < Rows; ++i)
       for (std::size_t v = 0; v < 2; ++v) _mm512_store_ps(tile + i * NR + v * 16, acc[i][v]);
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * NR + j];

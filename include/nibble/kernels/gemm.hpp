@@ -87,14 +87,17 @@ inline void pack_b(matrix_view b, std::size_t k0, std::size_t j0, std::size_t kc
   }
 }
 
-// The MR×NR tile of C += (packed A sliver)·(packed B panel) over kc.
-// `accumulate` false overwrites C. Partial tiles (m < MR or n < NR) go
-// through a small buffer so the hot loop never checks bounds.
-inline void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c,
-                         std::size_t ldc, std::size_t m, std::size_t n, bool accumulate) {
-  fvec acc[MR][NV];
+// The Rows×NR tile of C += (packed A sliver)·(packed B panel) over kc.
+// Rows is MR, or fewer for the last sliver of a matrix whose height is not a
+// multiple of MR (64 rows = 5 full slivers + 4 rows), so no time goes into
+// rows of zeros. `accumulate` false overwrites C. Partial tiles (m < Rows or
+// n < NR) go through a small buffer so the hot loop never checks bounds.
+template <std::size_t Rows = MR>
+void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c, std::size_t ldc,
+                  std::size_t m, std::size_t n, bool accumulate) {
+  fvec acc[Rows][NV];
 #pragma GCC unroll 16
-  for (std::size_t i = 0; i < MR; ++i)
+  for (std::size_t i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < NV; ++v) acc[i][v] = broadcast(0.0f);
 
@@ -103,7 +106,7 @@ inline void micro_kernel(std::size_t kc, const float* __restrict a, const float*
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < NV; ++v) bv[v] = load_aligned(b + v * fvec_width);
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i) {
+    for (std::size_t i = 0; i < Rows; ++i) {
       const fvec ai = broadcast(a[i]);
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < NV; ++v) acc[i][v] = fma(ai, bv[v], acc[i][v]);
@@ -112,17 +115,17 @@ inline void micro_kernel(std::size_t kc, const float* __restrict a, const float*
     b += NR;
   }
 
-  if (m == MR && n == NR) {
+  if (m == Rows && n == NR) {
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
+    for (std::size_t i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < NV; ++v) {
         float* p = c + i * ldc + v * fvec_width;
         store(p, accumulate ? acc[i][v] + load(p) : acc[i][v]);
       }
   } else {
-    alignas(simd_alignment) float tile[MR * NR];
-    for (std::size_t i = 0; i < MR; ++i)
+    alignas(simd_alignment) float tile[Rows * NR];
+    for (std::size_t i = 0; i < Rows; ++i)
       for (std::size_t v = 0; v < NV; ++v) acc[i][v].store_aligned(tile + i * NR + v * fvec_width);
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * NR + j];
@@ -232,16 +235,24 @@ void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA
           for (std::size_t ir = 0; ir < mc; ir += MR) {
             float* c_tile = c + (ic + ir) * ldc + jc + jr;
             const std::size_t mr = std::min(MR, mc - ir), nr = std::min(NR, nc - jr);
+            auto tile = [&]<std::size_t Rows>() {
 #if NIBBLE_HAS_AVX512_BF16
-            if constexpr (bf16) {
-              const std::size_t kc2 = (kc + 1) / 2;
-              micro_kernel_bf16<MR>(kc2, reinterpret_cast<const std::uint32_t*>(a_block) + ir * kc2,
-                                    reinterpret_cast<const std::uint32_t*>(ws.b.data()) + jr * kc2, c_tile, ldc, mr,
-                                    nr, acc);
-              continue;
-            }
+              if constexpr (bf16) {
+                const std::size_t kc2 = (kc + 1) / 2;
+                micro_kernel_bf16<Rows, MR>(kc2, reinterpret_cast<const std::uint32_t*>(a_block) + ir * kc2,
+                                            reinterpret_cast<const std::uint32_t*>(ws.b.data()) + jr * kc2, c_tile,
+                                            ldc, mr, nr, acc);
+                return;
+              }
 #endif
-            micro_kernel(kc, a_block + ir * kc, ws.b.data() + jr * kc, c_tile, ldc, mr, nr, acc);
+              micro_kernel<Rows>(kc, a_block + ir * kc, ws.b.data() + jr * kc, c_tile, ldc, mr, nr, acc);
+            };
+            if (MR <= 8 || mr > 8)
+              tile.template operator()<MR>();
+            else if (mr > 4)
+              tile.template operator()<8>();
+            else
+              tile.template operator()<4>();
           }
       }
     }
