@@ -1,7 +1,8 @@
 #pragma once
-// Unfold one image (C×H×W) into the matrix a convolution multiplies by its
-// weights: rows are (channel, ky, kx), columns are output pixels. col2im is
-// its adjoint, used for the gradient with respect to the input.
+// The geometry of a convolution and col2im. The im2col matrix of an image
+// has rows (channel, ky, kx) and columns output pixels; conv.hpp packs its
+// blocks straight from the image, and col2im, its adjoint, turns the product
+// Wᵀ·dy back into an input gradient (strided convolutions).
 #include <cstddef>
 #include <cstring>
 
@@ -14,28 +15,6 @@ struct conv_geometry {
   constexpr std::size_t col_rows() const { return channels * kernel * kernel; }
   constexpr std::size_t col_cols() const { return out_height() * out_width(); }
 };
-
-inline void im2col(const conv_geometry& g, const float* image, float* col) {
-  const std::size_t oh = g.out_height(), ow = g.out_width();
-  for (std::size_t c = 0; c < g.channels; ++c)
-    for (std::size_t ky = 0; ky < g.kernel; ++ky)
-      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        float* row = col + ((c * g.kernel + ky) * g.kernel + kx) * oh * ow;
-        for (std::size_t oy = 0; oy < oh; ++oy) {
-          const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
-          float* out = row + oy * ow;
-          if (iy < 0 || iy >= std::ptrdiff_t(g.height)) {
-            std::memset(out, 0, ow * sizeof(float));
-            continue;
-          }
-          const float* in = image + (c * g.height + std::size_t(iy)) * g.width;
-          for (std::size_t ox = 0; ox < ow; ++ox) {
-            const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
-            out[ox] = (ix >= 0 && ix < std::ptrdiff_t(g.width)) ? in[ix] : 0.0f;
-          }
-        }
-      }
-}
 
 // image += adjoint of im2col applied to col (image must be zeroed first).
 inline void col2im(const conv_geometry& g, const float* col, float* image) {
