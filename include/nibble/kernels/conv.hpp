@@ -313,7 +313,7 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
     parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int t) {
       const std::size_t k0 = n0 * pixels;
       detail::gemm_serial_packed(out_channels, rows, (n1 - n0) * pixels, detail::k_shifted_a{pack_dy, k0},
-                                 detail::k_shifted_b{pack_x, k0}, ws.partials[t].data(), rows, false);
+                                 detail::shifted_b{pack_x, k0, 0}, ws.partials[t].data(), rows, false);
       ws.partial_used[t] = 1;
     });
     std::fill(dw, dw + wsize, 0.0f);

@@ -266,37 +266,25 @@ inline void gemm_serial(std::size_t m, std::size_t n, std::size_t k, matrix_view
   gemm_serial_packed(m, n, k, view_packer_a{a}, view_packer_b{b}, c, ldc, accumulate);
 }
 
-}  // namespace detail
-
-namespace detail {
-// A B-packer whose columns start at `offset` of another packer's.
-template <class PackB>
-struct shifted_packer {
-  static constexpr bool bf16 = packs_bf16<PackB>;
-  const PackB& inner;
-  std::size_t offset;
-  void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
-    inner(k0, offset + j0, kc, nc, out);
-  }
-};
-// Packers whose K indices start at `offset` of another packer's: a product
-// over a slice of K (some of the images of a batch).
+// Packers over a sub-block of another packer's operand: A from K index
+// k_offset on (a product over some of the images of a batch), B from
+// (k_offset, j_offset) on (one thread's columns, or its images).
 template <class PackA>
 struct k_shifted_a {
   static constexpr bool bf16 = packs_bf16<PackA>;
   const PackA& inner;
-  std::size_t offset;
+  std::size_t k_offset;
   const float* operator()(std::size_t i0, std::size_t k0, std::size_t mc, std::size_t kc, float* out) const {
-    return inner(i0, offset + k0, mc, kc, out);
+    return inner(i0, k_offset + k0, mc, kc, out);
   }
 };
 template <class PackB>
-struct k_shifted_b {
+struct shifted_b {
   static constexpr bool bf16 = packs_bf16<PackB>;
   const PackB& inner;
-  std::size_t offset;
+  std::size_t k_offset, j_offset;
   void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
-    inner(offset + k0, j0, kc, nc, out);
+    inner(k_offset + k0, j_offset + j0, kc, nc, out);
   }
 };
 }  // namespace detail
@@ -310,7 +298,7 @@ void gemm_packed(std::size_t m, std::size_t n, std::size_t k, const PackA& pack_
   const std::size_t panels = (n + NR - 1) / NR;
   parallel_chunks(panels, [&](std::size_t p0, std::size_t p1, int) {
     const std::size_t j0 = p0 * NR, j1 = std::min(n, p1 * NR);
-    detail::gemm_serial_packed(m, j1 - j0, k, pack_a_block, detail::shifted_packer<PackB>{pack_b_block, j0}, c + j0,
+    detail::gemm_serial_packed(m, j1 - j0, k, pack_a_block, detail::shifted_b<PackB>{pack_b_block, 0, j0}, c + j0,
                                ldc, accumulate);
   });
 }
