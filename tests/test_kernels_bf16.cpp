@@ -73,7 +73,11 @@ void check_bf16_convolution() {
   CHECK(relative_error(y1, y2) < 1e-2);
   CHECK(relative_error(dx1, dx2) < 1e-2);
   CHECK(relative_error(exact.weight.grad, rounded.weight.grad) < 1e-2);
-  if (kernels::bf16_available) CHECK(relative_error(y1, y2) > 0.0);     // the bf16 path really ran
+  if (kernels::bf16_available) {  // the bf16 paths really ran
+    CHECK(relative_error(y1, y2) > 0.0);
+    CHECK(relative_error(dx1, dx2) > 0.0);
+    CHECK(relative_error(exact.weight.grad, rounded.weight.grad) > 0.0);
+  }
 }
 }  // namespace
 
@@ -81,4 +85,9 @@ TEST_CASE("a bf16 convolution agrees with the fp32 one to bf16 accuracy, forward
   check_bf16_convolution<shape<5, 9, 7>>();   // output rows shorter than a vector: the general packing path
   check_bf16_convolution<shape<3, 16, 16>>();  // rows of 16 and 32 pixels: the masked-load packing path
   check_bf16_convolution<shape<2, 6, 32>>();
+  // 16 channels and more: the direct weight gradient, with odd padded
+  // widths (odd tap offsets, read from the odd-pair copy) and even ones.
+  check_bf16_convolution<shape<20, 7, 9>>();
+  check_bf16_convolution<shape<16, 16, 16>>();
+  check_bf16_convolution<shape<32, 8, 8>>();
 }

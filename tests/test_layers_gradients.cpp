@@ -284,6 +284,22 @@ TEST_CASE("conv2d gradients (float32): sizes past one GEMM block", "[layers][gra
   check_layer_gaussian<conv2d<4, 3, f32>, shape<16, 5, 5>>(3);
 }
 
+TEST_CASE("conv2d gradients (float32): rows of 16 and 32 pixels (the direct kernel)", "[layers][gradients][conv2d]") {
+  // Forward and the input gradient (a convolution of dy) both take the
+  // direct kernel here.
+  check_layer_gaussian<conv2d<5, 3, f32>, shape<3, 16, 16>>(2);
+  check_layer_gaussian<conv2d<3, 3, f32>, shape<2, 2, 32>>(2);
+}
+
+TEST_CASE("conv2d gradients (float32): 16 input channels and more (the direct weight gradient)",
+          "[layers][gradients][conv2d]") {
+  check_layer_gaussian<conv2d<5, 3, f32>, shape<20, 8, 8>>(2);       // channels not a multiple of 12 or 16
+  check_layer_gaussian<conv2d<33, 3, f32>, shape<16, 6, 6>>(2);      // a second panel of 1 output channel
+  check_layer_gaussian<conv2d<4, 5, f32, 1, 2>, shape<16, 7, 7>>(2);  // 5x5, odd padded width
+  check_layer_gaussian<conv2d<3, 3, f32, 1, 0>, shape<17, 7, 7>>(2);  // padding 0
+  check_layer_gaussian<conv2d<6, 3, f32>, shape<16, 16, 16>>(2);     // direct forward and dx as well
+}
+
 TEST_CASE("linear gradients (float32)", "[layers][gradients][linear]") {
   gradient_check_options o;
   o.input_samples = 0;
@@ -506,6 +522,14 @@ TEST_CASE("conv2d forward matches a direct convolution", "[layers][conv2d][forwa
   // Large enough for the GEMM's K blocking (fan-in 400 > 256) and partial tiles.
   check_conv_forward<conv2d<20, 5, f32>, shape<16, 9, 9>, 20, 5, 1, 2>(2);
   check_conv_forward<conv2d<4, 3, paper_4bit>, shape<3, 6, 6>, 4, 3, 1, 1>(3);
+  // Output rows of 16 and 32 pixels: the direct kernel (direct_conv.hpp),
+  // with slivers of 12, 8 and 1 output channels, odd channel counts, a
+  // 5x5 kernel and padding 0.
+  check_conv_forward<conv2d<20, 3, f32>, shape<5, 16, 16>, 20, 3, 1, 1>(2);
+  check_conv_forward<conv2d<4, 3, f32>, shape<3, 4, 32>, 4, 3, 1, 1>(3);
+  check_conv_forward<conv2d<13, 5, f32>, shape<2, 16, 16>, 13, 5, 1, 2>(2);
+  check_conv_forward<conv2d<3, 3, f32, 1, 0>, shape<7, 18, 18>, 3, 3, 1, 0>(2);
+  check_conv_forward<conv2d<12, 3, paper_4bit>, shape<16, 16, 16>, 12, 3, 1, 1>(2);
   check_conv_forward<conv2d<4, 3, per_channel_4bit, 2>, shape<3, 6, 6>, 4, 3, 2, 1>(3);
 }
 

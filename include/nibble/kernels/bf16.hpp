@@ -80,11 +80,13 @@ inline void store_bf16_pairs(__m512 even, __m512 odd, std::uint32_t* out) {
   _mm512_storeu_si512(out, _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even)));
 }
 
-// C tile (Rows × 32) += A sliver · B panel over kc2 pairs of k; the packed
-// A sliver is AStride rows tall, of which the first Rows are used.
-template <std::size_t Rows, std::size_t AStride>
-inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a, const std::uint32_t* __restrict b,
-                              float* c, std::size_t ldc, std::size_t m, std::size_t n, bool accumulate) {
+// C tile (Rows × 32) += A sliver · B panel over kc2 pairs of k; A's pairs
+// for one k pair are Rows consecutive words, a_stride words after the last
+// k pair's (a packed sliver has a_stride = MR).
+template <std::size_t Rows>
+inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a, std::size_t a_stride,
+                              const std::uint32_t* __restrict b, float* c, std::size_t ldc, std::size_t m,
+                              std::size_t n, bool accumulate) {
   constexpr std::size_t NR = 32;
   __m512 acc[Rows][2];
 #pragma GCC unroll 16
@@ -97,7 +99,7 @@ inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
     }
-    a += AStride;
+    a += a_stride;
     b += NR;
   }
   if (m == Rows && n == NR) {
@@ -113,6 +115,44 @@ inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a
       for (std::size_t v = 0; v < 2; ++v) _mm512_store_ps(tile + i * NR + v * 16, acc[i][v]);
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * NR + j];
+  }
+}
+
+// The direct convolution's tile (direct_conv.hpp): C (m ≤ Rows rows × 32)
+// = bias + Σ over taps t and planes p of A · B, where the B operand is read
+// in place from padded pair planes: its 16-lane vector v is the 16 pairs at
+// b[v] + tap_offset[t] + p·plane_stride. A holds, per tap and plane, one
+// pair for each of AStride rows.
+template <std::size_t Rows, std::size_t AStride>
+inline void direct_kernel_bf16(std::size_t taps, const std::ptrdiff_t* tap_offset, std::size_t planes,
+                               std::size_t plane_stride, const std::uint32_t* __restrict a, const std::uint32_t* b0,
+                               const std::uint32_t* b1, float* c, std::size_t ldc, std::size_t m,
+                               const float* bias) {
+  __m512 acc[Rows][2];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < Rows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (std::size_t t = 0; t < taps; ++t) {
+    const std::uint32_t* p0 = b0 + tap_offset[t];
+    const std::uint32_t* p1 = b1 + tap_offset[t];
+    for (std::size_t p = 0; p < planes; ++p) {
+      const __m512bh v0 = (__m512bh)_mm512_loadu_si512(p0), v1 = (__m512bh)_mm512_loadu_si512(p1);
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < Rows; ++i) {
+        const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));
+        acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, v0);
+        acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, v1);
+      }
+      a += AStride;
+      p0 += plane_stride;
+      p1 += plane_stride;
+    }
+  }
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < Rows; ++i) {
+    if (i >= m) break;
+    const __m512 b = _mm512_set1_ps(bias ? bias[i] : 0.0f);
+    _mm512_storeu_ps(c + i * ldc, _mm512_add_ps(acc[i][0], b));
+    _mm512_storeu_ps(c + i * ldc + 16, _mm512_add_ps(acc[i][1], b));
   }
 }
 #endif

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "nibble/kernels/direct_conv.hpp"
+#include "nibble/kernels/direct_weight_gradient.hpp"
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
@@ -15,14 +17,24 @@
 
 namespace nibble::kernels {
 
-// Buffers kept by a convolution layer between steps, sized on first use:
-// flipped weights for the input gradient, and (stride > 1 only) one column
-// matrix per thread.
+// What a forward convolution keeps between steps: its weights packed for
+// the im2col GEMM or for the direct kernel, whichever the geometry takes.
+template <bool Bf16 = false>
+struct conv_forward_workspace {
+  static constexpr bool bf16 = Bf16 && bf16_available;
+  detail::packed_a_matrix<Bf16> packed_w;
+  direct_conv<Bf16> direct;
+};
+
+// Buffers kept by a convolution layer's backward pass between steps, sized
+// on first use: flipped weights and their forward workspace for the input
+// gradient, and (stride > 1 only) one column matrix per thread.
 template <bool Bf16 = false>
 struct conv_workspace {
   static constexpr bool bf16 = Bf16 && bf16_available;
   std::vector<float> flipped;
-  detail::packed_a_matrix<Bf16> packed_flipped;
+  conv_forward_workspace<Bf16> flipped_forward;
+  direct_weight_gradient<Bf16> weight_gradient;
   std::vector<std::vector<float, aligned_allocator<float>>> columns;
   std::vector<std::vector<float>> partials;  // per-thread weight gradients (thin layers)
   std::vector<char> partial_used;
@@ -152,20 +164,26 @@ struct im2col_packer {
   }
 };
 
-// y[n] = W · im2col(x[n]) + bias, for every image n. W is packed once and
-// shared by all images and threads; a bf16 packed_w makes the product bf16.
-template <class PackedW>
+// y[n] = W · im2col(x[n]) + bias, for every image n: by the direct kernel
+// where it applies, else by a GEMM with W packed once and shared by all
+// images and threads. A bf16 workspace makes the product bf16.
+template <bool Bf16>
 void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                         const float* w, const float* bias, float* y, PackedW& packed_w) {
+                  const float* w, const float* bias, float* y, conv_forward_workspace<Bf16>& ws) {
+  if (direct_conv_applies(g)) {
+    ws.direct.forward(g, out_channels, batch, x, w, bias, y);
+    return;
+  }
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
+  auto& packed_w = ws.packed_w;
   packed_w.pack(row_major(w, rows), out_channels, rows);
   parallel_for(batch, [&](std::size_t n, int) {
     float* out = y + n * out_channels * pixels;
     for (std::size_t o = 0; o < out_channels; ++o)
       std::fill(out + o * pixels, out + (o + 1) * pixels, bias ? bias[o] : 0.0f);
     detail::gemm_serial_packed(out_channels, pixels, rows, std::as_const(packed_w),
-                               im2col_packer<PackedW::bf16>{g, x + n * in_size}, out, pixels, true);
+                               im2col_packer<Bf16>{g, x + n * in_size}, out, pixels, true);
   });
 }
 
@@ -273,33 +291,12 @@ struct batched_im2col_transposed_packer {
   }
 };
 
-// Given dy, write dW = Σ_n dy[n] · im2col(x[n])ᵀ (one GEMM over the whole
-// batch, threads splitting the columns of dW), db = Σ dy and, when dx is not
-// null, dx: a convolution of dy for stride 1, else col2im(Wᵀ · dy[n]).
+// dW = Σ_n dy[n] · im2col(x[n])ᵀ as one GEMM over the whole batch, threads
+// splitting the columns of dW (or, when dW is thin, the images).
 template <class Workspace>
-void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                          const float* w, const float* dy, float* dw, float* db, float* dx, Workspace& ws) {
-  const std::size_t in_size = g.channels * g.height * g.width;
-  const std::size_t pixels = g.col_cols(), rows = g.col_rows();
-  const std::size_t wsize = out_channels * rows;
-  if (dx && g.stride == 1 && g.kernel >= g.padding + 1) {
-    ws.flipped.resize(wsize);
-    flip_transpose_weights(out_channels, g.channels, g.kernel, w, ws.flipped.data());
-    const conv_geometry back{out_channels, g.out_height(), g.out_width(), g.kernel, 1, g.kernel - 1 - g.padding};
-    conv_forward(back, g.channels, batch, dy, ws.flipped.data(), nullptr, dx, ws.packed_flipped);
-  } else if (dx) {
-    const std::size_t threads = std::size_t(max_threads());
-    ws.reserve(threads, rows * pixels);
-    parallel_for(batch, [&](std::size_t n, int t) {
-      float* col = ws.columns[t].data();
-      gemm(rows, pixels, out_channels, transposed(w, rows), row_major(dy + n * out_channels * pixels, pixels), col,
-           pixels, false);
-      float* dxn = dx + n * in_size;
-      std::fill(dxn, dxn + in_size, 0.0f);
-      col2im(g, col, dxn);
-    });
-  }
-
+void weight_gradient_by_gemm(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                             const float* dy, float* dw, Workspace& ws) {
+  const std::size_t pixels = g.col_cols(), rows = g.col_rows(), wsize = out_channels * rows;
   const batched_dy_packer<Workspace::bf16> pack_dy{out_channels, pixels, dy};
   const batched_im2col_transposed_packer<Workspace::bf16> pack_x{g, x};
   const std::size_t threads = std::size_t(max_threads());
@@ -322,6 +319,40 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
       ws.partial_used[t] = 0;
       for (std::size_t i = 0; i < wsize; ++i) dw[i] += ws.partials[t][i];
     }
+  }
+}
+
+// Given dy, write dW = Σ_n dy[n] ⋆ x[n] (direct_weight_gradient.hpp where it
+// applies, else one GEMM over the batch), db = Σ dy and, when dx is not null,
+// dx: a convolution of dy for stride 1, else col2im(Wᵀ · dy[n]).
+template <class Workspace>
+void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                          const float* w, const float* dy, float* dw, float* db, float* dx, Workspace& ws) {
+  const std::size_t in_size = g.channels * g.height * g.width;
+  const std::size_t pixels = g.col_cols(), rows = g.col_rows();
+  const std::size_t wsize = out_channels * rows;
+  if (dx && g.stride == 1 && g.kernel >= g.padding + 1) {
+    ws.flipped.resize(wsize);
+    flip_transpose_weights(out_channels, g.channels, g.kernel, w, ws.flipped.data());
+    const conv_geometry back{out_channels, g.out_height(), g.out_width(), g.kernel, 1, g.kernel - 1 - g.padding};
+    conv_forward(back, g.channels, batch, dy, ws.flipped.data(), nullptr, dx, ws.flipped_forward);
+  } else if (dx) {
+    const std::size_t threads = std::size_t(max_threads());
+    ws.reserve(threads, rows * pixels);
+    parallel_for(batch, [&](std::size_t n, int t) {
+      float* col = ws.columns[t].data();
+      gemm(rows, pixels, out_channels, transposed(w, rows), row_major(dy + n * out_channels * pixels, pixels), col,
+           pixels, false);
+      float* dxn = dx + n * in_size;
+      std::fill(dxn, dxn + in_size, 0.0f);
+      col2im(g, col, dxn);
+    });
+  }
+
+  if (direct_weight_gradient_applies(g)) {
+    ws.weight_gradient.compute(g, out_channels, batch, x, dy, dw);
+  } else {
+    weight_gradient_by_gemm(g, out_channels, batch, x, dy, dw, ws);
   }
 
   for (std::size_t o = 0; o < out_channels; ++o) {

@@ -92,9 +92,11 @@ inline void pack_b(matrix_view b, std::size_t k0, std::size_t j0, std::size_t kc
 // multiple of MR (64 rows = 5 full slivers + 4 rows), so no time goes into
 // rows of zeros. `accumulate` false overwrites C. Partial tiles (m < Rows or
 // n < NR) go through a small buffer so the hot loop never checks bounds.
+// A's Rows values for one k are consecutive, a_stride floats after the
+// last k's (MR in a packed sliver).
 template <std::size_t Rows = MR>
-void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c, std::size_t ldc,
-                  std::size_t m, std::size_t n, bool accumulate) {
+void micro_kernel(std::size_t kc, const float* __restrict a, std::size_t a_stride, const float* __restrict b, float* c,
+                  std::size_t ldc, std::size_t m, std::size_t n, bool accumulate) {
   fvec acc[Rows][NV];
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < Rows; ++i)
@@ -111,7 +113,7 @@ void micro_kernel(std::size_t kc, const float* __restrict a, const float* __rest
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < NV; ++v) acc[i][v] = fma(ai, bv[v], acc[i][v]);
     }
-    a += MR;
+    a += a_stride;
     b += NR;
   }
 
@@ -239,13 +241,13 @@ void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA
 #if NIBBLE_HAS_AVX512_BF16
               if constexpr (bf16) {
                 const std::size_t kc2 = (kc + 1) / 2;
-                micro_kernel_bf16<Rows, MR>(kc2, reinterpret_cast<const std::uint32_t*>(a_block) + ir * kc2,
-                                            reinterpret_cast<const std::uint32_t*>(ws.b.data()) + jr * kc2, c_tile,
-                                            ldc, mr, nr, acc);
+                micro_kernel_bf16<Rows>(kc2, reinterpret_cast<const std::uint32_t*>(a_block) + ir * kc2, MR,
+                                        reinterpret_cast<const std::uint32_t*>(ws.b.data()) + jr * kc2, c_tile, ldc,
+                                        mr, nr, acc);
                 return;
               }
 #endif
-              micro_kernel<Rows>(kc, a_block + ir * kc, ws.b.data() + jr * kc, c_tile, ldc, mr, nr, acc);
+              micro_kernel<Rows>(kc, a_block + ir * kc, MR, ws.b.data() + jr * kc, c_tile, ldc, mr, nr, acc);
             };
             if (MR <= 8 || mr > 8)
               tile.template operator()<MR>();

@@ -38,7 +38,7 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   void forward(const activation& x, activation& y, context&) {
     this->quantize_weights();
     kernels::conv_forward(geometry, Out, x.shape(0), x.data(), this->quantized(), this->bias.value.data(), y.data(),
-                          packed_weights_);
+                          forward_workspace_);
   }
 
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
@@ -50,7 +50,7 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
  private:
   static constexpr bool bf16 = Scheme::arithmetic::bf16;
   kernels::conv_workspace<bf16> workspace_;
-  kernels::detail::packed_a_matrix<bf16> packed_weights_;
+  kernels::conv_forward_workspace<bf16> forward_workspace_;
 };
 
 template <std::size_t Out, std::size_t Kernel, quant_scheme Scheme, std::size_t Stride = 1,

@@ -1,0 +1,227 @@
+#pragma once
+// The weight gradient of a stride-1 convolution without an im2col matrix:
+//   dW[o][c][t] = Σ_n Σ_pixels dy[n][o][pixel] · x_padded[n][c][pixel + offset(t)].
+//
+// Why: as dW = dy · im2col(x)ᵀ, the transposed im2col operand had to be
+// gathered column by column, nine input pixels per output pixel, and that
+// packing cost about as much as the multiply-adds. Here the product runs
+// over "padded pixel positions" P = oy·Wp + ox (Wp the padded width, the
+// Wp − Wo extra columns carrying dy = 0), so tap t reads input position
+// P + offset(t) and every operand is a plain strided view of two small
+// copies made once per image:
+//   - the input, pixel-major: x_t[Q][c] (fp32), or pairs of consecutive
+//     positions (bf16: pair(Q, Q+1) for even Q in one copy and for odd Q in
+//     another, since offset(t) may be odd);
+//   - dy, pixel-major in panels of 32 output channels (the B operand of the
+//     ordinary micro-kernel).
+// The micro-kernel's A rows are 12 consecutive channels of x_t at one tap,
+// its B columns 32 output channels; the tile is dWᵀ[t][c][o], summed over
+// this thread's images and transposed into dW at the end.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "nibble/kernels/bf16.hpp"
+#include "nibble/kernels/gemm.hpp"
+#include "nibble/kernels/im2col.hpp"
+#include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/transpose.hpp"
+
+namespace nibble::kernels {
+
+// True when direct_weight_gradient computes this geometry (thinner inputs,
+// such as a first layer's 3 channels, have too few A rows to be worth it).
+constexpr bool direct_weight_gradient_applies(const conv_geometry& g) {
+  return fvec_width == 16 && g.stride == 1 && g.channels >= 16;
+}
+
+template <bool Bf16 = false>
+class direct_weight_gradient {
+ public:
+  static constexpr bool bf16 = Bf16 && bf16_available;
+
+  // dw (Out × C × K × K) = Σ_n dy[n] ⋆ x[n].
+  void compute(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x, const float* dy,
+               float* dw) {
+    using gemm_config::MR;
+    using gemm_config::NR;
+    const geometry d = layout(g);
+    const std::size_t kk = g.kernel * g.kernel, channels = g.channels, tile_size = kk * channels * out_channels;
+    channels_ = channels;
+    out_channels_ = out_channels;
+    prepare(d, std::size_t(max_threads()), tile_size);
+
+    parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int thread) {
+      buffers& b = per_thread_[std::size_t(thread)];
+      std::fill(b.sum.begin(), b.sum.end(), 0.0f);
+      for (std::size_t n = n0; n < n1; ++n) {
+        copy_input(g, d, x + n * channels * g.height * g.width, b);
+        copy_dy(g, d, out_channels, dy + n * out_channels * g.col_cols(), b);
+        for (std::size_t panel = 0; panel * NR < out_channels; ++panel) {
+          const std::size_t cols = std::min(NR, out_channels - panel * NR);
+          for (std::size_t k0 = 0; k0 < d.depth; k0 += block_depth) {
+            const std::size_t kc = std::min(block_depth, d.depth - k0);
+            const element* b_block = b.dy_t.data() + (panel * d.depth + k0) * NR;
+            for (std::size_t t = 0; t < kk; ++t) {
+              const std::size_t offset = t / g.kernel * d.padded_width + t % g.kernel;
+              // A for depth index k0, channel 0, tap t: position P + offset
+              // with P = k0 (fp32) or the pair starting at 2·k0 (bf16).
+              const element* a_tap;
+              if constexpr (bf16)
+                a_tap = (offset % 2 == 0 ? b.x_even : b.x_odd).data() + (k0 + offset / 2) * channels;
+              else
+                a_tap = b.x_t.data() + (k0 + offset) * channels;
+              for (std::size_t c0 = 0; c0 < channels; c0 += MR) {
+                const std::size_t rows = std::min(MR, channels - c0);
+                float* c_tile = b.sum.data() + (t * channels + c0) * out_channels + panel * NR;
+                auto tile = [&]<std::size_t Rows>() {
+#if NIBBLE_HAS_AVX512_BF16
+                  if constexpr (bf16) {
+                    micro_kernel_bf16<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols, true);
+                    return;
+                  }
+#endif
+                  if constexpr (!bf16)
+                    detail::micro_kernel<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols,
+                                               true);
+                };
+                if (MR <= 8 || rows > 8)
+                  tile.template operator()<MR>();
+                else if (rows > 4)
+                  tile.template operator()<8>();
+                else
+                  tile.template operator()<4>();
+              }
+            }
+          }
+        }
+      }
+      b.used = true;
+    });
+
+    // dw[o][c][t] = Σ over threads of sum[t][c][o].
+    std::fill(dw, dw + tile_size, 0.0f);
+    for (auto& b : per_thread_) {
+      if (!b.used) continue;
+      b.used = false;
+      for (std::size_t t = 0; t < kk; ++t)
+        for (std::size_t c = 0; c < channels; ++c) {
+          const float* row = b.sum.data() + (t * channels + c) * out_channels;
+          for (std::size_t o = 0; o < out_channels; ++o) dw[(o * channels + c) * kk + t] += row[o];
+        }
+    }
+  }
+
+ private:
+  using element = std::conditional_t<bf16, std::uint32_t, float>;
+  using gemm_buffer = std::vector<element, aligned_allocator<element>>;
+  // Depth (pixel positions, or pairs of them) per micro-kernel call: 32
+  // columns of dy over this depth fill 32 KB of L1.
+  static constexpr std::size_t block_depth = bf16 ? 128 : 256;
+
+  struct geometry {
+    std::size_t padded_width;
+    std::size_t positions;  // padded input positions held in x's copies
+    std::size_t depth;      // the product's K: positions P = oy·Wp + ox (fp32) or pairs of them (bf16)
+    std::size_t dy_stride;  // floats per output channel in dy_planar
+  };
+  static geometry layout(const conv_geometry& g) {
+    const std::size_t wp = g.width + 2 * g.padding, hp = g.height + 2 * g.padding;
+    const std::size_t out_positions = g.out_height() * wp;
+    // Room past the image for the last depth block at the largest tap
+    // offset, rounded to whole transposes.
+    const std::size_t positions = (hp * wp + g.kernel + 2 + 31) / 32 * 32;
+    const std::size_t depth = bf16 ? (out_positions + 1) / 2 : out_positions;
+    return {wp, positions, depth, bf16 ? 2 * depth : depth};
+  }
+
+  struct buffers {
+    std::vector<float, aligned_allocator<float>> x_planar, dy_planar;  // channel-major, zero borders
+    gemm_buffer x_t, x_even, x_odd;                                    // pixel-major copies of x
+    gemm_buffer x_pairs, dy_pairs;                                     // bf16: the planar copies as pairs
+    gemm_buffer dy_t;                                                  // [panel][depth][32]
+    std::vector<float> sum;                                            // dWᵀ[t][c][o]
+    bool used = false;
+  };
+
+  void prepare(const geometry& d, std::size_t threads, std::size_t tile_size) {
+    using gemm_config::MR;
+    using gemm_config::NR;
+    if (per_thread_.size() < threads) per_thread_.resize(threads);
+    const std::size_t panels = (out_channels_ + NR - 1) / NR;
+    for (auto& b : per_thread_) {
+      // Zeroed once: borders and padding columns are never written after.
+      auto fit = [](auto& v, std::size_t n) {
+        if (v.size() != n) v.assign(n, {});
+      };
+      fit(b.x_planar, channels_ * d.positions);
+      fit(b.dy_planar, out_channels_ * d.dy_stride);
+      if constexpr (bf16) {
+        fit(b.x_pairs, channels_ * (d.positions / 2));
+        fit(b.x_even, (d.positions / 2) * channels_ + MR);
+        fit(b.x_odd, (d.positions / 2) * channels_ + MR);
+        fit(b.dy_pairs, out_channels_ * d.depth);
+      } else {
+        fit(b.x_t, d.positions * channels_ + MR);
+      }
+      fit(b.dy_t, panels * d.depth * NR);
+      b.sum.resize(tile_size);
+    }
+  }
+
+  // x (C × H × W) -> x_planar (C × positions, zero border) -> the
+  // pixel-major copies.
+  void copy_input(const conv_geometry& g, const geometry& d, const float* x, buffers& b) const {
+    const std::size_t c_count = g.channels;
+    for (std::size_t c = 0; c < c_count; ++c)
+      for (std::size_t y = 0; y < g.height; ++y)
+        copy_short(b.x_planar.data() + c * d.positions + (y + g.padding) * d.padded_width + g.padding,
+                   x + (c * g.height + y) * g.width, g.width);
+    if constexpr (bf16) {
+      // Pairs (Q, Q+1) for even Q, then for odd Q: planar, then transposed.
+      const std::size_t half = d.positions / 2;
+      for (std::size_t c = 0; c < c_count; ++c)
+        pack_bf16_line(b.x_planar.data() + c * d.positions, d.positions, b.x_pairs.data() + c * half);
+      transpose_block(b.x_pairs.data(), half, b.x_even.data(), c_count, c_count, half);
+      for (std::size_t c = 0; c < c_count; ++c)
+        pack_bf16_line(b.x_planar.data() + c * d.positions + 1, d.positions - 1, b.x_pairs.data() + c * half);
+      transpose_block(b.x_pairs.data(), half, b.x_odd.data(), c_count, c_count, half);
+    } else {
+      transpose_block(reinterpret_cast<const std::uint32_t*>(b.x_planar.data()), d.positions,
+                      reinterpret_cast<std::uint32_t*>(b.x_t.data()), c_count, c_count, d.positions);
+    }
+  }
+
+  // dy (Out × Ho × Wo) -> dy_planar (Out × padded positions, zero in the
+  // padding columns) -> dy_t, 32 output channels per panel.
+  void copy_dy(const conv_geometry& g, const geometry& d, std::size_t out_channels, const float* dy,
+               buffers& b) const {
+    using gemm_config::NR;
+    const std::size_t oh = g.out_height(), ow = g.out_width(), stride = d.dy_stride;
+    for (std::size_t o = 0; o < out_channels; ++o)
+      for (std::size_t y = 0; y < oh; ++y)
+        copy_short(b.dy_planar.data() + o * stride + y * d.padded_width, dy + (o * oh + y) * ow, ow);
+    const std::uint32_t* source;
+    std::size_t source_stride;
+    if constexpr (bf16) {
+      for (std::size_t o = 0; o < out_channels; ++o)
+        pack_bf16_line(b.dy_planar.data() + o * stride, stride, b.dy_pairs.data() + o * d.depth);
+      source = b.dy_pairs.data();
+      source_stride = d.depth;
+    } else {
+      source = reinterpret_cast<const std::uint32_t*>(b.dy_planar.data());
+      source_stride = stride;
+    }
+    for (std::size_t panel = 0; panel * NR < out_channels; ++panel)
+      transpose_block(source + panel * NR * source_stride, source_stride,
+                      reinterpret_cast<std::uint32_t*>(b.dy_t.data()) + panel * d.depth * NR, NR,
+                      std::min(NR, out_channels - panel * NR), d.depth);
+  }
+
+  std::size_t channels_ = 0, out_channels_ = 0;
+  std::vector<buffers> per_thread_;
+};
+
+}  // namespace nibble::kernels
