@@ -530,6 +530,7 @@ TEST_CASE("conv2d forward matches a direct convolution", "[layers][conv2d][forwa
   check_conv_forward<conv2d<13, 5, f32>, shape<2, 16, 16>, 13, 5, 1, 2>(2);
   check_conv_forward<conv2d<3, 3, f32, 1, 0>, shape<7, 18, 18>, 3, 3, 1, 0>(2);
   check_conv_forward<conv2d<12, 3, paper_4bit>, shape<16, 16, 16>, 12, 3, 1, 1>(2);
+  check_conv_forward<conv2d<13, 3, f32>, shape<5, 8, 8>, 13, 3, 1, 1>(2);  // rows of 8: vectors in halves
   check_conv_forward<conv2d<4, 3, per_channel_4bit, 2>, shape<3, 6, 6>, 4, 3, 2, 1>(3);
 }
 

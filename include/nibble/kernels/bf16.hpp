@@ -118,16 +118,28 @@ inline void micro_kernel_bf16(std::size_t kc2, const std::uint32_t* __restrict a
   }
 }
 
+// 16 pairs from p, or with Split 8 from p and 8 from p + second (two
+// output rows of 8 pixels).
+template <bool Split>
+inline __m512bh load_pixels_bf16(const std::uint32_t* p, std::ptrdiff_t second) {
+  if constexpr (Split)
+    return (__m512bh)_mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)p)),
+                                        _mm256_loadu_si256((const __m256i*)(p + second)), 1);
+  else
+    return (__m512bh)_mm512_loadu_si512(p);
+}
+
 // The direct convolution's tile (direct_conv.hpp): C (m ≤ Rows rows × 32)
 // = bias + Σ over taps t and planes p of A · B, where the B operand is read
 // in place from padded pair planes: its 16-lane vector v is the 16 pairs at
-// b[v] + tap_offset[t] + p·plane_stride. A holds, per tap and plane, one
-// pair for each of AStride rows.
-template <std::size_t Rows, std::size_t AStride>
+// b[v] + tap_offset[t] + p·plane_stride (with Split, 8 there and 8 at
+// `second` further). A holds, per tap and plane, one pair for each of
+// AStride rows.
+template <std::size_t Rows, std::size_t AStride, bool Split>
 inline void direct_kernel_bf16(std::size_t taps, const std::ptrdiff_t* tap_offset, std::size_t planes,
                                std::size_t plane_stride, const std::uint32_t* __restrict a, const std::uint32_t* b0,
-                               const std::uint32_t* b1, float* c, std::size_t ldc, std::size_t m,
-                               const float* bias) {
+                               const std::uint32_t* b1, std::ptrdiff_t second, float* c, std::size_t ldc,
+                               std::size_t m, const float* bias) {
   __m512 acc[Rows][2];
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < Rows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -135,7 +147,7 @@ inline void direct_kernel_bf16(std::size_t taps, const std::ptrdiff_t* tap_offse
     const std::uint32_t* p0 = b0 + tap_offset[t];
     const std::uint32_t* p1 = b1 + tap_offset[t];
     for (std::size_t p = 0; p < planes; ++p) {
-      const __m512bh v0 = (__m512bh)_mm512_loadu_si512(p0), v1 = (__m512bh)_mm512_loadu_si512(p1);
+      const __m512bh v0 = load_pixels_bf16<Split>(p0, second), v1 = load_pixels_bf16<Split>(p1, second);
 #pragma GCC unroll 16
       for (std::size_t i = 0; i < Rows; ++i) {
         const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));

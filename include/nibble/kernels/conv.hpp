@@ -355,14 +355,11 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
     weight_gradient_by_gemm(g, out_channels, batch, x, dy, dw, ws);
   }
 
-  for (std::size_t o = 0; o < out_channels; ++o) {
+  parallel_for(out_channels, [&](std::size_t o, int) {
     float s = 0.0f;
-    for (std::size_t n = 0; n < batch; ++n) {
-      const float* d = dy + (n * out_channels + o) * pixels;
-      for (std::size_t p = 0; p < pixels; ++p) s += d[p];
-    }
+    for (std::size_t n = 0; n < batch; ++n) s += sum(dy + (n * out_channels + o) * pixels, pixels);
     db[o] = s;
-  }
+  });
 }
 
 }  // namespace nibble::kernels

@@ -16,9 +16,11 @@
 // The weights are packed tap by tap: for each MR-row sliver of output
 // channels, for each tap, for each plane, MR elements.
 //
-// Handles geometries whose output rows are whole multiples of 16 pixels and
-// whose images are whole multiples of 32 pixels, so that a 32-pixel tile is
-// two 16-pixel runs of output rows (VGG4bit's 32×32 and 16×16 layers).
+// Handles geometries whose output rows are whole multiples of 16 pixels, or
+// exactly 8, and whose images are whole multiples of 32 pixels, so that a
+// 32-pixel tile is two 16-pixel runs of output rows (VGG4bit's 32×32 and
+// 16×16 layers) or four 8-pixel rows (its 8×8 layers, each vector loaded
+// in two halves).
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -26,6 +28,10 @@
 #include <cstring>
 #include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "nibble/kernels/bf16.hpp"
 #include "nibble/kernels/gemm.hpp"
@@ -35,10 +41,17 @@
 
 namespace nibble::kernels {
 
+#if defined(__AVX512DQ__)
+inline constexpr bool direct_conv_splits_rows = true;  // 8-pixel rows loaded in halves
+#else
+inline constexpr bool direct_conv_splits_rows = false;
+#endif
+
 // True when direct_conv can compute this geometry.
 constexpr bool direct_conv_applies(const conv_geometry& g) {
-  return fvec_width == 16 && g.stride == 1 && g.out_width() % 16 == 0 && g.col_cols() % 32 == 0 &&
-         g.kernel * g.kernel <= 49;
+  return fvec_width == 16 && g.stride == 1 &&
+         (g.out_width() % 16 == 0 || (g.out_width() == 8 && direct_conv_splits_rows)) &&
+         g.col_cols() % 32 == 0 && g.kernel * g.kernel <= 49;
 }
 
 namespace detail {
@@ -46,10 +59,20 @@ namespace detail {
 // The fp32 twin of direct_kernel_bf16 (bf16.hpp): C (m ≤ Rows rows × 32)
 // = bias + Σ_t Σ_p A · B, B's vector v being the 16 floats at
 // b[v] + tap_offset[t] + p·plane_stride.
-template <std::size_t Rows>
+template <bool Split>
+inline fvec load_pixels(const float* p, std::ptrdiff_t second) {
+#if defined(__AVX512DQ__)
+  if constexpr (Split && fvec_width == 16)
+    return fvec(_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p)), _mm256_loadu_ps(p + second), 1));
+#endif
+  (void)second;
+  return load(p);
+}
+
+template <std::size_t Rows, bool Split>
 inline void direct_kernel_fp32(std::size_t taps, const std::ptrdiff_t* tap_offset, std::size_t planes,
                                std::size_t plane_stride, const float* __restrict a, const float* b0, const float* b1,
-                               float* c, std::size_t ldc, std::size_t m, const float* bias) {
+                               std::ptrdiff_t second, float* c, std::size_t ldc, std::size_t m, const float* bias) {
   using gemm_config::MR;
   fvec acc[Rows][2];
 #pragma GCC unroll 16
@@ -58,7 +81,7 @@ inline void direct_kernel_fp32(std::size_t taps, const std::ptrdiff_t* tap_offse
     const float* p0 = b0 + tap_offset[t];
     const float* p1 = b1 + tap_offset[t];
     for (std::size_t p = 0; p < planes; ++p) {
-      const fvec v0 = load(p0), v1 = load(p1);
+      const fvec v0 = load_pixels<Split>(p0, second), v1 = load_pixels<Split>(p1, second);
 #pragma GCC unroll 16
       for (std::size_t i = 0; i < Rows; ++i) {
         const fvec ai = broadcast(a[i]);
@@ -112,28 +135,35 @@ class direct_conv {
         // The tile's two 16-pixel runs, each within one output row.
         const element* b0 = image + q / ow * padded_width + q % ow;
         const element* b1 = image + (q + 16) / ow * padded_width + (q + 16) % ow;
+        const std::ptrdiff_t second = std::ptrdiff_t(padded_width);  // the next row, for 8-pixel rows
         for (std::size_t o = 0; o < out_channels; o += MR) {
           const std::size_t rows = std::min(MR, out_channels - o);
           const element* a = weights_.data() + o / MR * sliver_size;
           const float* bias_o = bias ? bias + o : nullptr;
-          auto tile = [&]<std::size_t Rows>() {
+          auto tile = [&]<std::size_t Rows, bool Split>() {
 #if NIBBLE_HAS_AVX512_BF16
             if constexpr (bf16) {
-              direct_kernel_bf16<Rows, MR>(kk, tap_offset.data(), planes, plane_size, a, b0, b1, out + o * pixels + q,
-                                           pixels, rows, bias_o);
+              direct_kernel_bf16<Rows, MR, Split>(kk, tap_offset.data(), planes, plane_size, a, b0, b1, second,
+                                                  out + o * pixels + q, pixels, rows, bias_o);
               return;
             }
 #endif
             if constexpr (!bf16)
-              detail::direct_kernel_fp32<Rows>(kk, tap_offset.data(), planes, plane_size, a, b0, b1,
-                                               out + o * pixels + q, pixels, rows, bias_o);
+              detail::direct_kernel_fp32<Rows, Split>(kk, tap_offset.data(), planes, plane_size, a, b0, b1, second,
+                                                      out + o * pixels + q, pixels, rows, bias_o);
           };
-          if (rows > 8)
-            tile.template operator()<MR>();
-          else if (rows > 4)
-            tile.template operator()<8>();
+          auto rows_tile = [&]<bool Split>() {
+            if (rows > 8)
+              tile.template operator()<MR, Split>();
+            else if (rows > 4)
+              tile.template operator()<8, Split>();
+            else
+              tile.template operator()<4, Split>();
+          };
+          if (ow == 8)
+            rows_tile.template operator()<true>();
           else
-            tile.template operator()<4>();
+            rows_tile.template operator()<false>();
         }
       }
     });

@@ -102,16 +102,15 @@ class direct_weight_gradient {
     });
 
     // dw[o][c][t] = Σ over threads of sum[t][c][o].
-    std::fill(dw, dw + tile_size, 0.0f);
-    for (auto& b : per_thread_) {
-      if (!b.used) continue;
-      b.used = false;
-      for (std::size_t t = 0; t < kk; ++t)
-        for (std::size_t c = 0; c < channels; ++c) {
-          const float* row = b.sum.data() + (t * channels + c) * out_channels;
-          for (std::size_t o = 0; o < out_channels; ++o) dw[(o * channels + c) * kk + t] += row[o];
-        }
-    }
+    parallel_for(out_channels, [&](std::size_t o, int) {
+      float* row = dw + o * channels * kk;
+      std::fill(row, row + channels * kk, 0.0f);
+      for (const auto& b : per_thread_)
+        if (b.used)
+          for (std::size_t c = 0; c < channels; ++c)
+            for (std::size_t t = 0; t < kk; ++t) row[c * kk + t] += b.sum[(t * channels + c) * out_channels + o];
+    });
+    for (auto& b : per_thread_) b.used = false;
   }
 
  private:
