@@ -17,34 +17,27 @@
 // by shape so that a change in background load hits both alike. GFLOPS is
 // 2·M·N·K per call over wall time.
 //
-// OpenBLAS picks its kernels by CPU when it is loaded, and OPENBLAS_CORETYPE
-// overrides that. Its AVX-512 kernels ("SkylakeX") are what a fair comparison
-// with nibble's AVX-512 micro-kernel needs, but an environment may pin the
-// AVX2 ones (OPENBLAS_CORETYPE=Haswell). So by default, on a CPU with
-// AVX-512, this program restarts itself with OPENBLAS_CORETYPE=SkylakeX;
-// --openblas_coretype=<name> picks another (Haswell, Zen, ...) and
-// --openblas_coretype=env leaves the environment alone. The "openblas"
-// context line at the top of the output names the kernels in use.
+// OpenBLAS runs its AVX-512 kernels unless --openblas_coretype=<name> says
+// otherwise (openblas_setup.hpp). The "openblas" context line at the top of
+// the output names the kernels in use.
 //
 //   bench_gemm --benchmark_min_time=0.2
 //   bench_gemm --benchmark_filter='threads:1'
 //   bench_gemm --benchmark_filter='fwd_conv2/'
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <nibble/kernels/gemm.hpp>
+
+#include "openblas_setup.hpp"
 
 namespace {
 
@@ -113,23 +106,8 @@ void run_openblas(const product& p, operands& o) {
               p.accumulate ? 1.0f : 0.0f, o.c.data(), int(p.n));
 }
 
-enum class library { nibble, openblas };
-
-// Both libraries keep their idle worker threads spinning for a while after a
-// call (OpenBLAS for ~2^28 cycles, libgomp briefly). On two cores that would
-// steal a core from the next benchmark, so after multi-threaded work wait it
-// out whenever the library or the thread count changes.
-struct last_run {
-  library lib = library::nibble;
-  int threads = 1;
-};
-last_run last;
-
-void settle(library lib, int threads) {
-  if (last.threads > 1 && (last.lib != lib || last.threads != threads))
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  last = {lib, threads};
-}
+using nibble_bench::library;
+using nibble_bench::settle;
 
 void bench(benchmark::State& state, library lib, const product& p, int threads) {
   omp_set_num_threads(threads);  // nibble's gemm splits over all OpenMP threads
@@ -172,39 +150,14 @@ bool check_agreement(const std::vector<product>& products) {
       }
     }
   }
-  last = {library::openblas, 2};
+  nibble_bench::last = {library::openblas, 2};
   return ok;
-}
-
-// Takes --openblas_coretype=<name> out of argv (Google Benchmark would reject
-// it) and makes sure OPENBLAS_CORETYPE is <name> in this process, restarting
-// it if needed: OpenBLAS reads the variable only when it is loaded.
-void choose_openblas_kernels(int& argc, char** argv) {
-  const std::string flag = "--openblas_coretype=";
-  std::string wanted = __builtin_cpu_supports("avx512f") ? "SkylakeX" : "env";
-  std::vector<char*> restart(argv, argv + argc);  // all flags, for the restarted process
-  restart.push_back(nullptr);
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind(flag, 0) == 0)
-      wanted = arg.substr(flag.size());
-    else
-      argv[kept++] = argv[i];
-  }
-  argc = kept;
-  argv[argc] = nullptr;
-  const char* current = std::getenv("OPENBLAS_CORETYPE");
-  if (wanted == "env" || (current && wanted == current)) return;
-  setenv("OPENBLAS_CORETYPE", wanted.c_str(), 1);
-  execv("/proc/self/exe", restart.data());
-  std::perror("bench_gemm: could not restart with the chosen OPENBLAS_CORETYPE");  // carry on as loaded
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  choose_openblas_kernels(argc, argv);
+  nibble_bench::choose_openblas_kernels(argc, argv);
   static const std::vector<product> products = vgg4bit_products();
   for (int threads : {1, 2})
     for (const auto& p : products)
