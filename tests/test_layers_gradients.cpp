@@ -298,6 +298,8 @@ TEST_CASE("conv2d gradients (float32): 16 input channels and more (the direct we
   check_layer_gaussian<conv2d<4, 5, f32, 1, 2>, shape<16, 7, 7>>(2);  // 5x5, odd padded width
   check_layer_gaussian<conv2d<3, 3, f32, 1, 0>, shape<17, 7, 7>>(2);  // padding 0
   check_layer_gaussian<conv2d<6, 3, f32>, shape<16, 16, 16>>(2);     // direct forward and dx as well
+  // Many images per thread: each one's copies overwrite the last one's.
+  check_layer_gaussian<conv2d<4, 3, f32>, shape<16, 4, 4>>(20);
 }
 
 TEST_CASE("linear gradients (float32)", "[layers][gradients][linear]") {
