@@ -14,6 +14,7 @@
 #include "nibble/kernels/bf16.hpp"
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/kernels/simd.hpp"
+#include "nibble/kernels/transpose.hpp"
 
 namespace nibble::kernels {
 
@@ -76,6 +77,14 @@ inline void pack_b(matrix_view b, std::size_t k0, std::size_t j0, std::size_t kc
         std::memcpy(dst, src, cols * sizeof(float));
         for (std::size_t c = cols; c < NR; ++c) dst[c] = 0.0f;
       }
+    } else if (b.row_stride == 1) {
+      // B stored transposed: its panel's columns are rows in memory, so
+      // the panel is a block transpose.
+      const float* src = b.data + std::ptrdiff_t(j0 + j) * b.col_stride + std::ptrdiff_t(k0);
+      transpose_block(reinterpret_cast<const std::uint32_t*>(src), std::size_t(b.col_stride),
+                      reinterpret_cast<std::uint32_t*>(out), NR, cols, kc);
+      if (cols < NR)
+        for (std::size_t k = 0; k < kc; ++k) std::fill(out + k * NR + cols, out + (k + 1) * NR, 0.0f);
     } else {
       for (std::size_t k = 0; k < kc; ++k) {
         float* dst = out + k * NR;
