@@ -82,8 +82,8 @@ void check_bf16_convolution() {
 }  // namespace
 
 TEST_CASE("a bf16 convolution agrees with the fp32 one to bf16 accuracy, forward and backward", "[kernels][bf16]") {
-  check_bf16_convolution<shape<5, 9, 7>>();   // output rows shorter than a vector: the general packing path
-  check_bf16_convolution<shape<3, 16, 16>>();  // rows of 16 and 32 pixels: the masked-load packing path
+  check_bf16_convolution<shape<5, 9, 7>>();    // rows of 7 pixels: im2col packing and GEMM
+  check_bf16_convolution<shape<3, 16, 16>>();  // rows of 16 and 32 pixels: the direct kernel
   check_bf16_convolution<shape<2, 6, 32>>();
   // 16 channels and more: the direct weight gradient, with odd padded
   // widths (odd tap offsets, read from the odd-pair copy) and even ones.

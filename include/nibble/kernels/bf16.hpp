@@ -61,25 +61,6 @@ inline void pack_bf16_line(const float* line, std::size_t n, std::uint32_t* out)
 }
 
 #if NIBBLE_HAS_AVX512_BF16
-// 16 floats row[ix0 + l], l < 16, with 0 where ix0 + l falls outside
-// [0, width): a masked load reads the image row in place, borders included.
-inline __m512 load_row_segment(const float* row, std::ptrdiff_t ix0, std::ptrdiff_t width) {
-  const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-ix0, 0, 16), hi = std::clamp<std::ptrdiff_t>(width - ix0, lo, 16);
-  const __mmask16 mask = __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-  // Address arithmetic on integers: ix0 may point before the row, into
-  // lanes the mask never reads.
-  const auto address = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(row) +
-                                                      std::uintptr_t(ix0 * std::ptrdiff_t(sizeof(float))));
-  return _mm512_maskz_loadu_ps(mask, address);
-}
-
-// out[j] = pair(even[j], odd[j]) for 16 lanes.
-inline void store_bf16_pairs(__m512 even, __m512 odd, std::uint32_t* out) {
-  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
-                                              6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  _mm512_storeu_si512(out, _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even)));
-}
-
 // C tile (Rows × 32) += A sliver · B panel over kc2 pairs of k; A's pairs
 // for one k pair are Rows consecutive words, a_stride words after the last
 // k pair's (a packed sliver has a_stride = MR).

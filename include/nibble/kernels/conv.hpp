@@ -75,7 +75,8 @@ inline void copy_image_run(const conv_geometry& g, const float* src, std::size_t
 // Packs B = im2col(image) block by block, straight from the image, so the
 // column matrix is never written out: the forward GEMM reads each input
 // pixel from cache instead of a 9× larger buffer from memory. With Bf16 (and
-// hardware for it) it writes bf16 pairs of rows.
+// hardware for it) it writes bf16 pairs of rows. Used for the geometries
+// direct_conv.hpp does not take (strided convolutions, odd row widths).
 template <bool Bf16 = false>
 struct im2col_packer {
   static constexpr bool bf16 = Bf16 && bf16_available;
@@ -126,30 +127,6 @@ struct im2col_packer {
         alignas(64) float even[NR], odd[NR];
         auto* out32 = reinterpret_cast<std::uint32_t*>(out);
         const std::size_t kc2 = (kc + 1) / 2;
-#if NIBBLE_HAS_AVX512_BF16
-        // Fast path: each half of the panel (16 pixels) lies in one output
-        // row, so each of its two im2col rows is one masked load from the
-        // image (the 32×32 and 16×16 layers of VGG4bit).
-        const bool in_rows = g.stride == 1 && cols == NR && ox % 16 == 0 && ow % 16 == 0;
-        if (in_rows) {
-          const std::size_t oy1 = oy + (ox + 16) / ow, ox1 = (ox + 16) % ow;
-          auto segment = [&](const row_source& r, std::size_t y, std::size_t x) {
-            const std::ptrdiff_t iy = std::ptrdiff_t(y + r.ky) - std::ptrdiff_t(g.padding);
-            if (iy < 0 || iy >= std::ptrdiff_t(g.height)) return _mm512_setzero_ps();
-            return load_row_segment(r.plane + std::size_t(iy) * g.width,
-                                    std::ptrdiff_t(x + r.kx) - std::ptrdiff_t(g.padding), std::ptrdiff_t(g.width));
-          };
-          const row_source none{image, g.height + g.padding, 0};  // reads only zeros
-          for (std::size_t kp = 0; kp < kc2; ++kp) {
-            const row_source& e = rows[2 * kp];
-            const row_source& o = 2 * kp + 1 < kc ? rows[2 * kp + 1] : none;
-            store_bf16_pairs(segment(e, oy, ox), segment(o, oy, ox), out32 + kp * NR);
-            store_bf16_pairs(segment(e, oy1, ox1), segment(o, oy1, ox1), out32 + kp * NR + 16);
-          }
-          out += NR * kc2;
-          continue;
-        }
-#endif
         for (std::size_t kp = 0; kp < kc2; ++kp) {
           fill_row(rows[2 * kp], oy, ox, cols, even);
           if (2 * kp + 1 < kc)
