@@ -216,16 +216,12 @@ bool check_agreement() {
       run_nibble(d, p, ws);
       run_openblas(d, p);
       const std::size_t pixels = c.pixels(), cols = batch * pixels;
-      double max_err = 0, max_ref = 0;
-      auto compare = [&](float got, float want) {
-        max_err = std::max(max_err, double(std::fabs(got - want)));
-        max_ref = std::max(max_ref, double(std::fabs(want)));
-      };
+      nibble_bench::agreement a;
       if (p == product::fwd) {
         for (std::size_t n = 0; n < batch; ++n)
           for (std::size_t o = 0; o < c.cout; ++o)
             for (std::size_t q = 0; q < pixels; ++q)
-              compare(d.y[(n * c.cout + o) * pixels + q], d.out_matrix[o * cols + n * pixels + q] + d.bias[o]);
+              a.add(d.y[(n * c.cout + o) * pixels + q], d.out_matrix[o * cols + n * pixels + q] + d.bias[o]);
       } else if (p == product::bwd_data) {
         buffer image_cols(c.rows() * pixels), dx(c.cin * pixels);
         for (std::size_t n = 0; n < batch; ++n) {
@@ -233,14 +229,14 @@ bool check_agreement() {
             std::copy_n(d.out_matrix.data() + r * cols + n * pixels, pixels, image_cols.data() + r * pixels);
           std::fill(dx.begin(), dx.end(), 0.0f);
           k::col2im(c.geometry(), image_cols.data(), dx.data());
-          for (std::size_t i = 0; i < dx.size(); ++i) compare(d.dx[n * c.cin * pixels + i], dx[i]);
+          for (std::size_t i = 0; i < dx.size(); ++i) a.add(d.dx[n * c.cin * pixels + i], dx[i]);
         }
       } else {
-        for (std::size_t i = 0; i < d.dw.size(); ++i) compare(d.dw[i], d.out_matrix[i]);
+        for (std::size_t i = 0; i < d.dw.size(); ++i) a.add(d.dw[i], d.out_matrix[i]);
       }
-      if (max_err > 1e-4 * std::max(1.0, max_ref)) {
+      if (!a.close()) {
         std::fprintf(stderr, "bench_conv_products: %s_%s: nibble and OpenBLAS differ by %g (largest %g)\n",
-                     product_name(p), c.name.c_str(), max_err, max_ref);
+                     product_name(p), c.name.c_str(), a.max_err, a.max_ref);
         ok = false;
       }
     }

@@ -138,14 +138,11 @@ bool check_agreement(const std::vector<product>& products) {
       operands x(p), y(p);
       run_nibble(p, x);
       run_openblas(p, y);
-      double max_err = 0, max_ref = 0;
-      for (std::size_t i = 0; i < x.c.size(); ++i) {
-        max_err = std::max(max_err, double(std::fabs(x.c[i] - y.c[i])));
-        max_ref = std::max(max_ref, double(std::fabs(y.c[i])));
-      }
-      if (max_err > 1e-4 * std::max(1.0, max_ref)) {
+      nibble_bench::agreement a;
+      for (std::size_t i = 0; i < x.c.size(); ++i) a.add(x.c[i], y.c[i]);
+      if (!a.close()) {
         std::fprintf(stderr, "bench_gemm: %s on %d threads: nibble and OpenBLAS differ by %g (largest |C| %g)\n",
-                     p.name.c_str(), threads, max_err, max_ref);
+                     p.name.c_str(), threads, a.max_err, a.max_ref);
         ok = false;
       }
     }

@@ -1,7 +1,9 @@
 #pragma once
 // What the benchmarks that race nibble against OpenBLAS share: choosing
 // OpenBLAS's kernels, and letting idle worker threads go quiet between runs.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -31,6 +33,18 @@ inline void settle(library lib, int threads) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   last = {lib, threads};
 }
+
+// The largest difference between nibble's results and OpenBLAS's, against
+// the largest OpenBLAS result: both must agree before their speeds mean
+// anything.
+struct agreement {
+  double max_err = 0, max_ref = 0;
+  void add(float got, float want) {
+    max_err = std::max(max_err, double(std::fabs(got - want)));
+    max_ref = std::max(max_ref, double(std::fabs(want)));
+  }
+  bool close() const { return max_err <= 1e-4 * std::max(1.0, max_ref); }
+};
 
 // OpenBLAS picks its kernels by CPU when it is loaded, and OPENBLAS_CORETYPE
 // overrides that. Its AVX-512 kernels ("SkylakeX") are what a fair

@@ -49,9 +49,7 @@ class direct_weight_gradient {
     using gemm_config::NR;
     const geometry d = layout(g);
     const std::size_t kk = g.kernel * g.kernel, channels = g.channels, tile_size = kk * channels * out_channels;
-    channels_ = channels;
-    out_channels_ = out_channels;
-    prepare(d, std::size_t(max_threads()), tile_size);
+    prepare(d, channels, out_channels, tile_size, std::size_t(max_threads()));
 
     parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int thread) {
       buffers& b = per_thread_[std::size_t(thread)];
@@ -145,25 +143,26 @@ class direct_weight_gradient {
     bool used = false;
   };
 
-  void prepare(const geometry& d, std::size_t threads, std::size_t tile_size) {
+  void prepare(const geometry& d, std::size_t channels, std::size_t out_channels, std::size_t tile_size,
+               std::size_t threads) {
     using gemm_config::MR;
     using gemm_config::NR;
     if (per_thread_.size() < threads) per_thread_.resize(threads);
-    const std::size_t panels = (out_channels_ + NR - 1) / NR;
+    const std::size_t panels = (out_channels + NR - 1) / NR;
     for (auto& b : per_thread_) {
       // Zeroed once: borders and padding columns are never written after.
       auto fit = [](auto& v, std::size_t n) {
         if (v.size() != n) v.assign(n, {});
       };
-      fit(b.x_planar, channels_ * d.positions);
-      fit(b.dy_planar, out_channels_ * d.dy_stride);
+      fit(b.x_planar, channels * d.positions);
+      fit(b.dy_planar, out_channels * d.dy_stride);
       if constexpr (bf16) {
-        fit(b.x_pairs, channels_ * (d.positions / 2));
-        fit(b.x_even, (d.positions / 2) * channels_ + MR);
-        fit(b.x_odd, (d.positions / 2) * channels_ + MR);
-        fit(b.dy_pairs, out_channels_ * d.depth);
+        fit(b.x_pairs, channels * (d.positions / 2));
+        fit(b.x_even, (d.positions / 2) * channels + MR);
+        fit(b.x_odd, (d.positions / 2) * channels + MR);
+        fit(b.dy_pairs, out_channels * d.depth);
       } else {
-        fit(b.x_t, d.positions * channels_ + MR);
+        fit(b.x_t, d.positions * channels + MR);
       }
       fit(b.dy_t, panels * d.depth * NR);
       b.sum.resize(tile_size);
@@ -219,7 +218,6 @@ class direct_weight_gradient {
                       std::min(NR, out_channels - panel * NR), d.depth);
   }
 
-  std::size_t channels_ = 0, out_channels_ = 0;
   std::vector<buffers> per_thread_;
 };
 
