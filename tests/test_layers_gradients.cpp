@@ -144,38 +144,37 @@ void require_close(const activation& got, const activation& want) {
   }
 }
 
-template <class Spec, class Shape, std::size_t Out, std::size_t K, std::size_t Stride, std::size_t Pad>
-void check_conv_forward(std::size_t batch) {
+// The layer's forward pass against `reference(x, weights, bias)`. The
+// reference uses the weights the layer says it used, so the check covers
+// quantized layers too; for float32 they are the master weights.
+template <class Spec, class Shape, class Reference>
+void check_forward(std::size_t batch, std::uint64_t seed, Reference reference) {
   using L = typename Spec::template bind<Shape>;
   L layer;
-  init_layer(layer, 21);
+  init_layer(layer, seed);
   context ctx;
-  const activation x = nibble_test::gaussian_input<Shape>(batch, 22);
+  const activation x = nibble_test::gaussian_input<Shape>(batch, seed + 1);
   activation y;
   ensure_batch_shape<typename L::output_shape>(y, batch);
   layer.forward(x, y, ctx);
-  // The reference uses the weights the layer says it used, so the check
-  // covers quantized layers too; for float32 they are the master weights.
   if constexpr (!L::scheme_type::quantized)
     REQUIRE(std::equal(layer.quantized_weights().begin(), layer.quantized_weights().end(),
                        layer.weight.value.begin()));
-  require_close(y, naive_conv(x, layer.quantized_weights(), layer.bias.value, Out, K, Stride, Pad));
+  require_close(y, reference(x, layer.quantized_weights(), layer.bias.value));
+}
+
+template <class Spec, class Shape, std::size_t Out, std::size_t K, std::size_t Stride, std::size_t Pad>
+void check_conv_forward(std::size_t batch) {
+  check_forward<Spec, Shape>(batch, 21, [](const auto& x, const auto& w, const auto& b) {
+    return naive_conv(x, w, b, Out, K, Stride, Pad);
+  });
 }
 
 template <class Spec, class Shape, std::size_t Out>
 void check_linear_forward(std::size_t batch) {
-  using L = typename Spec::template bind<Shape>;
-  L layer;
-  init_layer(layer, 31);
-  context ctx;
-  const activation x = nibble_test::gaussian_input<Shape>(batch, 32);
-  activation y;
-  ensure_batch_shape<typename L::output_shape>(y, batch);
-  layer.forward(x, y, ctx);
-  if constexpr (!L::scheme_type::quantized)
-    REQUIRE(std::equal(layer.quantized_weights().begin(), layer.quantized_weights().end(),
-                       layer.weight.value.begin()));
-  require_close(y, naive_linear(x, layer.quantized_weights(), layer.bias.value, Out));
+  check_forward<Spec, Shape>(batch, 31, [](const auto& x, const auto& w, const auto& b) {
+    return naive_linear(x, w, b, Out);
+  });
 }
 
 // ---------------------------------------------------------------------------
