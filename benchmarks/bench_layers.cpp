@@ -31,8 +31,8 @@
 #include <nibble/kernels/parallel.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
-#include <nibble/train/loss.hpp>
 #include <nibble/train/optimizer.hpp>
+#include <nibble/train/step.hpp>
 
 namespace {
 
@@ -162,12 +162,7 @@ struct network_fixture {
   }
   void train_step() {
     ctx.phase = nibble::mode::train;
-    const nibble::activation& logits = net->forward(x, ctx);
-    nibble::softmax_cross_entropy(logits, labels, grad);
-    net->backward(grad, nullptr, ctx);
-    nibble::clip_gradient_norm(*net, 0.5);
-    opt.step(*net, 1e-3f);
-    net->post_step();
+    nibble::train_step(*net, opt, x, labels, 1e-3f, 0.5, grad, ctx);
   }
   // The part of a training step after backward.
   void update() {

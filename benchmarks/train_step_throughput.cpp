@@ -30,8 +30,8 @@
 #include <nibble/kernels/parallel.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
-#include <nibble/train/loss.hpp>
 #include <nibble/train/optimizer.hpp>
+#include <nibble/train/step.hpp>
 
 namespace {
 
@@ -90,12 +90,7 @@ int run(const settings& s) {
   nibble::activation grad;
   double loss = 0;
   auto train_step = [&] {
-    const nibble::activation& logits = net->forward(x, ctx);
-    loss = nibble::softmax_cross_entropy(logits, labels, grad).loss;
-    net->backward(grad, nullptr, ctx);
-    nibble::clip_gradient_norm(*net, 0.5);
-    opt.step(*net, 1e-3f);
-    net->post_step();
+    loss = nibble::train_step(*net, opt, x, labels, 1e-3f, 0.5, grad, ctx).loss;
   };
   float checksum = 0;
   auto eval_batch = [&] { checksum += net->forward(x, ctx).data()[0]; };

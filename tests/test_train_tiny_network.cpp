@@ -16,6 +16,7 @@
 #include "nibble/quant/presets.hpp"
 #include "nibble/train/loss.hpp"
 #include "nibble/train/optimizer.hpp"
+#include "nibble/train/step.hpp"
 
 using namespace nibble;
 
@@ -51,12 +52,7 @@ double train_quadrants() {
   std::vector<std::int32_t> labels;
   for (int step = 0; step < 150; ++step) {
     make_quadrant_batch(rng, 32, x, labels);
-    const activation& logits = net.forward(x, ctx);
-    softmax_cross_entropy(logits, labels, grad);
-    net.backward(grad, nullptr, ctx);
-    clip_gradient_norm(net, 0.5);
-    opt.step(net, 1e-2f);
-    net.post_step();
+    train_step(net, opt, x, labels, 1e-2f, 0.5, grad, ctx);
   }
   ctx.phase = mode::eval;
   make_quadrant_batch(rng, 512, x, labels);
@@ -95,10 +91,7 @@ TEST_CASE("4-bit weights keep at most 15 levels and stay inside the tanh clip wh
   std::vector<std::int32_t> labels;
   for (int step = 0; step < 20; ++step) {
     make_quadrant_batch(rng, 16, x, labels);
-    softmax_cross_entropy(net.forward(x, ctx), labels, grad);
-    net.backward(grad, nullptr, ctx);
-    opt.step(net, 0.5f);  // huge steps push weights towards the clip bound
-    net.post_step();
+    train_step(net, opt, x, labels, 0.5f, 0.0, grad, ctx);  // huge steps push weights towards the clip bound
   }
   for (std::size_t levels : distinct_weight_levels(net)) CHECK(levels <= 15);
   net.visit_parameters([](parameter& p) {

@@ -16,8 +16,8 @@
 #include "nibble/layers/max_pool2d.hpp"
 #include "nibble/net/sequential.hpp"
 #include "nibble/quant/presets.hpp"
-#include "nibble/train/loss.hpp"
 #include "nibble/train/optimizer.hpp"
+#include "nibble/train/step.hpp"
 
 // Every allocation in the process goes through these: glibc's malloc family
 // is replaced by wrappers around its own entry points (__libc_malloc, …),
@@ -95,12 +95,7 @@ std::vector<long> allocations_per_step() {
   for (int step = 0; step < 3; ++step) {
     allocations = 0;
     counting = true;
-    const activation& logits = net.forward(x, ctx);
-    softmax_cross_entropy(logits, labels, grad);
-    net.backward(grad, nullptr, ctx);
-    clip_gradient_norm(net, 0.5);
-    opt.step(net, 1e-3f);
-    net.post_step();
+    train_step(net, opt, x, labels, 1e-3f, 0.5, grad, ctx);
     counting = false;
     counts.push_back(allocations);
   }

@@ -23,6 +23,7 @@
 #include "nibble/train/optimizer.hpp"
 #include "nibble/train/progress.hpp"
 #include "nibble/train/schedule.hpp"
+#include "nibble/train/step.hpp"
 
 namespace nibble {
 
@@ -104,12 +105,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
     double lr = schedule.at(double(epoch));
     for (std::size_t i = 0; i < per_epoch && loader.next(b); ++i) {
       if (epoch < o.warmup_epochs) lr = schedule.at(double(epoch) + double(i) / double(per_epoch));
-      const activation& logits = net.forward(b.images, ctx);
-      const auto r = softmax_cross_entropy(logits, b.labels, grad);
-      net.backward(grad, nullptr, ctx);
-      clip_gradient_norm(net, o.grad_clip);
-      opt.step(net, float(lr));
-      net.post_step();
+      const loss_result r = train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx);
       loss_sum += r.loss * double(b.size());
       correct += r.correct;
       seen += b.size();
