@@ -14,7 +14,6 @@
 #include "nibble/net/sequential.hpp"
 #include "nibble/net/summary.hpp"
 #include "nibble/quant/presets.hpp"
-#include "nibble/train/loss.hpp"
 #include "nibble/train/optimizer.hpp"
 #include "nibble/train/step.hpp"
 
