@@ -2,7 +2,9 @@
 // flags, picks one of the separately instantiated network types at the top,
 // and hands it to nibble::train. Nothing below main() switches at run time.
 #pragma once
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -11,6 +13,7 @@
 
 #include <nibble/data/cifar.hpp>
 #include <nibble/kernels/parallel.hpp>
+#include <nibble/net/describe.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
@@ -23,10 +26,49 @@ struct cifar_cli {
   std::string arithmetic = "fp32";
   std::string optimizer = "adamw";
   double momentum = 0.9;
+  double weight_decay = 5e-4;
   bool nesterov = false;
   int threads = 0;
   nibble::train_options train;
 };
+
+// A number check whose message states the rule and the value given, e.g.
+// "--lr: must be a finite number above 0, got nan".
+inline CLI::Validator finite_number(double lowest, bool lowest_allowed, double highest = 1e30) {
+  const std::string rule = fmt::format("must be a finite number {} {}{}", lowest_allowed ? "of at least" : "above",
+                                       lowest, highest < 1e30 ? fmt::format(" and at most {}", highest) : "");
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        std::size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == text.size() && std::isfinite(v) && (lowest_allowed ? v >= lowest : v > lowest) &&
+                        v <= highest;
+        return ok ? std::string() : rule + ", got " + text;
+      },
+      "NUMBER");
+}
+// Whole numbers from lowest to highest, e.g. "--epochs: must be a whole number from 1 to 100000, got 0".
+inline CLI::Validator count_from(long long lowest, long long highest) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        long long v = 0;
+        std::size_t used = 0;
+        try {
+          v = std::stoll(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        return used == text.size() && v >= lowest && v <= highest
+                   ? std::string()
+                   : fmt::format("must be a whole number from {} to {}, got {}", lowest, highest, text);
+      },
+      "COUNT");
+}
 
 inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& default_data) {
   c.data = std::getenv("NIBBLE_DATA") ? std::getenv("NIBBLE_DATA") : default_data;
@@ -39,21 +81,25 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--arithmetic", c.arithmetic,
                  "Convolution products in fp32, or bf16 (AVX512-BF16; fp32 sums) for speed")
       ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
-  app.add_option("--epochs", t.epochs, "Epochs to train")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch-size", t.batch_size, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--lr", t.learning_rate, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--weight-decay", t.weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--epochs", t.epochs, "Epochs to train")->check(count_from(1, 100000))->capture_default_str();
+  app.add_option("--batch-size", t.batch_size, "Images per batch")->check(count_from(1, 65536))->capture_default_str();
+  app.add_option("--lr", t.learning_rate, "Peak learning rate")->check(finite_number(0, false))->capture_default_str();
+  app.add_option("--weight-decay", c.weight_decay, "Weight decay")->check(finite_number(0, true))->capture_default_str();
   app.add_option("--grad-clip", t.grad_clip, "Max global gradient norm (0: off)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--t-max", t.t_max, "Cosine annealing period in epochs")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--warmup", t.warmup_epochs, "Linear warm-up epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(finite_number(0, true))->capture_default_str();
+  app.add_option("--t-max", t.t_max, "Cosine annealing period in epochs")
+      ->check(finite_number(0, false))->capture_default_str();
+  app.add_option("--warmup", t.warmup_epochs, "Linear warm-up epochs")->check(finite_number(0, true))->capture_default_str();
   app.add_option("--optimizer", c.optimizer, "adamw or sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
-  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--momentum", c.momentum, "SGD momentum")->check(finite_number(0, true, 1))->capture_default_str();
   app.add_flag("--nesterov", c.nesterov, "SGD with Nesterov momentum");
-  app.add_option("--threads", c.threads, "Compute threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", c.threads, "Compute threads (0: all cores)")->check(count_from(0, 1 << 20));
   app.add_option("--seed", t.seed, "Seed for initialisation, shuffling, augmentation and dropout")->capture_default_str();
   app.add_option("--checkpoint-dir", t.checkpoint_dir, "Save last.ckpt here after every epoch");
-  app.add_flag("--resume", t.resume, "Continue from <checkpoint-dir>/last.ckpt");
+  app.add_flag("--resume", t.resume, "Continue the run in <checkpoint-dir>/last.ckpt");
+  app.add_flag("--overwrite", t.overwrite, "Discard an earlier run's checkpoint and metrics and start again");
+  app.add_flag("--allow-changed-settings", t.allow_changed_settings,
+               "Resume even if settings differ from the checkpoint's (listing them)");
   app.add_option("--metrics", t.metrics_file, "Per-epoch metrics file (.csv, or .jsonl for JSON lines)");
   app.add_option("--max-batches", t.max_batches, "Stop each epoch after this many batches (0: all)");
   app.add_flag("!--no-progress", t.progress, "Hide the progress bar");
@@ -64,14 +110,16 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   auto net = std::make_unique<Net>();
   std::mt19937_64 rng(c.train.seed);
   net->init(rng);
-  fmt::print("network: {} parameters, {} classes, {}-bit weights, {} arithmetic, optimizer {}\n", Net::parameter_count,
-             Net::output_shape::channels, c.bits, c.arithmetic, c.optimizer);
+  nibble::train_options options = c.train;
+  options.model_name = c.model == "vgg" ? "VGG4bit" : "SimpleResNet4bit";
+  fmt::print("network: {}, {}; optimizer {}\n", options.model_name, nibble::describe_network<Net>().summary,
+             c.optimizer);
   if (c.optimizer == "sgd") {
-    nibble::sgd opt{.momentum = float(c.momentum), .weight_decay = float(c.train.weight_decay), .nesterov = c.nesterov};
-    nibble::train(*net, opt, train_set, test_set, c.train);
+    nibble::sgd opt{.momentum = float(c.momentum), .weight_decay = float(c.weight_decay), .nesterov = c.nesterov};
+    nibble::train(*net, opt, train_set, test_set, options);
   } else {
-    nibble::adamw opt{.weight_decay = float(c.train.weight_decay)};
-    nibble::train(*net, opt, train_set, test_set, c.train);
+    nibble::adamw opt{.weight_decay = float(c.weight_decay)};
+    nibble::train(*net, opt, train_set, test_set, options);
   }
   return 0;
 }
@@ -97,7 +145,15 @@ int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   }
 }
 
+// More threads than cores only add per-thread buffers and contention.
 inline void apply_threads(const cifar_cli& c) {
-  if (c.threads > 0) nibble::kernels::set_threads(c.threads);
+  const int cores = nibble::kernels::core_count();
+  int threads = c.threads;
+  if (threads > cores) {
+    fmt::print(stderr, "warning: --threads {} is more than the {} cores of this machine; using {}\n", threads, cores,
+               cores);
+    threads = cores;
+  }
+  if (threads > 0) nibble::kernels::set_threads(threads);
   fmt::print("threads: {}\n", nibble::kernels::max_threads());
 }

@@ -1,167 +1,187 @@
-// Checkpoints and the trainer's resume: a resumed run must match an
-// uninterrupted one bit for bit; other network types and damaged files are
-// refused with a message naming the file.
+// Checkpoints: a round trip restores everything; a checkpoint of another
+// network or optimizer is refused in words; damaged, truncated and foreign
+// files are refused as such; values are stored little-endian.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <fstream>
-#include <random>
+#include <cstring>
 
 #include "nibble/io/checkpoint.hpp"
-#include "nibble/layers/batch_norm.hpp"
-#include "nibble/layers/conv2d.hpp"
-#include "nibble/layers/dropout.hpp"
-#include "nibble/layers/global_avg_pool.hpp"
-#include "nibble/layers/linear.hpp"
-#include "nibble/layers/relu.hpp"
-#include "nibble/net/sequential.hpp"
+#include "nibble/net/simple_resnet4bit.hpp"
+#include "nibble/net/vgg4bit.hpp"
 #include "nibble/quant/presets.hpp"
-#include "nibble/train/trainer.hpp"
+#include "nibble/train/optimizer.hpp"
+#include "training_fixtures.hpp"
 
 using namespace nibble;
+using fixtures::small_net;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <class S>
-using small_net = sequential<input<3, 32, 32>, conv2d<4, 3, S, 2>, batch_norm, relu, global_avg_pool, dropout<0.25f>,
-                             linear<2, S>>;
-
-fs::path fresh_folder(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("nibble_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-// Images whose label is whether the red channel is brighter than the blue one.
-data::dataset colour_dataset(std::size_t n, std::uint64_t seed) {
-  data::dataset d;
-  d.classes = 2;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> byte(0, 255);
-  d.pixels.resize(n * data::image_bytes);
-  d.labels.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const int red = byte(rng), blue = byte(rng);
-    d.labels[i] = red > blue ? 1 : 0;
-    std::uint8_t* img = d.pixels.data() + i * data::image_bytes;
-    for (std::size_t p = 0; p < 1024; ++p) {
-      img[p] = std::uint8_t(red);
-      img[1024 + p] = std::uint8_t(byte(rng));
-      img[2048 + p] = std::uint8_t(blue);
-    }
-  }
-  return d;
-}
+const checkpoint_run example_run{7, "small", {{"batch_size", "16"}, {"seed", "5"}}, {std::byte{1}, std::byte{2}}};
 
 template <class Net>
-std::vector<float> all_values(Net& net) {
-  std::vector<float> v;
-  net.visit_parameters([&](parameter& p) { v.insert(v.end(), p.value.begin(), p.value.end()); });
-  net.visit_buffers([&](xt::xtensor<float, 1>& b) { v.insert(v.end(), b.begin(), b.end()); });
-  return v;
+std::vector<std::byte> example_checkpoint(Net& net) {
+  std::mt19937_64 rng(1);
+  net.init(rng);
+  adamw opt;
+  opt.step(net, 1e-3f);  // optimizer state for every parameter
+  return encode_checkpoint(net, opt, example_run);
 }
-
 }  // namespace
 
-TEST_CASE("checkpoint round trip restores parameters, statistics and optimizer state", "[checkpoint]") {
-  const fs::path dir = fresh_folder("roundtrip");
+TEST_CASE("checkpoint round trip restores parameters, statistics, optimizer state and the run", "[checkpoint]") {
+  const fs::path dir = fixtures::fresh_folder("roundtrip");
   small_net<paper_4bit> a, b;
   std::mt19937_64 rng(1);
   a.init(rng);
   b.init(rng);
+  a.visit_buffers([](xt::xtensor<float, 1>& buf) { buf.fill(0.25f); });
   adamw oa, ob;
-  oa.m = {{1.0f, 2.0f}};
-  oa.v = {{3.0f}};
-  oa.steps = 42;
-  save_checkpoint(dir / "c.ckpt", a, oa, 7);
+  oa.step(a, 1e-3f);
+  save_checkpoint(dir / "c.ckpt", a, oa, example_run);
   CHECK(fs::exists(dir / "c.ckpt"));
-  CHECK_FALSE(fs::exists(dir / "c.ckpt.tmp"));
-  CHECK(load_checkpoint(dir / "c.ckpt", b, ob) == 7);
-  CHECK(all_values(a) == all_values(b));
-  CHECK(ob.steps == 42);
+  CHECK_FALSE(fs::exists(io::temporary_path(dir / "c.ckpt")));
+  const checkpoint_run run = load_checkpoint(dir / "c.ckpt", b, ob);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
+  CHECK(ob.steps == 1);
   CHECK(ob.m == oa.m);
   CHECK(ob.v == oa.v);
+  CHECK(run.epochs_done == 7);
+  CHECK(run.model == "small");
+  CHECK(run.settings == example_run.settings);
+  CHECK(run.history == example_run.history);
   fs::remove_all(dir);
 }
 
-TEST_CASE("a checkpoint of another network type is refused, naming both types", "[checkpoint]") {
-  const fs::path dir = fresh_folder("othertype");
-  small_net<paper_4bit> four;
-  small_net<int8_scheme> eight;
+TEST_CASE("a network is described by its layers, sizes and schemes, not by a compiler's type name", "[checkpoint]") {
+  const network_description d = describe_network<vgg4bit<10, paper_4bit>>();
+  CHECK(d.summary == "10 classes, 4-bit weights, float activations, fp32 arithmetic, 3,251,018 parameters");
+  REQUIRE(d.layers.size() == 21);  // the input and 20 layers (batch_norm_relu is one)
+  CHECK(d.layers[0] == "input 3x32x32");
+  CHECK(d.layers[1] ==
+        "0 conv2d 64 filters 3x3, stride 1, padding 1; weights 4-bit, abs-max scale per tensor, tanh clip 3, STE, "
+        "fp32 products -> 64x32x32");
+  CHECK(d.layers[20] ==
+        "19 linear 10 outputs; weights 4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products -> 10x1x1");
+  CHECK(describe_network<vgg4bit<100, paper_4bit_bf16>>().summary ==
+        "100 classes, 4-bit weights, float activations, bf16 arithmetic, 3,297,188 parameters");
+  const network_description r = describe_network<simple_resnet4bit<10, float32_scheme>>();
+  CHECK(r.summary.find("float weights") != std::string::npos);
+  bool nested = false;
+  for (const auto& l : r.layers) nested = nested || l.rfind("2.0 conv2d 16 filters", 0) == 0;
+  CHECK(nested);  // layers inside the residual block are numbered inside it
+}
+
+TEST_CASE("a checkpoint of another network is refused in words a user reads", "[checkpoint]") {
+  vgg4bit<10, paper_4bit> four;
+  auto bytes = example_checkpoint(four);
+  const checkpoint c = checkpoint::parse(bytes, "checkpoint 'a.ckpt'");
+  vgg4bit<10, int8_scheme> eight;
   adamw opt;
-  save_checkpoint(dir / "c.ckpt", four, opt, 1);
-  CHECK_THROWS_WITH(load_checkpoint(dir / "c.ckpt", eight, opt),
-                    Catch::Contains("different network type") && Catch::Contains("c.ckpt") &&
-                        Catch::Contains("bits<8>") && Catch::Contains("bits<4>"));
-  fs::remove_all(dir);
+  std::string message;
+  try {
+    c.restore(eight, opt, "VGG4bit");
+  } catch (const checkpoint_error& e) {
+    message = e.what();
+  }
+  CHECK_THAT(message, Catch::Contains("'a.ckpt' holds a different network") &&
+                          Catch::Contains("checkpoint: small, 10 classes, 4-bit weights, float activations, fp32") &&
+                          Catch::Contains("program:    VGG4bit, 10 classes, 8-bit weights") &&
+                          Catch::Contains("first difference") && Catch::Contains("0 conv2d 64 filters"));
+  CHECK(message.find("nibble::") == std::string::npos);  // no C++ type names
+  CHECK(message.size() < 900);
+
+  vgg4bit<100, paper_4bit> hundred;
+  CHECK_THROWS_WITH(c.restore(hundred, opt), Catch::Contains("100 classes") && Catch::Contains("10 classes"));
 }
 
-TEST_CASE("damaged checkpoints are refused", "[checkpoint]") {
-  const fs::path dir = fresh_folder("damaged");
+TEST_CASE("a checkpoint refuses another optimizer and changes nothing when it refuses", "[checkpoint]") {
+  small_net<paper_4bit> net;
+  const checkpoint c = checkpoint::parse(example_checkpoint(net), "checkpoint 'a.ckpt'");
+  small_net<paper_4bit> other;
+  std::mt19937_64 rng(9);
+  other.init(rng);
+  const auto before = fixtures::all_values(other);
+  sgd momentum;
+  CHECK_THROWS_WITH(c.restore(other, momentum),
+                    Catch::Contains("state of the adamw optimizer") && Catch::Contains("this run uses sgd"));
+  CHECK(fixtures::all_values(other) == before);
+  CHECK(momentum.steps == 0);
+}
+
+TEST_CASE("a checkpoint with any one byte changed is refused as damaged", "[checkpoint]") {
+  small_net<paper_4bit> net;
+  const auto bytes = example_checkpoint(net);
+  REQUIRE(bytes.size() > 1000);
+  std::size_t damaged = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto flipped = bytes;
+    flipped[i] ^= std::byte{0x10};
+    try {
+      checkpoint::parse(std::move(flipped), "checkpoint 'x'");
+    } catch (const io::io_error& e) {
+      const std::string m = e.what();
+      // Every change is caught; past the signature it is called damaged or,
+      // in the size field, truncated / too long.
+      if (m.find("damaged") != std::string::npos || m.find("truncated") != std::string::npos ||
+          m.find("unexpected bytes") != std::string::npos || m.find("not a nibble file") != std::string::npos)
+        ++damaged;
+    }
+  }
+  CHECK(damaged == bytes.size());
+  // A flipped weight in particular (in the TENS section, far from the header).
+  auto flipped = bytes;
+  flipped[bytes.size() / 3] ^= std::byte{0x01};
+  CHECK_THROWS_WITH(checkpoint::parse(flipped, "checkpoint 'x'"),
+                    Catch::Contains("damaged") && Catch::Contains("checksum does not match"));
+}
+
+TEST_CASE("a truncated checkpoint is reported as truncated at every length", "[checkpoint]") {
+  small_net<paper_4bit> net;
+  const auto bytes = example_checkpoint(net);
+  for (std::size_t n = 0; n < bytes.size(); n += 1 + n / 16) {
+    INFO("kept " << n << " of " << bytes.size() << " bytes");
+    CHECK_THROWS_WITH(checkpoint::parse(std::vector<std::byte>(bytes.begin(), bytes.begin() + std::ptrdiff_t(n)), "c"),
+                      Catch::Contains("truncated"));
+  }
+  auto longer = bytes;
+  longer.push_back(std::byte{0});
+  CHECK_THROWS_WITH(checkpoint::parse(longer, "c"), Catch::Contains("1 unexpected bytes after its end"));
+}
+
+TEST_CASE("files that are not checkpoints are refused as such", "[checkpoint]") {
+  const fs::path dir = fixtures::fresh_folder("foreign");
   small_net<paper_4bit> net;
   adamw opt;
-  save_checkpoint(dir / "c.ckpt", net, opt, 1);
-  fs::resize_file(dir / "c.ckpt", fs::file_size(dir / "c.ckpt") / 2);
-  CHECK_THROWS_WITH(load_checkpoint(dir / "c.ckpt", net, opt), Catch::Contains("truncated"));
-  std::ofstream(dir / "junk.ckpt") << "not a checkpoint at all";
-  CHECK_THROWS_WITH(load_checkpoint(dir / "junk.ckpt", net, opt), Catch::Contains("not a nibble checkpoint"));
-  CHECK_THROWS_WITH(load_checkpoint(dir / "missing.ckpt", net, opt), Catch::Contains("missing.ckpt"));
+  fixtures::write_text(dir / "junk.ckpt", "not a checkpoint at all, just some text");
+  CHECK_THROWS_WITH(load_checkpoint(dir / "junk.ckpt", net, opt), Catch::Contains("not a nibble file"));
+  CHECK_THROWS_WITH(load_checkpoint(dir / "missing.ckpt", net, opt),
+                    Catch::Contains("missing.ckpt") && Catch::Contains("No such file or directory"));
+  CHECK_THROWS_WITH(load_checkpoint(dir, net, opt), Catch::Contains("not a regular file"));
+
+  // A nibble file of another kind, and one from a newer nibble.
+  io::sectioned_file_writer model({"MODL", "model file", 1});
+  CHECK_THROWS_WITH(checkpoint::parse(model.finish(), "c"), Catch::Contains("is a nibble model file, not a checkpoint"));
+  io::sectioned_file_writer newer({"CKPT", "checkpoint", checkpoint_kind.version + 1});
+  CHECK_THROWS_WITH(checkpoint::parse(newer.finish(), "c"), Catch::Contains("written by a newer nibble"));
+  io::sectioned_file_writer empty(checkpoint_kind);
+  CHECK_THROWS_WITH(checkpoint::parse(empty.finish(), "c"), Catch::Contains("has no NETW section"));
   fs::remove_all(dir);
 }
 
-TEST_CASE("training learns, writes metrics, and a resumed run equals an uninterrupted one", "[trainer]") {
-  const fs::path dir = fresh_folder("resume");
-  const auto train_set = colour_dataset(96, 1), test_set = colour_dataset(64, 2);
-  train_options o;
-  o.epochs = 4;
-  o.batch_size = 16;
-  o.learning_rate = 1e-2;
-  o.progress = false;
-  o.seed = 5;
-
-  small_net<paper_4bit> straight;
-  std::mt19937_64 rng(3);
-  straight.init(rng);
-  adamw opt_straight;
-  o.metrics_file = dir / "straight.jsonl";
-  const auto history = train(straight, opt_straight, train_set, test_set, o, std::tmpfile());
-  REQUIRE(history.size() == 4);
-  CHECK(history.back().test_accuracy > 0.8);
-  CHECK(history.back().weight_levels.size() == 2);
-
-  small_net<paper_4bit> resumed;
-  std::mt19937_64 rng2(3);
-  resumed.init(rng2);
-  adamw opt_resumed;
-  o.checkpoint_dir = dir / "ckpt";
-  o.metrics_file = dir / "resumed.csv";
-  o.epochs = 2;
-  train(resumed, opt_resumed, train_set, test_set, o, std::tmpfile());
-  small_net<paper_4bit> restarted;  // a new process: fresh objects, state only from the file
-  adamw opt_restarted;
-  o.epochs = 4;
-  o.resume = true;
-  const auto rest = train(restarted, opt_restarted, train_set, test_set, o, std::tmpfile());
-  REQUIRE(rest.size() == 2);
-  CHECK(rest.front().epoch == 3);
-  CHECK(all_values(restarted) == all_values(straight));
-
-  std::ifstream csv(dir / "resumed.csv");
-  std::string header, line;
-  std::getline(csv, header);
-  CHECK(header.rfind("epoch,learning_rate,train_loss", 0) == 0);
-  std::size_t rows = 0;
-  while (std::getline(csv, line)) ++rows;
-  CHECK(rows == 4);  // two epochs, then two more appended after the resume
-  std::ifstream jsonl(dir / "straight.jsonl");
-  std::getline(jsonl, line);
-  CHECK(line.rfind("{\"epoch\":1,", 0) == 0);
-  CHECK(line.find("\"weight_levels\":[") != std::string::npos);
-  fs::remove_all(dir);
-}
-
-TEST_CASE("metrics files need a known extension", "[trainer]") {
-  CHECK_THROWS_WITH(metrics_writer(fs::temp_directory_path() / "m.txt"), Catch::Contains(".csv"));
+TEST_CASE("checkpoint values are little-endian whatever the host", "[checkpoint]") {
+  small_net<paper_4bit> net;
+  net.visit_parameters([](parameter& p) { p.value.fill(1.0f); });  // 1.0f = 0x3f800000
+  net.visit_buffers([](xt::xtensor<float, 1>& b) { b.fill(1.0f); });
+  adamw opt;
+  const checkpoint c = checkpoint::parse(encode_checkpoint(net, opt, example_run), "c");
+  const auto tens = c.section_bytes("TENS");
+  // The first tensor: its length as a u64, then its floats.
+  const std::size_t n = net.layer<0>().weight_count;
+  REQUIRE(tens.size() > 8 + 4 * n);
+  CHECK(std::uint8_t(tens[0]) == (n & 0xFF));
+  CHECK(std::uint8_t(tens[1]) == (n >> 8));
+  const std::byte one[4] = {std::byte{0x00}, std::byte{0x00}, std::byte{0x80}, std::byte{0x3f}};
+  CHECK(std::memcmp(tens.data() + 8, one, 4) == 0);
+  CHECK(std::memcmp(tens.data() + 8 + 4 * (n - 1), one, 4) == 0);
 }

@@ -1,109 +1,224 @@
 #pragma once
-// Checkpoints: a network's parameters, batch-norm statistics and optimizer
-// state, plus the epoch to resume from. The file names the network type it
-// was written by; loading it into another type is refused. Writes go to a
-// temporary file that is renamed over the target, so a crash mid-write never
-// leaves a half checkpoint behind.
+// Checkpoints: everything needed to continue a training run exactly —
+// parameters, batch-norm statistics and optimizer state — together with
+// what the run is (the epochs done, its settings and its per-epoch history)
+// and a description of the network it belongs to. It is a sectioned_file of
+// kind CKPT, written atomically:
+//
+//   NETW  the network in words (describe_network): compared on load
+//   RUN   epochs done, model label, settings (key, value), history (opaque:
+//         the trainer's per-epoch records)
+//   TENS  every parameter, then every buffer, as float arrays in visit order
+//   OPTM  the optimizer's name, then its state
+//
+// Loading is two steps, so a caller can look before it changes anything:
+// checkpoint::read verifies the file (signature, size, checksum, sections);
+// restore() then checks that it fits the network and optimizer, decodes
+// every tensor, and only then overwrites them.
+#include <algorithm>
 #include <cstdint>
-#include <cxxabi.h>
 #include <filesystem>
-#include <fstream>
-#include <memory>
-#include <stdexcept>
+#include <span>
 #include <string>
-#include <typeinfo>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "nibble/core/parameter.hpp"
+#include "nibble/io/byte_order.hpp"
+#include "nibble/io/error.hpp"
+#include "nibble/io/files.hpp"
+#include "nibble/io/sectioned_file.hpp"
+#include "nibble/net/describe.hpp"
 
 namespace nibble {
 
-struct checkpoint_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A checkpoint that is well formed but does not fit what it is loaded into.
+class checkpoint_error : public io::io_error {
+ public:
+  using io::io_error::io_error;
 };
 
-// A readable name of a type, e.g. for messages and checkpoint headers.
-template <class T>
-std::string type_name() {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(typeid(T).name(), nullptr, nullptr, &status),
-                                              std::free);
-  return status == 0 && name ? std::string(name.get()) : std::string(typeid(T).name());
-}
+inline constexpr io::file_kind checkpoint_kind{"CKPT", "checkpoint", 1};
+
+// What a checkpoint holds besides the tensors.
+struct checkpoint_run {
+  std::uint64_t epochs_done = 0;
+  std::string model;  // a label for messages ("VGG4bit"); may be empty
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::vector<std::byte> history;
+};
 
 namespace detail {
-inline constexpr char checkpoint_magic[8] = {'N', 'I', 'B', 'B', 'L', 'E', 'C', '1'};
+inline constexpr std::size_t checkpoint_text_limit = 1u << 20;
+inline constexpr std::uint64_t checkpoint_count_limit = 1u << 20;
 
-template <class T>
-void write_pod(std::ostream& out, const T& v) {
-  out.write(reinterpret_cast<const char*>(&v), sizeof v);
+// The first line, from `from` on, in which two texts differ.
+inline std::size_t first_different_line(const std::vector<std::string>& a, const std::vector<std::string>& b,
+                                        std::size_t from) {
+  std::size_t i = from;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  return i;
 }
-template <class T>
-T read_pod(std::istream& in, const std::filesystem::path& file) {
-  T v{};
-  in.read(reinterpret_cast<char*>(&v), sizeof v);
-  if (!in) throw checkpoint_error("checkpoint " + file.string() + " is truncated");
-  return v;
-}
-inline void write_tensor(std::ostream& out, const xt::xtensor<float, 1>& t) {
-  write_pod<std::uint64_t>(out, t.size());
-  out.write(reinterpret_cast<const char*>(t.data()), std::streamsize(t.size() * sizeof(float)));
-}
-inline void read_tensor(std::istream& in, xt::xtensor<float, 1>& t, const std::filesystem::path& file) {
-  const auto n = read_pod<std::uint64_t>(in, file);
-  if (n != t.size())
-    throw checkpoint_error("checkpoint " + file.string() + " holds a tensor of " + std::to_string(n) +
-                           " values where the network has " + std::to_string(t.size()));
-  in.read(reinterpret_cast<char*>(t.data()), std::streamsize(n * sizeof(float)));
-  if (!in) throw checkpoint_error("checkpoint " + file.string() + " is truncated");
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return lines;
 }
 }  // namespace detail
 
 template <class Net, class Optimizer>
-void save_checkpoint(const std::filesystem::path& file, Net& net, const Optimizer& opt, std::uint32_t epochs_done) {
-  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-  const std::filesystem::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw checkpoint_error("cannot write checkpoint " + tmp.string());
-    out.write(detail::checkpoint_magic, sizeof detail::checkpoint_magic);
-    const std::string name = type_name<Net>();
-    detail::write_pod<std::uint64_t>(out, name.size());
-    out.write(name.data(), std::streamsize(name.size()));
-    detail::write_pod<std::uint32_t>(out, epochs_done);
-    net.visit_parameters([&](parameter& p) { detail::write_tensor(out, p.value); });
-    net.visit_buffers([&](xt::xtensor<float, 1>& b) { detail::write_tensor(out, b); });
-    opt.save(out);
-    if (!out.flush()) throw checkpoint_error("cannot write checkpoint " + tmp.string());
+std::vector<std::byte> encode_checkpoint(Net& net, const Optimizer& opt, const checkpoint_run& run) {
+  io::sectioned_file_writer file(checkpoint_kind);
+  io::byte_writer netw;
+  netw.text(describe_network<Net>().text());
+  file.add("NETW", netw);
+
+  io::byte_writer r;
+  r.u64(run.epochs_done);
+  r.text(run.model);
+  r.u64(run.settings.size());
+  for (const auto& [key, value] : run.settings) {
+    r.text(key);
+    r.text(value);
   }
-  std::filesystem::rename(tmp, file);
+  r.u64(run.history.size());
+  r.raw(run.history);
+  file.add("RUN ", r);
+
+  io::byte_writer tens;
+  net.visit_parameters([&](parameter& p) { tens.floats(std::span<const float>(p.value.data(), p.size())); });
+  net.visit_buffers([&](xt::xtensor<float, 1>& b) { tens.floats(std::span<const float>(b.data(), b.size())); });
+  file.add("TENS", tens);
+
+  io::byte_writer optm;
+  optm.text(Optimizer::name);
+  opt.save(optm);
+  file.add("OPTM", optm);
+  return file.finish();
 }
 
-// Loads into net and opt; returns the number of epochs already trained.
+// Writes atomically: after a crash `file` is the previous checkpoint or this
+// one, never a mixture.
 template <class Net, class Optimizer>
-std::uint32_t load_checkpoint(const std::filesystem::path& file, Net& net, Optimizer& opt) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw checkpoint_error("cannot open checkpoint " + file.string());
-  char magic[sizeof detail::checkpoint_magic] = {};
-  in.read(magic, sizeof magic);
-  if (!in || !std::equal(magic, magic + sizeof magic, detail::checkpoint_magic))
-    throw checkpoint_error(file.string() + " is not a nibble checkpoint");
-  const auto length = detail::read_pod<std::uint64_t>(in, file);
-  if (length > (1u << 20)) throw checkpoint_error("checkpoint " + file.string() + " has a corrupt header");
-  std::string name(length, '\0');
-  in.read(name.data(), std::streamsize(length));
-  const std::string expected = type_name<Net>();
-  if (!in || name != expected)
-    throw checkpoint_error("checkpoint " + file.string() + " was written by a different network type:\n  file:    " +
-                           name + "\n  program: " + expected);
-  const auto epochs = detail::read_pod<std::uint32_t>(in, file);
-  net.visit_parameters([&](parameter& p) { detail::read_tensor(in, p.value, file); });
-  net.visit_buffers([&](xt::xtensor<float, 1>& b) { detail::read_tensor(in, b, file); });
-  try {
-    opt.load(in);
-  } catch (const std::exception& e) {
-    throw checkpoint_error("checkpoint " + file.string() + ": " + e.what());
+void save_checkpoint(const std::filesystem::path& file, Net& net, const Optimizer& opt, const checkpoint_run& run) {
+  const std::vector<std::byte> bytes = encode_checkpoint(net, opt, run);
+  io::write_file_atomically(file, bytes, "checkpoint");
+}
+
+class checkpoint {
+ public:
+  // Reads and verifies a checkpoint file; io::io_error says what is wrong.
+  static checkpoint read(const std::filesystem::path& file) {
+    return checkpoint(io::sectioned_file::read(file, checkpoint_kind));
   }
-  return epochs;
+  // The same from bytes in memory; `name` introduces messages.
+  static checkpoint parse(std::vector<std::byte> bytes, std::string name) {
+    return checkpoint(io::sectioned_file::parse(std::move(bytes), std::move(name), checkpoint_kind));
+  }
+
+  const checkpoint_run& run() const { return run_; }
+  const std::string& network() const { return network_; }  // the description text
+  // The bytes of one section as written (tests compare TENS and OPTM).
+  std::span<const std::byte> section_bytes(std::string_view tag) const { return file_.section_bytes(tag); }
+
+  // Loads the tensors into net and the state into opt. Refuses, changing
+  // nothing, a checkpoint of another network or optimizer. `program_model`
+  // labels this program's network in the message ("VGG4bit").
+  template <class Net, class Optimizer>
+  void restore(Net& net, Optimizer& opt, std::string_view program_model = {}) const {
+    check_network(describe_network<Net>(), program_model);
+
+    std::vector<std::vector<float>> tensors;
+    std::vector<std::size_t> parameter_sizes;
+    net.visit_parameters([&](parameter& p) {
+      tensors.emplace_back(p.size());
+      parameter_sizes.push_back(p.size());
+    });
+    net.visit_buffers([&](xt::xtensor<float, 1>& b) { tensors.emplace_back(b.size()); });
+    io::byte_reader tens = file_.section("TENS");
+    for (std::size_t k = 0; k < tensors.size(); ++k) tens.floats(tensors[k], "tensor " + std::to_string(k));
+    tens.expect_end();
+
+    io::byte_reader optm = file_.section("OPTM");
+    const std::string name = optm.text("optimizer name", 64);
+    if (name != Optimizer::name)
+      throw checkpoint_error(file_.name() + ": it holds the state of the " + name + " optimizer, but this run uses " +
+                             std::string(Optimizer::name) + "; an optimizer's state cannot be carried over to another");
+    Optimizer staged = opt;
+    staged.load(optm, parameter_sizes);
+    optm.expect_end();
+
+    std::size_t k = 0;
+    net.visit_parameters([&](parameter& p) {
+      std::copy(tensors[k].begin(), tensors[k].end(), p.value.begin());
+      ++k;
+    });
+    net.visit_buffers([&](xt::xtensor<float, 1>& b) {
+      std::copy(tensors[k].begin(), tensors[k].end(), b.begin());
+      ++k;
+    });
+    opt = std::move(staged);
+  }
+
+ private:
+  explicit checkpoint(io::sectioned_file file) : file_(std::move(file)) {
+    io::byte_reader netw = file_.section("NETW");
+    network_ = netw.text("network description", detail::checkpoint_text_limit);
+    netw.expect_end();
+
+    io::byte_reader r = file_.section("RUN ");
+    run_.epochs_done = r.u64("epochs done");
+    run_.model = r.text("model label", 256);
+    const std::uint64_t settings = r.count("number of settings", detail::checkpoint_count_limit);
+    for (std::uint64_t i = 0; i < settings; ++i) {
+      std::string key = r.text("setting name", 256);
+      std::string value = r.text("value of setting " + key, detail::checkpoint_text_limit);
+      run_.settings.emplace_back(std::move(key), std::move(value));
+    }
+    const std::uint64_t history = r.count("history length", r.remaining());
+    const auto bytes = r.raw(std::size_t(history), "history");
+    run_.history.assign(bytes.begin(), bytes.end());
+    r.expect_end();
+  }
+
+  void check_network(const network_description& program, std::string_view program_model) const {
+    const std::string expected = program.text();
+    if (network_ == expected) return;
+    const auto file_lines = detail::lines_of(network_), program_lines = detail::lines_of(expected);
+    auto label = [](std::string_view model) { return model.empty() ? std::string() : std::string(model) + ", "; };
+    std::string message = file_.name() + " holds a different network from the one this program builds:\n" +
+                          "  checkpoint: " + label(run_.model) + (file_lines.empty() ? "" : file_lines[0]) + "\n" +
+                          "  program:    " + label(program_model) + program.summary;
+    // Line 0 is the summary; then the input and one line per layer.
+    const std::size_t at = detail::first_different_line(file_lines, program_lines, 1);
+    if (at < std::max(file_lines.size(), program_lines.size())) {
+      auto line = [](const std::vector<std::string>& l, std::size_t i) {
+        return i < l.size() ? l[i] : std::string("(no such layer)");
+      };
+      message += "\n  first difference:\n    checkpoint: " + line(file_lines, at) +
+                 "\n    program:    " + line(program_lines, at);
+    }
+    throw checkpoint_error(message);
+  }
+
+  io::sectioned_file file_;
+  std::string network_;
+  checkpoint_run run_;
+};
+
+// Reads, verifies and restores in one call; returns what the run recorded.
+template <class Net, class Optimizer>
+checkpoint_run load_checkpoint(const std::filesystem::path& file, Net& net, Optimizer& opt) {
+  const checkpoint c = checkpoint::read(file);
+  c.restore(net, opt);
+  return c.run();
 }
 
 }  // namespace nibble

@@ -8,6 +8,7 @@
 namespace nibble::kernels {
 
 inline int max_threads() { return omp_get_max_threads(); }
+inline int core_count() { return omp_get_num_procs(); }
 inline void set_threads(int n) {
   if (n > 0) omp_set_num_threads(n);
 }

@@ -26,6 +26,8 @@ class batch_norm_layer {
   static constexpr float epsilon = 1e-5f;
   static constexpr float momentum = 0.1f;
 
+  static std::string describe() { return Relu ? "batch_norm_relu" : "batch_norm"; }
+
   parameter gamma{channels, parameter_role::norm};
   parameter beta{channels, parameter_role::norm};
   xt::xtensor<float, 1> running_mean = xt::zeros<float>({channels});

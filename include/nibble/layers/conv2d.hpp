@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "nibble/kernels/conv.hpp"
 #include "nibble/layers/layer.hpp"
@@ -31,6 +32,12 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
   static constexpr std::size_t fan_in = In::channels * Kernel * Kernel;
+
+  static std::string describe() {
+    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
+           ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; weights " +
+           Scheme::describe();
+  }
 
   // He initialisation N(0, 2/fan_in), zero bias (the paper's choice).
   void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(2.0f / float(fan_in))); }

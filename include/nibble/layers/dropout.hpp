@@ -5,6 +5,8 @@
 #include <random>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "nibble/layers/layer.hpp"
 
 namespace nibble {
@@ -14,6 +16,7 @@ class dropout_layer : public parameter_free {
  public:
   using input_shape = In;
   using output_shape = In;
+  static std::string describe() { return fmt::format("dropout {}", P); }
   void forward(const activation& x, activation& y, context& ctx) {
     const std::size_t n = x.size();
     mask_.resize(n);

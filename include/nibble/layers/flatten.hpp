@@ -11,6 +11,7 @@ template <class In>
 struct flatten_layer : parameter_free {
   using input_shape = In;
   using output_shape = shape<In::size, 1, 1>;
+  static std::string describe() { return "flatten"; }
   void forward(const activation& x, activation& y, context&) { std::copy(x.begin(), x.end(), y.begin()); }
   void backward(const activation&, const activation&, const activation& dy, activation* dx, context&) {
     if (dx) std::copy(dy.begin(), dy.end(), dx->begin());

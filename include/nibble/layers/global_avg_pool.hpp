@@ -10,6 +10,7 @@ template <class In>
 struct global_avg_pool_layer : parameter_free {
   using input_shape = In;
   using output_shape = shape<In::channels, 1, 1>;
+  static std::string describe() { return "global_avg_pool"; }
   void forward(const activation& x, activation& y, context&) {
     kernels::global_avg_pool_forward(x.shape(0) * In::channels, In::height * In::width, x.data(), y.data());
   }

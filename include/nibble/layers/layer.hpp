@@ -9,9 +9,12 @@
 //   backward(x, y, dy, dx, ctx)         given dL/dy, write parameter gradients
 //                                       (overwriting) and dL/dx when dx != nullptr
 //   visit_parameters(f), visit_buffers(f), init(rng), post_step()
+//   describe()                          static: the layer in words, its sizes
+//                                       and scheme ("conv2d 64 filters 3x3, ...")
 #include <concepts>
 #include <cstddef>
 #include <random>
+#include <string>
 
 #include "nibble/core/context.hpp"
 #include "nibble/core/parameter.hpp"
@@ -25,6 +28,7 @@ concept bound_layer = requires(L& l, const activation& x, activation& y, activat
   requires sample_shape<typename L::input_shape>;
   requires sample_shape<typename L::output_shape>;
   { L::parameter_count } -> std::convertible_to<std::size_t>;
+  { L::describe() } -> std::convertible_to<std::string>;
   l.forward(x, y, ctx);
   l.backward(x, x, x, dx, ctx);
   l.init(rng);

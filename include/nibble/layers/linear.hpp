@@ -28,6 +28,8 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
   using output_shape = shape<Out, 1, 1>;
   static constexpr std::size_t fan_in = In::size;
 
+  static std::string describe() { return "linear " + std::to_string(Out) + " outputs; weights " + Scheme::describe(); }
+
   // N(0, 1/fan_in), zero bias (the paper's choice).
   void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(1.0f / float(fan_in))); }
 

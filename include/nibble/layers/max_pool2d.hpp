@@ -19,6 +19,7 @@ class max_pool2d_layer : public parameter_free {
  public:
   using input_shape = In;
   using output_shape = shape<In::channels, In::height / K, In::width / K>;
+  static std::string describe() { return "max_pool2d " + std::to_string(K) + "x" + std::to_string(K); }
   void forward(const activation& x, activation& y, context&) {
     argmax_.resize(y.size());
     kernels::max_pool_forward<K>(x.shape(0) * In::channels, In::height, In::width, x.data(), y.data(), argmax_.data());

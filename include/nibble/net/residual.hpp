@@ -9,7 +9,10 @@ namespace nibble {
 
 template <class In, class... Specs>
 class residual_layer {
+ public:
   using body_type = sequential<In, Specs...>;
+
+ private:
   static_assert(std::is_same_v<typename body_type::output_shape, In>,
                 "nibble::residual: the block's layers must produce the same shape as its input, so that "
                 "the input can be added to their output.");
@@ -18,6 +21,7 @@ class residual_layer {
   using input_shape = In;
   using output_shape = In;
   static constexpr std::size_t parameter_count = body_type::parameter_count;
+  static std::string describe() { return "residual block (its input added to its output)"; }
 
   void init(std::mt19937_64& rng) { body_.init(rng); }
   void forward(const activation& x, activation& y, context& ctx) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <random>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -29,6 +30,7 @@ template <class In>
 struct invalid_layer : parameter_free {
   using input_shape = In;
   using output_shape = In;
+  static std::string describe() { return "invalid layer"; }
   void forward(const activation&, activation&, context&) {}
   void backward(const activation&, const activation&, const activation&, activation*, context&) {}
 };
@@ -126,6 +128,19 @@ class sequential {
   template <std::size_t I>
   const auto& layer() const {
     return boost::hana::at_c<I>(layers_);
+  }
+
+  // f.template operator()<Layer>(position) for every bound layer type in
+  // order, without an object: positions count from 0 and descend into
+  // blocks ("3", then "3.0", "3.1" inside it).
+  template <class F>
+  static void for_each_layer_type(F&& f, const std::string& prefix = "") {
+    for_each_index([&]<std::size_t I>() {
+      using L = std::remove_cvref_t<decltype(boost::hana::at_c<I>(std::declval<tuple_type&>()))>;
+      const std::string position = prefix + std::to_string(I);
+      f.template operator()<L>(position);
+      if constexpr (requires { typename L::body_type; }) L::body_type::for_each_layer_type(f, position + ".");
+    });
   }
 
   void init(std::mt19937_64& rng) {

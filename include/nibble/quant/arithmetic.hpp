@@ -6,6 +6,7 @@
 // doubles the multiply-adds per instruction on CPUs with AVX512-BF16. On
 // other CPUs bf16 runs as fp32. Linear layers always use fp32.
 #include <concepts>
+#include <string>
 
 namespace nibble {
 
@@ -13,16 +14,19 @@ template <class T>
 concept arithmetic_policy = requires {
   { T::is_arithmetic_policy } -> std::convertible_to<bool>;
   { T::bf16 } -> std::convertible_to<bool>;
+  { T::describe() } -> std::convertible_to<std::string>;
 };
 
 struct fp32_arithmetic {
   static constexpr bool is_arithmetic_policy = true;
   static constexpr bool bf16 = false;
+  static std::string describe() { return "fp32"; }
 };
 
 struct bf16_arithmetic {
   static constexpr bool is_arithmetic_policy = true;
   static constexpr bool bf16 = true;
+  static std::string describe() { return "bf16"; }
 };
 
 static_assert(arithmetic_policy<fp32_arithmetic>);

@@ -1,5 +1,7 @@
 #pragma once
 // Bit-width policies: how many integer levels a quantized tensor may take.
+#include <string>
+
 #include "nibble/quant/concepts.hpp"
 
 namespace nibble {
@@ -14,6 +16,7 @@ struct bits {
   static constexpr int width = N;
   static constexpr int qmax = valid ? (1 << (N - 1)) - 1 : 0;  // guarded: bits<0> is invalid, not ill-formed
   static constexpr int levels = 2 * qmax + 1;
+  static std::string describe() { return std::to_string(N) + "-bit"; }
 };
 
 // No quantization: the float pass-through used for FP32 baselines.
@@ -23,6 +26,7 @@ struct full_precision {
   static constexpr int width = 32;
   static constexpr int qmax = 0;
   static constexpr int levels = 0;
+  static std::string describe() { return "float"; }
 };
 
 static_assert(bit_width_policy<bits<4>>);

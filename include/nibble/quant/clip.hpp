@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
+
+#include <fmt/core.h>
 
 #include "nibble/kernels/elementwise.hpp"
 #include "nibble/quant/concepts.hpp"
@@ -13,6 +16,7 @@ struct no_clip {
   static constexpr bool is_clip_policy = true;
   static constexpr bool valid = true;
   static constexpr bool active = false;
+  static std::string describe() { return "no clip"; }
   static void apply(float*, std::size_t) {}
 };
 
@@ -23,6 +27,7 @@ struct hard_clip {
   static constexpr bool valid = C > 0.0f;
   static constexpr bool active = true;
   static constexpr float bound = C;
+  static std::string describe() { return fmt::format("hard clip {}", C); }
   static void apply(float* w, std::size_t n) { kernels::hard_clip(w, n, C); }
 };
 
@@ -35,6 +40,7 @@ struct tanh_clip {
   static constexpr bool valid = C > 0.0f;
   static constexpr bool active = true;
   static constexpr float bound = C;
+  static std::string describe() { return fmt::format("tanh clip {}", C); }
   // In float, tanh reaches exactly 1 for large arguments; the kernel clamps
   // to the float below C to keep the promise |W| < C.
   static void apply(float* w, std::size_t n) { kernels::tanh_clip(w, n, C); }

@@ -2,8 +2,11 @@
 // The four policy kinds that make up a quantization scheme. Each concept is
 // small and checkable without instantiating anything that could fail, so
 // traits such as is_valid_scheme can report "no" instead of a hard error.
+// Every policy describes itself in words (describe()), which is how
+// checkpoints and messages name a scheme without a compiler's type name.
 #include <concepts>
 #include <cstddef>
+#include <string>
 
 namespace nibble {
 
@@ -14,6 +17,7 @@ concept bit_width_policy = requires {
   { T::width } -> std::convertible_to<int>;
   { T::qmax } -> std::convertible_to<int>;
   { T::valid } -> std::convertible_to<bool>;
+  { T::describe() } -> std::convertible_to<std::string>;
 } && T::valid;
 
 // Clip function applied to the float master weights after each optimizer step.
@@ -21,6 +25,7 @@ template <class T>
 concept clip_policy = requires(float* w, std::size_t n) {
   { T::is_clip_policy } -> std::convertible_to<bool>;
   { T::valid } -> std::convertible_to<bool>;
+  { T::describe() } -> std::convertible_to<std::string>;
   T::apply(w, n);
 } && T::valid;
 
@@ -31,6 +36,7 @@ concept scaling_policy = requires(const float* w, std::size_t rows, std::size_t 
                                   float* scales) {
   { T::is_scaling_policy } -> std::convertible_to<bool>;
   { T::per_channel } -> std::convertible_to<bool>;
+  { T::describe() } -> std::convertible_to<std::string>;
   T::compute(w, rows, cols, qmax, scales);
 };
 
@@ -39,6 +45,7 @@ template <class T>
 concept gradient_estimator = requires(float w, float scale, float qmax) {
   { T::is_gradient_estimator } -> std::convertible_to<bool>;
   { T::needs_quantizer } -> std::convertible_to<bool>;
+  { T::describe() } -> std::convertible_to<std::string>;
   { T::derivative(w, scale, qmax) } -> std::convertible_to<float>;
 };
 

@@ -2,6 +2,7 @@
 // Gradient estimators: d(quantize(w))/dw as used in the backward pass.
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "nibble/quant/concepts.hpp"
 
@@ -12,6 +13,7 @@ struct ste {
   static constexpr bool is_gradient_estimator = true;
   static constexpr bool needs_quantizer = false;
   static constexpr bool is_identity = true;
+  static std::string describe() { return "STE"; }
   static float derivative(float, float, float) { return 1.0f; }
 };
 
@@ -21,6 +23,7 @@ struct clipped_ste {
   static constexpr bool is_gradient_estimator = true;
   static constexpr bool needs_quantizer = true;
   static constexpr bool is_identity = false;
+  static std::string describe() { return "clipped STE"; }
   static float derivative(float w, float scale, float qmax) {
     // The slack keeps the largest weight inside: s = max|W|/qmax may round
     // so that qmax·s lands one ulp below max|W|.

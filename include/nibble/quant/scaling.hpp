@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 
 #include "nibble/kernels/elementwise.hpp"
 #include "nibble/quant/concepts.hpp"
@@ -19,6 +20,7 @@ inline float scale_from_abs_max(float m, float qmax) { return m > 0.0f ? m / qma
 struct abs_max_per_tensor {
   static constexpr bool is_scaling_policy = true;
   static constexpr bool per_channel = false;
+  static std::string describe() { return "abs-max scale per tensor"; }
   static void compute(const float* w, std::size_t rows, std::size_t cols, float qmax, float* scales) {
     scales[0] = detail::scale_from_abs_max(detail::abs_max(w, rows * cols), qmax);
   }
@@ -28,6 +30,7 @@ struct abs_max_per_tensor {
 struct abs_max_per_channel {
   static constexpr bool is_scaling_policy = true;
   static constexpr bool per_channel = true;
+  static std::string describe() { return "abs-max scale per channel"; }
   static void compute(const float* w, std::size_t rows, std::size_t cols, float qmax, float* scales) {
     for (std::size_t r = 0; r < rows; ++r)
       scales[r] = detail::scale_from_abs_max(detail::abs_max(w + r * cols, cols), qmax);
@@ -38,6 +41,7 @@ struct abs_max_per_channel {
 struct no_scaling {
   static constexpr bool is_scaling_policy = true;
   static constexpr bool per_channel = false;
+  static std::string describe() { return "no scale"; }
   static void compute(const float*, std::size_t, std::size_t, float, float* scales) { scales[0] = 1.0f; }
 };
 

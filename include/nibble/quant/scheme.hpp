@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <type_traits>
 
 #include "nibble/kernels/elementwise.hpp"
@@ -71,6 +72,12 @@ struct scheme {
   static constexpr bool quantized = Bits::quantized;
   static constexpr int qmax = Bits::qmax;
   static constexpr bool per_channel = Scaling::per_channel;
+
+  // In words, e.g. "4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products".
+  static std::string describe() {
+    return Bits::describe() + ", " + Scaling::describe() + ", " + Clip::describe() + ", " + Estimator::describe() +
+           ", " + Arithmetic::describe() + " products";
+  }
 
   // Number of scales for a weight with `rows` output channels.
   static constexpr std::size_t scale_count(std::size_t rows) { return per_channel ? rows : 1; }

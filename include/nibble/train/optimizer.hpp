@@ -4,43 +4,53 @@
 // state as flat float vectors so checkpoints can store it verbatim.
 #include <cmath>
 #include <cstdint>
-#include <istream>
-#include <ostream>
-#include <stdexcept>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "nibble/core/parameter.hpp"
+#include "nibble/io/byte_order.hpp"
 #include "nibble/kernels/elementwise.hpp"
 
 namespace nibble {
 
 namespace detail {
-inline void write_floats(std::ostream& out, const std::vector<std::vector<float>>& state) {
-  const std::uint64_t count = state.size();
-  out.write(reinterpret_cast<const char*>(&count), sizeof count);
-  for (const auto& v : state) {
-    const std::uint64_t n = v.size();
-    out.write(reinterpret_cast<const char*>(&n), sizeof n);
-    out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(n * sizeof(float)));
-  }
+// Optimizer state in a checkpoint: the step count, then one float array per
+// parameter tensor (none before the first step).
+inline void save_state(io::byte_writer& out, std::uint64_t steps, const std::vector<std::vector<float>>& state) {
+  out.u64(steps);
+  out.u64(state.size());
+  for (const auto& v : state) out.floats(v);
 }
-inline void read_floats(std::istream& in, std::vector<std::vector<float>>& state) {
-  std::uint64_t count = 0;
-  in.read(reinterpret_cast<char*>(&count), sizeof count);
-  if (!in || count > (1u << 20)) throw std::runtime_error("optimizer state is corrupt");
-  state.resize(count);
-  for (auto& v : state) {
-    std::uint64_t n = 0;
-    in.read(reinterpret_cast<char*>(&n), sizeof n);
-    if (!in || n > (1ull << 32)) throw std::runtime_error("optimizer state is corrupt");
-    v.resize(n);
-    in.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(float)));
+// Refuses state that does not fit the network, so a step can never run past
+// the end of a state array.
+inline std::uint64_t load_state(io::byte_reader& in, std::vector<std::vector<float>>& state,
+                                std::span<const std::size_t> parameter_sizes) {
+  const std::uint64_t steps = in.u64("step count");
+  const std::uint64_t count = in.count("number of state arrays", parameter_sizes.size());
+  if (count != 0 && count != parameter_sizes.size())
+    in.fail("it holds state for " + std::to_string(count) + " parameter tensors where the network has " +
+            std::to_string(parameter_sizes.size()));
+  std::vector<std::vector<float>> loaded(count);
+  for (std::size_t k = 0; k < count; ++k) {
+    loaded[k].resize(parameter_sizes[k]);
+    in.floats(loaded[k], "state of parameter tensor " + std::to_string(k));
   }
-  if (!in) throw std::runtime_error("optimizer state is truncated");
+  state = std::move(loaded);
+  return steps;
 }
+inline std::string number(float v) { return fmt::format("{}", v); }  // shortest exact: 0.9f -> "0.9"
 }  // namespace detail
 
+// An optimizer has: a name and its settings (both recorded in checkpoints,
+// so that a resume with other ones is noticed), step(net, lr), and
+// save/load of its state.
 struct adamw {
+  static constexpr std::string_view name = "adamw";
   float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f, weight_decay = 5e-4f;
   std::uint64_t steps = 0;
   std::vector<std::vector<float>> m{}, v{};
@@ -62,21 +72,28 @@ struct adamw {
       ++k;
     });
   }
-  void save(std::ostream& out) const {
-    out.write(reinterpret_cast<const char*>(&steps), sizeof steps);
-    detail::write_floats(out, m);
-    detail::write_floats(out, v);
+  std::vector<std::pair<std::string, std::string>> settings() const {
+    return {{"beta1", detail::number(beta1)},
+            {"beta2", detail::number(beta2)},
+            {"epsilon", detail::number(epsilon)},
+            {"weight_decay", detail::number(weight_decay)}};
   }
-  void load(std::istream& in) {
-    in.read(reinterpret_cast<char*>(&steps), sizeof steps);
-    detail::read_floats(in, m);
-    detail::read_floats(in, v);
+  void save(io::byte_writer& out) const {
+    detail::save_state(out, steps, m);
+    detail::save_state(out, steps, v);
+  }
+  void load(io::byte_reader& in, std::span<const std::size_t> parameter_sizes) {
+    const std::uint64_t s = detail::load_state(in, m, parameter_sizes);
+    if (detail::load_state(in, v, parameter_sizes) != s || m.size() != v.size())
+      in.fail("its first and second moments disagree");
+    steps = s;
   }
 };
 
 // SGD with momentum; Nesterov uses g + μ·buf as PyTorch does. Weight decay
 // is added to the gradient (L2), as in torch.optim.SGD.
 struct sgd {
+  static constexpr std::string_view name = "sgd";
   float momentum = 0.9f, weight_decay = 5e-4f;
   bool nesterov = false;
   std::uint64_t steps = 0;
@@ -99,13 +116,14 @@ struct sgd {
       ++k;
     });
   }
-  void save(std::ostream& out) const {
-    out.write(reinterpret_cast<const char*>(&steps), sizeof steps);
-    detail::write_floats(out, buffers);
+  std::vector<std::pair<std::string, std::string>> settings() const {
+    return {{"momentum", detail::number(momentum)},
+            {"weight_decay", detail::number(weight_decay)},
+            {"nesterov", nesterov ? "true" : "false"}};
   }
-  void load(std::istream& in) {
-    in.read(reinterpret_cast<char*>(&steps), sizeof steps);
-    detail::read_floats(in, buffers);
+  void save(io::byte_writer& out) const { detail::save_state(out, steps, buffers); }
+  void load(io::byte_reader& in, std::span<const std::size_t> parameter_sizes) {
+    steps = detail::load_state(in, buffers, parameter_sizes);
   }
 };
 

@@ -2,10 +2,25 @@
 // The training loop: epochs of shuffled, augmented batches; forward, loss,
 // backward, gradient-norm clip, optimizer step and the scheme's post-step
 // clip; evaluation, checkpoint and metrics after every epoch.
+//
+// What a run guarantees, whenever and however it stops:
+// - Before any work, every output is checked: folders are created and
+//   proven writable, and a checkpoint or metrics file of an earlier run is
+//   never replaced unless the options say resume or overwrite.
+// - The checkpoint (checkpoint_dir/last.ckpt) is written atomically after
+//   each epoch and holds the run's settings and whole history; the metrics
+//   file is rewritten from that history right after, so it never lists an
+//   epoch the checkpoint lacks, and a resume rewrites it to match.
+// - A non-finite loss or gradient stops the run (training_diverged) before
+//   it touches the weights; non-finite weights or test loss stop it before
+//   the checkpoint is written. The last good checkpoint stays as it was.
+// - A resume with other settings is refused (settings_changed), except the
+//   number of epochs and threads, or when allow_changed_settings says so.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
-#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,33 +31,35 @@
 #include "nibble/data/batch_loader.hpp"
 #include "nibble/data/cifar.hpp"
 #include "nibble/io/checkpoint.hpp"
+#include "nibble/io/files.hpp"
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/net/summary.hpp"
 #include "nibble/train/loss.hpp"
 #include "nibble/train/metrics.hpp"
 #include "nibble/train/optimizer.hpp"
+#include "nibble/train/options.hpp"
 #include "nibble/train/progress.hpp"
+#include "nibble/train/run_settings.hpp"
 #include "nibble/train/schedule.hpp"
 #include "nibble/train/step.hpp"
 
 namespace nibble {
 
-// Defaults are the paper's recipe.
-struct train_options {
-  std::size_t epochs = 150;
-  std::size_t batch_size = 128;
-  double learning_rate = 1e-3;
-  double weight_decay = 5e-4;
-  double grad_clip = 0.5;  // max global gradient norm; 0 disables
-  double t_max = 100;      // cosine period in epochs
-  double warmup_epochs = 0;
-  double min_learning_rate = 0;
-  std::uint64_t seed = 0;
-  std::filesystem::path checkpoint_dir;  // empty: no checkpoints
-  bool resume = false;
-  std::filesystem::path metrics_file;  // empty: none
-  bool progress = true;
-  std::size_t max_batches = 0;  // per epoch, 0 = all (quick trials)
+// The loss, a gradient, a weight or the test loss stopped being finite.
+class training_diverged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// The outputs hold an earlier run that the options do not say to resume or
+// overwrite.
+class earlier_run_exists : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// A resume whose settings differ from the checkpoint's.
+class settings_changed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 template <class Net>
@@ -68,30 +85,153 @@ double evaluate(Net& net, const data::dataset& test, std::size_t batch_size, dou
   return seen ? double(correct) / double(seen) : 0.0;
 }
 
+namespace detail {
+
+inline std::filesystem::path checkpoint_path(const train_options& o) {
+  return o.checkpoint_dir.empty() ? std::filesystem::path{} : o.checkpoint_dir / "last.ckpt";
+}
+
+// What an earlier run left in the checkpoint, in words.
+inline std::string describe_earlier_checkpoint(const std::filesystem::path& file) {
+  try {
+    const checkpoint c = checkpoint::read(file);
+    std::string epochs = "?";
+    for (const auto& [key, value] : c.run().settings)
+      if (key == "epochs") epochs = value;
+    return fmt::format("a run after epoch {} of {}", c.run().epochs_done, epochs);
+  } catch (const std::exception& e) {
+    return std::string("a checkpoint that cannot be read: ") + e.what();
+  }
+}
+
+// Every check on the outputs, before any work: usable folders, and nothing
+// of an earlier run destroyed unless asked.
+inline void prepare_outputs(const train_options& o, std::FILE* log) {
+  namespace fs = std::filesystem;
+  const fs::path ckpt = checkpoint_path(o);
+  std::error_code ec;
+  if (!o.metrics_file.empty()) {
+    metrics_format_of(o.metrics_file);
+    if (fs::is_directory(o.metrics_file, ec))
+      throw io::io_error("cannot use metrics file " + io::quoted(o.metrics_file) + ": it is a folder");
+    io::ensure_writable_folder(io::detail::folder_of(o.metrics_file), "metrics folder");
+  }
+  if (!ckpt.empty()) io::ensure_writable_folder(o.checkpoint_dir, "checkpoint folder");
+
+  // Temporaries of a write that a crash cut short are never valid.
+  for (const fs::path& f : {ckpt, o.metrics_file})
+    if (!f.empty()) fs::remove(io::temporary_path(f), ec);
+
+  const bool have_checkpoint = !ckpt.empty() && fs::exists(ckpt, ec);
+  const bool have_metrics =
+      !o.metrics_file.empty() && fs::exists(o.metrics_file, ec) && fs::file_size(o.metrics_file, ec) > 0;
+  const char* choices = "Resume it (--resume), discard it and start again (--overwrite), or choose another ";
+  if (!o.resume && !o.overwrite) {
+    if (have_checkpoint)
+      throw earlier_run_exists("checkpoint folder " + io::quoted(o.checkpoint_dir) + " already holds " +
+                               describe_earlier_checkpoint(ckpt) + ". " + choices + "checkpoint folder.");
+    if (have_metrics)
+      throw earlier_run_exists("metrics file " + io::quoted(o.metrics_file) + " already holds an earlier run's " +
+                               "metrics. " + choices + "metrics file.");
+  }
+  if (o.resume && !have_checkpoint && have_metrics)
+    throw earlier_run_exists("metrics file " + io::quoted(o.metrics_file) + " holds an earlier run's metrics, but " +
+                             io::quoted(o.checkpoint_dir) + " has no checkpoint to resume it from. Discard it " +
+                             "(--overwrite) or choose another metrics file.");
+  if (o.overwrite) {
+    for (const fs::path& f : {ckpt, o.metrics_file})
+      if (!f.empty() && fs::exists(f, ec)) {
+        if (!fs::remove(f, ec) && ec)
+          throw io::io_error("cannot discard " + io::quoted(f) + ": " + ec.message());
+        fmt::print(log, "overwrite: discarded {}\n", io::quoted(f));
+      }
+  }
+}
+
+inline void check_settings(const setting_list& saved, const setting_list& now, const train_options& o,
+                           std::FILE* log) {
+  const auto changes = compare_settings(saved, now);
+  std::string refused, noted;
+  for (const auto& c : changes) {
+    const std::string line = fmt::format("\n  {}: {} in the checkpoint, {} now", c.key, c.saved, c.now);
+    (c.allowed ? noted : refused) += line;
+  }
+  if (!refused.empty() && !o.allow_changed_settings)
+    throw settings_changed("this run's settings differ from those of the checkpoint it resumes:" + refused +
+                           "\nResume with the checkpoint's settings, or pass --allow-changed-settings to go on "
+                           "with the new ones (the run then no longer follows one recipe).");
+  if (!refused.empty()) fmt::print(log, "resuming with changed settings (--allow-changed-settings):{}\n", refused);
+  if (!noted.empty())
+    fmt::print(log, "resuming with changed settings:{}{}\n", noted,
+               noted.find("threads") != std::string::npos
+                   ? "\n  (another thread count changes the order of float sums: the run will not equal an "
+                     "uninterrupted one bit for bit)"
+                   : "");
+}
+
+template <class Net>
+bool all_finite(Net& net) {
+  bool ok = true;
+  net.visit_parameters([&](parameter& p) {
+    for (float v : p.value) ok = ok && std::isfinite(v);
+  });
+  net.visit_buffers([&](xt::xtensor<float, 1>& b) {
+    for (float v : b) ok = ok && std::isfinite(v);
+  });
+  return ok;
+}
+
+inline std::string last_good_state(const std::filesystem::path& ckpt, std::size_t epochs_done) {
+  if (ckpt.empty()) return "No checkpoint folder was given, so there is no checkpoint.";
+  if (epochs_done == 0) return "No epoch had finished, so no checkpoint was written.";
+  return fmt::format("The checkpoint {} (after epoch {}) is unchanged.", io::quoted(ckpt), epochs_done);
+}
+
+}  // namespace detail
+
 // Trains `net` (already initialised) with `opt`; returns one entry per epoch
-// run. Progress goes to stderr, the per-epoch summary to `log`.
+// run by this call. Progress goes to stderr, the per-epoch summary to `log`.
 template <class Net, class Optimizer>
 std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& train_set,
                                  const data::dataset& test_set, const train_options& o, std::FILE* log = stdout) {
-  const cosine_schedule schedule{o.learning_rate, o.min_learning_rate, o.t_max, o.warmup_epochs};
-  const std::filesystem::path ckpt = o.checkpoint_dir.empty() ? std::filesystem::path{} : o.checkpoint_dir / "last.ckpt";
+  validate(o, train_set.size());
+  using Out = typename Net::output_shape;
+  if (std::size_t(train_set.classes) > Out::size || std::size_t(test_set.classes) > Out::size)
+    throw std::invalid_argument(fmt::format("the data has {} classes but the network has {} outputs",
+                                            std::max(train_set.classes, test_set.classes), Out::size));
+  detail::prepare_outputs(o, log);
+  const std::filesystem::path ckpt = detail::checkpoint_path(o);
+  const setting_list settings = run_settings(o, opt, train_set, kernels::max_threads());
+
+  std::vector<epoch_metrics> history;  // every epoch of the run, resumed ones included
   std::size_t first_epoch = 0;
   if (o.resume) {
-    if (ckpt.empty()) throw std::invalid_argument("--resume needs a checkpoint folder");
     if (std::filesystem::exists(ckpt)) {
-      first_epoch = load_checkpoint(ckpt, net, opt);
+      const checkpoint c = checkpoint::read(ckpt);
+      detail::check_settings(c.run().settings, settings, o, log);
+      c.restore(net, opt, o.model_name);
+      history = decode_history(c.run().history, "checkpoint " + io::quoted(ckpt) + ", history");
+      first_epoch = std::size_t(c.run().epochs_done);
+      if (history.size() != first_epoch)
+        throw io::io_error(fmt::format("checkpoint {} is inconsistent: {} epochs done but {} in its history",
+                                       io::quoted(ckpt), first_epoch, history.size()));
       fmt::print(log, "resumed from {} after epoch {}\n", ckpt.string(), first_epoch);
     } else {
       fmt::print(log, "no checkpoint at {}: starting from scratch\n", ckpt.string());
     }
   }
-  metrics_writer metrics = o.metrics_file.empty() ? metrics_writer{} : metrics_writer(o.metrics_file, first_epoch > 0);
+  if (!o.metrics_file.empty()) write_metrics_file(o.metrics_file, history);
+  if (first_epoch >= o.epochs) {
+    fmt::print(log, "the run is complete: {} of {} epochs done\n", first_epoch, o.epochs);
+    return {};
+  }
 
+  const cosine_schedule schedule{o.learning_rate, o.min_learning_rate, o.t_max, o.warmup_epochs};
   data::batch_loader loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true, .seed = o.seed});
   context ctx{.phase = mode::train};
   data::batch b;
   activation grad;
-  std::vector<epoch_metrics> history;
+  std::vector<epoch_metrics> ran;
   const std::size_t per_epoch =
       o.max_batches ? std::min(o.max_batches, loader.batches_per_epoch()) : loader.batches_per_epoch();
 
@@ -100,12 +240,22 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
     ctx.rng.seed(o.seed * 1000003u + epoch);  // dropout masks reproducible per epoch
     loader.start_epoch(epoch);
     progress_bar bar(fmt::format("epoch {}/{}", epoch + 1, o.epochs), per_epoch, o.progress);
+    double seconds_so_far = 0;
+    for (const auto& m : history) seconds_so_far += m.seconds;
+    bar.set_run_remaining(o.epochs - epoch - 1, history.empty() ? 0.0 : seconds_so_far / double(history.size()));
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0;
     double lr = schedule.at(double(epoch));
     for (std::size_t i = 0; i < per_epoch && loader.next(b); ++i) {
       if (epoch < o.warmup_epochs) lr = schedule.at(double(epoch) + double(i) / double(per_epoch));
-      const loss_result r = train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx);
+      const step_result r = train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx);
+      if (!r.applied)
+        throw training_diverged(fmt::format(
+            "training diverged in epoch {}, batch {} of {}: the loss is {} and the gradient norm {} (learning rate "
+            "{:.3g}). The weights were not updated with this batch. {} Try a lower learning rate or a gradient clip.",
+            epoch + 1, i + 1, per_epoch, r.loss, std::isfinite(r.loss) ? fmt::format("{:.4g}", r.gradient_norm)
+                                                                        : std::string("was not computed"),
+            lr, detail::last_good_state(ckpt, epoch)));
       loss_sum += r.loss * double(b.size());
       correct += r.correct;
       seen += b.size();
@@ -124,6 +274,12 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
     m.test_accuracy = evaluate(net, test_set, o.batch_size, &m.test_loss, o.progress);
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
     m.seconds = train_seconds + eval_clock.elapsed();
+    if (!detail::all_finite(net) || !std::isfinite(m.test_loss))
+      throw training_diverged(fmt::format(
+          "training diverged in epoch {}: {} after its last batch. This epoch was not saved. {} Try a lower "
+          "learning rate or a gradient clip.",
+          epoch + 1, std::isfinite(m.test_loss) ? "some weights are not finite" : "the test loss is not finite",
+          detail::last_good_state(ckpt, epoch)));
     m.weight_levels = distinct_weight_levels(net);
     const auto size = measure_model_size(net);
     m.fp32_bytes = size.fp32_bytes;
@@ -138,11 +294,14 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
                fmt::join(m.weight_levels, " "), double(m.fp32_bytes) / 1e6, double(m.packed_bytes) / 1e6,
                double(m.fp32_bytes) / double(std::max<std::size_t>(m.packed_bytes, 1)));
     std::fflush(log);
-    metrics.write(m);
-    if (!ckpt.empty()) save_checkpoint(ckpt, net, opt, std::uint32_t(epoch + 1));
-    history.push_back(std::move(m));
+    history.push_back(m);
+    ran.push_back(std::move(m));
+    // Checkpoint first, then the metrics view of it.
+    if (!ckpt.empty())
+      save_checkpoint(ckpt, net, opt, {epoch + 1, o.model_name, settings, encode_history(history)});
+    if (!o.metrics_file.empty()) write_metrics_file(o.metrics_file, history);
   }
-  return history;
+  return ran;
 }
 
 }  // namespace nibble

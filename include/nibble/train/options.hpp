@@ -1,0 +1,65 @@
+#pragma once
+// The settings of a training run, and the check that refuses ones that
+// cannot work before any work starts (a learning rate of NaN, a batch larger
+// than the data), with the setting's name and value in the message.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/core.h>
+
+namespace nibble {
+
+// Defaults are the paper's recipe.
+struct train_options {
+  std::size_t epochs = 150;
+  std::size_t batch_size = 128;
+  double learning_rate = 1e-3;
+  double grad_clip = 0.5;  // max global gradient norm; 0 disables
+  double t_max = 100;      // cosine period in epochs
+  double warmup_epochs = 0;
+  double min_learning_rate = 0;
+  std::uint64_t seed = 0;
+  std::filesystem::path checkpoint_dir;  // empty: no checkpoints
+  bool resume = false;                   // continue from checkpoint_dir/last.ckpt
+  bool overwrite = false;                // discard an earlier run's checkpoint and metrics
+  bool allow_changed_settings = false;   // resume even if settings differ (saying which)
+  std::filesystem::path metrics_file;    // empty: none
+  std::string model_name;                // a label for messages and checkpoints ("VGG4bit")
+  bool progress = true;
+  std::size_t max_batches = 0;  // per epoch, 0 = all (quick trials)
+};
+
+namespace detail {
+inline void require(bool ok, const std::string& what, double value) {
+  if (!ok) throw std::invalid_argument(fmt::format("{} (got {})", what, value));
+}
+}  // namespace detail
+
+inline void validate(const train_options& o, std::size_t training_images) {
+  using detail::require;
+  require(o.epochs >= 1, "the number of epochs must be at least 1", double(o.epochs));
+  require(o.batch_size >= 1, "the batch size must be at least 1", double(o.batch_size));
+  if (o.batch_size > training_images)
+    throw std::invalid_argument(fmt::format("the batch size {} is larger than the training set ({} images)",
+                                            o.batch_size, training_images));
+  require(std::isfinite(o.learning_rate) && o.learning_rate > 0, "the learning rate must be a finite number above 0",
+          o.learning_rate);
+  require(std::isfinite(o.min_learning_rate) && o.min_learning_rate >= 0 && o.min_learning_rate <= o.learning_rate,
+          "the minimum learning rate must lie between 0 and the learning rate", o.min_learning_rate);
+  require(std::isfinite(o.grad_clip) && o.grad_clip >= 0, "the gradient clip must be a finite number, 0 or above",
+          o.grad_clip);
+  require(std::isfinite(o.t_max) && o.t_max > 0, "the cosine period (t_max) must be a finite number of epochs above 0",
+          o.t_max);
+  require(std::isfinite(o.warmup_epochs) && o.warmup_epochs >= 0,
+          "the warm-up must be a finite number of epochs, 0 or above", o.warmup_epochs);
+  if (o.resume && o.overwrite)
+    throw std::invalid_argument("resume and overwrite contradict each other: resume continues the earlier run, "
+                                "overwrite discards it");
+  if (o.resume && o.checkpoint_dir.empty()) throw std::invalid_argument("resume needs a checkpoint folder");
+}
+
+}  // namespace nibble

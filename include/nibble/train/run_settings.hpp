@@ -1,0 +1,74 @@
+#pragma once
+// A run's settings as its checkpoints record them: every choice that decides
+// the numbers the run produces. Resuming compares them with the new run's,
+// so that another batch size, seed, learning rate, optimizer or data set
+// cannot slip in unnoticed.
+#include <cstddef>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "nibble/data/cifar.hpp"
+#include "nibble/io/crc32.hpp"
+#include "nibble/train/options.hpp"
+
+namespace nibble {
+
+using setting_list = std::vector<std::pair<std::string, std::string>>;
+
+// Settings that may change on resume: the run's length, and the thread
+// count (which changes only the order of float sums).
+inline bool setting_may_change(const std::string& key) { return key == "epochs" || key == "threads"; }
+
+template <class Optimizer>
+setting_list run_settings(const train_options& o, const Optimizer& opt, const data::dataset& train_set, int threads) {
+  setting_list s;
+  auto add = [&](std::string key, std::string value) { s.emplace_back(std::move(key), std::move(value)); };
+  add("optimizer", std::string(Optimizer::name));
+  for (auto& [key, value] : opt.settings()) add("optimizer " + key, value);
+  add("batch_size", std::to_string(o.batch_size));
+  add("learning_rate", fmt::format("{}", o.learning_rate));
+  add("min_learning_rate", fmt::format("{}", o.min_learning_rate));
+  add("grad_clip", fmt::format("{}", o.grad_clip));
+  add("t_max", fmt::format("{}", o.t_max));
+  add("warmup_epochs", fmt::format("{}", o.warmup_epochs));
+  add("seed", std::to_string(o.seed));
+  add("max_batches", std::to_string(o.max_batches));
+  add("training_images", std::to_string(train_set.size()));
+  add("classes", std::to_string(train_set.classes));
+  const auto pixels = std::as_bytes(std::span(train_set.pixels));
+  const auto labels = std::as_bytes(std::span(train_set.labels));
+  add("training_data_crc32", fmt::format("{:08x}", io::crc32(labels, io::crc32(pixels))));
+  add("epochs", std::to_string(o.epochs));
+  add("threads", std::to_string(threads));
+  return s;
+}
+
+struct setting_change {
+  std::string key, saved, now;  // "(none)" where one side lacks the setting
+  bool allowed = false;
+};
+
+inline std::vector<setting_change> compare_settings(const setting_list& saved, const setting_list& now) {
+  auto find = [](const setting_list& list, const std::string& key) -> const std::string* {
+    for (const auto& [k, v] : list)
+      if (k == key) return &v;
+    return nullptr;
+  };
+  std::vector<setting_change> changes;
+  auto note = [&](const std::string& key) {
+    const std::string *a = find(saved, key), *b = find(now, key);
+    if (a && b && *a == *b) return;
+    for (const auto& c : changes)
+      if (c.key == key) return;
+    changes.push_back({key, a ? *a : "(none)", b ? *b : "(none)", setting_may_change(key)});
+  };
+  for (const auto& [key, value] : saved) note(key);
+  for (const auto& [key, value] : now) note(key);
+  return changes;
+}
+
+}  // namespace nibble

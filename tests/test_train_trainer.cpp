@@ -1,0 +1,292 @@
+// The training loop as a user meets it: it learns; a resumed run equals an
+// uninterrupted one; it refuses to destroy an earlier run, to resume with
+// other settings, or to start with unusable settings or outputs; it stops
+// on divergence with the last good checkpoint intact; its metrics file and
+// checkpoint agree.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "nibble/quant/presets.hpp"
+#include "nibble/train/trainer.hpp"
+#include "training_fixtures.hpp"
+
+using namespace nibble;
+using fixtures::small_net;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct trial {
+  fs::path dir = fixtures::fresh_folder("trainer_" + std::to_string(counter++));
+  data::dataset train_set = fixtures::colour_dataset(96, 1), test_set = fixtures::colour_dataset(64, 2);
+  train_options o = [this] {
+    train_options t;
+    t.epochs = 4;
+    t.batch_size = 16;
+    t.learning_rate = 1e-2;
+    t.progress = false;
+    t.seed = 5;
+    t.checkpoint_dir = dir / "ckpt";
+    t.metrics_file = dir / "metrics.csv";
+    return t;
+  }();
+  std::FILE* log = std::tmpfile();
+  ~trial() {
+    std::fclose(log);
+    fs::remove_all(dir);
+  }
+
+  // A fresh network and optimizer, as a new process would have.
+  template <class Optimizer = adamw>
+  std::vector<epoch_metrics> run(const train_options& options, small_net<paper_4bit>* out = nullptr) {
+    small_net<paper_4bit> net;
+    std::mt19937_64 rng(3);
+    net.init(rng);
+    Optimizer opt;
+    auto history = train(net, opt, train_set, test_set, options, log);
+    if (out) *out = net;
+    return history;
+  }
+  std::string log_text() {
+    std::fflush(log);
+    std::rewind(log);
+    std::string s;
+    for (int c; (c = std::fgetc(log)) != EOF;) s += char(c);
+    return s;
+  }
+  static inline int counter = 0;
+};
+
+}  // namespace
+
+TEST_CASE("training learns, and a resumed run equals an uninterrupted one with the same metrics", "[trainer]") {
+  trial straight;
+  straight.o.checkpoint_dir.clear();
+  straight.o.metrics_file = straight.dir / "straight.jsonl";
+  small_net<paper_4bit> a;
+  const auto history = straight.run(straight.o, &a);
+  REQUIRE(history.size() == 4);
+  CHECK(history.back().test_accuracy > 0.8);
+  CHECK(history.back().weight_levels.size() == 2);
+
+  trial parts;
+  parts.o.epochs = 2;
+  parts.run(parts.o);
+  parts.o.epochs = 4;
+  parts.o.resume = true;
+  small_net<paper_4bit> b;
+  const auto rest = parts.run(parts.o, &b);
+  REQUIRE(rest.size() == 2);
+  CHECK(rest.front().epoch == 3);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
+  CHECK_THAT(parts.log_text(), Catch::Contains("resuming with changed settings:\n  epochs: 2 in the checkpoint, 4 now"));
+
+  const auto csv = fixtures::lines(fixtures::file_text(parts.o.metrics_file));
+  REQUIRE(csv.size() == 5);  // header and four epochs, none twice
+  CHECK(csv[0].rfind("epoch,learning_rate,train_loss", 0) == 0);
+  for (std::size_t e = 1; e <= 4; ++e) CHECK(csv[e].rfind(std::to_string(e) + ",", 0) == 0);
+  const auto json = fixtures::lines(fixtures::file_text(straight.o.metrics_file));
+  REQUIRE(json.size() == 4);
+  CHECK(json[0].rfind("{\"epoch\":1,", 0) == 0);
+  CHECK(json[0].find("\"weight_levels\":[") != std::string::npos);
+
+  // The checkpoint holds the whole history; resuming a finished run does nothing.
+  const checkpoint c = checkpoint::read(parts.o.checkpoint_dir / "last.ckpt");
+  CHECK(c.run().epochs_done == 4);
+  CHECK(decode_history(c.run().history, "h").size() == 4);
+  CHECK(parts.run(parts.o).empty());
+  CHECK_THAT(parts.log_text(), Catch::Contains("the run is complete: 4 of 4 epochs done"));
+}
+
+TEST_CASE("an earlier run's checkpoint and metrics are never replaced without resume or overwrite", "[trainer]") {
+  trial t;
+  t.o.epochs = 1;
+  t.run(t.o);
+  const fs::path ckpt = t.o.checkpoint_dir / "last.ckpt";
+  const std::string checkpoint_before = fixtures::file_text(ckpt), metrics_before = fixtures::file_text(t.o.metrics_file);
+  CHECK_THROWS_AS(t.run(t.o), earlier_run_exists);
+  CHECK_THROWS_WITH(t.run(t.o), Catch::Contains("already holds a run after epoch 1 of 1") &&
+                                    Catch::Contains("--resume") && Catch::Contains("--overwrite"));
+  CHECK(fixtures::file_text(ckpt) == checkpoint_before);
+  CHECK(fixtures::file_text(t.o.metrics_file) == metrics_before);
+
+  // The metrics file alone is protected too.
+  train_options metrics_only = t.o;
+  metrics_only.checkpoint_dir = t.dir / "elsewhere";
+  CHECK_THROWS_WITH(t.run(metrics_only), Catch::Contains("metrics file") && Catch::Contains("already holds"));
+  CHECK(fixtures::file_text(t.o.metrics_file) == metrics_before);
+
+  // --overwrite starts again and says what it discarded.
+  train_options again = t.o;
+  again.overwrite = true;
+  again.seed = 6;
+  REQUIRE(t.run(again).size() == 1);
+  CHECK(fixtures::file_text(ckpt) != checkpoint_before);
+  CHECK_THAT(t.log_text(), Catch::Contains("overwrite: discarded"));
+}
+
+TEST_CASE("a resume with other settings is refused, naming each change, unless allowed", "[trainer]") {
+  trial t;
+  t.o.epochs = 1;
+  t.run(t.o);
+  const std::string checkpoint_before = fixtures::file_text(t.o.checkpoint_dir / "last.ckpt");
+  train_options r = t.o;
+  r.resume = true;
+  r.epochs = 2;
+  r.batch_size = 32;
+  r.seed = 9;
+  r.learning_rate = 0.5;
+  CHECK_THROWS_AS(t.run(r), settings_changed);
+  CHECK_THROWS_WITH(t.run(r), Catch::Contains("batch_size: 16 in the checkpoint, 32 now") &&
+                                  Catch::Contains("seed: 5 in the checkpoint, 9 now") &&
+                                  Catch::Contains("learning_rate: 0.01 in the checkpoint, 0.5 now") &&
+                                  Catch::Contains("--allow-changed-settings"));
+  CHECK(fixtures::file_text(t.o.checkpoint_dir / "last.ckpt") == checkpoint_before);
+
+  // Another optimizer: its settings differ, and its state cannot be carried over even when allowed.
+  train_options s = t.o;
+  s.resume = true;
+  CHECK_THROWS_WITH(t.run<sgd>(s), Catch::Contains("optimizer: adamw in the checkpoint, sgd now"));
+  s.allow_changed_settings = true;
+  CHECK_THROWS_WITH(t.run<sgd>(s), Catch::Contains("state of the adamw optimizer"));
+
+  // Other training data.
+  trial other_data;
+  other_data.o = t.o;
+  other_data.o.resume = true;
+  other_data.train_set = fixtures::colour_dataset(96, 7);
+  CHECK_THROWS_WITH(other_data.run(other_data.o), Catch::Contains("training_data_crc32"));
+
+  r.allow_changed_settings = true;
+  CHECK(t.run(r).size() == 1);
+  CHECK_THAT(t.log_text(), Catch::Contains("resuming with changed settings (--allow-changed-settings):") &&
+                               Catch::Contains("batch_size: 16 in the checkpoint, 32 now"));
+}
+
+TEST_CASE("a diverging run stops at once, naming the epoch and batch, with the last checkpoint intact", "[trainer]") {
+  trial t;
+  t.o.epochs = 1;
+  t.run(t.o);
+  const fs::path ckpt = t.o.checkpoint_dir / "last.ckpt";
+  const std::string checkpoint_before = fixtures::file_text(ckpt), metrics_before = fixtures::file_text(t.o.metrics_file);
+  train_options huge = t.o;
+  huge.resume = true;
+  huge.allow_changed_settings = true;
+  huge.epochs = 3;
+  huge.learning_rate = 1e30;
+  huge.grad_clip = 0;
+  std::string message;
+  try {
+    t.run(huge);
+  } catch (const training_diverged& e) {
+    message = e.what();
+  }
+  CHECK_THAT(message, Catch::Contains("training diverged in epoch 2") &&
+                          Catch::Contains("after epoch 1) is unchanged") && Catch::Contains("lower learning rate"));
+  CHECK(fixtures::file_text(ckpt) == checkpoint_before);
+  CHECK(fixtures::file_text(t.o.metrics_file) == metrics_before);
+  CHECK(fixtures::file_text(t.o.metrics_file).find("nan") == std::string::npos);
+}
+
+TEST_CASE("a non-finite loss leaves the weights and optimizer untouched", "[trainer]") {
+  small_net<paper_4bit> net;
+  std::mt19937_64 rng(3);
+  net.init(rng);
+  net.layer<5>().bias.value(0) = std::numeric_limits<float>::infinity();  // logits become inf - inf
+  auto parameters = [&] {
+    std::vector<float> v;
+    net.visit_parameters([&](parameter& p) { v.insert(v.end(), p.value.begin(), p.value.end()); });
+    return v;
+  };
+  const auto before = parameters();
+  adamw opt;
+  context ctx;
+  activation x = xt::ones<float>({4ul, 3ul, 32ul, 32ul}), grad;
+  const std::vector<std::int32_t> labels = {0, 1, 0, 1};
+  const step_result r = train_step(net, opt, x, labels, 1e-3f, 0.5, grad, ctx);
+  CHECK_FALSE(r.applied);
+  CHECK_FALSE(std::isfinite(r.loss));
+  CHECK(opt.steps == 0);
+  const auto after = parameters();  // (batch-norm statistics have seen the forward pass)
+  REQUIRE(after.size() == before.size());
+  for (std::size_t i = 0; i < after.size(); ++i)
+    if (std::isfinite(before[i])) CHECK(after[i] == before[i]);
+}
+
+TEST_CASE("settings that cannot work are refused before any work", "[trainer]") {
+  trial t;
+  auto refused = [&](auto change, const std::string& words) {
+    train_options o = t.o;
+    change(o);
+    CHECK_THROWS_WITH(t.run(o), Catch::Contains(words));
+  };
+  refused([](train_options& o) { o.learning_rate = std::nan(""); }, "learning rate must be a finite number above 0 (got nan)");
+  refused([](train_options& o) { o.learning_rate = -1; }, "learning rate must be a finite number above 0 (got -1)");
+  refused([](train_options& o) { o.batch_size = 100000; }, "batch size 100000 is larger than the training set (96 images)");
+  refused([](train_options& o) { o.epochs = 0; }, "epochs must be at least 1");
+  refused([](train_options& o) { o.t_max = std::numeric_limits<double>::infinity(); }, "(t_max)");
+  refused([](train_options& o) { o.grad_clip = -0.5; }, "gradient clip");
+  refused([](train_options& o) { o.resume = o.overwrite = true; }, "contradict");
+  refused([](train_options& o) { o.metrics_file = "m.txt"; }, ".csv");
+  t.train_set.classes = 3;
+  refused([](train_options&) {}, "the data has 3 classes but the network has 2 outputs");
+  CHECK_FALSE(fs::exists(t.o.checkpoint_dir / "last.ckpt"));
+}
+
+TEST_CASE("unusable output paths are found before the first epoch", "[trainer]") {
+  trial t;
+  fixtures::write_text(t.dir / "a_file", "x");
+  train_options o = t.o;
+  o.checkpoint_dir = t.dir / "a_file";
+  CHECK_THROWS_WITH(t.run(o), Catch::Contains("cannot use checkpoint folder") && Catch::Contains("a_file"));
+  o = t.o;
+  o.checkpoint_dir = t.dir / "a_file" / "below";
+  CHECK_THROWS_WITH(t.run(o), Catch::Contains("cannot use checkpoint folder") && Catch::Contains("Not a directory"));
+  o = t.o;
+  o.metrics_file = t.dir / "a_file" / "m.csv";
+  CHECK_THROWS_WITH(t.run(o), Catch::Contains("cannot use metrics folder"));
+  o = t.o;
+  fs::create_directories(t.dir / "folder.csv");
+  o.metrics_file = t.dir / "folder.csv";
+  CHECK_THROWS_WITH(t.run(o), Catch::Contains("it is a folder"));
+  CHECK(t.log_text().find("epoch") == std::string::npos);  // no epoch ran
+}
+
+TEST_CASE("a stale temporary file of a crashed write is removed", "[trainer]") {
+  trial t;
+  t.o.epochs = 1;
+  fs::create_directories(t.o.checkpoint_dir);
+  fixtures::write_text(io::temporary_path(t.o.checkpoint_dir / "last.ckpt"), "half a checkpoint");
+  t.run(t.o);
+  CHECK_FALSE(fs::exists(io::temporary_path(t.o.checkpoint_dir / "last.ckpt")));
+  CHECK_FALSE(fs::exists(io::temporary_path(t.o.metrics_file)));
+}
+
+TEST_CASE("metrics files: JSON holds null for a non-finite figure; CSV and JSON need their extension", "[trainer]") {
+  epoch_metrics m;
+  m.epoch = 1;
+  m.train_loss = std::nan("");
+  m.test_loss = std::numeric_limits<double>::infinity();
+  const std::string json = format_metrics({m}, metrics_format::json_lines);
+  CHECK_THAT(json, Catch::Contains("\"train_loss\":null") && Catch::Contains("\"test_loss\":null"));
+  CHECK(json.find("nan") == std::string::npos);
+  CHECK(json.find("inf") == std::string::npos);
+  CHECK_THROWS_WITH(metrics_format_of("m.txt"), Catch::Contains(".csv"));
+  CHECK(metrics_format_of("m.json") == metrics_format::json_lines);
+}
+
+TEST_CASE("the progress bar shows the time left in the whole run", "[trainer]") {
+  std::FILE* out = std::tmpfile();
+  progress_bar bar("epoch 1/10", 4, true, out);
+  bar.set_run_remaining(9, 100.0);
+  bar.update(4, 64, "");
+  std::fflush(out);
+  std::rewind(out);
+  char text[256] = {};
+  CHECK(std::fread(text, 1, sizeof text - 1, out) > 0);
+  CHECK_THAT(std::string(text), Catch::Contains("0:00 left (run: 15:00)"));  // 9 epochs of 100 s
+  std::fclose(out);
+}
