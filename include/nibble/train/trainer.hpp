@@ -220,7 +220,10 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
       fmt::print(log, "no checkpoint at {}: starting from scratch\n", ckpt.string());
     }
   }
-  if (!o.metrics_file.empty()) write_metrics_file(o.metrics_file, history);
+  // The metrics file is rewritten to match the checkpoint; a new run writes
+  // it after its first epoch, so a run killed before that leaves nothing
+  // that would block its own --resume.
+  if (!o.metrics_file.empty() && !history.empty()) write_metrics_file(o.metrics_file, history);
   if (first_epoch >= o.epochs) {
     fmt::print(log, "the run is complete: {} of {} epochs done\n", first_epoch, o.epochs);
     return {};

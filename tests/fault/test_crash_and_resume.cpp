@@ -1,0 +1,284 @@
+// The trainer program under injected faults: killed at random moments
+// (inside checkpoint writes too), a full disk, read-only folders, and the
+// command-line mistakes a user makes. Each child is the real train_cifar10
+// on a small CIFAR-10 folder this test writes.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+
+#include "../training_fixtures.hpp"
+#include "child_process.hpp"
+#include "nibble/io/checkpoint.hpp"
+#include "nibble/net/simple_resnet4bit.hpp"
+#include "nibble/quant/presets.hpp"
+#include "nibble/train/metrics.hpp"
+#include "nibble/train/optimizer.hpp"
+
+using namespace nibble;
+namespace fs = std::filesystem;
+
+namespace {
+
+using trained_net = simple_resnet4bit<10, paper_4bit>;  // what --model resnet --bits 4 trains
+constexpr int epochs = 6;
+
+// A CIFAR-10 folder in the official layout: five training files of 16
+// images and a test file of 32, each image a noisy shade of its label.
+fs::path write_cifar10(const fs::path& folder) {
+  fs::create_directories(folder);
+  std::mt19937 rng(11);
+  auto write = [&](const std::string& name, int records) {
+    std::ofstream out(folder / name, std::ios::binary);
+    for (int r = 0; r < records; ++r) {
+      const int label = int(rng() % 10);
+      out.put(char(label));
+      for (int p = 0; p < 3072; ++p) out.put(char((label * 25 + int(rng() % 30)) & 0xFF));
+    }
+  };
+  for (int i = 1; i <= 5; ++i) write("data_batch_" + std::to_string(i) + ".bin", 16);
+  write("test_batch.bin", 32);
+  return folder;
+}
+
+struct trainer_runs {
+  fs::path root = fixtures::fresh_folder("fault");
+  fs::path data = write_cifar10(root / "data");
+
+  // The command for a run in folder `run`; `extra` adds flags or replaces
+  // the value of one given here.
+  std::vector<std::string> args(const fs::path& run, int run_epochs, std::vector<std::string> extra = {}) const {
+    std::vector<std::pair<std::string, std::string>> flags = {
+        {"--data", data.string()}, {"--model", "resnet"},  {"--batch-size", "16"},
+        {"--epochs", std::to_string(run_epochs)},          {"--threads", "1"},
+        {"--seed", "3"},           {"--checkpoint-dir", run.string()},
+        {"--metrics", (run / "metrics.csv").string()}};
+    std::vector<std::string> plain = {"--no-progress"};
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      auto given = std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == extra[i]; });
+      if (given != flags.end() && i + 1 < extra.size())
+        given->second = extra[++i];
+      else
+        plain.push_back(extra[i]);
+    }
+    std::vector<std::string> a = {NIBBLE_TRAINER};
+    for (const auto& [flag, value] : flags) a.insert(a.end(), {flag, value});
+    a.insert(a.end(), plain.begin(), plain.end());
+    return a;
+  }
+  fault::child_result run(const std::vector<std::string>& a, const fault::child_options& o = {}) const {
+    return fault::run_child(a, o, root / "output.txt");
+  }
+  ~trainer_runs() { fs::remove_all(root); }
+};
+
+// The columns of a metrics row that a rerun reproduces (not times or speeds).
+std::string reproducible_columns(const std::string& row) {
+  std::string out, cell;
+  int column = 0;
+  for (char c : row + ",") {
+    if (c != ',') {
+      cell += c;
+      continue;
+    }
+    if (column < 6 || column > 8) out += cell + ",";
+    cell.clear();
+    ++column;
+  }
+  return out;
+}
+std::vector<std::string> metrics_rows(const fs::path& file) {
+  auto lines = fixtures::lines(fixtures::file_text(file));
+  if (!lines.empty()) lines.erase(lines.begin());  // the header
+  for (auto& l : lines) l = reproducible_columns(l);
+  return lines;
+}
+
+std::string section(const checkpoint& c, const char* tag) {
+  const auto b = c.section_bytes(tag);
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+bool temporary_files_in(const fs::path& folder) {
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().extension() == ".tmp") return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a run killed at random moments, inside checkpoint writes too, resumes to the bytes of an uninterrupted one",
+          "[fault]") {
+  trainer_runs t;
+  // The uninterrupted run, and the state after each epoch (by stopping and
+  // resuming, which must give the same final bytes).
+  const fs::path whole = t.root / "whole", steps = t.root / "steps";
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(t.run(t.args(whole, epochs)).exit_code == 0);
+  const auto run_time = std::chrono::steady_clock::now() - started;
+  const checkpoint reference = checkpoint::read(whole / "last.ckpt");
+  const std::vector<std::string> reference_rows = metrics_rows(whole / "metrics.csv");
+  REQUIRE(reference_rows.size() == epochs);
+  std::vector<std::string> tensors_after(epochs + 1), optimizer_after(epochs + 1);
+  for (int e = 1; e <= epochs; ++e) {
+    const auto r = t.run(t.args(steps, e, {"--resume"}));
+    REQUIRE(r.exit_code == 0);
+    const checkpoint c = checkpoint::read(steps / "last.ckpt");
+    tensors_after[std::size_t(e)] = section(c, "TENS");
+    optimizer_after[std::size_t(e)] = section(c, "OPTM");
+  }
+  CHECK(tensors_after[epochs] == section(reference, "TENS"));
+  CHECK(optimizer_after[epochs] == section(reference, "OPTM"));
+  const auto checkpoint_bytes = fs::file_size(whole / "last.ckpt");
+
+  // Kill a run again and again: at a random time, or (every third time) the
+  // moment a write passes a random size, which lands inside the checkpoint
+  // write. After every kill the invariants must hold; a run that finishes
+  // must equal the uninterrupted one, and then a new run starts.
+  const fs::path run = t.root / "killed";
+  std::mt19937_64 rng(2024);
+  int kills = 0, kills_in_writes = 0, finished = 0;
+  for (int attempt = 1; kills < 40 || kills_in_writes < 8 || finished < 2; ++attempt) {
+    REQUIRE(attempt < 400);
+    fault::child_options o;
+    const bool in_write = attempt % 3 == 0;
+    if (in_write)
+      o.file_size_limit = 1 + rng() % (checkpoint_bytes - 1);
+    else
+      o.kill_after = std::chrono::duration_cast<std::chrono::microseconds>(run_time * double(rng() % 1000) / 1000.0);
+    if (kills >= 40 && kills_in_writes >= 8) o = {};  // enough faults: let it finish
+    const auto r = t.run(t.args(run, epochs, {"--resume"}), o);
+    INFO("attempt " << attempt << (in_write ? " (file size limit)" : " (timed kill)") << ", output:\n" << r.output);
+    if (r.exited) {
+      REQUIRE(r.exit_code == 0);
+    } else {
+      ++kills;
+      if (r.signal == SIGXFSZ) ++kills_in_writes;
+    }
+
+    // A loadable checkpoint equal to the reference after its epoch, and a
+    // metrics file that lists exactly its epochs (or one fewer, between the
+    // two writes), each once and as the reference has them.
+    std::size_t done = 0;
+    if (fs::exists(run / "last.ckpt")) {
+      const checkpoint c = checkpoint::read(run / "last.ckpt");
+      trained_net net;
+      adamw opt;
+      c.restore(net, opt);
+      done = std::size_t(c.run().epochs_done);
+      REQUIRE(done >= 1);
+      REQUIRE(done <= std::size_t(epochs));
+      CHECK((section(c, "TENS") == tensors_after[done]));
+      CHECK((section(c, "OPTM") == optimizer_after[done]));
+      CHECK(decode_history(c.run().history, "history").size() == done);
+    }
+    const auto rows = fs::exists(run / "metrics.csv") ? metrics_rows(run / "metrics.csv") : std::vector<std::string>{};
+    CHECK((rows.size() == done || rows.size() + 1 == done));
+    for (std::size_t i = 0; i < rows.size(); ++i) CHECK(rows[i] == reference_rows[i]);
+
+    if (r.exited) {
+      CHECK(done == std::size_t(epochs));
+      CHECK(rows == reference_rows);
+      CHECK_FALSE(temporary_files_in(run));
+      ++finished;
+      fs::remove_all(run);
+    }
+  }
+}
+
+TEST_CASE("a full disk stops the run with the system's reason, no temporary file, and the last checkpoint intact",
+          "[fault]") {
+  trainer_runs t;
+  const fs::path run = t.root / "run";
+  REQUIRE(t.run(t.args(run, 1)).exit_code == 0);
+  const std::string checkpoint_before = fixtures::file_text(run / "last.ckpt");
+  const std::string metrics_before = fixtures::file_text(run / "metrics.csv");
+  fault::child_options full;
+  full.file_size_limit = 64 * 1024;  // room for the metrics file, not for a checkpoint
+  full.ignore_file_size_signal = true;
+  const auto r = t.run(t.args(run, 2, {"--resume"}), full);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("cannot write checkpoint") && Catch::Contains("File too large") &&
+                           Catch::Contains("last.ckpt"));
+  CHECK_FALSE(temporary_files_in(run));
+  CHECK(fixtures::file_text(run / "last.ckpt") == checkpoint_before);
+  CHECK(fixtures::file_text(run / "metrics.csv") == metrics_before);
+  // And the run goes on when there is room again.
+  CHECK(t.run(t.args(run, 2, {"--resume"})).exit_code == 0);
+}
+
+TEST_CASE("read-only output folders are reported before the first epoch", "[fault]") {
+  trainer_runs t;
+  const fs::path locked = t.root / "locked";
+  fs::create_directories(locked);
+  ::chmod(locked.c_str(), 0555);
+  fault::child_options nobody;
+  nobody.unprivileged = true;
+  auto r = t.run(t.args(locked / "run", 1), nobody);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("Permission denied") && Catch::Contains("locked"));
+  CHECK(r.output.find("epoch 1/") == std::string::npos);
+
+  const fs::path open_run = t.root / "open";
+  fs::create_directories(open_run);
+  ::chmod(open_run.c_str(), 0777);
+  r = t.run(t.args(open_run, 1, {"--metrics", (locked / "metrics.csv").string()}), nobody);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("cannot use metrics folder") && Catch::Contains("Permission denied"));
+  CHECK(r.output.find("epoch 1/") == std::string::npos);
+}
+
+TEST_CASE("the trainer program refuses mistakes with short messages and a non-zero exit", "[fault]") {
+  trainer_runs t;
+  const fs::path run = t.root / "run";
+  auto r = t.run(t.args(run, 1, {"--lr", "nan"}));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("--lr: must be a finite number above 0, got nan"));
+  r = t.run(t.args(run, 1, {"--weight-decay", "-1"}));
+  CHECK(r.exit_code != 0);
+  CHECK(r.output.size() < 200);  // no 309-digit range
+  r = t.run(t.args(run, 1, {"--batch-size", "1000"}));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("batch size 1000 is larger than the training set (80 images)"));
+  r = t.run(t.args(run, 1, {"--threads", "1000"}));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("warning: --threads 1000 is more than the") && Catch::Contains("threads: "));
+
+  // The run above finished; the same command again must not replace it.
+  const std::string checkpoint_before = fixtures::file_text(run / "last.ckpt");
+  r = t.run(t.args(run, 1));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("already holds a run after epoch 1 of 1"));
+  CHECK(fixtures::file_text(run / "last.ckpt") == checkpoint_before);
+  r = t.run(t.args(run, 2, {"--resume", "--batch-size", "8"}));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("batch_size: 16 in the checkpoint, 8 now"));
+  r = t.run(t.args(run, 2, {"--resume", "--optimizer", "sgd", "--allow-changed-settings"}));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("state of the adamw optimizer"));
+  r = t.run(t.args(run, 1, {"--resume", "--bits", "8"}));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("checkpoint: SimpleResNet4bit, 10 classes, 4-bit weights") &&
+                           Catch::Contains("program:    SimpleResNet4bit, 10 classes, 8-bit weights"));
+  CHECK(r.output.size() < 1500);
+  CHECK(fixtures::file_text(run / "last.ckpt") == checkpoint_before);
+
+  // Divergence: a non-zero exit naming the epoch and batch; the checkpoint stays.
+  r = t.run(t.args(run, 3, {"--resume", "--lr", "1e30", "--grad-clip", "0", "--allow-changed-settings"}));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("training diverged in epoch 2") && Catch::Contains("batch"));
+  CHECK(fixtures::file_text(run / "last.ckpt") == checkpoint_before);
+  CHECK(fixtures::file_text(run / "metrics.csv").find("nan") == std::string::npos);
+
+  r = t.run(t.args(run, 1, {"--overwrite"}));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("overwrite: discarded"));
+}
