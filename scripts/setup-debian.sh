@@ -1,11 +1,18 @@
 #!/bin/sh
-# Installs everything nibble needs to build, test and benchmark on Debian 12
-# (bookworm): a C++20 compiler, CMake and the libraries, all as Debian packages.
+# Installs what nibble needs on Debian 12 (bookworm), all as Debian packages:
+#   scripts/setup-debian.sh               build and train (g++, CMake, the libraries)
+#   scripts/setup-debian.sh --tests       also clang 19 with libFuzzer and the sanitizer runtimes
+#   scripts/setup-debian.sh --benchmarks  also Google Benchmark, OpenBLAS and PyTorch
+# (--with-benchmarks is the old spelling of --benchmarks.)
 set -eu
 packages="g++ cmake make libxtensor-dev libxsimd-dev libboost-dev catch2 libfmt-dev libcli11-dev"
-if [ "${1:-}" = "--with-benchmarks" ]; then
-  packages="$packages libbenchmark-dev libopenblas-dev python3-torch"
-fi
+for option in "$@"; do
+  case "$option" in
+    --tests) packages="$packages clang-19 libclang-rt-19-dev libomp-19-dev" ;;
+    --benchmarks | --with-benchmarks) packages="$packages libbenchmark-dev libopenblas-dev python3-torch" ;;
+    *) echo "setup-debian.sh: unknown option $option" >&2; exit 2 ;;
+  esac
+done
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=""
 for p in $packages; do

@@ -50,6 +50,13 @@ struct trial {
     if (out) *out = net;
     return history;
   }
+  // Runs one epoch, as an earlier run that later calls meet; returns its
+  // checkpoint and metrics file as they are then.
+  std::pair<std::string, std::string> earlier_run() {
+    o.epochs = 1;
+    run(o);
+    return {fixtures::file_text(o.checkpoint_dir / "last.ckpt"), fixtures::file_text(o.metrics_file)};
+  }
   std::string log_text() {
     std::fflush(log);
     std::rewind(log);
@@ -103,10 +110,8 @@ TEST_CASE("training learns, and a resumed run equals an uninterrupted one with t
 
 TEST_CASE("an earlier run's checkpoint and metrics are never replaced without resume or overwrite", "[trainer]") {
   trial t;
-  t.o.epochs = 1;
-  t.run(t.o);
+  const auto [checkpoint_before, metrics_before] = t.earlier_run();
   const fs::path ckpt = t.o.checkpoint_dir / "last.ckpt";
-  const std::string checkpoint_before = fixtures::file_text(ckpt), metrics_before = fixtures::file_text(t.o.metrics_file);
   CHECK_THROWS_AS(t.run(t.o), earlier_run_exists);
   CHECK_THROWS_WITH(t.run(t.o), Catch::Contains("already holds a run after epoch 1 of 1") &&
                                     Catch::Contains("--resume") && Catch::Contains("--overwrite"));
@@ -130,9 +135,7 @@ TEST_CASE("an earlier run's checkpoint and metrics are never replaced without re
 
 TEST_CASE("a resume with other settings is refused, naming each change, unless allowed", "[trainer]") {
   trial t;
-  t.o.epochs = 1;
-  t.run(t.o);
-  const std::string checkpoint_before = fixtures::file_text(t.o.checkpoint_dir / "last.ckpt");
+  const std::string checkpoint_before = t.earlier_run().first;
   train_options r = t.o;
   r.resume = true;
   r.epochs = 2;
@@ -168,10 +171,8 @@ TEST_CASE("a resume with other settings is refused, naming each change, unless a
 
 TEST_CASE("a diverging run stops at once, naming the epoch and batch, with the last checkpoint intact", "[trainer]") {
   trial t;
-  t.o.epochs = 1;
-  t.run(t.o);
+  const auto [checkpoint_before, metrics_before] = t.earlier_run();
   const fs::path ckpt = t.o.checkpoint_dir / "last.ckpt";
-  const std::string checkpoint_before = fixtures::file_text(ckpt), metrics_before = fixtures::file_text(t.o.metrics_file);
   train_options huge = t.o;
   huge.resume = true;
   huge.allow_changed_settings = true;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -143,18 +144,22 @@ TEST_CASE("a run killed at random moments, inside checkpoint writes too, resumes
   // moment a write passes a random size, which lands inside the checkpoint
   // write. After every kill the invariants must hold; a run that finishes
   // must equal the uninterrupted one, and then a new run starts.
+  // NIBBLE_FAULT_KILLS sets the number of kills (the sanitizer build, whose
+  // runs are slower, asks for fewer).
+  const int wanted = std::getenv("NIBBLE_FAULT_KILLS") ? std::max(3, std::atoi(std::getenv("NIBBLE_FAULT_KILLS"))) : 40;
+  const int wanted_in_writes = std::max(2, wanted / 5);
   const fs::path run = t.root / "killed";
   std::mt19937_64 rng(2024);
   int kills = 0, kills_in_writes = 0, finished = 0;
-  for (int attempt = 1; kills < 40 || kills_in_writes < 8 || finished < 2; ++attempt) {
-    REQUIRE(attempt < 400);
+  for (int attempt = 1; kills < wanted || kills_in_writes < wanted_in_writes || finished < 2; ++attempt) {
+    REQUIRE(attempt < 10 * wanted);
     fault::child_options o;
     const bool in_write = attempt % 3 == 0;
     if (in_write)
       o.file_size_limit = 1 + rng() % (checkpoint_bytes - 1);
     else
       o.kill_after = std::chrono::duration_cast<std::chrono::microseconds>(run_time * double(rng() % 1000) / 1000.0);
-    if (kills >= 40 && kills_in_writes >= 8) o = {};  // enough faults: let it finish
+    if (kills >= wanted && kills_in_writes >= wanted_in_writes) o = {};  // enough faults: let it finish
     const auto r = t.run(t.args(run, epochs, {"--resume"}), o);
     INFO("attempt " << attempt << (in_write ? " (file size limit)" : " (timed kill)") << ", output:\n" << r.output);
     if (r.exited) {

@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "nibble/io/error.hpp"
 
 namespace nibble::data {
 
@@ -43,20 +46,16 @@ enum class cifar100_labels { fine, coarse };
 
 namespace detail {
 
-// Built with append rather than "'" + s + "'", which trips a false -Wrestrict in GCC 12 at -O3.
-inline std::string quoted(const std::filesystem::path& p) {
-  std::string s(1, '\'');
-  s += p.string();
-  s += '\'';
-  return s;
+using io::quoted;
+
+inline std::string cannot_read(const std::filesystem::path& file, const char* format) {
+  return std::string("nibble::data: cannot read ") + format + " file " + quoted(file) + ": ";
 }
 
-// Reads a whole file of fixed-size records, rejecting anything that is not a
-// positive whole number of records so a truncated download fails loudly.
-inline std::vector<std::uint8_t> read_records(const std::filesystem::path& file, std::size_t record_bytes,
-                                              std::size_t official_records, const char* format) {
+// The whole file, or a data_error that says why not.
+inline std::vector<std::uint8_t> read_bytes(const std::filesystem::path& file, const char* format) {
   namespace fs = std::filesystem;
-  const std::string what = std::string("nibble::data: cannot read ") + format + " file " + quoted(file) + ": ";
+  const std::string what = cannot_read(file, format);
   std::error_code ec;
   if (!fs::exists(file, ec)) {
     const fs::path folder = file.parent_path();
@@ -65,19 +64,8 @@ inline std::vector<std::uint8_t> read_records(const std::filesystem::path& file,
     throw data_error(what + "file does not exist");
   }
   if (!fs::is_regular_file(file, ec)) throw data_error(what + "not a regular file");
-
   const std::uintmax_t actual = fs::file_size(file, ec);
   if (ec) throw data_error(what + "cannot determine its size (" + ec.message() + ")");
-  const std::string expected = "expected a positive multiple of " + std::to_string(record_bytes) +
-                               " bytes (official files hold " + std::to_string(official_records) +
-                               " records = " + std::to_string(official_records * record_bytes) + " bytes)";
-  if (actual == 0) throw data_error(what + "file is empty; " + expected + ", got 0 bytes");
-  if (actual % record_bytes != 0)
-    throw data_error(what + "size is not a whole number of " + std::to_string(record_bytes) + "-byte records (" +
-                     expected + ", got " + std::to_string(actual) + " bytes = " +
-                     std::to_string(actual / record_bytes) + " records + " + std::to_string(actual % record_bytes) +
-                     " bytes); the file is truncated or not in this format");
-
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(actual));
   std::ifstream in(file, std::ios::binary);
   if (!in) throw data_error(what + "cannot open it for reading");
@@ -87,6 +75,21 @@ inline std::vector<std::uint8_t> read_records(const std::filesystem::path& file,
   return bytes;
 }
 
+// Rejects anything that is not a positive whole number of records, so a
+// truncated download fails loudly.
+inline void check_record_count(std::size_t actual, std::size_t record_bytes, std::size_t official_records,
+                               const std::string& what) {
+  const std::string expected = "expected a positive multiple of " + std::to_string(record_bytes) +
+                               " bytes (official files hold " + std::to_string(official_records) +
+                               " records = " + std::to_string(official_records * record_bytes) + " bytes)";
+  if (actual == 0) throw data_error(what + "file is empty; " + expected + ", got 0 bytes");
+  if (actual % record_bytes != 0)
+    throw data_error(what + "size is not a whole number of " + std::to_string(record_bytes) + "-byte records (" +
+                     expected + ", got " + std::to_string(actual) + " bytes = " +
+                     std::to_string(actual / record_bytes) + " records + " + std::to_string(actual % record_bytes) +
+                     " bytes); the file is truncated or not in this format");
+}
+
 inline void check_label(const std::filesystem::path& file, std::size_t record, const char* kind, int value,
                         int classes) {
   if (value < classes) return;  // bytes are never negative
@@ -94,39 +97,69 @@ inline void check_label(const std::filesystem::path& file, std::size_t record, c
                    kind + " " + std::to_string(value) + ", expected 0.." + std::to_string(classes - 1));
 }
 
-// Appends every record of one file: `label_offset` picks which of the
-// `label_bytes` leading bytes is the label to keep; all are validated.
-inline void append_file(dataset& out, const std::filesystem::path& file, std::size_t label_bytes,
-                        std::size_t label_offset, const int* label_classes, const char* const* label_kinds,
-                        std::size_t official_records, const char* format) {
-  const std::size_t record_bytes = label_bytes + image_bytes;
-  const std::vector<std::uint8_t> bytes = read_records(file, record_bytes, official_records, format);
+// How one of the two formats lays out its records.
+struct record_format {
+  const char* name;               // "CIFAR-10"
+  std::size_t label_bytes;        // leading label bytes per record
+  std::size_t label_offset;       // which of them is the label kept
+  const int* label_classes;       // valid range of each label byte
+  const char* const* label_kinds;  // what messages call each
+};
+
+// Appends every record of one file's bytes (`file` names it in messages);
+// every label byte is validated.
+inline void append_records(dataset& out, std::span<const std::uint8_t> bytes, const std::filesystem::path& file,
+                           const record_format& f, std::size_t official_records) {
+  const std::size_t record_bytes = f.label_bytes + image_bytes;
+  check_record_count(bytes.size(), record_bytes, official_records, cannot_read(file, f.name));
   const std::size_t records = bytes.size() / record_bytes;
   out.labels.reserve(out.labels.size() + records);
   out.pixels.reserve(out.pixels.size() + records * image_bytes);
   for (std::size_t r = 0; r < records; ++r) {
     const std::uint8_t* record = bytes.data() + r * record_bytes;
-    for (std::size_t k = 0; k < label_bytes; ++k) check_label(file, r, label_kinds[k], record[k], label_classes[k]);
-    out.labels.push_back(record[label_offset]);
-    out.pixels.insert(out.pixels.end(), record + label_bytes, record + record_bytes);
+    for (std::size_t k = 0; k < f.label_bytes; ++k)
+      check_label(file, r, f.label_kinds[k], record[k], f.label_classes[k]);
+    out.labels.push_back(record[f.label_offset]);
+    out.pixels.insert(out.pixels.end(), record + f.label_bytes, record + record_bytes);
   }
+}
+
+inline constexpr int cifar10_classes[] = {10};
+inline constexpr const char* cifar10_kinds[] = {"label"};
+inline constexpr record_format cifar10_format{"CIFAR-10", 1, 0, cifar10_classes, cifar10_kinds};
+inline constexpr int cifar100_classes[] = {20, 100};
+inline constexpr const char* cifar100_kinds[] = {"coarse label", "fine label"};
+inline constexpr record_format cifar100_format(cifar100_labels which) {
+  return {"CIFAR-100", 2, which == cifar100_labels::fine ? 1u : 0u, cifar100_classes, cifar100_kinds};
 }
 
 }  // namespace detail
 
+// The records of one CIFAR-10 file, from its bytes; `file` names it in
+// messages. (read_cifar10 calls it per file; the fuzz tests call it directly.)
+inline void append_cifar10_records(dataset& out, std::span<const std::uint8_t> bytes,
+                                   const std::filesystem::path& file) {
+  out.classes = 10;
+  detail::append_records(out, bytes, file, detail::cifar10_format, 10000);
+}
+inline void append_cifar100_records(dataset& out, std::span<const std::uint8_t> bytes,
+                                    const std::filesystem::path& file, cifar100_labels which, std::size_t official) {
+  out.classes = which == cifar100_labels::fine ? 100 : 20;
+  detail::append_records(out, bytes, file, detail::cifar100_format(which), official);
+}
+
 // CIFAR-10: train = data_batch_1.bin .. data_batch_5.bin, test = test_batch.bin;
 // records of 3073 bytes (label 0-9, then 3072 pixel bytes).
 inline dataset read_cifar10(const std::filesystem::path& folder, split s) {
-  constexpr int classes[] = {10};
-  constexpr const char* kinds[] = {"label"};
   dataset out;
   out.classes = 10;
+  auto add = [&](const std::filesystem::path& file) {
+    append_cifar10_records(out, detail::read_bytes(file, "CIFAR-10"), file);
+  };
   if (s == split::test) {
-    detail::append_file(out, folder / "test_batch.bin", 1, 0, classes, kinds, 10000, "CIFAR-10");
+    add(folder / "test_batch.bin");
   } else {
-    for (int i = 1; i <= 5; ++i)
-      detail::append_file(out, folder / ("data_batch_" + std::to_string(i) + ".bin"), 1, 0, classes, kinds, 10000,
-                          "CIFAR-10");
+    for (int i = 1; i <= 5; ++i) add(folder / ("data_batch_" + std::to_string(i) + ".bin"));
   }
   return out;
 }
@@ -135,14 +168,10 @@ inline dataset read_cifar10(const std::filesystem::path& folder, split s) {
 // fine label 0-99, then 3072 pixel bytes). Both labels are validated, one kept.
 inline dataset read_cifar100(const std::filesystem::path& folder, split s,
                              cifar100_labels which = cifar100_labels::fine) {
-  constexpr int classes[] = {20, 100};
-  constexpr const char* kinds[] = {"coarse label", "fine label"};
-  const bool fine = which == cifar100_labels::fine;
-  dataset out;
-  out.classes = fine ? 100 : 20;
   const bool train = s == split::train;
-  detail::append_file(out, folder / (train ? "train.bin" : "test.bin"), 2, fine ? 1 : 0, classes, kinds,
-                      train ? 50000 : 10000, "CIFAR-100");
+  const std::filesystem::path file = folder / (train ? "train.bin" : "test.bin");
+  dataset out;
+  append_cifar100_records(out, detail::read_bytes(file, "CIFAR-100"), file, which, train ? 50000 : 10000);
   return out;
 }
 

@@ -1,0 +1,78 @@
+// libFuzzer target: reading and restoring checkpoints. Three ways to use
+// the input, chosen by its first byte:
+//   0  the input is the file;
+//   1  the input is the file, with its size field and checksum repaired, so
+//      that the section parsers see it instead of the envelope check;
+//   2  edits to a valid checkpoint (pairs of offset and byte), repaired the
+//      same way: damaged real structures, which reach the deepest code.
+// Refusing with io_error is the only acceptable failure.
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "nibble/io/checkpoint.hpp"
+#include "nibble/layers/batch_norm.hpp"
+#include "nibble/layers/conv2d.hpp"
+#include "nibble/layers/global_avg_pool.hpp"
+#include "nibble/layers/linear.hpp"
+#include "nibble/layers/relu.hpp"
+#include "nibble/net/sequential.hpp"
+#include "nibble/quant/presets.hpp"
+#include "nibble/train/metrics.hpp"
+#include "nibble/train/optimizer.hpp"
+
+namespace {
+using net_type = nibble::sequential<nibble::input<3, 8, 8>, nibble::conv2d<4, 3, nibble::paper_4bit>,
+                                    nibble::batch_norm_relu, nibble::global_avg_pool,
+                                    nibble::linear<3, nibble::paper_4bit>>;
+
+std::vector<std::byte> valid_checkpoint() {
+  net_type net;
+  std::mt19937_64 rng(1);
+  net.init(rng);
+  nibble::adamw opt;
+  opt.step(net, 1e-3f);
+  nibble::epoch_metrics m;
+  m.epoch = 1;
+  m.weight_levels = {15, 14};
+  const nibble::checkpoint_run run{1, "fuzz", {{"seed", "1"}}, nibble::encode_history({m})};
+  return nibble::encode_checkpoint(net, opt, run);
+}
+
+// Writes the size field and the CRC-32 that make `b` pass the envelope check.
+void repair(std::vector<std::byte>& b) {
+  if (b.size() < 28) return;
+  const std::uint64_t size = b.size();
+  for (int i = 0; i < 8; ++i) b[16 + std::size_t(i)] = std::byte(std::uint8_t(size >> (8 * i)));
+  const std::uint32_t crc = nibble::io::crc32(std::span(b).first(b.size() - 4));
+  for (int i = 0; i < 4; ++i) b[b.size() - 4 + std::size_t(i)] = std::byte(std::uint8_t(crc >> (8 * i)));
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const std::vector<std::byte> valid = valid_checkpoint();
+  if (size == 0) return 0;
+  const auto* input = reinterpret_cast<const std::byte*>(data + 1);
+  std::vector<std::byte> file;
+  switch (data[0] % 3) {
+    case 0:
+    case 1: file.assign(input, input + size - 1); break;
+    default:
+      file = valid;
+      for (std::size_t i = 0; i + 2 < size - 1; i += 3) {
+        const std::size_t at = (std::size_t(data[1 + i]) << 8 | std::size_t(data[2 + i])) % file.size();
+        file[at] = std::byte(data[3 + i]);
+      }
+  }
+  if (data[0] % 3 != 0) repair(file);
+  try {
+    const nibble::checkpoint c = nibble::checkpoint::parse(std::move(file), "checkpoint 'fuzz'");
+    net_type net;
+    nibble::adamw opt;
+    c.restore(net, opt);
+    nibble::decode_history(c.run().history, "history");
+  } catch (const nibble::io::io_error&) {
+  }
+  return 0;
+}
