@@ -41,52 +41,17 @@ EXPECTED_PARAMETERS = 3_251_018
 
 def torch_child(args):
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    qmax = 7  # 4 bits, narrow symmetric range: 15 levels
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from torch_vgg4bit import vgg4bit, weight_tensors, tanh_clip_
 
-    def fake_quantize(w):
-        """Per-tensor abs-max 4-bit fake quantization with a straight-through gradient."""
-        m = w.detach().abs().max()
-        scale = torch.where(m > 0, m / qmax, torch.ones_like(m))
-        q = torch.clamp(torch.round(w.detach() / scale), -qmax, qmax) * scale
-        return w + (q - w).detach()
-
-    class QConv2d(nn.Conv2d):
-        def forward(self, x):
-            return F.conv2d(x, fake_quantize(self.weight), self.bias, self.stride, self.padding)
-
-    class QLinear(nn.Linear):
-        def forward(self, x):
-            return F.linear(x, fake_quantize(self.weight), self.bias)
-
-    def block(cin, cout):
-        return [QConv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-    model = nn.Sequential(
-        *block(3, 64), *block(64, 64), nn.MaxPool2d(2),
-        *block(64, 128), *block(128, 128), nn.MaxPool2d(2),
-        *block(128, 256), *block(256, 256), nn.MaxPool2d(2),
-        nn.Flatten(),
-        QLinear(4096, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Dropout(0.5),
-        QLinear(512, 10),
-    )
-    # The paper's initialisation (as nibble does it): He normal for the
-    # convolutions, N(0, 1/fan_in) for the linear layers, zero biases.
-    for mod in model.modules():
-        if isinstance(mod, nn.Conv2d):
-            nn.init.normal_(mod.weight, 0.0, (2.0 / (mod.in_channels * 9)) ** 0.5)
-            nn.init.zeros_(mod.bias)
-        elif isinstance(mod, nn.Linear):
-            nn.init.normal_(mod.weight, 0.0, (1.0 / mod.in_features) ** 0.5)
-            nn.init.zeros_(mod.bias)
-
+    model = vgg4bit(10)
     parameters = sum(p.numel() for p in model.parameters())
-    weights = [p for p in model.parameters() if p.dim() >= 2]
+    weights = weight_tensors(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-4)
 
     x = torch.randn(args.batch_size, 3, 32, 32)
@@ -107,9 +72,7 @@ def torch_child(args):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
         opt.step()
-        with torch.no_grad():
-            for w in weights:
-                w.copy_(3.0 * torch.tanh(w / 3.0))
+        tanh_clip_(weights)
 
     model.train()
     for _ in range(args.warmup):

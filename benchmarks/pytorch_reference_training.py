@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Trains VGG4bit with the paper's recipe in PyTorch, on the same CIFAR-10
+binary files nibble reads, and writes per-epoch metrics in nibble's CSV
+columns, so the two test-accuracy curves can be laid over each other
+(scripts/plot_metrics.py). It is the check that nibble's training has no
+defect that would hide in its own tests.
+
+The recipe, as train_cifar10 runs it: 4-bit weights (torch_vgg4bit.py),
+AdamW (lr 1e-3, weight decay 5e-4), global gradient-norm clip 0.5, tanh
+clip after each step, cosine annealing over T_MAX epochs stepped per epoch,
+batch 128 (the last batch of an epoch smaller), random crop 32 with zero
+padding 4 and horizontal flip, per-channel normalisation.
+
+    /usr/bin/python3 benchmarks/pytorch_reference_training.py --data DIR --epochs 10 --metrics torch.csv
+Needs PyTorch: python3-torch on Debian (scripts/setup-debian.sh --benchmarks).
+"""
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from torch_vgg4bit import vgg4bit, weight_tensors, tanh_clip_  # noqa: E402
+
+MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32).reshape(1, 3, 1, 1)
+STD = np.array([0.2023, 0.1994, 0.2010], dtype=np.float32).reshape(1, 3, 1, 1)
+RECORD = 3073
+
+
+def read_cifar10(folder, names):
+    raw = b"".join((Path(folder) / n).read_bytes() for n in names)
+    if len(raw) % RECORD:
+        raise SystemExit(f"{folder}: not whole CIFAR-10 records")
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, RECORD)
+    return records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].astype(np.int64)
+
+
+def normalise(images):
+    return torch.from_numpy((images.astype(np.float32) / 255.0 - MEAN) / STD)
+
+
+def augment(images, rng):
+    """Zero-padded (black pixels) random crop and horizontal flip, in pixel space."""
+    n = len(images)
+    padded = np.zeros((n, 3, 40, 40), dtype=np.uint8)
+    padded[:, :, 4:36, 4:36] = images
+    dy = rng.integers(0, 9, n)
+    dx = rng.integers(0, 9, n)
+    out = np.empty_like(images)
+    flip = rng.integers(0, 2, n).astype(bool)
+    for i in range(n):
+        crop = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
+        out[i] = crop[:, :, ::-1] if flip[i] else crop
+    return out
+
+
+def evaluate(model, images, labels, batch_size):
+    model.eval()
+    correct, loss = 0, 0.0
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = normalise(images[start:start + batch_size])
+            y = torch.from_numpy(labels[start:start + batch_size])
+            logits = model(x)
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+    return correct / len(images), loss / len(images)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="folder with the CIFAR-10 binary files")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--t-max", type=float, default=100.0, help="cosine period in epochs (default 100)")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--metrics", required=True, help="CSV file to write (nibble's columns)")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    train_x, train_y = read_cifar10(args.data, [f"data_batch_{i}.bin" for i in range(1, 6)])
+    test_x, test_y = read_cifar10(args.data, ["test_batch.bin"])
+    model = vgg4bit(10)
+    weights = weight_tensors(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"{len(train_x)} training and {len(test_x)} test images", flush=True)
+
+    with open(args.metrics, "w") as out:
+        out.write("epoch,learning_rate,train_loss,train_accuracy,test_loss,test_accuracy,seconds,"
+                  "train_images_per_second,eval_images_per_second\n")
+        for epoch in range(args.epochs):
+            lr = args.lr * 0.5 * (1 + math.cos(math.pi * epoch / args.t_max))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            model.train()
+            start = time.perf_counter()
+            order = rng.permutation(len(train_x))
+            loss_sum, correct = 0.0, 0
+            for b in range(0, len(order), args.batch_size):
+                idx = order[b:b + args.batch_size]
+                x = normalise(augment(train_x[idx], rng))
+                y = torch.from_numpy(train_y[idx])
+                opt.zero_grad(set_to_none=True)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+                opt.step()
+                tanh_clip_(weights)
+                loss_sum += loss.item() * len(idx)
+                correct += (logits.argmax(1) == y).sum().item()
+            train_seconds = time.perf_counter() - start
+            eval_start = time.perf_counter()
+            test_acc, test_loss = evaluate(model, test_x, test_y, args.batch_size)
+            eval_seconds = time.perf_counter() - eval_start
+            n = len(train_x)
+            out.write(f"{epoch + 1},{lr:.6g},{loss_sum / n:.6f},{correct / n:.4f},{test_loss:.6f},{test_acc:.4f},"
+                      f"{train_seconds + eval_seconds:.2f},{n / train_seconds:.1f},{len(test_x) / eval_seconds:.1f}\n")
+            out.flush()
+            print(f"epoch {epoch + 1}/{args.epochs}  lr {lr:.3g}  train loss {loss_sum / n:.4f} "
+                  f"acc {100 * correct / n:.2f}%  test loss {test_loss:.4f} acc {100 * test_acc:.2f}%  "
+                  f"{n / train_seconds:.0f} img/s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
