@@ -11,11 +11,15 @@ clip after each step, cosine annealing over T_MAX epochs stepped per epoch,
 batch 128 (the last batch of an epoch smaller), random crop 32 with zero
 padding 4 and horizontal flip, per-channel normalisation.
 
-    /usr/bin/python3 benchmarks/pytorch_reference_training.py --data DIR --epochs 10 --metrics torch.csv
-Needs PyTorch: python3-torch on Debian (scripts/setup-debian.sh --benchmarks).
+    /usr/bin/python3 benchmarks/pytorch_reference_training.py --data DIR --epochs 10 --metrics torch.csv \
+        [--checkpoint torch.ckpt [--resume]]
+With --checkpoint the state (model, optimizer, random generators, the rows
+so far) is saved atomically after every epoch, and --resume continues from
+it, so a run can outlast a session. Needs PyTorch: python3-torch on Debian (scripts/setup-debian.sh --benchmarks).
 """
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -82,6 +86,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--metrics", required=True, help="CSV file to write (nibble's columns)")
+    parser.add_argument("--checkpoint", help="save the run's state here after every epoch")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -96,41 +102,64 @@ def main():
           f"{sum(p.numel() for p in model.parameters()):,} parameters, "
           f"{len(train_x)} training and {len(test_x)} test images", flush=True)
 
-    with open(args.metrics, "w") as out:
-        out.write("epoch,learning_rate,train_loss,train_accuracy,test_loss,test_accuracy,seconds,"
-                  "train_images_per_second,eval_images_per_second\n")
-        for epoch in range(args.epochs):
-            lr = args.lr * 0.5 * (1 + math.cos(math.pi * epoch / args.t_max))
-            for group in opt.param_groups:
-                group["lr"] = lr
-            model.train()
-            start = time.perf_counter()
-            order = rng.permutation(len(train_x))
-            loss_sum, correct = 0.0, 0
-            for b in range(0, len(order), args.batch_size):
-                idx = order[b:b + args.batch_size]
-                x = normalise(augment(train_x[idx], rng))
-                y = torch.from_numpy(train_y[idx])
-                opt.zero_grad(set_to_none=True)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-                opt.step()
-                tanh_clip_(weights)
-                loss_sum += loss.item() * len(idx)
-                correct += (logits.argmax(1) == y).sum().item()
-            train_seconds = time.perf_counter() - start
-            eval_start = time.perf_counter()
-            test_acc, test_loss = evaluate(model, test_x, test_y, args.batch_size)
-            eval_seconds = time.perf_counter() - eval_start
-            n = len(train_x)
-            out.write(f"{epoch + 1},{lr:.6g},{loss_sum / n:.6f},{correct / n:.4f},{test_loss:.6f},{test_acc:.4f},"
-                      f"{train_seconds + eval_seconds:.2f},{n / train_seconds:.1f},{len(test_x) / eval_seconds:.1f}\n")
-            out.flush()
-            print(f"epoch {epoch + 1}/{args.epochs}  lr {lr:.3g}  train loss {loss_sum / n:.4f} "
-                  f"acc {100 * correct / n:.2f}%  test loss {test_loss:.4f} acc {100 * test_acc:.2f}%  "
-                  f"{n / train_seconds:.0f} img/s", flush=True)
+    header = ("epoch,learning_rate,train_loss,train_accuracy,test_loss,test_accuracy,seconds,"
+              "train_images_per_second,eval_images_per_second\n")
+    rows, first_epoch = [], 0
+    if args.resume and args.checkpoint and os.path.exists(args.checkpoint):
+        state = torch.load(args.checkpoint)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        rng.bit_generator.state = state["numpy_rng"]
+        rows, first_epoch = state["rows"], state["epoch"]
+        print(f"resumed from {args.checkpoint} after epoch {first_epoch}", flush=True)
+
+    def write_atomically(path, write):
+        tmp = f"{path}.tmp"
+        write(tmp)
+        os.replace(tmp, path)
+
+    for epoch in range(first_epoch, args.epochs):
+        lr = args.lr * 0.5 * (1 + math.cos(math.pi * epoch / args.t_max))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        model.train()
+        start = time.perf_counter()
+        order = rng.permutation(len(train_x))
+        loss_sum, correct = 0.0, 0
+        for b in range(0, len(order), args.batch_size):
+            idx = order[b:b + args.batch_size]
+            x = normalise(augment(train_x[idx], rng))
+            y = torch.from_numpy(train_y[idx])
+            opt.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            opt.step()
+            tanh_clip_(weights)
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == y).sum().item()
+        train_seconds = time.perf_counter() - start
+        eval_start = time.perf_counter()
+        test_acc, test_loss = evaluate(model, test_x, test_y, args.batch_size)
+        eval_seconds = time.perf_counter() - eval_start
+        n = len(train_x)
+        rows.append(f"{epoch + 1},{lr:.6g},{loss_sum / n:.6f},{correct / n:.4f},{test_loss:.6f},{test_acc:.4f},"
+                    f"{train_seconds + eval_seconds:.2f},{n / train_seconds:.1f},{len(test_x) / eval_seconds:.1f}\n")
+        if args.checkpoint:
+            write_atomically(args.checkpoint, lambda f: torch.save(
+                {"model": model.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+                 "numpy_rng": rng.bit_generator.state, "rows": rows, "epoch": epoch + 1}, f))
+
+        def write_rows(f):
+            with open(f, "w") as out:
+                out.write(header + "".join(rows))
+
+        write_atomically(args.metrics, write_rows)
+        print(f"epoch {epoch + 1}/{args.epochs}  lr {lr:.3g}  train loss {loss_sum / n:.4f} "
+              f"acc {100 * correct / n:.2f}%  test loss {test_loss:.4f} acc {100 * test_acc:.2f}%  "
+              f"{n / train_seconds:.0f} img/s", flush=True)
     return 0
 
 
