@@ -25,6 +25,7 @@ struct cifar_cli {
   int bits = 4;
   std::string arithmetic = "fp32";
   std::string optimizer = "adamw";
+  std::string schedule = "cosine";
   double momentum = 0.9;
   double weight_decay = 5e-4;
   bool nesterov = false;
@@ -90,6 +91,14 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--t-max", t.t_max, "Cosine annealing period in epochs")
       ->check(finite_number(0, false))->capture_default_str();
   app.add_option("--warmup", t.warmup_epochs, "Linear warm-up epochs")->check(finite_number(0, true))->capture_default_str();
+  app.add_option("--schedule", c.schedule,
+                 "cosine (the paper's, over --t-max epochs) or one-cycle (up to --lr and down over the run)")
+      ->check(CLI::IsMember({"cosine", "one-cycle"}))->capture_default_str();
+  app.add_option("--one-cycle-rise", t.one_cycle_rise, "Fraction of the run the one-cycle rate rises")
+      ->check(finite_number(0, false, 0.99))->capture_default_str();
+  app.add_option("--label-smoothing", t.label_smoothing, "Mix this much of a uniform target into the labels")
+      ->check(finite_number(0, true, 0.99))->capture_default_str();
+  app.add_flag("--test-flip", t.test_flip, "Test on each image and its mirror image, averaging the two");
   app.add_option("--optimizer", c.optimizer, "adamw or sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   app.add_option("--momentum", c.momentum, "SGD momentum")->check(finite_number(0, true, 1))->capture_default_str();
   app.add_flag("--nesterov", c.nesterov, "SGD with Nesterov momentum");
@@ -111,6 +120,7 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   std::mt19937_64 rng(c.train.seed);
   net->init(rng);
   nibble::train_options options = c.train;
+  options.schedule = c.schedule == "one-cycle" ? nibble::lr_schedule::one_cycle : nibble::lr_schedule::cosine;
   options.model_name = c.model == "vgg" ? "VGG4bit" : "SimpleResNet4bit";
   fmt::print("network: {}, {}; optimizer {}\n", options.model_name, nibble::describe_network<Net>().summary,
              c.optimizer);

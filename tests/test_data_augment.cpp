@@ -218,3 +218,14 @@ TEST_CASE("padding larger than the image gives all-black crops; negative padding
   CHECK(all_black < 100);
   CHECK_THROWS_AS(augment_image(src.data(), out.data(), augmentation{-1, false}, rng), std::invalid_argument);
 }
+
+TEST_CASE("mirror_images reverses every row of every image", "[data][augment]") {
+  xt::xtensor<float, 4> in = xt::zeros<float>({2ul, 3ul, 2ul, 4ul}), out;
+  for (std::size_t i = 0; i < in.size(); ++i) in.data()[i] = float(i);
+  mirror_images(in, out);
+  REQUIRE(out.shape() == in.shape());
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t y = 0; y < 2; ++y)
+        for (std::size_t x = 0; x < 4; ++x) CHECK(out(n, c, y, x) == in(n, c, y, 3 - x));
+}

@@ -84,6 +84,25 @@ TEST_CASE("cosine schedule: base at 0, half at T_max/2, min at T_max, rising aft
   CHECK(w.at(2.0) == Approx(1.0));
 }
 
+TEST_CASE("one-cycle schedule: from max/div up to max at the rise, down to max/(div*final_div) at the end",
+          "[schedule]") {
+  one_cycle_schedule s{.max_lr = 1e-2, .total_epochs = 20, .rise_fraction = 0.25};
+  CHECK(s.at(0) == Approx(1e-2 / 25));
+  CHECK(s.at(2.5) == Approx((1e-2 / 25 + 1e-2) / 2));  // half way up
+  CHECK(s.at(5) == Approx(1e-2));
+  CHECK(s.at(12.5) == Approx((1e-2 + 1e-2 / 25 / 1e4) / 2));  // half way down
+  CHECK(s.at(20) == Approx(1e-2 / 25 / 1e4));
+  double previous = 0;
+  for (double t = 0; t <= 5; t += 0.25) {
+    CHECK(s.at(t) >= previous);
+    previous = s.at(t);
+  }
+  for (double t = 5; t <= 20; t += 0.25) {
+    CHECK(s.at(t) <= previous);
+    previous = s.at(t);
+  }
+}
+
 TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "[loss]") {
   activation z = xt::zeros<float>({2, 3, 1, 1});
   z(0, 0, 0, 0) = 1.0f;
@@ -105,9 +124,42 @@ TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "
       m(i, c, 0, 0) -= 1e-3f;
       CHECK(g(i, c, 0, 0) == Approx((loss_at(p) - loss_at(m)) / 2e-3).margin(1e-3));
     }
+  // Without smoothing the gradient is exactly softmax/N − onehot/N.
+  for (std::size_t i = 0; i < 2; ++i) {
+    double sum = 0;
+    for (std::size_t c = 0; c < 3; ++c) sum += std::exp(double(z(i, c, 0, 0)));
+    for (std::size_t c = 0; c < 3; ++c) {
+      const double zmax = i == 0 ? 2.0 : 0.0, shifted_sum = sum / std::exp(zmax);
+      const float p = float(std::exp(double(z(i, c, 0, 0)) - zmax - std::log(shifted_sum)) / 2.0);
+      CHECK(g(i, c, 0, 0) == p - (std::int32_t(c) == labels[i] ? 0.5f : 0.0f));
+    }
+  }
   const double expected0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(0.5)) - 2.0;
   const double expected1 = std::log(2.0 + std::exp(-1.0)) - 0.0;
   CHECK(r.loss == Approx((expected0 + expected1) / 2));
   std::vector<std::int32_t> bad{1, 3};
   CHECK_THROWS_WITH(softmax_cross_entropy(z, bad, g), Catch::Contains("label 3"));
+
+  SECTION("with label smoothing") {
+    const float eps = 0.1f;
+    const auto smooth = softmax_cross_entropy(z, labels, g, eps);
+    auto smooth_loss_at = [&](const activation& zz) {
+      activation unused;
+      return softmax_cross_entropy(zz, labels, unused, eps).loss;
+    };
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t c = 0; c < 3; ++c) {
+        activation p = z, m = z;
+        p(i, c, 0, 0) += 1e-3f;
+        m(i, c, 0, 0) -= 1e-3f;
+        CHECK(g(i, c, 0, 0) == Approx((smooth_loss_at(p) - smooth_loss_at(m)) / 2e-3).margin(1e-3));
+      }
+    // -Σ q log p with q = 0.9·onehot + 0.1/3, worked out for the first sample.
+    const double lse0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(0.5));
+    const double sample0 = (0.9 + 0.1 / 3) * (lse0 - 2.0) + (0.1 / 3) * ((lse0 - 1.0) + (lse0 - 0.5));
+    const double lse1 = std::log(2.0 + std::exp(-1.0));
+    const double sample1 = (0.9 + 0.1 / 3) * lse1 + (0.1 / 3) * (lse1 + (lse1 + 1.0));
+    CHECK(smooth.loss == Approx((sample0 + sample1) / 2));
+    CHECK_THROWS_WITH(softmax_cross_entropy(z, labels, g, 1.0f), Catch::Contains("label smoothing"));
+  }
 }

@@ -108,6 +108,66 @@ TEST_CASE("training learns, and a resumed run equals an uninterrupted one with t
   CHECK_THAT(parts.log_text(), Catch::Contains("the run is complete: 4 of 4 epochs done"));
 }
 
+TEST_CASE("one-cycle schedule and label smoothing train, are recorded, and resume exactly", "[trainer]") {
+  trial straight;
+  straight.o.checkpoint_dir.clear();
+  straight.o.metrics_file.clear();
+  straight.o.schedule = lr_schedule::one_cycle;
+  straight.o.label_smoothing = 0.1f;
+  small_net<paper_4bit> a;
+  const auto history = straight.run(straight.o, &a);
+  REQUIRE(history.size() == 4);
+  CHECK(history.back().test_accuracy > 0.8);
+  CHECK(history.back().learning_rate < 1e-4);  // the cycle has come down
+
+  trial parts;
+  parts.o.schedule = lr_schedule::one_cycle;
+  parts.o.label_smoothing = 0.1f;
+  parts.run(parts.o);  // 4 epochs: the whole cycle, recorded
+  const checkpoint c = checkpoint::read(parts.o.checkpoint_dir / "last.ckpt");
+  bool cycle_recorded = false, smoothing_recorded = false;
+  for (const auto& [key, value] : c.run().settings) {
+    cycle_recorded = cycle_recorded || (key == "one_cycle_epochs" && value == "4");
+    smoothing_recorded = smoothing_recorded || (key == "label_smoothing" && value == "0.1");
+  }
+  CHECK(cycle_recorded);
+  CHECK(smoothing_recorded);
+  small_net<paper_4bit> b;
+  std::mt19937_64 rng(3);
+  b.init(rng);
+  adamw opt;
+  c.restore(b, opt);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
+
+  // The cycle spans the run, so another length is another recipe.
+  train_options longer = parts.o;
+  longer.resume = true;
+  longer.epochs = 6;
+  CHECK_THROWS_WITH(parts.run(longer), Catch::Contains("one_cycle_epochs: 4 in the checkpoint, 6 now"));
+}
+
+TEST_CASE("evaluate with flip averages the logits of each image and its mirror image", "[trainer]") {
+  small_net<paper_4bit> net;
+  std::mt19937_64 rng(3);
+  net.init(rng);
+  const auto test_set = fixtures::colour_dataset(40, 4);
+  double plain_loss = 0, flip_loss = 0;
+  evaluate(net, test_set, 16, &plain_loss);
+  evaluate(net, test_set, 16, &flip_loss, false, true);
+  // By hand: one batch of all 40 images, both ways.
+  data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
+  loader.start_epoch(0);
+  data::batch b;
+  REQUIRE(loader.next(b));
+  context ctx{.phase = mode::eval};
+  activation logits = net.forward(b.images, ctx), mirrored, grad;
+  data::mirror_images(b.images, mirrored);
+  logits = (logits + net.forward(mirrored, ctx)) * 0.5f;
+  const double expected = softmax_cross_entropy(logits, b.labels, grad).loss;
+  CHECK(flip_loss == Approx(expected).epsilon(1e-5));
+  CHECK(flip_loss != Approx(plain_loss).epsilon(1e-6));  // the mirror images do change the logits
+}
+
 TEST_CASE("an earlier run's checkpoint and metrics are never replaced without resume or overwrite", "[trainer]") {
   trial t;
   const auto [checkpoint_before, metrics_before] = t.earlier_run();
@@ -231,6 +291,8 @@ TEST_CASE("settings that cannot work are refused before any work", "[trainer]") 
   refused([](train_options& o) { o.t_max = std::numeric_limits<double>::infinity(); }, "(t_max)");
   refused([](train_options& o) { o.grad_clip = -0.5; }, "gradient clip");
   refused([](train_options& o) { o.resume = o.overwrite = true; }, "contradict");
+  refused([](train_options& o) { o.label_smoothing = 1.0f; }, "label smoothing must lie in [0, 1)");
+  refused([](train_options& o) { o.one_cycle_rise = 0; }, "one-cycle rise");
   refused([](train_options& o) { o.metrics_file = "m.txt"; }, ".csv");
   t.train_set.classes = 3;
   refused([](train_options&) {}, "the data has 3 classes but the network has 2 outputs");

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <xtensor/xtensor.hpp>
+
 #include "nibble/data/cifar.hpp"
 
 namespace nibble::data {
@@ -113,6 +115,15 @@ inline void augment_image(const std::uint8_t* src, float* dst, const augmentatio
       std::fill(out + x_end, out + side, zero);
     }
   }
+}
+
+// Every image of a batch (N, C, H, W) mirrored left to right, for
+// test-time flip augmentation.
+inline void mirror_images(const xt::xtensor<float, 4>& in, xt::xtensor<float, 4>& out) {
+  out.resize(in.shape());
+  const std::size_t rows = in.shape(0) * in.shape(1) * in.shape(2), width = in.shape(3);
+  for (std::size_t r = 0; r < rows; ++r) std::reverse_copy(in.data() + r * width, in.data() + (r + 1) * width,
+                                                          out.data() + r * width);
 }
 
 }  // namespace nibble::data

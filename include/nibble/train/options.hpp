@@ -13,6 +13,11 @@
 
 namespace nibble {
 
+enum class lr_schedule {
+  cosine,    // the paper's: cosine annealing over t_max epochs, stepped per epoch (after any warm-up)
+  one_cycle  // up, then down over the whole run, stepped per batch (one_cycle_schedule)
+};
+
 // Defaults are the paper's recipe.
 struct train_options {
   std::size_t epochs = 150;
@@ -22,6 +27,10 @@ struct train_options {
   double t_max = 100;      // cosine period in epochs
   double warmup_epochs = 0;
   double min_learning_rate = 0;
+  lr_schedule schedule = lr_schedule::cosine;
+  double one_cycle_rise = 0.25;  // fraction of the run spent rising (one_cycle)
+  float label_smoothing = 0;     // 0: one-hot targets
+  bool test_flip = false;        // evaluate on each test image and its mirror image, averaging the logits
   std::uint64_t seed = 0;
   std::filesystem::path checkpoint_dir;  // empty: no checkpoints
   bool resume = false;                   // continue from checkpoint_dir/last.ckpt
@@ -56,6 +65,10 @@ inline void validate(const train_options& o, std::size_t training_images) {
           o.t_max);
   require(std::isfinite(o.warmup_epochs) && o.warmup_epochs >= 0,
           "the warm-up must be a finite number of epochs, 0 or above", o.warmup_epochs);
+  require(std::isfinite(o.one_cycle_rise) && o.one_cycle_rise > 0 && o.one_cycle_rise < 1,
+          "the one-cycle rise must be a fraction of the run between 0 and 1", o.one_cycle_rise);
+  require(o.label_smoothing >= 0 && o.label_smoothing < 1, "label smoothing must lie in [0, 1)",
+          double(o.label_smoothing));
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite contradict each other: resume continues the earlier run, "
                                 "overwrite discards it");

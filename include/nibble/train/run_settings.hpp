@@ -35,6 +35,12 @@ setting_list run_settings(const train_options& o, const Optimizer& opt, const da
   add("grad_clip", fmt::format("{}", o.grad_clip));
   add("t_max", fmt::format("{}", o.t_max));
   add("warmup_epochs", fmt::format("{}", o.warmup_epochs));
+  if (o.schedule == lr_schedule::one_cycle) {
+    add("schedule", "one_cycle");
+    add("one_cycle_rise", fmt::format("{}", o.one_cycle_rise));
+    add("one_cycle_epochs", std::to_string(o.epochs));  // the cycle spans the run: its length is the recipe
+  }
+  if (o.label_smoothing > 0) add("label_smoothing", fmt::format("{}", o.label_smoothing));
   add("seed", std::to_string(o.seed));
   add("max_batches", std::to_string(o.max_batches));
   add("training_images", std::to_string(train_set.size()));

@@ -21,14 +21,15 @@ struct step_result {
 };
 
 // grad_clip is the largest global gradient norm (0: no clipping); grad is
-// the caller's buffer for dL/dlogits, kept so that steps allocate nothing.
+// the caller's buffer for dL/dlogits, kept so that steps allocate nothing;
+// label_smoothing mixes ε/classes into the one-hot targets.
 // A non-finite loss or gradient norm leaves the weights and the optimizer
 // untouched (applied = false), so a diverging run cannot spoil its state;
 // only batch-norm running statistics have seen the forward pass.
 template <class Net, class Optimizer>
 step_result train_step(Net& net, Optimizer& opt, const activation& images, std::span<const std::int32_t> labels,
-                       float lr, double grad_clip, activation& grad, context& ctx) {
-  const loss_result r = softmax_cross_entropy(net.forward(images, ctx), labels, grad);
+                       float lr, double grad_clip, activation& grad, context& ctx, float label_smoothing = 0.0f) {
+  const loss_result r = softmax_cross_entropy(net.forward(images, ctx), labels, grad, label_smoothing);
   step_result s{r.loss, r.correct, 0.0, false};
   if (!std::isfinite(r.loss)) return s;
   net.backward(grad, nullptr, ctx);

@@ -62,20 +62,28 @@ class settings_changed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Test accuracy (and mean loss into *loss). With flip, each image is also
+// seen mirrored and the two logits averaged (test-time augmentation).
 template <class Net>
 double evaluate(Net& net, const data::dataset& test, std::size_t batch_size, double* loss = nullptr,
-                bool progress = false) {
+                bool progress = false, bool flip = false) {
   data::batch_loader loader(test, {.batch_size = batch_size, .shuffle = false, .augment = false});
   loader.start_epoch(0);
   context ctx{.phase = mode::eval};
   data::batch b;
-  activation grad;
+  activation grad, mirrored, averaged;
   std::size_t correct = 0, seen = 0;
   double total_loss = 0;
   progress_bar bar("  eval", loader.batches_per_epoch(), progress);
   for (std::size_t i = 0; loader.next(b); ++i) {
-    const activation& logits = net.forward(b.images, ctx);
-    const auto r = softmax_cross_entropy(logits, b.labels, grad);
+    const activation* logits = &net.forward(b.images, ctx);
+    if (flip) {
+      averaged = *logits;
+      data::mirror_images(b.images, mirrored);
+      averaged = (averaged + net.forward(mirrored, ctx)) * 0.5f;
+      logits = &averaged;
+    }
+    const auto r = softmax_cross_entropy(*logits, b.labels, grad);
     correct += r.correct;
     total_loss += r.loss * double(b.size());
     seen += b.size();
@@ -230,6 +238,8 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
   }
 
   const cosine_schedule schedule{o.learning_rate, o.min_learning_rate, o.t_max, o.warmup_epochs};
+  const one_cycle_schedule cycle{.max_lr = o.learning_rate, .total_epochs = double(o.epochs),
+                                 .rise_fraction = o.one_cycle_rise};
   data::batch_loader loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true, .seed = o.seed});
   context ctx{.phase = mode::train};
   data::batch b;
@@ -250,8 +260,13 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
     std::size_t correct = 0, seen = 0;
     double lr = schedule.at(double(epoch));
     for (std::size_t i = 0; i < per_epoch && loader.next(b); ++i) {
-      if (epoch < o.warmup_epochs) lr = schedule.at(double(epoch) + double(i) / double(per_epoch));
-      const step_result r = train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx);
+      const double t = double(epoch) + double(i) / double(per_epoch);
+      if (o.schedule == lr_schedule::one_cycle)
+        lr = cycle.at(t);
+      else if (epoch < o.warmup_epochs)
+        lr = schedule.at(t);
+      const step_result r =
+          train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx, o.label_smoothing);
       if (!r.applied)
         throw training_diverged(fmt::format(
             "training diverged in epoch {}, batch {} of {}: the loss is {} and the gradient norm {} (learning rate "
@@ -274,7 +289,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
     m.train_accuracy = double(correct) / double(std::max<std::size_t>(seen, 1));
     m.train_images_per_second = double(seen) / train_seconds;
     const progress_bar eval_clock("", 0, false);
-    m.test_accuracy = evaluate(net, test_set, o.batch_size, &m.test_loss, o.progress);
+    m.test_accuracy = evaluate(net, test_set, o.batch_size, &m.test_loss, o.progress, o.test_flip);
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
     m.seconds = train_seconds + eval_clock.elapsed();
     if (!detail::all_finite(net) || !std::isfinite(m.test_loss))
