@@ -111,19 +111,23 @@ TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "
   z(1, 2, 0, 0) = -1.0f;
   const std::vector<std::int32_t> labels{1, 0};
   activation g;
-  const auto r = softmax_cross_entropy(z, labels, g);
-  auto loss_at = [&](const activation& zz) {
-    activation unused;
-    return softmax_cross_entropy(zz, labels, unused).loss;
+  // The gradient in g against central differences of the loss, smoothed by eps.
+  auto check_gradient = [&](float eps) {
+    auto loss_at = [&](const activation& zz) {
+      activation unused;
+      return softmax_cross_entropy(zz, labels, unused, eps).loss;
+    };
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t c = 0; c < 3; ++c) {
+        activation p = z, m = z;
+        p(i, c, 0, 0) += 1e-3f;
+        m(i, c, 0, 0) -= 1e-3f;
+        CHECK(g(i, c, 0, 0) == Approx((loss_at(p) - loss_at(m)) / 2e-3).margin(1e-3));
+      }
   };
+  const auto r = softmax_cross_entropy(z, labels, g);
   CHECK(r.correct == 2);
-  for (std::size_t i = 0; i < 2; ++i)
-    for (std::size_t c = 0; c < 3; ++c) {
-      activation p = z, m = z;
-      p(i, c, 0, 0) += 1e-3f;
-      m(i, c, 0, 0) -= 1e-3f;
-      CHECK(g(i, c, 0, 0) == Approx((loss_at(p) - loss_at(m)) / 2e-3).margin(1e-3));
-    }
+  check_gradient(0.0f);
   // Without smoothing the gradient is exactly softmax/N − onehot/N.
   for (std::size_t i = 0; i < 2; ++i) {
     double sum = 0;
@@ -143,17 +147,7 @@ TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "
   SECTION("with label smoothing") {
     const float eps = 0.1f;
     const auto smooth = softmax_cross_entropy(z, labels, g, eps);
-    auto smooth_loss_at = [&](const activation& zz) {
-      activation unused;
-      return softmax_cross_entropy(zz, labels, unused, eps).loss;
-    };
-    for (std::size_t i = 0; i < 2; ++i)
-      for (std::size_t c = 0; c < 3; ++c) {
-        activation p = z, m = z;
-        p(i, c, 0, 0) += 1e-3f;
-        m(i, c, 0, 0) -= 1e-3f;
-        CHECK(g(i, c, 0, 0) == Approx((smooth_loss_at(p) - smooth_loss_at(m)) / 2e-3).margin(1e-3));
-      }
+    check_gradient(eps);
     // -Σ q log p with q = 0.9·onehot + 0.1/3, worked out for the first sample.
     const double lse0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(0.5));
     const double sample0 = (0.9 + 0.1 / 3) * (lse0 - 2.0) + (0.1 / 3) * ((lse0 - 1.0) + (lse0 - 0.5));
