@@ -3,7 +3,9 @@
 // channel's statistics need all images, so channels are the parallel unit.
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
+#include "nibble/kernels/channel_affine.hpp"
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/kernels/simd.hpp"
 
@@ -45,24 +47,13 @@ inline void bn_update_running(const bn_geometry& g, const float* mean, const flo
 template <bool Relu = false>
 void bn_normalise(const bn_geometry& g, const float* x, const float* mean, const float* inv_std, const float* gamma,
                   const float* beta, float* y) {
-  parallel_for(g.channels, [&](std::size_t c, int) {
-    const float a = gamma[c] * inv_std[c], b = beta[c] - a * mean[c];
-    const fvec av = broadcast(a), bv = broadcast(b), zero = broadcast(0.0f);
-    const std::size_t vn = g.pixels / fvec_width * fvec_width;
-    for (std::size_t n = 0; n < g.batch; ++n) {
-      const float* xp = x + (n * g.channels + c) * g.pixels;
-      float* yp = y + (n * g.channels + c) * g.pixels;
-      for (std::size_t i = 0; i < vn; i += fvec_width) {
-        fvec v = fma(av, load(xp + i), bv);
-        if constexpr (Relu) v = select_where(v > zero, v, zero);
-        store(yp + i, v);
-      }
-      for (std::size_t i = vn; i < g.pixels; ++i) {
-        const float v = a * xp[i] + b;
-        yp[i] = Relu ? (v > 0.0f ? v : 0.0f) : v;
-      }
-    }
-  });
+  channel_affine<Relu>(
+      {g.batch, g.channels, g.pixels},
+      [&](std::size_t c) {
+        const float a = gamma[c] * inv_std[c];
+        return std::pair{a, beta[c] - a * mean[c]};
+      },
+      x, y);
 }
 
 // dγ = Σ e·x̂, dβ = Σ e, where e = dy (or, when Relu, dy masked by y > 0 —

@@ -9,6 +9,7 @@
 // batch statistics and updates running mean and (unbiased) variance with
 // momentum 0.1; in eval mode it uses the running statistics. γ, β stay float.
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "nibble/kernels/batch_norm.hpp"
@@ -55,6 +56,15 @@ class batch_norm_layer {
     kernels::bn_normalise<Relu>(g, x.data(), mean_.data(), inv_std_.data(), gamma.value.data(), beta.value.data(),
                                 y.data());
     trained_ = ctx.training();
+  }
+
+  // Channel c in eval mode as y = a·x + b, computed as forward computes it
+  // (and as the shared channel_affine kernel applies it); deployment folds
+  // it into the layer before.
+  std::pair<float, float> eval_affine(std::size_t c) const {
+    const float inv_std = 1.0f / std::sqrt(running_var(c) + epsilon);
+    const float a = gamma.value(c) * inv_std;
+    return {a, beta.value(c) - a * running_mean(c)};
   }
 
   void backward(const activation& x, const activation& y, const activation& dy, activation* dx, context&) {

@@ -16,6 +16,8 @@ template <class Scheme, std::size_t Rows, std::size_t Cols>
 class quantized_weight_matrix {
  public:
   using scheme_type = Scheme;
+  using weight_bits = typename Scheme::bit_width;
+  using arithmetic = typename Scheme::arithmetic;
   static constexpr std::size_t weight_count = Rows * Cols;
   static constexpr std::size_t parameter_count = weight_count + Rows;
 

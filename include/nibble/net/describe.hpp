@@ -62,10 +62,9 @@ network_description describe_network() {
   std::vector<std::string> weights, arithmetic;
   Net::for_each_layer_type([&]<class L>(const std::string& position) {
     d.layers.push_back(position + " " + L::describe() + " -> " + detail::shape_text<typename L::output_shape>());
-    if constexpr (quantized_weight_layer<L>) {
-      using S = typename L::scheme_type;
-      detail::add_once(weights, S::bit_width::describe());
-      detail::add_once(arithmetic, S::arithmetic::describe());
+    if constexpr (requires { typename L::weight_bits; typename L::arithmetic; }) {  // trained or deployed
+      detail::add_once(weights, L::weight_bits::describe());
+      detail::add_once(arithmetic, L::arithmetic::describe());
     }
   });
   using Out = typename Net::output_shape;

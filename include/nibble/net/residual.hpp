@@ -50,6 +50,7 @@ class residual_layer {
   }
   void post_step() { body_.post_step(); }
   body_type& body() { return body_; }
+  const body_type& body() const { return body_; }
 
  private:
   body_type body_;

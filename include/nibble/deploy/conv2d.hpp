@@ -1,0 +1,54 @@
+#pragma once
+// deploy::conv2d<Out, Kernel, Bits, Arithmetic, Stride, Padding, Relu>
+//
+// Represents: the inference form of nibble::conv2d — Out filters of
+// Kernel×Kernel weight codes, the scale, bias and a following batch norm
+// folded into a per-channel epilogue (weight_matrix.hpp), ReLU when folded.
+// Requires: the input shape the trained layer had.
+// Ensures: the trained layer's output (and its batch norm's, when folded)
+// up to float rounding. Codes are decoded to floats for the float kernels,
+// so the products are those of the trained arithmetic (fp32 or bf16: codes
+// of up to 8 bits are exact in either).
+#include <string>
+
+#include "nibble/deploy/weight_matrix.hpp"
+#include "nibble/kernels/conv.hpp"
+#include "nibble/layers/layer.hpp"
+
+namespace nibble::deploy {
+
+template <class In, std::size_t Out, std::size_t Kernel, class Bits, class Arithmetic, std::size_t Stride,
+          std::size_t Padding, bool Relu>
+class conv2d_layer : public weight_matrix<Bits, Arithmetic, Out, In::channels * Kernel * Kernel, Relu> {
+ public:
+  using input_shape = In;
+  static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
+  using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
+
+  static std::string describe() {
+    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
+           ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; " + Bits::describe() +
+           " weight codes, " + Arithmetic::describe() + " products, per-channel epilogue" + (Relu ? ", relu" : "");
+  }
+
+  void forward(const activation& x, activation& y, context&) {
+    const std::size_t batch = x.shape(0);
+    kernels::conv_forward(geometry, Out, batch, x.data(), this->decoded_weights(), nullptr, y.data(), workspace_);
+    this->epilogue.apply(batch, output_shape::height * output_shape::width, y.data(), y.data());
+  }
+
+ private:
+  kernels::conv_forward_workspace<Arithmetic::bf16> workspace_;
+};
+
+template <std::size_t Out, std::size_t Kernel, class Bits, class Arithmetic, std::size_t Stride, std::size_t Padding,
+          bool Relu>
+struct conv2d {
+  template <class In>
+  static constexpr bool accepts =
+      !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
+  template <class In>
+  using bind = conv2d_layer<In, Out, Kernel, Bits, Arithmetic, Stride, Padding, Relu>;
+};
+
+}  // namespace nibble::deploy

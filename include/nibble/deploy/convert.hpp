@@ -1,0 +1,224 @@
+#pragma once
+// From a trained network to its deployed form, as types and as values.
+//
+//   using Trained  = vgg4bit<10, paper_4bit>;
+//   using Deployed = deploy::deployed_t<Trained>;   // a sequential of inference layers
+//   Deployed d = deploy::convert(trained);
+//
+// The deployed network is a sequential whose specs are derived from the
+// trained one's, spec by spec:
+//
+//   conv2d / linear followed by batch_norm(_relu)  ->  deploy::conv2d / linear, BN (and ReLU) folded
+//   conv2d / linear otherwise                      ->  deploy::conv2d / linear
+//   batch_norm(_relu) with nothing to fold into    ->  deploy::channel_affine
+//   dropout                                        ->  (gone: the identity in eval)
+//   residual<Specs...>                             ->  residual<deployed Specs...>
+//   relu, max_pool2d, flatten, global_avg_pool     ->  themselves
+//
+// Deployed layers hold codes and epilogues, no master weights, and have no
+// backward. The conversion reads the trained layers only; training can go on.
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+
+#include "nibble/deploy/channel_affine.hpp"
+#include "nibble/deploy/conv2d.hpp"
+#include "nibble/deploy/linear.hpp"
+#include "nibble/layers/batch_norm.hpp"
+#include "nibble/layers/conv2d.hpp"
+#include "nibble/layers/dropout.hpp"
+#include "nibble/layers/linear.hpp"
+#include "nibble/net/residual.hpp"
+#include "nibble/net/sequential.hpp"
+
+namespace nibble::deploy {
+
+namespace detail {
+
+template <class... T>
+struct type_list {};
+
+template <class... T>
+struct first {
+  using type = void;
+};
+template <class T, class... Rest>
+struct first<T, Rest...> {
+  using type = T;
+};
+
+// type_list without its first N elements (N is 0 or 1 here).
+template <std::size_t N, class List>
+struct drop {
+  using type = List;
+};
+template <class T, class... Rest>
+struct drop<1, type_list<T, Rest...>> {
+  using type = type_list<Rest...>;
+};
+
+template <class T, class List>
+struct prepend;
+template <class T, class... Ts>
+struct prepend<T, type_list<Ts...>> {
+  using type = type_list<T, Ts...>;
+};
+template <class... Ts>
+struct prepend<void, type_list<Ts...>> {  // a dropped layer
+  using type = type_list<Ts...>;
+};
+
+// Whether a spec is a batch norm that can fold into the layer before it.
+template <class Spec>
+struct norm_spec {
+  static constexpr bool is_norm = false, relu = false;
+};
+template <>
+struct norm_spec<nibble::batch_norm> {
+  static constexpr bool is_norm = true, relu = false;
+};
+template <>
+struct norm_spec<nibble::batch_norm_relu> {
+  static constexpr bool is_norm = true, relu = true;
+};
+
+// rule<Spec, Next>: the deployed spec (void: dropped), how many trained
+// layers it stands for, and how it is filled from them.
+template <class Spec, class Next>
+struct rule {  // parameter-free layers stay as they are
+  using spec = Spec;
+  static constexpr std::size_t consumes = 1;
+  template <class D, class T>
+  static void fill(D&, const T&) {}
+};
+
+template <class Next>
+struct weighted_rule {
+  static constexpr bool folds = norm_spec<Next>::is_norm;
+  static constexpr bool relu = folds && norm_spec<Next>::relu;
+  static constexpr std::size_t consumes = folds ? 2 : 1;
+  template <class D, class... T>
+  static void fill(D& d, const T&... trained) {
+    d.fold_from(trained...);
+  }
+};
+template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class Next>
+struct rule<nibble::conv2d<Out, K, S, St, P>, Next> : weighted_rule<Next> {
+  using spec = deploy::conv2d<Out, K, typename S::bit_width, typename S::arithmetic, St, P, weighted_rule<Next>::relu>;
+};
+template <std::size_t Out, class S, class Next>
+struct rule<nibble::linear<Out, S>, Next> : weighted_rule<Next> {
+  using spec = deploy::linear<Out, typename S::bit_width, typename S::arithmetic, weighted_rule<Next>::relu>;
+};
+
+template <bool Relu>
+struct lone_norm_rule {
+  using spec = deploy::channel_affine<Relu>;
+  static constexpr std::size_t consumes = 1;
+  template <class D, class T>
+  static void fill(D& d, const T& norm) {
+    d.fold_from(norm);
+  }
+};
+template <class Next>
+struct rule<nibble::batch_norm, Next> : lone_norm_rule<false> {};
+template <class Next>
+struct rule<nibble::batch_norm_relu, Next> : lone_norm_rule<true> {};
+
+template <float P, class Next>
+struct rule<nibble::dropout<P>, Next> {
+  using spec = void;
+  static constexpr std::size_t consumes = 1;
+};
+
+template <class List>
+struct deployed_specs;
+template <>
+struct deployed_specs<type_list<>> {
+  using type = type_list<>;
+};
+template <class S, class... Rest>
+struct deployed_specs<type_list<S, Rest...>> {
+  using r = rule<S, typename first<Rest...>::type>;
+  using type = typename prepend<typename r::spec, typename deployed_specs<typename drop<r::consumes - 1,
+                                                                        type_list<Rest...>>::type>::type>::type;
+};
+
+template <class In, class List>
+struct sequential_of;
+template <class In, class... Specs>
+struct sequential_of<In, type_list<Specs...>> {
+  using type = sequential<In, Specs...>;
+};
+
+template <class... Body, class Next>
+struct rule<nibble::residual<Body...>, Next> {
+  template <class List>
+  struct residual_of;
+  template <class... Specs>
+  struct residual_of<type_list<Specs...>> {
+    using type = nibble::residual<Specs...>;
+  };
+  using spec = typename residual_of<typename deployed_specs<type_list<Body...>>::type>::type;
+  static constexpr std::size_t consumes = 1;
+  template <class D, class T>
+  static void fill(D& d, const T& trained);  // below: needs fill_chain
+};
+
+// Fills deployed layer J (and on) from trained layer I (and on).
+template <std::size_t I, std::size_t J, class List>
+struct fill_chain {
+  template <class T, class D>
+  static void run(const T&, D&) {}
+};
+template <std::size_t I, std::size_t J, class S, class... Rest>
+struct fill_chain<I, J, type_list<S, Rest...>> {
+  using r = rule<S, typename first<Rest...>::type>;
+  static constexpr bool kept = !std::is_void_v<typename r::spec>;
+  template <class T, class D>
+  static void run(const T& trained, D& deployed) {
+    if constexpr (kept && r::consumes == 2)
+      r::fill(deployed.template layer<J>(), trained.template layer<I>(), trained.template layer<I + 1>());
+    else if constexpr (kept)
+      r::fill(deployed.template layer<J>(), trained.template layer<I>());
+    fill_chain<I + r::consumes, J + (kept ? 1 : 0),
+               typename drop<r::consumes - 1, type_list<Rest...>>::type>::run(trained, deployed);
+  }
+};
+
+template <class... Body, class Next>
+template <class D, class T>
+void rule<nibble::residual<Body...>, Next>::fill(D& d, const T& trained) {
+  fill_chain<0, 0, type_list<Body...>>::run(trained.body(), d.body());
+}
+
+template <class Net>
+struct deployed_network {
+  static_assert(is_sequential<Net>::value, "nibble::deploy: only a sequential network can be deployed.");
+};
+template <class In, class... Specs>
+struct deployed_network<sequential<In, Specs...>> {
+  using type = typename sequential_of<In, typename deployed_specs<type_list<Specs...>>::type>::type;
+  template <class D>
+  static void fill(const sequential<In, Specs...>& trained, D& deployed) {
+    fill_chain<0, 0, type_list<Specs...>>::run(trained, deployed);
+  }
+};
+
+}  // namespace detail
+
+// The deployed type of a trained sequential network.
+template <class Net>
+using deployed_t = typename detail::deployed_network<Net>::type;
+
+// The deployed form of `trained`: its weight codes as the trained forward
+// pass computes them, with scales, biases and batch norms folded. Heap
+// allocated: a network type holds its activations inline.
+template <class Net>
+std::unique_ptr<deployed_t<Net>> convert(const Net& trained) {
+  auto deployed = std::make_unique<deployed_t<Net>>();
+  detail::deployed_network<Net>::fill(trained, *deployed);
+  return deployed;
+}
+
+}  // namespace nibble::deploy

@@ -1,0 +1,214 @@
+// Deployment: weight codes packed and unpacked, and deployed networks that
+// compute what the trained network's eval forward computes, with the codes
+// the trained forward pass used.
+#include <catch2/catch.hpp>
+
+#include <nibble/deploy/convert.hpp>
+#include <nibble/layers/flatten.hpp>
+#include <nibble/layers/global_avg_pool.hpp>
+#include <nibble/layers/max_pool2d.hpp>
+#include <nibble/layers/relu.hpp>
+#include <nibble/net/describe.hpp>
+#include <nibble/quant/presets.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+#include <vector>
+
+using namespace nibble;
+
+namespace {
+
+template <class S>
+using plain_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S, 2>, batch_norm, relu,
+                             max_pool2d<2>, flatten, linear<16, S>, batch_norm_relu, dropout<0.5f>, linear<10, S>>;
+template <class S>
+using residual_net = sequential<input<3, 16, 16>, batch_norm, conv2d<8, 3, S>, batch_norm_relu,
+                                residual<conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S>, batch_norm>, relu,
+                                conv2d<16, 3, S, 2>, global_avg_pool, linear<10, S>>;
+
+using per_channel_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_channel, ste>;
+
+// Trained-looking values: weights from init, then every bias, batch-norm
+// parameter and running statistic drawn, so that folding has work to do.
+template <class Net>
+void randomise(Net& net, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  net.init(rng);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f), centred(-0.5f, 0.5f);
+  net.visit_parameters([&](parameter& p) {
+    if (p.role != parameter_role::weight)
+      for (auto& v : p.value) v = p.role == parameter_role::bias ? centred(rng) : u(rng);
+  });
+  int k = 0;
+  net.visit_buffers([&](xt::xtensor<float, 1>& b) {  // running mean, then running variance, per layer
+    for (auto& v : b) v = k % 2 == 0 ? centred(rng) : u(rng);
+    ++k;
+  });
+}
+
+template <class Shape>
+activation random_batch(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  activation x({n, Shape::channels, Shape::height, Shape::width});
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+
+struct agreement {
+  float max_difference = 0, max_logit = 0;
+  std::size_t same_top1 = 0, samples = 0;
+};
+
+template <class Net>
+agreement compare_with_deployed(Net& net, const activation& x) {
+  context eval{mode::eval};
+  const activation trained = net.forward(x, eval);
+  auto deployed = deploy::convert(net);
+  const activation& out = deployed->forward(x, eval);
+  REQUIRE(out.shape() == trained.shape());
+  agreement a;
+  const std::size_t n = x.shape(0), classes = trained.shape(1);
+  a.samples = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t best_t = 0, best_d = 0;
+    for (std::size_t c = 0; c < classes; ++c) {
+      a.max_difference = std::max(a.max_difference, std::fabs(trained(i, c, 0, 0) - out(i, c, 0, 0)));
+      a.max_logit = std::max(a.max_logit, std::fabs(trained(i, c, 0, 0)));
+      if (trained(i, c, 0, 0) > trained(i, best_t, 0, 0)) best_t = c;
+      if (out(i, c, 0, 0) > out(i, best_d, 0, 0)) best_d = c;
+    }
+    a.same_top1 += best_t == best_d;
+  }
+  return a;
+}
+
+template <class Net>
+void check_agrees_in_fp32(std::uint64_t seed) {
+  auto net = std::make_unique<Net>();
+  randomise(*net, seed);
+  const auto a = compare_with_deployed(*net, random_batch<typename Net::input_shape>(64, seed + 1));
+  INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
+  CHECK(a.max_logit > 0.1f);
+  CHECK(a.max_difference <= 1e-4f * std::max(1.0f, a.max_logit));
+  CHECK(a.same_top1 == a.samples);
+}
+
+}  // namespace
+
+TEST_CASE("4-bit codes are packed two per byte, low nibble first, and unpack to the same codes", "[deploy]") {
+  deploy::weight_codes<bits<4>> codes(31);  // odd: the last byte is half used
+  REQUIRE(codes.storage().size() == 16);
+  for (std::size_t i = 0; i < 31; ++i) codes.set_code(i, int(i % 15) - 7);
+  for (std::size_t i = 0; i < 31; ++i) CHECK(codes.code(i) == int(i % 15) - 7);
+  CHECK(std::uint8_t(codes.storage()[0]) == 0xA9);  // −7 = 0x9 low, −6 = 0xA high
+  std::vector<float> decoded(31);
+  codes.decode(decoded.data());
+  for (std::size_t i = 0; i < 31; ++i) CHECK(decoded[i] == float(int(i % 15) - 7));
+  CHECK(codes.fault().empty());
+}
+
+TEST_CASE("8-bit and 3-bit codes round-trip, float weights are kept as they are", "[deploy]") {
+  deploy::weight_codes<bits<8>> c8(255);
+  for (int i = 0; i < 255; ++i) c8.set_code(std::size_t(i), i - 127);
+  std::vector<float> d8(255);
+  c8.decode(d8.data());
+  for (int i = 0; i < 255; ++i) CHECK(d8[std::size_t(i)] == float(i - 127));
+  CHECK(deploy::weight_codes<bits<8>>::format == deploy::code_format::int8);
+
+  deploy::weight_codes<bits<3>> c3(7);  // 3 bits are stored as nibbles
+  CHECK(deploy::weight_codes<bits<3>>::format == deploy::code_format::int4_pairs);
+  for (int i = 0; i < 7; ++i) c3.set_code(std::size_t(i), i - 3);
+  for (int i = 0; i < 7; ++i) CHECK(c3.code(std::size_t(i)) == i - 3);
+
+  deploy::weight_codes<full_precision> f(3);
+  f.set_value(1, -2.5f);
+  std::vector<float> df(3);
+  f.decode(df.data());
+  CHECK(df == std::vector<float>{0.0f, -2.5f, 0.0f});
+}
+
+TEST_CASE("codes outside the levels and a used padding nibble are reported", "[deploy]") {
+  deploy::weight_codes<bits<4>> codes(3);
+  codes.set_code(1, -8);  // the one 4-bit pattern that is not one of the 15 levels
+  CHECK(codes.fault() == "code -8 at element 1 lies outside the 15 levels of 4-bit weights");
+  codes.set_code(1, 7);
+  CHECK(codes.fault().empty());
+  codes.storage()[1] |= std::byte{0x10};  // the high nibble of the last byte belongs to no element
+  CHECK(codes.fault() == "the unused last half-byte is not zero");
+
+  deploy::weight_codes<bits<3>> c3(2);
+  c3.set_code(0, 4);
+  CHECK(c3.fault() == "code 4 at element 0 lies outside the 7 levels of 3-bit weights");
+
+  deploy::weight_codes<bits<8>> c8(1);
+  c8.set_code(0, -128);
+  CHECK(!c8.fault().empty());
+  deploy::weight_codes<full_precision> f(1);
+  f.set_value(0, std::nanf(""));
+  CHECK(f.fault() == "weight 0 is not a finite number");
+}
+
+TEST_CASE("a deployed network's types: batch norms folded, dropout gone, blocks kept", "[deploy]") {
+  using D = deploy::deployed_t<plain_net<paper_4bit>>;
+  STATIC_REQUIRE(D::size == 7);  // conv+bnrelu, conv+bn, relu, pool, flatten, linear+bnrelu, linear
+  STATIC_REQUIRE(std::is_same_v<typename D::output_shape, shape<10, 1, 1>>);
+  const auto text = describe_network<D>().text();
+  CHECK(text.find("dropout") == std::string::npos);
+  CHECK(text.find("batch_norm") == std::string::npos);
+  CHECK(text.find("4-bit weight codes") != std::string::npos);
+  // 10 classes, 4-bit weights: the summary reads as the trained one's does.
+  CHECK(describe_network<D>().summary.rfind("10 classes, 4-bit weights, float activations, fp32 arithmetic", 0) == 0);
+
+  using R = deploy::deployed_t<residual_net<paper_4bit>>;
+  STATIC_REQUIRE(R::size == 7);  // affine, conv+bnrelu, residual, relu, conv, pool, linear
+  CHECK(describe_network<R>().text().find("per-channel affine (batch norm)") != std::string::npos);
+}
+
+TEST_CASE("deployed codes are the codes the trained forward pass multiplies with", "[deploy]") {
+  auto net = std::make_unique<plain_net<per_channel_4bit>>();
+  randomise(*net, 7);
+  context eval{mode::eval};
+  net->forward(random_batch<input<3, 16, 16>>(2, 8), eval);  // fills each layer's quantized copy
+  auto deployed = deploy::convert(*net);
+  const auto& trained = net->layer<0>();
+  const auto& conv = deployed->layer<0>();
+  std::set<int> distinct;
+  for (std::size_t r = 0; r < 8; ++r)
+    for (std::size_t c = 0; c < 27; ++c) {
+      const std::size_t i = r * 27 + c;
+      const int code = conv.codes.code(i);
+      distinct.insert(code);
+      REQUIRE(float(code) * trained.scales()[r] == trained.quantized_weights()[i]);
+    }
+  CHECK(distinct.size() > 10);
+  CHECK(*distinct.rbegin() == 7);  // abs-max per channel: some code reaches the top level
+  // The batch norm after it is folded: multiplier = γ/√(σ²+ε) · scale.
+  const auto& bn = net->layer<1>();
+  const float a = bn.gamma.value(3) / std::sqrt(bn.running_var(3) + bn.epsilon);
+  CHECK(conv.epilogue.multiplier[3] == Approx(a * trained.scales()[3]).epsilon(1e-6));
+}
+
+TEST_CASE("a deployed network computes the trained network's eval forward (fp32 products)", "[deploy]") {
+  check_agrees_in_fp32<plain_net<paper_4bit>>(11);
+  check_agrees_in_fp32<plain_net<per_channel_4bit>>(12);
+  check_agrees_in_fp32<plain_net<int8_scheme>>(13);
+  check_agrees_in_fp32<plain_net<float32_scheme>>(14);
+  check_agrees_in_fp32<residual_net<paper_4bit>>(15);
+  check_agrees_in_fp32<residual_net<float32_scheme>>(16);
+}
+
+TEST_CASE("with bf16 products the deployed network stays close to the trained one", "[deploy]") {
+  // Training rounds code·scale to bf16; deployment multiplies the exact code
+  // and applies the scale in fp32 after the sum, so they differ by bf16
+  // rounding of the weights (about 2^-9 relative), not more.
+  auto net = std::make_unique<plain_net<paper_4bit_bf16>>();
+  randomise(*net, 21);
+  const auto a = compare_with_deployed(*net, random_batch<input<3, 16, 16>>(64, 22));
+  INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
+  CHECK(a.max_difference <= 0.02f * std::max(1.0f, a.max_logit));
+  CHECK(a.same_top1 >= a.samples - 2);
+}
