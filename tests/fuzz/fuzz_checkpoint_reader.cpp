@@ -21,6 +21,7 @@
 #include "nibble/quant/presets.hpp"
 #include "nibble/train/metrics.hpp"
 #include "nibble/train/optimizer.hpp"
+#include "../reseal.hpp"
 
 namespace {
 using net_type = nibble::sequential<nibble::input<3, 8, 8>, nibble::conv2d<4, 3, nibble::paper_4bit>,
@@ -40,14 +41,6 @@ std::vector<std::byte> valid_checkpoint() {
   return nibble::encode_checkpoint(net, opt, run);
 }
 
-// Writes the size field and the CRC-32 that make `b` pass the envelope check.
-void repair(std::vector<std::byte>& b) {
-  if (b.size() < 28) return;
-  const std::uint64_t size = b.size();
-  for (int i = 0; i < 8; ++i) b[16 + std::size_t(i)] = std::byte(std::uint8_t(size >> (8 * i)));
-  const std::uint32_t crc = nibble::io::crc32(std::span(b).first(b.size() - 4));
-  for (int i = 0; i < 4; ++i) b[b.size() - 4 + std::size_t(i)] = std::byte(std::uint8_t(crc >> (8 * i)));
-}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -65,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         file[at] = std::byte(data[3 + i]);
       }
   }
-  if (data[0] % 3 != 0) repair(file);
+  if (data[0] % 3 != 0) fixtures::reseal(file);
   try {
     const nibble::checkpoint c = nibble::checkpoint::parse(std::move(file), "checkpoint 'fuzz'");
     net_type net;

@@ -28,6 +28,7 @@
 #include "nibble/io/byte_order.hpp"
 #include "nibble/io/error.hpp"
 #include "nibble/io/files.hpp"
+#include "nibble/io/network_match.hpp"
 #include "nibble/io/sectioned_file.hpp"
 #include "nibble/net/describe.hpp"
 
@@ -52,25 +53,6 @@ struct checkpoint_run {
 namespace detail {
 inline constexpr std::size_t checkpoint_text_limit = 1u << 20;
 inline constexpr std::uint64_t checkpoint_count_limit = 1u << 20;
-
-// The first line, from `from` on, in which two texts differ.
-inline std::size_t first_different_line(const std::vector<std::string>& a, const std::vector<std::string>& b,
-                                        std::size_t from) {
-  std::size_t i = from;
-  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-  return i;
-}
-inline std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start);
-    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return lines;
-}
 }  // namespace detail
 
 template <class Net, class Optimizer>
@@ -189,23 +171,9 @@ class checkpoint {
   }
 
   void check_network(const network_description& program, std::string_view program_model) const {
-    const std::string expected = program.text();
-    if (network_ == expected) return;
-    const auto file_lines = detail::lines_of(network_), program_lines = detail::lines_of(expected);
-    auto label = [](std::string_view model) { return model.empty() ? std::string() : std::string(model) + ", "; };
-    std::string message = file_.name() + " holds a different network from the one this program builds:\n" +
-                          "  checkpoint: " + label(run_.model) + (file_lines.empty() ? "" : file_lines[0]) + "\n" +
-                          "  program:    " + label(program_model) + program.summary;
-    // Line 0 is the summary; then the input and one line per layer.
-    const std::size_t at = detail::first_different_line(file_lines, program_lines, 1);
-    if (at < std::max(file_lines.size(), program_lines.size())) {
-      auto line = [](const std::vector<std::string>& l, std::size_t i) {
-        return i < l.size() ? l[i] : std::string("(no such layer)");
-      };
-      message += "\n  first difference:\n    checkpoint: " + line(file_lines, at) +
-                 "\n    program:    " + line(program_lines, at);
-    }
-    throw checkpoint_error(message);
+    const std::string mismatch =
+        io::network_mismatch(file_.name(), "checkpoint", network_, run_.model, program, program_model);
+    if (!mismatch.empty()) throw checkpoint_error(mismatch);
   }
 
   io::sectioned_file file_;

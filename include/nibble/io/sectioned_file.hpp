@@ -1,5 +1,5 @@
 #pragma once
-// The layout every nibble file shares (checkpoints now, model files next):
+// The layout every nibble file shares (checkpoints and model files):
 // versioned, self-checking, little-endian, made of named sections.
 //
 //   offset  size  field
@@ -99,6 +99,7 @@ class sectioned_file {
 
   const std::string& name() const { return name_; }
   std::uint32_t version() const { return version_; }
+  std::size_t size() const { return bytes_.size(); }  // of the whole file
   bool has(std::string_view tag) const { return find(tag) != nullptr; }
   // The bytes of section `tag`, exactly as written.
   std::span<const std::byte> section_bytes(std::string_view tag) const {

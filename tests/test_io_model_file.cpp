@@ -1,0 +1,204 @@
+// Model files: a deployed network saved and loaded computes bit for bit what
+// it computed before; another network, a damaged, truncated or forged file
+// is refused in words; VGG4bit with 4-bit weights stays near 1.6 MB.
+#include <catch2/catch.hpp>
+
+#include <nibble/deploy/convert.hpp>
+#include <nibble/io/checkpoint.hpp>
+#include <nibble/io/model_file.hpp>
+#include <nibble/layers/global_avg_pool.hpp>
+#include <nibble/layers/max_pool2d.hpp>
+#include <nibble/layers/relu.hpp>
+#include <nibble/net/vgg4bit.hpp>
+#include <nibble/quant/presets.hpp>
+#include <nibble/train/optimizer.hpp>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reseal.hpp"
+#include "training_fixtures.hpp"
+
+using namespace nibble;
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class S>
+using trained_net = sequential<input<3, 8, 8>, conv2d<6, 3, S>, batch_norm_relu, max_pool2d<2>, conv2d<5, 3, S>,
+                               batch_norm, relu, global_avg_pool, linear<3, S>>;
+template <class S>
+using deployed_net = deploy::deployed_t<trained_net<S>>;
+
+const model_info example_info{"tiny", {0.5f, 0.4f, 0.3f}, {0.2f, 0.25f, 0.3f}, {{"epochs", "3"}, {"seed", "1"}}};
+
+template <class S>
+std::unique_ptr<deployed_net<S>> example_deployed(std::uint64_t seed = 1) {
+  auto net = std::make_unique<trained_net<S>>();
+  std::mt19937_64 rng(seed);
+  net->init(rng);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f);
+  net->visit_parameters([&](parameter& p) {
+    if (p.role != parameter_role::weight)
+      for (auto& v : p.value) v = u(rng) - (p.role == parameter_role::bias ? 1.0f : 0.0f);
+  });
+  return deploy::convert(*net);
+}
+
+template <class S>
+std::vector<std::byte> example_file() {
+  return encode_model(*example_deployed<S>(), example_info);
+}
+
+activation example_input(std::size_t n) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal;
+  activation x({n, 3, 8, 8});
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+
+// The offset just past the first text field (u64 length, then the text)
+// that holds `text` in `bytes`.
+std::size_t end_of_text_field(const std::vector<std::byte>& bytes, const std::string& text) {
+  std::vector<std::byte> field(8);
+  for (std::size_t i = 0; i < 8; ++i) field[i] = std::byte(std::uint8_t(text.size() >> (8 * i)));
+  for (char c : text) field.push_back(std::byte(c));
+  const auto it = std::search(bytes.begin(), bytes.end(), field.begin(), field.end());
+  REQUIRE(it != bytes.end());
+  return std::size_t(it - bytes.begin()) + field.size();
+}
+
+}  // namespace
+
+TEST_CASE("a model file round trip gives a network that computes bit for bit the same", "[model_file]") {
+  const fs::path dir = fixtures::fresh_folder("model_round_trip");
+  auto deployed = example_deployed<paper_4bit>();
+  save_model(dir / "tiny.nibble", *deployed, example_info);
+
+  model_info info;
+  auto loaded = load_model<deployed_net<paper_4bit>>(dir / "tiny.nibble", &info);
+  CHECK(info.model == "tiny");
+  CHECK(info.input_mean == example_info.input_mean);
+  CHECK(info.input_std == example_info.input_std);
+  CHECK(info.notes == example_info.notes);
+
+  context eval{mode::eval};
+  const activation x = example_input(5);
+  const activation before = deployed->forward(x, eval);
+  const activation& after = loaded->forward(x, eval);
+  CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
+  CHECK(loaded->layer<0>().codes.storage() == deployed->layer<0>().codes.storage());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("model files of 4-bit, 8-bit and float networks hold their weights at that width", "[model_file]") {
+  // 6·27 + 5·54 + 3·5 = 447 weights: 224 bytes as 4-bit pairs, 447 as bytes.
+  const std::size_t four = example_file<paper_4bit>().size(), eight = example_file<int8_scheme>().size(),
+                    full = example_file<float32_scheme>().size();
+  CHECK(eight - four == 447 - 224);
+  CHECK(full - eight == 447 * 3 - 3 * 5);  // and float tensors are called "weights", not "weight codes"
+  auto loaded = model_file::parse(example_file<float32_scheme>(), "model 'f'").load<deployed_net<float32_scheme>>();
+  CHECK(loaded->layer<0>().codes.size() == 6 * 27);
+}
+
+TEST_CASE("VGG4bit with 4-bit weights is a 1.6 MB model file, with 8-bit 3.3 MB", "[model_file]") {
+  auto trained = std::make_unique<vgg4bit<10, paper_4bit>>();
+  std::mt19937_64 rng(1);
+  trained->init(rng);
+  const std::size_t bytes = encode_model(*deploy::convert(*trained), example_info).size();
+  INFO("VGG4bit W4 model file: " << bytes << " bytes");
+  // 3,246,784 weights as pairs of codes, two floats per output channel.
+  CHECK(bytes >= 3246784 / 2);
+  CHECK(bytes <= 1'700'000);
+
+  auto eight = std::make_unique<vgg4bit<10, int8_scheme>>();
+  eight->init(rng);
+  const std::size_t bytes8 = encode_model(*deploy::convert(*eight), example_info).size();
+  CHECK(bytes8 - bytes == 3246784 / 2);
+}
+
+TEST_CASE("a model file of another network is refused in words a user reads", "[model_file]") {
+  const model_file m = model_file::parse(example_file<paper_4bit>(), "model file 'a.nibble'");
+  CHECK(m.holds<deployed_net<paper_4bit>>());
+  CHECK_FALSE(m.holds<deployed_net<int8_scheme>>());
+  std::string message;
+  try {
+    m.load<deployed_net<int8_scheme>>("tiny8");
+  } catch (const model_file_error& e) {
+    message = e.what();
+  }
+  CHECK_THAT(message, Catch::Contains("'a.nibble' holds a different network") &&
+                          Catch::Contains("model file: tiny, 3 classes, 4-bit weights") &&
+                          Catch::Contains("program:    tiny8, 3 classes, 8-bit weights") &&
+                          Catch::Contains("first difference") && Catch::Contains("0 conv2d 6 filters"));
+  CHECK(message.find("nibble::") == std::string::npos);
+}
+
+TEST_CASE("a model file with any one byte changed, or truncated, is refused", "[model_file]") {
+  const auto bytes = example_file<paper_4bit>();
+  std::size_t refused = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto changed = bytes;
+    changed[i] ^= std::byte{0x04};
+    try {
+      model_file::parse(std::move(changed), "m");
+    } catch (const io::io_error&) {
+      ++refused;
+    }
+  }
+  CHECK(refused == bytes.size());
+  for (std::size_t n = 0; n < bytes.size(); n += 1 + n / 8)
+    CHECK_THROWS_WITH(model_file::parse(std::vector<std::byte>(bytes.begin(), bytes.begin() + std::ptrdiff_t(n)), "m"),
+                      Catch::Contains("truncated"));
+}
+
+TEST_CASE("a checkpoint offered as a model file is refused as such", "[model_file]") {
+  trained_net<paper_4bit> net;
+  std::mt19937_64 rng(1);
+  net.init(rng);
+  adamw opt;
+  const auto ckpt = encode_checkpoint(net, opt, checkpoint_run{});
+  CHECK_THROWS_WITH(model_file::parse(ckpt, "m"), Catch::Contains("is a nibble checkpoint, not a model file"));
+}
+
+TEST_CASE("a forged model file with a valid checksum is refused tensor by tensor", "[model_file]") {
+  const auto bytes = example_file<paper_4bit>();
+  // After the role: format, rank, two dimensions, size, then the codes.
+  const std::size_t codes = end_of_text_field(bytes, "weight codes");
+  const std::size_t first_code = codes + 1 + 1 + 16 + 8;
+
+  SECTION("a code outside the 15 levels") {
+    auto forged = bytes;
+    forged[first_code] = std::byte{0x08};  // element 0: −8
+    fixtures::reseal(forged);
+    CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
+                      Catch::Contains("layer with tensors 0 (conv2d 6 filters") &&
+                          Catch::Contains("code -8 at element 0 lies outside the 15 levels of 4-bit weights"));
+  }
+  SECTION("another format") {
+    auto forged = bytes;
+    forged[codes] = std::byte{2};
+    fixtures::reseal(forged);
+    CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
+                      Catch::Contains("tensor 0 is weight codes (8-bit codes, 6x27), but the network expects weight "
+                                      "codes (4-bit codes, two per byte, 6x27)"));
+  }
+  SECTION("another shape") {
+    auto forged = bytes;
+    forged[codes + 2] = std::byte{7};
+    fixtures::reseal(forged);
+    CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
+                      Catch::Contains("tensor 0 is weight codes (4-bit codes, two per byte, 7x27)"));
+  }
+  SECTION("a multiplier that is not a number") {
+    auto forged = bytes;
+    const std::size_t multiplier = end_of_text_field(bytes, "multiplier") + 1 + 1 + 8 + 8;
+    for (std::size_t i = 0; i < 4; ++i) forged[multiplier + i] = std::byte{0xFF};
+    fixtures::reseal(forged);
+    CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
+                      Catch::Contains("the multiplier or offset of channel 0 is not a finite number"));
+  }
+}
