@@ -53,6 +53,18 @@ TEST_CASE("checkpoint round trip restores parameters, statistics, optimizer stat
   fs::remove_all(dir);
 }
 
+TEST_CASE("restore_network loads parameters and statistics without an optimizer", "[checkpoint]") {
+  small_net<paper_4bit> a, b;
+  const checkpoint c = checkpoint::parse(example_checkpoint(a), "checkpoint 'a.ckpt'");
+  std::mt19937_64 rng(5);
+  b.init(rng);
+  REQUIRE(fixtures::all_values(a) != fixtures::all_values(b));
+  c.restore_network(b);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
+  small_net<int8_scheme> other;
+  CHECK_THROWS_WITH(c.restore_network(other, "small8"), Catch::Contains("program:    small8, 2 classes, 8-bit"));
+}
+
 TEST_CASE("a network is described by its layers, sizes and schemes, not by a compiler's type name", "[checkpoint]") {
   const network_description d = describe_network<vgg4bit<10, paper_4bit>>();
   CHECK(d.summary == "10 classes, 4-bit weights, float activations, fp32 arithmetic, 3,251,018 parameters");

@@ -116,17 +116,9 @@ class checkpoint {
   template <class Net, class Optimizer>
   void restore(Net& net, Optimizer& opt, std::string_view program_model = {}) const {
     check_network(describe_network<Net>(), program_model);
-
-    std::vector<std::vector<float>> tensors;
     std::vector<std::size_t> parameter_sizes;
-    net.visit_parameters([&](parameter& p) {
-      tensors.emplace_back(p.size());
-      parameter_sizes.push_back(p.size());
-    });
-    net.visit_buffers([&](xt::xtensor<float, 1>& b) { tensors.emplace_back(b.size()); });
-    io::byte_reader tens = file_.section("TENS");
-    for (std::size_t k = 0; k < tensors.size(); ++k) tens.floats(tensors[k], "tensor " + std::to_string(k));
-    tens.expect_end();
+    net.visit_parameters([&](parameter& p) { parameter_sizes.push_back(p.size()); });
+    const auto tensors = read_tensors(net);
 
     io::byte_reader optm = file_.section("OPTM");
     const std::string name = optm.text("optimizer name", 64);
@@ -137,16 +129,16 @@ class checkpoint {
     staged.load(optm, parameter_sizes);
     optm.expect_end();
 
-    std::size_t k = 0;
-    net.visit_parameters([&](parameter& p) {
-      std::copy(tensors[k].begin(), tensors[k].end(), p.value.begin());
-      ++k;
-    });
-    net.visit_buffers([&](xt::xtensor<float, 1>& b) {
-      std::copy(tensors[k].begin(), tensors[k].end(), b.begin());
-      ++k;
-    });
+    assign_tensors(net, tensors);
     opt = std::move(staged);
+  }
+
+  // Loads only the parameters and batch-norm statistics: for evaluating or
+  // exporting a trained network, which needs no optimizer.
+  template <class Net>
+  void restore_network(Net& net, std::string_view program_model = {}) const {
+    check_network(describe_network<Net>(), program_model);
+    assign_tensors(net, read_tensors(net));
   }
 
  private:
@@ -168,6 +160,30 @@ class checkpoint {
     const auto bytes = r.raw(std::size_t(history), "history");
     run_.history.assign(bytes.begin(), bytes.end());
     r.expect_end();
+  }
+
+  // Every parameter, then every buffer, decoded and checked before any is used.
+  template <class Net>
+  std::vector<std::vector<float>> read_tensors(Net& net) const {
+    std::vector<std::vector<float>> tensors;
+    net.visit_parameters([&](parameter& p) { tensors.emplace_back(p.size()); });
+    net.visit_buffers([&](xt::xtensor<float, 1>& b) { tensors.emplace_back(b.size()); });
+    io::byte_reader tens = file_.section("TENS");
+    for (std::size_t k = 0; k < tensors.size(); ++k) tens.floats(tensors[k], "tensor " + std::to_string(k));
+    tens.expect_end();
+    return tensors;
+  }
+  template <class Net>
+  static void assign_tensors(Net& net, const std::vector<std::vector<float>>& tensors) {
+    std::size_t k = 0;
+    net.visit_parameters([&](parameter& p) {
+      std::copy(tensors[k].begin(), tensors[k].end(), p.value.begin());
+      ++k;
+    });
+    net.visit_buffers([&](xt::xtensor<float, 1>& b) {
+      std::copy(tensors[k].begin(), tensors[k].end(), b.begin());
+      ++k;
+    });
   }
 
   void check_network(const network_description& program, std::string_view program_model) const {

@@ -1,0 +1,63 @@
+// libFuzzer target: reading and loading model files. As for checkpoints,
+// the first byte chooses how the input is used:
+//   0  the input is the file;
+//   1  the input is the file, resealed (size field and checksum rewritten),
+//      so that the section parsers see it;
+//   2  edits to a valid model file (pairs of offset and byte), resealed:
+//      damaged real tensors, codes and shapes.
+// Refusing with io_error is the only acceptable failure; a network that
+// loads must run.
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "nibble/deploy/convert.hpp"
+#include "nibble/io/model_file.hpp"
+#include "nibble/layers/global_avg_pool.hpp"
+#include "nibble/layers/relu.hpp"
+#include "nibble/quant/presets.hpp"
+#include "../reseal.hpp"
+
+namespace {
+using trained_type = nibble::sequential<nibble::input<3, 8, 8>, nibble::conv2d<4, 3, nibble::paper_4bit>,
+                                        nibble::batch_norm_relu, nibble::global_avg_pool,
+                                        nibble::linear<3, nibble::int8_scheme>>;
+using deployed_type = nibble::deploy::deployed_t<trained_type>;
+
+std::vector<std::byte> valid_model() {
+  trained_type net;
+  std::mt19937_64 rng(1);
+  net.init(rng);
+  const nibble::model_info info{"fuzz", {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}, {{"seed", "1"}}};
+  return nibble::encode_model(*nibble::deploy::convert(net), info);
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const std::vector<std::byte> valid = valid_model();
+  if (size == 0) return 0;
+  const auto* input = reinterpret_cast<const std::byte*>(data + 1);
+  std::vector<std::byte> file;
+  switch (data[0] % 3) {
+    case 0:
+    case 1: file.assign(input, input + size - 1); break;
+    default:
+      file = valid;
+      for (std::size_t i = 0; i + 2 < size - 1; i += 3) {
+        const std::size_t at = (std::size_t(data[1 + i]) << 8 | std::size_t(data[2 + i])) % file.size();
+        file[at] = std::byte(data[3 + i]);
+      }
+  }
+  if (data[0] % 3 != 0) fixtures::reseal(file);
+  try {
+    const nibble::model_file m = nibble::model_file::parse(std::move(file), "model file 'fuzz'");
+    auto net = m.load<deployed_type>();
+    nibble::activation x({1, 3, 8, 8});
+    x.fill(0.5f);
+    nibble::context eval{nibble::mode::eval};
+    net->forward(x, eval);
+  } catch (const nibble::io::io_error&) {
+  }
+  return 0;
+}
