@@ -37,19 +37,7 @@ std::vector<std::byte> valid_model() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::vector<std::byte> valid = valid_model();
   if (size == 0) return 0;
-  const auto* input = reinterpret_cast<const std::byte*>(data + 1);
-  std::vector<std::byte> file;
-  switch (data[0] % 3) {
-    case 0:
-    case 1: file.assign(input, input + size - 1); break;
-    default:
-      file = valid;
-      for (std::size_t i = 0; i + 2 < size - 1; i += 3) {
-        const std::size_t at = (std::size_t(data[1 + i]) << 8 | std::size_t(data[2 + i])) % file.size();
-        file[at] = std::byte(data[3 + i]);
-      }
-  }
-  if (data[0] % 3 != 0) fixtures::reseal(file);
+  std::vector<std::byte> file = fixtures::fuzzed_file(data, size, valid);
   try {
     const nibble::model_file m = nibble::model_file::parse(std::move(file), "model file 'fuzz'");
     auto net = m.load<deployed_type>();
