@@ -3,7 +3,8 @@
 #   1. g++ 12, -march=native: the whole test suite (build/);
 #   2. clang 19 with AddressSanitizer and UndefinedBehaviorSanitizer, baseline
 #      x86-64 (the portable kernels): the test suite again (build-sanitize/);
-#   3. libFuzzer on every reader, FUZZ_SECONDS each (default 30).
+#   3. libFuzzer on every reader, FUZZ_SECONDS each (default 30), after replaying
+#      the inputs that once found a fault (tests/fuzz/regressions/).
 # Stops at the first failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,8 +29,11 @@ for fuzzer in fuzz_cifar_reader fuzz_checkpoint_reader fuzz_model_reader; do
   corpus="build-sanitize/corpus/$fuzzer"
   mkdir -p "$corpus"
   log="build-sanitize/$fuzzer.log"
+  # Inputs that once found a fault are replayed first (tests/fuzz/regressions/<fuzzer>/).
+  regressions="tests/fuzz/regressions/$fuzzer"
+  [ -d "$regressions" ] || regressions=""
   if ! build-sanitize/tests/fuzz/$fuzzer -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-      -artifact_prefix=build-sanitize/ "$corpus" >"$log" 2>&1; then
+      -artifact_prefix=build-sanitize/ "$corpus" $regressions >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "$fuzzer found a fault; the input that shows it is in build-sanitize/ (crash-*, leak-*, timeout-*)"
     exit 1

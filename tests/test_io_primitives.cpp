@@ -54,6 +54,18 @@ TEST_CASE("byte_writer writes little-endian values and byte_reader reads them ba
                                                              "bytes at offset 42, but only 0 remain"));
 }
 
+// Found by fuzz_model_reader: an empty array read into an empty span (whose data() is null) passed a
+// null pointer to memcpy, which the sanitizer build reports as undefined behaviour.
+TEST_CASE("byte_reader reads an empty float array into a span with no storage", "[io]") {
+  byte_writer w;
+  w.floats(std::span<const float>{});
+  w.u32(7);
+  byte_reader r(w.bytes(), "x");
+  r.floats(std::span<float>{}, "nothing");
+  CHECK(r.u32("after") == 7u);
+  r.expect_end();
+}
+
 TEST_CASE("byte_reader refuses counts and lengths that do not fit", "[io]") {
   byte_writer w;
   w.u64(1000);

@@ -90,6 +90,7 @@ class byte_reader {
       fail("it holds " + std::to_string(n) + " values for " + std::string(field) + " where " +
            std::to_string(out.size()) + " are expected");
     const std::byte* p = take(n * sizeof(float), field);
+    if (n == 0) return;  // out.data() may be null, and memcpy must not see a null pointer
     if constexpr (std::endian::native == std::endian::little) {
       std::memcpy(out.data(), p, n * sizeof(float));
     } else {
