@@ -23,6 +23,7 @@ struct cifar_cli {
   std::string data;
   std::string model = "vgg";
   int bits = 4;
+  int activations = 32;
   std::string arithmetic = "fp32";
   std::string optimizer = "adamw";
   std::string schedule = "cosine";
@@ -79,6 +80,10 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
       ->check(CLI::IsMember({"vgg", "resnet"}))->capture_default_str();
   app.add_option("--bits", c.bits, "Weight bits: 4 (the paper's scheme), 8, or 32 (float baseline)")
       ->check(CLI::IsMember({4, 8, 32}))->capture_default_str();
+  app.add_option("--activations", c.activations,
+                 "Activation bits: 32 keeps them float (the paper's scheme); 8 or 4 quantizes the input of every "
+                 "conv and linear layer to unsigned codes, for integer inference (needs --bits 4 or 8)")
+      ->check(CLI::IsMember({4, 8, 32}))->capture_default_str();
   app.add_option("--arithmetic", c.arithmetic,
                  "Convolution products in fp32, or bf16 (AVX512-BF16; fp32 sums) for speed")
       ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
@@ -112,6 +117,10 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--metrics", t.metrics_file, "Per-epoch metrics file (.csv, or .jsonl for JSON lines)");
   app.add_option("--max-batches", t.max_batches, "Stop each epoch after this many batches (0: all)");
   app.add_flag("!--no-progress", t.progress, "Hide the progress bar");
+  app.final_callback([&c] {
+    if (c.bits == 32 && c.activations != 32)
+      throw CLI::ValidationError("--activations", "quantized activations need quantized weights: add --bits 4 or 8");
+  });
 }
 
 template <class Net>
@@ -134,19 +143,31 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   return 0;
 }
 
-// Instantiates every (model, bits, arithmetic) combination once; chooses one
-// at run time here.
+// Instantiates every (model, bits, activations, arithmetic) combination
+// once; chooses one at run time here. Float weights keep float activations
+// (each combination costs compile time, and W32A8 is no one's target).
 template <std::size_t Classes>
 int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
   using namespace nibble;
-  auto pick = [&]<int Bits>() {
-    auto with = [&]<class S>() {
-      return c.model == "vgg" ? run_with<vgg4bit<Classes, S>>(c, train_set, test_set)
-                              : run_with<simple_resnet4bit<Classes, S>>(c, train_set, test_set);
-    };
-    using S = scheme_for_bits_t<Bits>;
+  auto with = [&]<class S>() {
+    return c.model == "vgg" ? run_with<vgg4bit<Classes, S>>(c, train_set, test_set)
+                            : run_with<simple_resnet4bit<Classes, S>>(c, train_set, test_set);
+  };
+  auto with_arithmetic = [&]<class S>() {
     return c.arithmetic == "bf16" ? with.template operator()<with_arithmetic_t<S, bf16_arithmetic>>()
                                   : with.template operator()<S>();
+  };
+  auto pick = [&]<int Bits>() {
+    using S = scheme_for_bits_t<Bits>;
+    if constexpr (Bits == 32) {
+      return with_arithmetic.template operator()<S>();
+    } else {
+      switch (c.activations) {
+        case 4: return with_arithmetic.template operator()<with_activations_t<S, activation_bits<4>>>();
+        case 8: return with_arithmetic.template operator()<with_activations_t<S, activation_bits<8>>>();
+        default: return with_arithmetic.template operator()<S>();
+      }
+    }
   };
   switch (c.bits) {
     case 4: return pick.template operator()<4>();

@@ -39,8 +39,8 @@ static_assert(!full_precision::quantized);
 
 template <class S>
 struct valid_preset;
-template <class B, class C, class Sc, class E>
-struct valid_preset<scheme<B, C, Sc, E>> : std::bool_constant<is_valid_scheme<B, C, Sc, E>> {};
+template <class B, class C, class Sc, class E, class A, class Act>
+struct valid_preset<scheme<B, C, Sc, E, A, Act>> : std::bool_constant<is_valid_scheme<B, C, Sc, E, A, Act>> {};
 
 static_assert(valid_preset<paper_4bit>::value);
 static_assert(valid_preset<int8_scheme>::value);
@@ -58,6 +58,18 @@ static_assert(!is_valid_scheme<bits<1>, no_clip, abs_max_per_tensor, ste>);
 static_assert(!is_valid_scheme<bits<0>, no_clip, abs_max_per_tensor, ste>);  // invalid, not ill-formed
 static_assert(is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, bf16_arithmetic>);
 static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, int>);
+
+// Activation policies: the integer-inference presets, and widths outside 2..8.
+static_assert(valid_preset<w4a8>::value && valid_preset<w4a4>::value && valid_preset<w8a8>::value);
+static_assert(w4a8::quantizes_activations && !paper_4bit::quantizes_activations);
+static_assert(std::is_same_v<w4a8::activations, activation_bits<8>>);
+static_assert(std::is_same_v<w4a4::activations, activation_bits<4>>);
+static_assert(std::is_same_v<with_activations_t<w4a8, float_activations>, paper_4bit>);
+static_assert(std::is_same_v<activations_for_bits_t<32>, float_activations>);
+static_assert(activation_bits<8>::max_code == 255 && activation_bits<4>::max_code == 15);
+static_assert(is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, activation_bits<2>>);
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, activation_bits<9>>);
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, bits<8>>);
 static_assert(!is_valid_scheme<bits<9>, no_clip, abs_max_per_tensor, ste>);
 // Scaling that does not fit the bit width.
 static_assert(!is_valid_scheme<full_precision, no_clip, abs_max_per_tensor, ste>);

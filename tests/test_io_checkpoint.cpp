@@ -65,6 +65,30 @@ TEST_CASE("restore_network loads parameters and statistics without an optimizer"
   CHECK_THROWS_WITH(c.restore_network(other, "small8"), Catch::Contains("program:    small8, 2 classes, 8-bit"));
 }
 
+TEST_CASE("a checkpoint keeps the input ranges of layers that quantize activations", "[checkpoint]") {
+  small_net<w4a8> a, b;
+  std::mt19937_64 rng(3);
+  a.init(rng);
+  activation x({2, 3, 32, 32});
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  context train;
+  a.forward(x, train);  // sets the ranges
+  REQUIRE(a.layer<0>().inputs.range(0) < 0.0f);
+  REQUIRE(a.layer<5>().inputs.range(1) > 0.0f);
+  adamw opt;
+  const checkpoint c = checkpoint::parse(encode_checkpoint(a, opt, example_run), "checkpoint 'a.ckpt'");
+  b.init(rng);
+  c.restore_network(b);
+  CHECK((b.layer<0>().inputs.range == a.layer<0>().inputs.range));
+  CHECK((b.layer<5>().inputs.range == a.layer<5>().inputs.range));
+  context eval;
+  eval.phase = mode::eval;
+  const activation ya = a.forward(x, eval);
+  CHECK((b.forward(x, eval) == ya));
+  CHECK(describe_network<small_net<w4a8>>().text() != describe_network<small_net<paper_4bit>>().text());
+}
+
 TEST_CASE("a network is described by its layers, sizes and schemes, not by a compiler's type name", "[checkpoint]") {
   const network_description d = describe_network<vgg4bit<10, paper_4bit>>();
   CHECK(d.summary == "10 classes, 4-bit weights, float activations, fp32 arithmetic, 3,251,018 parameters");

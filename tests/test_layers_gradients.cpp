@@ -541,3 +541,138 @@ TEST_CASE("linear forward matches a naive matrix product", "[layers][linear][for
   check_linear_forward<linear<5, paper_4bit>, shape<12, 1, 1>, 5>(3);
   check_linear_forward<linear<7, int8_scheme>, shape<20, 1, 1>, 7>(4);
 }
+
+// ---------------------------------------------------------------------------
+// Layers that quantize their input (schemes with activation_bits<N>).
+//
+// The forward pass must equal the float layer on the dequantized input
+// step·codes with the quantized weights, and its product sums must be the
+// exact integer sums. The gradients are the straight-through ones: dx is
+// the float layer's dx where the input codes do not saturate and 0 where
+// they do, dW is dL/dWq at the dequantized input, and both are compared
+// with a float32 twin (weights Wq, input step·codes) whose own gradients are
+// checked by finite differences here too.
+
+namespace {
+
+using per_channel_w4a8 = with_activations_t<per_channel_4bit, activation_bits<8>>;
+
+template <class QSpec, class FSpec, class Shape>
+void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool relu_input) {
+  using Q = typename QSpec::template bind<Shape>;
+  using F = typename FSpec::template bind<Shape>;
+  using S = typename Q::scheme_type;
+  static_assert(S::quantizes_activations && !F::scheme_type::quantized);
+  constexpr std::size_t out = Q::output_shape::channels, pixels = Q::output_shape::height * Q::output_shape::width;
+
+  Q q;
+  init_layer(q, seed);
+  activation x = nibble_test::gaussian_input<Shape>(batch, seed + 1);
+  if (relu_input)
+    for (auto& v : x) v = std::max(v, 0.0f);
+  activation y;
+  ensure_batch_shape<typename Q::output_shape>(y, batch);
+
+  // A training pass sets the range from this batch; then eval on an input
+  // 1.5 times larger, so that some codes saturate.
+  context train;
+  q.forward(x, y, train);
+  const auto [lo, hi] = kernels::min_max(x.data(), x.size());
+  REQUIRE(q.inputs.range(0) == lo);
+  REQUIRE(q.inputs.range(1) == hi);
+  const kernels::code_grid g = q.inputs.grid();
+  if (relu_input) REQUIRE(g.zero == 0.0f);
+  else REQUIRE((g.zero > 0.0f && g.zero < g.max_code));
+
+  context eval;
+  eval.phase = mode::eval;
+  for (auto& v : x) v *= 1.5f;
+  q.forward(x, y, eval);
+  REQUIRE(q.inputs.range(0) == lo);  // frozen in eval
+  const activation codes = q.inputs.codes();
+  activation xq = codes * g.step;
+  std::size_t saturated = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float c = codes.data()[i] + g.zero;
+    REQUIRE(c == std::nearbyint(c));
+    REQUIRE((c >= 0.0f && c <= g.max_code));
+    saturated += (c == 0.0f || c == g.max_code) && std::fabs(x.data()[i] - xq.data()[i]) > g.step;
+  }
+  REQUIRE(saturated > 0);
+  REQUIRE(saturated < x.size() / 2);
+
+  // (a) The product sums are exact integers, and the output is the float
+  // layer's output on the dequantized input.
+  const std::vector<float> wc = q.weight_codes();
+  const std::vector<float> wq = q.quantized_weights();
+  activation sums;
+  if constexpr (Q::input_shape::is_flat)
+    sums = naive_linear(codes, wc, xt::zeros<float>({out}), out);
+  else
+    sums = naive_conv(codes, wc, xt::zeros<float>({out}), out, 3, 1, 1);
+  for (float s : sums) REQUIRE(s == std::nearbyint(s));
+  activation expected = sums;
+  q.scale_integer_sums(expected.data(), batch, pixels, g.step);
+  REQUIRE((y == expected));  // bit for bit: the same epilogue on the same sums
+  if constexpr (Q::input_shape::is_flat)
+    require_close(y, naive_linear(xq, wq, q.bias.value, out));
+  else
+    require_close(y, naive_conv(xq, wq, q.bias.value, out, 3, 1, 1));
+
+  // (b) Gradients against the float twin at the dequantized input.
+  F twin;
+  std::copy(wq.begin(), wq.end(), twin.weight.value.begin());
+  twin.bias.value = q.bias.value;
+  gradient_check_options o;
+  require_gradients(twin, xq, eval, o);
+
+  const activation r = gradient_probe<Q>::random_projection(batch, o.seed);
+  activation dx_q = xt::zeros_like(x), dx_f = xt::zeros_like(x), y_f = y;
+  q.backward(x, y, r, &dx_q, eval);
+  twin.forward(xq, y_f, eval);
+  twin.backward(xq, y_f, r, &dx_f, eval);
+  std::size_t masked = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float c = std::nearbyint(x.data()[i] / g.step) + g.zero;
+    const bool inside = c >= 0.0f && c <= g.max_code;
+    masked += !inside;
+    INFO("dx entry " << i);
+    REQUIRE(dx_q.data()[i] == Approx(inside ? dx_f.data()[i] : 0.0f).margin(1e-5));
+  }
+  REQUIRE(masked > 0);
+  for (std::size_t i = 0; i < wq.size(); ++i) {
+    const float s = q.scales()[S::per_channel ? i / Q::fan_in : 0];
+    const float est = S::estimator::derivative(q.weight.value(i), s, float(S::qmax));
+    INFO("weight " << i);
+    REQUIRE(q.weight.grad(i) == Approx(est * twin.weight.grad(i)).epsilon(1e-4).margin(1e-5));
+  }
+  for (std::size_t o2 = 0; o2 < out; ++o2) REQUIRE(q.bias.grad(o2) == Approx(twin.bias.grad(o2)).epsilon(1e-5));
+}
+
+}  // namespace
+
+TEST_CASE("conv2d that quantizes its input: exact integer sums and straight-through gradients",
+          "[layers][gradients][quantized][activations]") {
+  SECTION("w4a8 after a ReLU (zero point 0)") {
+    check_input_quantized_layer<conv2d<4, 3, w4a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 201, true);
+  }
+  SECTION("w4a8 on a signed input (zero point inside the range)") {
+    check_input_quantized_layer<conv2d<4, 3, w4a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 202, false);
+  }
+  SECTION("w4a4") { check_input_quantized_layer<conv2d<4, 3, w4a4>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 203, true); }
+  SECTION("w8a8") { check_input_quantized_layer<conv2d<4, 3, w8a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 204, true); }
+  SECTION("per-channel w4a8") {
+    check_input_quantized_layer<conv2d<4, 3, per_channel_w4a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 205, false);
+  }
+}
+
+TEST_CASE("linear that quantizes its input: exact integer sums and straight-through gradients",
+          "[layers][gradients][quantized][activations]") {
+  SECTION("w4a8") { check_input_quantized_layer<linear<5, w4a8>, linear<5, f32>, shape<12, 1, 1>>(4, 211, true); }
+  SECTION("w4a4, signed input") {
+    check_input_quantized_layer<linear<5, w4a4>, linear<5, f32>, shape<12, 1, 1>>(4, 212, false);
+  }
+  SECTION("per-channel w4a8") {
+    check_input_quantized_layer<linear<5, per_channel_w4a8>, linear<5, f32>, shape<12, 1, 1>>(4, 213, true);
+  }
+}

@@ -104,10 +104,16 @@ struct weighted_rule {
 };
 template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class Next>
 struct rule<nibble::conv2d<Out, K, S, St, P>, Next> : weighted_rule<Next> {
+  static_assert(!S::quantizes_activations,
+                "nibble::deploy: this network's scheme quantizes activations; its integer inference is not built "
+                "yet, only weight-only deployment (float activations) is.");
   using spec = deploy::conv2d<Out, K, typename S::bit_width, typename S::arithmetic, St, P, weighted_rule<Next>::relu>;
 };
 template <std::size_t Out, class S, class Next>
 struct rule<nibble::linear<Out, S>, Next> : weighted_rule<Next> {
+  static_assert(!S::quantizes_activations,
+                "nibble::deploy: this network's scheme quantizes activations; its integer inference is not built "
+                "yet, only weight-only deployment (float activations) is.");
   using spec = deploy::linear<Out, typename S::bit_width, typename S::arithmetic, weighted_rule<Next>::relu>;
 };
 

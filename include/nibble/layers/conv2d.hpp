@@ -6,7 +6,10 @@
 // by Scheme on every forward pass; float master weights are kept.
 // Requires: a spatial input C×H×W with H + 2·Padding >= Kernel (and W alike).
 // Ensures: output Out × ((H + 2P − K)/S + 1) × ((W + 2P − K)/S + 1); the
-// weight gradient is the Scheme's estimator applied to dL/dWq.
+// weight gradient is the Scheme's estimator applied to dL/dWq. When Scheme
+// quantizes activations the input is quantized too (input_quantizer) and
+// the product runs on codes (quantized_weight_matrix); dL/dx is the
+// straight-through gradient, zero where the input codes saturate.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -32,6 +35,7 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
   static constexpr std::size_t fan_in = In::channels * Kernel * Kernel;
+  static constexpr std::size_t pixels = output_shape::height * output_shape::width;
 
   static std::string describe() {
     return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
@@ -42,15 +46,30 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   // He initialisation N(0, 2/fan_in), zero bias (the paper's choice).
   void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(2.0f / float(fan_in))); }
 
-  void forward(const activation& x, activation& y, context&) {
+  void forward(const activation& x, activation& y, context& ctx) {
     this->quantize_weights();
-    kernels::conv_forward(geometry, Out, x.shape(0), x.data(), this->quantized(), this->bias.value.data(), y.data(),
-                          forward_workspace_);
+    if constexpr (Scheme::quantizes_activations) {
+      const activation& codes = this->inputs.encode(x, ctx.training());
+      kernels::conv_forward(geometry, Out, x.shape(0), codes.data(), this->weight_codes().data(), nullptr, y.data(),
+                            forward_workspace_);
+      this->scale_integer_sums(y.data(), x.shape(0), pixels, this->inputs.grid().step);
+    } else {
+      kernels::conv_forward(geometry, Out, x.shape(0), x.data(), this->quantized(), this->bias.value.data(), y.data(),
+                            forward_workspace_);
+    }
   }
 
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
-    kernels::conv_backward(geometry, Out, x.shape(0), x.data(), this->quantized(), dy.data(), this->weight.grad.data(),
-                           this->bias.grad.data(), dx ? dx->data() : nullptr, workspace_);
+    if constexpr (Scheme::quantizes_activations) {
+      // The product's input was step_x · codes: dW = step_x · (dy ⋆ codes).
+      kernels::conv_backward(geometry, Out, x.shape(0), this->inputs.codes().data(), this->quantized(), dy.data(),
+                             this->weight.grad.data(), this->bias.grad.data(), dx ? dx->data() : nullptr, workspace_);
+      kernels::scale(this->weight.grad.data(), this->weight_count, this->inputs.grid().step);
+      if (dx) this->inputs.mask_gradient(x, *dx);
+    } else {
+      kernels::conv_backward(geometry, Out, x.shape(0), x.data(), this->quantized(), dy.data(),
+                             this->weight.grad.data(), this->bias.grad.data(), dx ? dx->data() : nullptr, workspace_);
+    }
     this->apply_estimator();
   }
 

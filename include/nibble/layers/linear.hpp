@@ -5,7 +5,8 @@
 // fake-quantized by Scheme on every forward pass.
 // Requires: a flat input (shape<F, 1, 1>); put flatten or global_avg_pool
 // before it.
-// Ensures: output shape<Out, 1, 1>.
+// Ensures: output shape<Out, 1, 1>. A Scheme that quantizes activations
+// quantizes the input as conv2d does.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -33,28 +34,42 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
   // N(0, 1/fan_in), zero bias (the paper's choice).
   void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(1.0f / float(fan_in))); }
 
-  void forward(const activation& x, activation& y, context&) {
+  void forward(const activation& x, activation& y, context& ctx) {
     this->quantize_weights();
     const std::size_t n = x.shape(0);
     float* out = y.data();
-    for (std::size_t i = 0; i < n; ++i) std::copy(this->bias.value.begin(), this->bias.value.end(), out + i * Out);
-    kernels::gemm(n, Out, fan_in, kernels::row_major(x.data(), fan_in), kernels::transposed(this->quantized(), fan_in),
-                  out, Out, true);
+    if constexpr (Scheme::quantizes_activations) {
+      const activation& codes = this->inputs.encode(x, ctx.training());
+      kernels::gemm(n, Out, fan_in, kernels::row_major(codes.data(), fan_in),
+                    kernels::transposed(this->weight_codes().data(), fan_in), out, Out, false);
+      this->scale_integer_sums(out, n, 1, this->inputs.grid().step);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) std::copy(this->bias.value.begin(), this->bias.value.end(), out + i * Out);
+      kernels::gemm(n, Out, fan_in, kernels::row_major(x.data(), fan_in),
+                    kernels::transposed(this->quantized(), fan_in), out, Out, true);
+    }
   }
 
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
     const std::size_t n = x.shape(0);
-    // dW = dyᵀ·x, db = Σ dy, dx = dy·Wq.
-    kernels::gemm(Out, fan_in, n, kernels::transposed(dy.data(), Out), kernels::row_major(x.data(), fan_in),
+    // dW = dyᵀ·x, db = Σ dy, dx = dy·Wq; with quantized inputs the product
+    // saw step_x · codes, and dx is masked where the codes saturate.
+    const float* product_input = x.data();
+    if constexpr (Scheme::quantizes_activations) product_input = this->inputs.codes().data();
+    kernels::gemm(Out, fan_in, n, kernels::transposed(dy.data(), Out), kernels::row_major(product_input, fan_in),
                   this->weight.grad.data(), fan_in, false);
+    if constexpr (Scheme::quantizes_activations)
+      kernels::scale(this->weight.grad.data(), this->weight_count, this->inputs.grid().step);
     for (std::size_t o = 0; o < Out; ++o) {
       float s = 0.0f;
       for (std::size_t i = 0; i < n; ++i) s += dy.data()[i * Out + o];
       this->bias.grad(o) = s;
     }
-    if (dx)
+    if (dx) {
       kernels::gemm(n, fan_in, Out, kernels::row_major(dy.data(), Out), kernels::row_major(this->quantized(), fan_in),
                     dx->data(), fan_in, false);
+      if constexpr (Scheme::quantizes_activations) this->inputs.mask_gradient(x, *dx);
+    }
     this->apply_estimator();
   }
 };

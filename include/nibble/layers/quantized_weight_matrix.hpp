@@ -3,11 +3,21 @@
 // outputs × Cols inputs and a bias per output, kept as float master values
 // for the optimizer, plus the fake-quantized copy of the weights that the
 // layer's forward and backward multiply with. Both layers derive from it.
+//
+// When the scheme quantizes activations the forward product runs on integer
+// codes instead — the input's centred codes times the weight codes, whose
+// float sums are exact while they stay below 2^24 — and the epilogue turns
+// each sum into the output with one multiply-add per channel:
+//   y = (step_x · s_w) · Σ c_x c_w + bias,
+// the same pass a deployed integer layer ends with.
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "nibble/core/parameter.hpp"
+#include "nibble/kernels/activation_codes.hpp"
+#include "nibble/kernels/channel_affine.hpp"
+#include "nibble/quant/input_quantizer.hpp"
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
@@ -23,12 +33,15 @@ class quantized_weight_matrix {
 
   parameter weight{weight_count, parameter_role::weight};
   parameter bias{Rows, parameter_role::bias};
+  // The input's range and codes (nothing for float activations).
+  input_quantizer<typename Scheme::activations> inputs;
 
   // Weights N(0, stddev²), zero bias.
   void init_normal(std::mt19937_64& rng, float stddev) {
     std::normal_distribution<float> normal(0.0f, stddev);
     for (auto& w : weight.value) w = normal(rng);
     bias.value.fill(0.0f);
+    if constexpr (Scheme::quantizes_activations) inputs.reset();
   }
 
   // Refreshes the quantized copy from the master weights (every forward).
@@ -36,10 +49,34 @@ class quantized_weight_matrix {
     quantized_.resize(weight_count);
     scales_.resize(Scheme::scale_count(Rows));
     Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data());
+    if constexpr (Scheme::quantizes_activations) {
+      codes_.resize(weight_count);
+      for (std::size_t r = 0; r < Rows; ++r) {
+        const float s = scales_[Scheme::per_channel ? r : 0];
+        for (std::size_t c = 0; c < Cols; ++c) {
+          const float w = weight.value[r * Cols + c];
+          codes_[r * Cols + c] = Scheme::quantized ? float(Scheme::code(w, s)) : w;
+        }
+      }
+    }
   }
   // The quantized weights (Rows × Cols) and scales of the last forward pass.
   const std::vector<float>& quantized_weights() const { return quantized_; }
   const std::vector<float>& scales() const { return scales_; }
+
+  // The weight codes of the last forward (schemes that quantize activations).
+  const std::vector<float>& weight_codes() const { return codes_; }
+
+  // y[n][r][p] = (step_x · s_w(r)) · y[n][r][p] + bias[r]: integer product
+  // sums to the layer's float output.
+  void scale_integer_sums(float* y, std::size_t batch, std::size_t pixels, float input_step) const {
+    kernels::channel_affine<false>(
+        {batch, Rows, pixels},
+        [&](std::size_t r) {
+          return std::pair{input_step * scales_[Scheme::per_channel ? r : 0], bias.value[r]};
+        },
+        y, y);
+  }
 
   // weight.grad holds dL/dWq; make it dL/dW with the scheme's estimator.
   void apply_estimator() { Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols); }
@@ -50,7 +87,9 @@ class quantized_weight_matrix {
     f(bias);
   }
   template <class F>
-  void visit_buffers(F&&) {}
+  void visit_buffers(F&& f) {
+    inputs.visit_buffers(f);
+  }
   void post_step() { Scheme::post_step(weight.value.data(), weight_count); }
 
  protected:
@@ -59,6 +98,7 @@ class quantized_weight_matrix {
  private:
   std::vector<float> quantized_;
   std::vector<float> scales_;
+  std::vector<float> codes_;
 };
 
 }  // namespace nibble

@@ -1,5 +1,6 @@
 #pragma once
-// Named schemes: the paper's 4-bit recipe, its 8-bit sibling and FP32.
+// Named schemes: the paper's 4-bit recipe, its 8-bit sibling, FP32, and
+// the weight/activation pairs of integer inference (W4A8, W4A4, W8A8).
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
@@ -17,13 +18,41 @@ using float32_scheme = scheme<full_precision, no_clip, no_scaling, ste>;
 // Scheme S with its arithmetic policy replaced by A.
 template <class S, class A>
 struct with_arithmetic;
-template <class B, class C, class Sc, class E, class Old, class A>
-struct with_arithmetic<scheme<B, C, Sc, E, Old>, A> {
-  using type = scheme<B, C, Sc, E, A>;
+template <class B, class C, class Sc, class E, class Old, class Act, class A>
+struct with_arithmetic<scheme<B, C, Sc, E, Old, Act>, A> {
+  using type = scheme<B, C, Sc, E, A, Act>;
 };
 template <class S, class A>
 using with_arithmetic_t = typename with_arithmetic<S, A>::type;
 static_assert(std::is_same_v<with_arithmetic_t<paper_4bit, bf16_arithmetic>, paper_4bit_bf16>);
+
+// Scheme S with its activation policy replaced by Act.
+template <class S, class Act>
+struct with_activations;
+template <class B, class C, class Sc, class E, class A, class Old, class Act>
+struct with_activations<scheme<B, C, Sc, E, A, Old>, Act> {
+  using type = scheme<B, C, Sc, E, A, Act>;
+};
+template <class S, class Act>
+using with_activations_t = typename with_activations<S, Act>::type;
+
+// Integer-inference schemes: the paper's weight recipe, and every conv2d and
+// linear layer also quantizes its input to unsigned codes.
+using w4a8 = with_activations_t<paper_4bit, activation_bits<8>>;
+using w4a4 = with_activations_t<paper_4bit, activation_bits<4>>;
+using w8a8 = with_activations_t<int8_scheme, activation_bits<8>>;
+
+// The activation policy a `--activations N` choice stands for (32 = float).
+template <int N>
+struct activations_for_bits {
+  using type = activation_bits<N>;
+};
+template <>
+struct activations_for_bits<32> {
+  using type = float_activations;
+};
+template <int N>
+using activations_for_bits_t = typename activations_for_bits<N>::type;
 
 // The scheme a `--bits N` command-line choice stands for.
 template <int N>

@@ -1,8 +1,10 @@
 #pragma once
 // A quantization scheme: four compile-time policies composed into one type,
-// plus an optional fifth, the arithmetic of the layer's products.
+// plus two optional ones: the arithmetic of the layer's products, and
+// whether the layer quantizes its input activations (quant/activations.hpp).
 //
 //   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste>
+//   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, activation_bits<8>>
 //
 // Layers take a scheme as a template argument; everything it decides is
 // resolved at compile time, so the training step never branches on it.
@@ -13,6 +15,7 @@
 #include <type_traits>
 
 #include "nibble/kernels/elementwise.hpp"
+#include "nibble/quant/activations.hpp"
 #include "nibble/quant/arithmetic.hpp"
 #include "nibble/quant/bits.hpp"
 #include "nibble/quant/clip.hpp"
@@ -24,10 +27,12 @@ namespace nibble {
 
 // True when the four policies model their concepts and fit together. It is a
 // plain constant, so tests (and users) can ask without a compile error.
-template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic>
+template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic,
+          class Activations = float_activations>
 consteval bool is_valid_scheme_v() {
   if constexpr (!bit_width_policy<Bits> || !clip_policy<Clip> || !scaling_policy<Scaling> ||
-                !gradient_estimator<Estimator> || !arithmetic_policy<Arithmetic>) {
+                !gradient_estimator<Estimator> || !arithmetic_policy<Arithmetic> ||
+                !activation_policy<Activations>) {
     return false;
   } else {
     constexpr bool float_scaling = std::is_same_v<Scaling, no_scaling>;
@@ -36,10 +41,12 @@ consteval bool is_valid_scheme_v() {
     return true;
   }
 }
-template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic>
-inline constexpr bool is_valid_scheme = is_valid_scheme_v<Bits, Clip, Scaling, Estimator, Arithmetic>();
+template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic,
+          class Activations = float_activations>
+inline constexpr bool is_valid_scheme = is_valid_scheme_v<Bits, Clip, Scaling, Estimator, Arithmetic, Activations>();
 
-template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic>
+template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic,
+          class Activations = float_activations>
 struct scheme {
   static_assert(bit_width_policy<Bits>,
                 "nibble::scheme: the first argument must be a bit-width policy: bits<N> with 2 <= N <= 8, "
@@ -55,6 +62,9 @@ struct scheme {
   static_assert(arithmetic_policy<Arithmetic>,
                 "nibble::scheme: the optional fifth argument must be an arithmetic policy (fp32_arithmetic, "
                 "bf16_arithmetic).");
+  static_assert(activation_policy<Activations>,
+                "nibble::scheme: the optional sixth argument must be an activation policy: float_activations, "
+                "or activation_bits<N> with 2 <= N <= 8.");
   static_assert(!bit_width_policy<Bits> || !scaling_policy<Scaling> ||
                     Bits::quantized != std::is_same_v<Scaling, no_scaling>,
                 "nibble::scheme: a quantized bit width needs a scaling policy that finds a step size, and "
@@ -69,14 +79,18 @@ struct scheme {
   using scaling = Scaling;
   using estimator = Estimator;
   using arithmetic = Arithmetic;
+  using activations = Activations;
   static constexpr bool quantized = Bits::quantized;
+  static constexpr bool quantizes_activations = Activations::quantized;
   static constexpr int qmax = Bits::qmax;
   static constexpr bool per_channel = Scaling::per_channel;
 
-  // In words, e.g. "4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products".
+  // In words, e.g. "4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products"
+  // (then ", 8-bit activations (EMA range)" when the input is quantized).
   static std::string describe() {
     return Bits::describe() + ", " + Scaling::describe() + ", " + Clip::describe() + ", " + Estimator::describe() +
-           ", " + Arithmetic::describe() + " products";
+           ", " + Arithmetic::describe() + " products" +
+           (quantizes_activations ? ", " + Activations::describe() : std::string());
   }
 
   // Number of scales for a weight with `rows` output channels.
@@ -120,8 +134,8 @@ struct scheme {
 
 template <class T>
 struct is_scheme : std::false_type {};
-template <class B, class C, class S, class E, class A>
-struct is_scheme<scheme<B, C, S, E, A>> : std::true_type {};
+template <class B, class C, class S, class E, class A, class Act>
+struct is_scheme<scheme<B, C, S, E, A, Act>> : std::true_type {};
 template <class T>
 concept quant_scheme = is_scheme<T>::value;
 
