@@ -13,8 +13,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <set>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace nibble;
@@ -211,4 +214,68 @@ TEST_CASE("with bf16 products the deployed network stays close to the trained on
   INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
   CHECK(a.max_difference <= 0.02f * std::max(1.0f, a.max_logit));
   CHECK(a.same_top1 >= a.samples - 2);
+}
+
+// ---------------------------------------------------------------------------
+// Integer networks (schemes that quantize activations)
+
+namespace {
+
+// Init, trained-looking biases and batch-norm parameters, then a few
+// training passes so that every input range and running statistic is set.
+template <class Net>
+std::unique_ptr<Net> trained_integer_net(std::uint64_t seed) {
+  auto net = std::make_unique<Net>();
+  std::mt19937_64 rng(seed);
+  net->init(rng);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f), centred(-0.5f, 0.5f);
+  net->visit_parameters([&](parameter& p) {
+    if (p.role != parameter_role::weight)
+      for (auto& v : p.value) v = p.role == parameter_role::bias ? centred(rng) : u(rng);
+  });
+  context train;
+  for (std::uint64_t i = 0; i < 4; ++i) net->forward(random_batch<typename Net::input_shape>(8, seed + i), train);
+  return net;
+}
+
+template <class Net>
+void require_bit_exact_deployment(std::uint64_t seed) {
+  auto net = trained_integer_net<Net>(seed);
+  const activation x = random_batch<typename Net::input_shape>(16, seed + 100);
+  context eval{mode::eval};
+  const activation trained = net->forward(x, eval);
+  auto deployed = deploy::convert(*net);
+  const activation& out = deployed->forward(x, eval);
+  REQUIRE(out.shape() == trained.shape());
+  std::size_t equal = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) equal += out.data()[i] == trained.data()[i];
+  INFO(equal << " of " << out.size() << " logits equal");
+  REQUIRE(equal == out.size());
+  // The logits are not trivially equal (all zero, or one value).
+  const auto [lo, hi] = std::minmax_element(out.begin(), out.end());
+  REQUIRE(*hi - *lo > 0.1f);
+}
+
+}  // namespace
+
+TEST_CASE("an integer deployed network's types: integer layers with their batch norms folded", "[deploy][integer]") {
+  using D = deploy::deployed_t<plain_net<w4a8>>;
+  using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
+  static_assert(std::is_same_v<L0, deploy::integer_conv2d_layer<input<3, 16, 16>, 8, 3, bits<4>, activation_bits<8>,
+                                                                 1, 1, true, true>>);
+  const std::string summary = describe_network<D>().summary;
+  CHECK(summary.rfind("10 classes, 4-bit weights, 8-bit activations, int8 arithmetic", 0) == 0);
+}
+
+TEST_CASE("an integer deployed network computes the trained eval forward bit for bit", "[deploy][integer]") {
+  SECTION("W4A8, plain") { require_bit_exact_deployment<plain_net<w4a8>>(301); }
+  SECTION("W4A4, plain") { require_bit_exact_deployment<plain_net<w4a4>>(302); }
+  SECTION("W8A8, plain") { require_bit_exact_deployment<plain_net<w8a8>>(303); }
+  SECTION("W4A8 per-channel, plain") {
+    require_bit_exact_deployment<plain_net<with_activations_t<per_channel_4bit, activation_bits<8>>>>(304);
+  }
+  SECTION("W4A8, residual") { require_bit_exact_deployment<residual_net<w4a8>>(305); }
+  SECTION("W4A8 with bf16 training products") {
+    require_bit_exact_deployment<plain_net<with_arithmetic_t<w4a8, bf16_arithmetic>>>(306);
+  }
 }

@@ -87,6 +87,7 @@ TEST_CASE("a checkpoint keeps the input ranges of layers that quantize activatio
   const activation ya = a.forward(x, eval);
   CHECK((b.forward(x, eval) == ya));
   CHECK(describe_network<small_net<w4a8>>().text() != describe_network<small_net<paper_4bit>>().text());
+  CHECK(describe_network<small_net<w4a8>>().summary.rfind("2 classes, 4-bit weights, 8-bit activations, fp32", 0) == 0);
 }
 
 TEST_CASE("a network is described by its layers, sizes and schemes, not by a compiler's type name", "[checkpoint]") {

@@ -14,6 +14,7 @@
 #include <nibble/train/optimizer.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,6 +45,13 @@ std::unique_ptr<deployed_net<S>> example_deployed(std::uint64_t seed = 1) {
     if (p.role != parameter_role::weight)
       for (auto& v : p.value) v = u(rng) - (p.role == parameter_role::bias ? 1.0f : 0.0f);
   });
+  if constexpr (S::quantizes_activations) {  // input ranges from one training batch
+    context train;
+    activation x({4, 3, 8, 8});
+    std::normal_distribution<float> normal;
+    for (auto& v : x) v = normal(rng);
+    net->forward(x, train);
+  }
   return deploy::convert(*net);
 }
 
@@ -200,5 +208,28 @@ TEST_CASE("a forged model file with a valid checksum is refused tensor by tensor
     fixtures::reseal(forged);
     CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
                       Catch::Contains("the multiplier or offset of channel 0 is not a finite number"));
+  }
+}
+
+TEST_CASE("an integer network (W4A8) round-trips through a model file with its input grids", "[model_file]") {
+  auto deployed = example_deployed<w4a8>();
+  const auto bytes = encode_model(*deployed, example_info);
+  auto loaded = model_file::parse(bytes, "m").load<deployed_net<w4a8>>();
+  CHECK(loaded->layer<0>().input_grid == deployed->layer<0>().input_grid);
+  CHECK(deployed->layer<0>().input_grid[1] > 0.0f);  // a signed input: the zero point inside the range
+  context eval{mode::eval};
+  const activation x = example_input(5);
+  const activation before = deployed->forward(x, eval);
+  const activation& after = loaded->forward(x, eval);
+  CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
+
+  SECTION("a forged zero point is refused") {
+    auto forged = bytes;
+    const std::size_t grid = end_of_text_field(bytes, "input grid") + 1 + 1 + 8 + 8;
+    const float bad = 300.0f;
+    std::memcpy(&forged[grid + 4], &bad, 4);
+    fixtures::reseal(forged);
+    CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<w4a8>>(),
+                      Catch::Contains("the input grid's zero point 300") && Catch::Contains("from 0 to 255"));
   }
 }

@@ -10,6 +10,8 @@
 //
 //   conv2d / linear followed by batch_norm(_relu)  ->  deploy::conv2d / linear, BN (and ReLU) folded
 //   conv2d / linear otherwise                      ->  deploy::conv2d / linear
+//   (a scheme that quantizes activations gives integer_conv2d / integer_linear,
+//    which take u8 input codes × weight codes into int32 sums)
 //   batch_norm(_relu) with nothing to fold into    ->  deploy::channel_affine
 //   dropout                                        ->  (gone: the identity in eval)
 //   residual<Specs...>                             ->  residual<deployed Specs...>
@@ -23,6 +25,8 @@
 
 #include "nibble/deploy/channel_affine.hpp"
 #include "nibble/deploy/conv2d.hpp"
+#include "nibble/deploy/integer_conv2d.hpp"
+#include "nibble/deploy/integer_linear.hpp"
 #include "nibble/deploy/linear.hpp"
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
@@ -104,17 +108,20 @@ struct weighted_rule {
 };
 template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class Next>
 struct rule<nibble::conv2d<Out, K, S, St, P>, Next> : weighted_rule<Next> {
-  static_assert(!S::quantizes_activations,
-                "nibble::deploy: this network's scheme quantizes activations; its integer inference is not built "
-                "yet, only weight-only deployment (float activations) is.");
-  using spec = deploy::conv2d<Out, K, typename S::bit_width, typename S::arithmetic, St, P, weighted_rule<Next>::relu>;
+  // Quantized activations: integer products; else weight-only codes.
+  using spec = std::conditional_t<
+      S::quantizes_activations,
+      deploy::integer_conv2d<Out, K, typename S::bit_width, typename S::activations, St, P, weighted_rule<Next>::folds,
+                             weighted_rule<Next>::relu>,
+      deploy::conv2d<Out, K, typename S::bit_width, typename S::arithmetic, St, P, weighted_rule<Next>::relu>>;
 };
 template <std::size_t Out, class S, class Next>
 struct rule<nibble::linear<Out, S>, Next> : weighted_rule<Next> {
-  static_assert(!S::quantizes_activations,
-                "nibble::deploy: this network's scheme quantizes activations; its integer inference is not built "
-                "yet, only weight-only deployment (float activations) is.");
-  using spec = deploy::linear<Out, typename S::bit_width, typename S::arithmetic, weighted_rule<Next>::relu>;
+  using spec = std::conditional_t<
+      S::quantizes_activations,
+      deploy::integer_linear<Out, typename S::bit_width, typename S::activations, weighted_rule<Next>::folds,
+                             weighted_rule<Next>::relu>,
+      deploy::linear<Out, typename S::bit_width, typename S::arithmetic, weighted_rule<Next>::relu>>;
 };
 
 template <bool Relu>

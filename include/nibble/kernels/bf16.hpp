@@ -9,11 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#include "nibble/config.hpp"
+#if NIBBLE_ISA_AVX512_BF16
 #include <immintrin.h>
-#define NIBBLE_HAS_AVX512_BF16 1
-#else
-#define NIBBLE_HAS_AVX512_BF16 0
 #endif
 
 #include "nibble/kernels/simd.hpp"
@@ -22,7 +20,7 @@ namespace nibble::kernels {
 
 // True when this translation unit is compiled for a CPU with AVX512-BF16;
 // otherwise bf16 requests run the fp32 kernels.
-inline constexpr bool bf16_available = NIBBLE_HAS_AVX512_BF16 && fvec_width == 16;
+inline constexpr bool bf16_available = NIBBLE_ISA_AVX512_BF16 && fvec_width == 16;
 
 // Round to nearest even, as the hardware conversion does.
 inline std::uint32_t to_bf16_bits(float x) {
@@ -35,7 +33,7 @@ inline float bf16_round(float x) { return std::bit_cast<float>(to_bf16_bits(x) <
 // out[j] = pair(even[j], odd[j]) for j < n (n a multiple of 16 when vectorised).
 inline void pack_bf16_rows(const float* even, const float* odd, std::uint32_t* out, std::size_t n) {
   std::size_t j = 0;
-#if NIBBLE_HAS_AVX512_BF16
+#if NIBBLE_ISA_AVX512_BF16
   // cvtne2ps gives [16 × bf16(even) | 16 × bf16(odd)]; the permutation
   // interleaves them into (even, odd) pairs.
   const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
@@ -52,7 +50,7 @@ inline void pack_bf16_rows(const float* even, const float* odd, std::uint32_t* o
 // element is 0.
 inline void pack_bf16_line(const float* line, std::size_t n, std::uint32_t* out) {
   std::size_t i = 0;
-#if NIBBLE_HAS_AVX512_BF16
+#if NIBBLE_ISA_AVX512_BF16
   // Converting 16 consecutive floats gives 16 bf16 in order: 8 pairs.
   for (; i + 16 <= n; i += 16)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / 2), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(line + i)));
@@ -60,7 +58,7 @@ inline void pack_bf16_line(const float* line, std::size_t n, std::uint32_t* out)
   for (; i < n; i += 2) out[i / 2] = bf16_pair(line[i], i + 1 < n ? line[i + 1] : 0.0f);
 }
 
-#if NIBBLE_HAS_AVX512_BF16
+#if NIBBLE_ISA_AVX512_BF16
 // C tile (Rows × 32) += A sliver · B panel over kc2 pairs of k; A's pairs
 // for one k pair are Rows consecutive words, a_stride words after the last
 // k pair's (a packed sliver has a_stride = MR).

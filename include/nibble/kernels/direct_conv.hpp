@@ -29,7 +29,8 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__)
+#include "nibble/config.hpp"
+#if NIBBLE_ISA_AVX512F
 #include <immintrin.h>
 #endif
 
@@ -41,7 +42,7 @@
 
 namespace nibble::kernels {
 
-#if defined(__AVX512DQ__)
+#if NIBBLE_ISA_AVX512BW_DQ
 inline constexpr bool direct_conv_splits_rows = true;  // 8-pixel rows loaded in halves
 #else
 inline constexpr bool direct_conv_splits_rows = false;
@@ -61,7 +62,7 @@ namespace detail {
 // b[v] + tap_offset[t] + p·plane_stride.
 template <bool Split>
 inline fvec load_pixels(const float* p, std::ptrdiff_t second) {
-#if defined(__AVX512DQ__)
+#if NIBBLE_ISA_AVX512BW_DQ
   if constexpr (Split && fvec_width == 16)
     return fvec(_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p)), _mm256_loadu_ps(p + second), 1));
 #endif
@@ -141,7 +142,7 @@ class direct_conv {
           const element* a = weights_.data() + o / MR * sliver_size;
           const float* bias_o = bias ? bias + o : nullptr;
           auto tile = [&]<std::size_t Rows, bool Split>() {
-#if NIBBLE_HAS_AVX512_BF16
+#if NIBBLE_ISA_AVX512_BF16
             if constexpr (bf16) {
               direct_kernel_bf16<Rows, MR, Split>(kk, tap_offset.data(), planes, plane_size, a, b0, b1, second,
                                                   out + o * pixels + q, pixels, rows, bias_o);

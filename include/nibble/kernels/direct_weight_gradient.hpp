@@ -75,7 +75,7 @@ class direct_weight_gradient {
                 const std::size_t rows = std::min(MR, channels - c0);
                 float* c_tile = b.sum.data() + (t * channels + c0) * out_channels + panel * NR;
                 auto tile = [&]<std::size_t Rows>() {
-#if NIBBLE_HAS_AVX512_BF16
+#if NIBBLE_ISA_AVX512_BF16
                   if constexpr (bf16) {
                     micro_kernel_bf16<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols, true);
                     return;

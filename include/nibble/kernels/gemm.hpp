@@ -247,7 +247,7 @@ void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA
             float* c_tile = c + (ic + ir) * ldc + jc + jr;
             const std::size_t mr = std::min(MR, mc - ir), nr = std::min(NR, nc - jr);
             auto tile = [&]<std::size_t Rows>() {
-#if NIBBLE_HAS_AVX512_BF16
+#if NIBBLE_ISA_AVX512_BF16
               if constexpr (bf16) {
                 const std::size_t kc2 = (kc + 1) / 2;
                 micro_kernel_bf16<Rows>(kc2, reinterpret_cast<const std::uint32_t*>(a_block) + ir * kc2, MR,

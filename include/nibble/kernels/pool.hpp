@@ -3,18 +3,16 @@
 #include <cstddef>
 #include <cstdint>
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
+#include "nibble/config.hpp"
+#if NIBBLE_ISA_AVX512BW_DQ
 #include <immintrin.h>
-#define NIBBLE_POOL_AVX512 1
-#else
-#define NIBBLE_POOL_AVX512 0
 #endif
 
 #include "nibble/kernels/parallel.hpp"
 
 namespace nibble::kernels {
 
-#if NIBBLE_POOL_AVX512
+#if NIBBLE_ISA_AVX512BW_DQ
 // 16 windows of 2×2 at once. Window j's top row is the pair 2j, 2j+1 of
 // the 32 floats t0:t1, its bottom row the same pair of b0:b1, so the same
 // code serves 16 windows of one row pair, 8 of each of two and 4 of each of
@@ -72,7 +70,7 @@ void max_pool_forward(std::size_t planes, std::size_t h, std::size_t w, const fl
     const float* in = x + p * h * w;
     float* out = y + p * oh * ow;
     std::uint8_t* arg = argmax + p * oh * ow;
-#if NIBBLE_POOL_AVX512
+#if NIBBLE_ISA_AVX512BW_DQ
     if constexpr (k == 2) {
       if (ow % 16 == 0) {  // 16 windows of one row pair at a time
         for (std::size_t oy = 0; oy < oh; ++oy)
@@ -146,7 +144,7 @@ void max_pool_backward(std::size_t planes, std::size_t h, std::size_t w, const s
     float* din = dx + p * h * w;
     const float* g = dy + p * oh * ow;
     const std::uint8_t* arg = argmax + p * oh * ow;
-#if NIBBLE_POOL_AVX512
+#if NIBBLE_ISA_AVX512BW_DQ
     if constexpr (k == 2) {
       if (ow % 16 == 0) {
         for (std::size_t oy = 0; oy < oh; ++oy)

@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__)
+#include "nibble/config.hpp"
+#if NIBBLE_ISA_AVX512F
 #include <immintrin.h>
 #endif
 
@@ -15,7 +16,7 @@ namespace nibble::kernels {
 // elements; float and bf16 pairs alike).
 inline void transpose_16x16(const std::uint32_t* in, std::size_t in_stride, std::uint32_t* out,
                             std::size_t out_stride) {
-#if defined(__AVX512F__)
+#if NIBBLE_ISA_AVX512F
   __m512i r[16], t[16];
   for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(in + std::size_t(i) * in_stride);
   // Four rounds of interleaving: 32-bit pairs, 64-bit pairs, then 128-bit

@@ -47,14 +47,18 @@ class batch_norm_layer {
       kernels::bn_batch_statistics(g, x.data(), mean_.data(), inv_std_.data(), epsilon);
       kernels::bn_update_running(g, mean_.data(), inv_std_.data(), epsilon, momentum, running_mean.data(),
                                  running_var.data());
+      kernels::bn_normalise<Relu>(g, x.data(), mean_.data(), inv_std_.data(), gamma.value.data(),
+                                  beta.value.data(), y.data());
     } else {
       for (std::size_t c = 0; c < channels; ++c) {
         mean_[c] = running_mean(c);
         inv_std_[c] = 1.0f / std::sqrt(running_var(c) + epsilon);
       }
+      // Through eval_affine, whose coefficients deployment folds: the
+      // deployed network repeats this pass exactly.
+      kernels::channel_affine<Relu>({g.batch, g.channels, g.pixels}, [&](std::size_t c) { return eval_affine(c); },
+                                    x.data(), y.data());
     }
-    kernels::bn_normalise<Relu>(g, x.data(), mean_.data(), inv_std_.data(), gamma.value.data(), beta.value.data(),
-                                y.data());
     trained_ = ctx.training();
   }
 

@@ -17,6 +17,7 @@
 #include "nibble/core/parameter.hpp"
 #include "nibble/kernels/activation_codes.hpp"
 #include "nibble/kernels/channel_affine.hpp"
+#include "nibble/quant/accumulator.hpp"
 #include "nibble/quant/input_quantizer.hpp"
 #include "nibble/quant/scheme.hpp"
 
@@ -24,10 +25,17 @@ namespace nibble {
 
 template <class Scheme, std::size_t Rows, std::size_t Cols>
 class quantized_weight_matrix {
+  static_assert(!Scheme::quantizes_activations || !Scheme::quantized ||
+                    accumulator_fits(Cols, Scheme::bit_width::width, Scheme::activations::width),
+                "nibble: this layer's fan-in is too large for its scheme: fan-in x (2^A - 1) x 2^(W-1) does not fit "
+                "the int32 accumulator of integer inference. Use fewer activation or weight bits, or a smaller "
+                "layer.");
+
  public:
   using scheme_type = Scheme;
   using weight_bits = typename Scheme::bit_width;
   using arithmetic = typename Scheme::arithmetic;
+  using input_activations = typename Scheme::activations;
   static constexpr std::size_t weight_count = Rows * Cols;
   static constexpr std::size_t parameter_count = weight_count + Rows;
 

@@ -59,20 +59,23 @@ template <class Net>
 network_description describe_network() {
   network_description d;
   d.layers.push_back("input " + detail::shape_text<typename Net::input_shape>());
-  std::vector<std::string> weights, arithmetic;
+  std::vector<std::string> weights, arithmetic, activations;
   Net::for_each_layer_type([&]<class L>(const std::string& position) {
     d.layers.push_back(position + " " + L::describe() + " -> " + detail::shape_text<typename L::output_shape>());
     if constexpr (requires { typename L::weight_bits; typename L::arithmetic; }) {  // trained or deployed
       detail::add_once(weights, L::weight_bits::describe());
       detail::add_once(arithmetic, L::arithmetic::describe());
     }
+    if constexpr (requires { typename L::input_activations; }) {
+      using A = typename L::input_activations;
+      if constexpr (A::quantized) detail::add_once(activations, std::to_string(A::width) + "-bit");
+    }
   });
   using Out = typename Net::output_shape;
   const std::string outputs = Out::is_flat ? std::to_string(Out::channels) + " classes"
                                            : "output " + detail::shape_text<Out>();
-  // Activations are float in every layer nibble has today; activation
-  // quantizers will name their bits here.
-  d.summary = outputs + ", " + detail::joined_kinds(weights) + " weights, float activations, " +
+  d.summary = outputs + ", " + detail::joined_kinds(weights) + " weights, " + detail::joined_kinds(activations) +
+              " activations, " +
               detail::joined_kinds(arithmetic.empty() ? std::vector<std::string>{"fp32"} : arithmetic) +
               " arithmetic, " + detail::grouped(Net::parameter_count) + " parameters";
   return d;

@@ -1,0 +1,42 @@
+#pragma once
+// The library's version and the instruction sets its kernels are compiled
+// for, in one place. Each switch is 1 when the compiler targets that set
+// (-march=native on a CPU that has it, or the matching -m flags) and 0
+// otherwise; kernels test the switches, never the compiler's macros, and
+// keep a portable path for 0.
+#define NIBBLE_VERSION_MAJOR 0
+#define NIBBLE_VERSION_MINOR 1
+#define NIBBLE_VERSION_PATCH 0
+
+#if defined(__AVX512F__)
+#define NIBBLE_ISA_AVX512F 1
+#else
+#define NIBBLE_ISA_AVX512F 0
+#endif
+
+// AVX-512 byte/word and doubleword/quadword instructions (masks, 256-bit inserts).
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
+#define NIBBLE_ISA_AVX512BW_DQ 1
+#else
+#define NIBBLE_ISA_AVX512BW_DQ 0
+#endif
+
+// vdpbf16ps: bf16 pairs multiplied into fp32 sums.
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#define NIBBLE_ISA_AVX512_BF16 1
+#else
+#define NIBBLE_ISA_AVX512_BF16 0
+#endif
+
+// vpdpbusd: four u8 × s8 products summed into each int32 lane.
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define NIBBLE_ISA_AVX512_VNNI 1
+#else
+#define NIBBLE_ISA_AVX512_VNNI 0
+#endif
+
+namespace nibble {
+inline constexpr int version_major = NIBBLE_VERSION_MAJOR;
+inline constexpr int version_minor = NIBBLE_VERSION_MINOR;
+inline constexpr int version_patch = NIBBLE_VERSION_PATCH;
+}  // namespace nibble

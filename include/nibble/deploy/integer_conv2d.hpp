@@ -1,0 +1,100 @@
+#pragma once
+// deploy::integer_conv2d<Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu>
+//
+// Represents: the inference form of a nibble::conv2d whose scheme quantizes
+// activations: u8 input codes × s8 weight codes summed in int32
+// (integer_matrix.hpp), then the trained epilogue and folded batch norm.
+// Requires: the input shape the trained layer had.
+// Ensures: the trained layer's eval output (after its batch norm and ReLU
+// when folded), bit for bit.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nibble/deploy/integer_matrix.hpp"
+#include "nibble/kernels/conv.hpp"
+#include "nibble/kernels/parallel.hpp"
+#include "nibble/layers/layer.hpp"
+
+namespace nibble::deploy {
+
+template <class In, std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride,
+          std::size_t Padding, bool Norm, bool Relu>
+class integer_conv2d_layer
+    : public integer_matrix<Bits, Activations, Out, In::channels * Kernel * Kernel, Norm, Relu> {
+ public:
+  using input_shape = In;
+  static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
+  using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
+  static constexpr std::size_t pixels = output_shape::height * output_shape::width;
+  static constexpr std::size_t depth = In::channels * Kernel * Kernel;
+
+  static std::string describe() {
+    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
+           ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; " + Bits::describe() +
+           " weight codes x " + std::to_string(Activations::width) + "-bit input codes, int32 sums" +
+           (Norm ? ", batch norm folded" : "") + (Relu ? ", relu" : "");
+  }
+
+  void forward(const activation& x, activation& y, context&) {
+    const std::size_t batch = x.shape(0);
+    const auto& w = this->packed();
+    const kernels::code_grid g = this->grid();
+    codes_.resize(x.size());
+    kernels::byte_codes(x.data(), codes_.data(), x.size(), g);
+    const std::uint8_t pad = std::uint8_t(g.zero);
+    scratch_.resize(std::size_t(kernels::max_threads()));
+    kernels::parallel_for(batch, [&](std::size_t n, int t) {
+      auto& s = scratch_[std::size_t(t)];
+      const std::uint8_t* image = codes_.data() + n * In::size;
+      kernels::int8::pack_columns(depth, pixels, [&](std::size_t k, std::uint8_t* row) {
+        im2col_row(image, k, pad, row);
+      }, s.columns);
+      s.sums.resize(Out * pixels);
+      kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels);
+      this->centred_sums(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels, pixels, 1);
+    });
+    this->finish(batch, pixels, y.data());
+  }
+
+ private:
+  // Row k = (c, ky, kx) of the image's im2col matrix: the input code under
+  // tap (ky, kx) of every output pixel, the zero point where it falls on
+  // the padding.
+  static void im2col_row(const std::uint8_t* image, std::size_t k, std::uint8_t pad, std::uint8_t* row) {
+    const std::size_t c = k / (Kernel * Kernel), ky = k / Kernel % Kernel, kx = k % Kernel;
+    const std::uint8_t* plane = image + c * In::height * In::width;
+    for (std::size_t oy = 0; oy < output_shape::height; ++oy) {
+      const long iy = long(oy * Stride + ky) - long(Padding);
+      std::uint8_t* out = row + oy * output_shape::width;
+      if (iy < 0 || iy >= long(In::height)) {
+        std::fill(out, out + output_shape::width, pad);
+        continue;
+      }
+      const std::uint8_t* line = plane + std::size_t(iy) * In::width;
+      for (std::size_t ox = 0; ox < output_shape::width; ++ox) {
+        const long ix = long(ox * Stride + kx) - long(Padding);
+        out[ox] = ix < 0 || ix >= long(In::width) ? pad : line[ix];
+      }
+    }
+  }
+
+  struct thread_scratch {
+    kernels::int8::packed_columns columns;
+    std::vector<std::int32_t> sums;
+  };
+  std::vector<std::uint8_t> codes_;
+  std::vector<thread_scratch> scratch_;
+};
+
+template <std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride, std::size_t Padding,
+          bool Norm, bool Relu>
+struct integer_conv2d {
+  template <class In>
+  static constexpr bool accepts =
+      !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
+  template <class In>
+  using bind = integer_conv2d_layer<In, Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu>;
+};
+
+}  // namespace nibble::deploy

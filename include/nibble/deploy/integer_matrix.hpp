@@ -1,0 +1,147 @@
+#pragma once
+// What a deployed conv2d or linear layer holds when its scheme quantizes
+// activations, and the steps around its integer product:
+//
+//   1. the float input becomes u8 codes on the layer's input grid (the same
+//      code_of the trained layer used);
+//   2. Σ (c − z)·w is computed in int32 (kernels/int8: VNNI or portable):
+//      Σ c·w over the packed codes, minus z·Σ w per row;
+//   3. y = (step · s_w)·Σ + bias, then the folded batch norm's a·y + b and
+//      ReLU — the very passes, with the very coefficients, that the trained
+//      layer and its batch norm run in eval (channel_affine).
+//
+// The product sums are exact integers on both sides and every float step is
+// the same operation on the same numbers, so the deployed output equals the
+// trained eval output bit for bit.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "nibble/deploy/weight_codes.hpp"
+#include "nibble/deploy/weight_matrix.hpp"
+#include "nibble/kernels/activation_codes.hpp"
+#include "nibble/kernels/int8/packed_gemm.hpp"
+#include "nibble/quant/activations.hpp"
+#include "nibble/quant/accumulator.hpp"
+
+namespace nibble::deploy {
+
+template <class Bits, class Activations, std::size_t Rows, std::size_t Cols, bool Norm, bool Relu>
+class integer_matrix {
+  static_assert(Bits::quantized && Activations::quantized,
+                "nibble::deploy: integer layers need quantized weights and activations.");
+  static_assert(accumulator_fits(Cols, Bits::width, Activations::width),
+                "nibble::deploy: this layer's integer sums could overflow int32.");
+
+ public:
+  using weight_bits = Bits;
+  using input_activations = Activations;
+  struct arithmetic {  // for descriptions: the products are integer
+    static std::string describe() { return "int" + std::to_string(Activations::width <= 8 ? 8 : 32); }
+  };
+  static constexpr std::size_t weight_count = Rows * Cols;
+  static constexpr std::size_t parameter_count = weight_count + 2 * Rows * (Norm ? 2 : 1) + 2;
+
+  weight_codes<Bits> codes{weight_count};
+  std::vector<float> input_grid = {1.0f, 0.0f};  // step, zero point
+  channel_epilogue<Rows, false> scale;             // (step · s_w, bias)
+  channel_epilogue<Rows, Relu> norm;               // the folded batch norm (unused without one)
+
+  template <class Trained>
+  void fold_from(const Trained& trained) {
+    static_assert(!Norm && !Relu);
+    fold(trained);
+  }
+  template <class Trained, class BatchNorm>
+  void fold_from(const Trained& trained, const BatchNorm& bn) {
+    static_assert(Norm);
+    fold(trained);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const auto [a, b] = bn.eval_affine(r);
+      norm.multiplier[r] = a;
+      norm.offset[r] = b;
+    }
+  }
+
+  kernels::code_grid grid() const { return {input_grid[0], input_grid[1], float(Activations::max_code)}; }
+
+  template <class F>
+  void visit_tensors(F&& f) {
+    f(tensor_ref{"weight codes", codes.format, {Rows, Cols}, codes.storage(), {}});
+    f(tensor_ref{"input grid", code_format::float32, {2}, {}, input_grid});
+    scale.visit_tensors(f);
+    if constexpr (Norm) {
+      f(tensor_ref{"norm multiplier", code_format::float32, {Rows}, {}, norm.multiplier});
+      f(tensor_ref{"norm offset", code_format::float32, {Rows}, {}, norm.offset});
+    }
+  }
+  std::string fault() const {
+    if (std::string f = codes.fault(); !f.empty()) return f;
+    const float step = input_grid[0], zero = input_grid[1];
+    if (!std::isfinite(step) || !(step > 0.0f))
+      return "the input grid's step is " + std::to_string(step) + ", not a positive number";
+    if (!(zero >= 0.0f && zero <= float(Activations::max_code)) || zero != std::nearbyint(zero))
+      return "the input grid's zero point " + std::to_string(zero) + " is not a code from 0 to " +
+             std::to_string(Activations::max_code);
+    if (std::string f = scale.fault(); !f.empty()) return f;
+    return Norm ? norm.fault() : std::string();
+  }
+
+ protected:
+  // The packed s8 codes for the kernel, built on the first forward (after
+  // conversion or loading has set the codes).
+  const kernels::int8::packed_weights& packed() {
+    if (packed_.rows == 0) {
+      std::vector<std::int8_t> w(weight_count);
+      for (std::size_t i = 0; i < weight_count; ++i) w[i] = std::int8_t(codes.code(i));
+      kernels::int8::pack_weights(w.data(), Rows, Cols, packed_);
+    }
+    return packed_;
+  }
+
+  // int32 sums (Rows × pixels per image, row stride ld) to floats: the
+  // centred sum Σ (c − z)·w = Σ c·w − z·Σ w.
+  void centred_sums(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y, std::size_t y_row,
+                    std::size_t y_col) const {
+    const std::int32_t z = std::int32_t(input_grid[1]);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const std::int32_t correction = z * packed_.row_sums[r];
+      for (std::size_t p = 0; p < pixels; ++p) y[r * y_row + p * y_col] = float(acc[r * ld + p] - correction);
+    }
+  }
+
+  // Steps 3: the trained layer's epilogue, then its batch norm's.
+  void finish(std::size_t batch, std::size_t pixels, float* y) const {
+    scale.apply(batch, pixels, y, y);
+    if constexpr (Norm) norm.apply(batch, pixels, y, y);
+  }
+
+ private:
+  template <class Trained>
+  void fold(const Trained& trained) {
+    using S = typename Trained::scheme_type;
+    static_assert(std::is_same_v<typename S::bit_width, Bits> && std::is_same_v<typename S::activations, Activations> &&
+                      Trained::weight_count == weight_count,
+                  "nibble::deploy: a deployed layer is filled from the trained layer it was derived from.");
+    std::vector<float> wq(weight_count), scales(S::scale_count(Rows));
+    S::quantize(trained.weight.value.data(), wq.data(), Rows, Cols, scales.data());
+    const kernels::code_grid g = trained.inputs.grid();
+    input_grid = {g.step, g.zero};
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const float s = scales[S::per_channel ? r : 0];
+      for (std::size_t c = 0; c < Cols; ++c) codes.set_code(r * Cols + c, S::code(trained.weight.value[r * Cols + c], s));
+      // As quantized_weight_matrix::scale_integer_sums computes it.
+      scale.multiplier[r] = g.step * s;
+      scale.offset[r] = trained.bias.value(r);
+    }
+    packed_ = {};
+  }
+
+  kernels::int8::packed_weights packed_;
+};
+
+}  // namespace nibble::deploy

@@ -1,0 +1,74 @@
+// The int8 product: packed operands, the VNNI tiles and the portable tiles
+// against the plain reference, bit for bit, over shapes with every kind of
+// edge (rows and depth not multiples of the blocks, a single column).
+#include <catch2/catch.hpp>
+
+#include <nibble/kernels/int8/packed_gemm.hpp>
+#include <nibble/kernels/int8/reference.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace nibble::kernels::int8;
+
+namespace {
+
+struct problem {
+  std::size_t rows, cols, depth;
+  std::vector<std::int8_t> w;
+  std::vector<std::uint8_t> x;
+};
+
+problem random_problem(std::size_t rows, std::size_t cols, std::size_t depth, int wmax, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> wd(-wmax, wmax), xd(0, 255);
+  problem p{rows, cols, depth, std::vector<std::int8_t>(rows * depth), std::vector<std::uint8_t>(depth * cols)};
+  for (auto& v : p.w) v = std::int8_t(wd(rng));
+  for (auto& v : p.x) v = std::uint8_t(xd(rng));
+  // Extremes, so that the largest products appear.
+  p.w[0] = std::int8_t(-wmax);
+  p.x[0] = 255;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the packed int8 product equals the reference on both paths", "[kernels][int8]") {
+  const std::size_t shapes[][3] = {{1, 1, 1},   {8, 32, 4},    {9, 33, 5},     {64, 1024, 27},
+                                   {3, 7, 2304}, {130, 70, 576}, {10, 128, 4096}, {17, 31, 3}};
+  std::uint64_t seed = 1;
+  for (const auto& s : shapes) {
+    for (int wmax : {7, 127}) {
+      const problem p = random_problem(s[0], s[1], s[2], wmax, seed++);
+      INFO("rows " << p.rows << ", cols " << p.cols << ", depth " << p.depth << ", codes up to " << wmax);
+      std::vector<std::int32_t> want(p.rows * p.cols);
+      gemm_reference(p.rows, p.cols, p.depth, p.w.data(), p.x.data(), want.data());
+
+      packed_weights pw;
+      pack_weights(p.w.data(), p.rows, p.depth, pw);
+      for (std::size_t r = 0; r < p.rows; ++r) {
+        std::int32_t sum = 0;
+        for (std::size_t k = 0; k < p.depth; ++k) sum += p.w[r * p.depth + k];
+        REQUIRE(pw.row_sums[r] == sum);
+      }
+      packed_columns px;
+      pack_columns(p.depth, p.cols, [&](std::size_t k, std::uint8_t* dst) {
+        std::memcpy(dst, p.x.data() + k * p.cols, p.cols);
+      }, px);
+
+      for (int8_path path : {int8_path::best, int8_path::portable}) {
+        INFO((path == int8_path::best ? (vnni_available ? "VNNI" : "best (portable)") : "portable"));
+        // A wider output than needed: nothing beyond the columns is written.
+        const std::size_t ldo = p.cols + 3;
+        std::vector<std::int32_t> got(p.rows * ldo, -7);
+        packed_gemm(pw, px, got.data(), ldo, path);
+        for (std::size_t r = 0; r < p.rows; ++r) {
+          for (std::size_t c = 0; c < p.cols; ++c) REQUIRE(got[r * ldo + c] == want[r * p.cols + c]);
+          for (std::size_t c = p.cols; c < ldo; ++c) REQUIRE(got[r * ldo + c] == -7);
+        }
+      }
+    }
+  }
+}
