@@ -1,0 +1,129 @@
+// Inference throughput of VGG4bit<10, …> on random data: the nibble half of
+// benchmarks/inference_side_by_side.py.
+//
+//   --kind trained   the trained network's eval forward (paper_4bit, fp32:
+//                    weights fake-quantized on every pass)
+//   --kind w4        the deployed weight-only network (4-bit codes decoded
+//                    to floats, fp32 products)
+//   --kind w4a8 | w4a4 | w8a8
+//                    the deployed integer network (u8 activation codes ×
+//                    weight codes in int32)
+//
+// Networks that quantize activations get their ranges from one training
+// pass on the random data first. After one warm-up batch it times
+// --repeats windows of --batches forwards and prints "key value" lines:
+//
+//   window_images_per_second 1234.5   (one line per window)
+//   images_per_second 1234.5          (the median window)
+//   peak_rss_mb 123.4
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <nibble/deploy/convert.hpp>
+#include <nibble/kernels/parallel.hpp>
+#include <nibble/net/vgg4bit.hpp>
+#include <nibble/quant/presets.hpp>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kb = 0;
+      status >> kb;
+      return kb / 1024.0;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return 0.0;
+}
+
+struct settings {
+  std::string kind = "w4a8";
+  std::size_t batch = 128, batches = 5, repeats = 5;
+  int threads = 0;
+  std::uint64_t seed = 0;
+};
+
+template <class Net>
+void time_forward(Net& net, const nibble::activation& x, const settings& s) {
+  nibble::context eval{.phase = nibble::mode::eval};
+  float checksum = net.forward(x, eval).data()[0];  // warm-up
+  std::vector<double> rates;
+  for (std::size_t r = 0; r < s.repeats; ++r) {
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < s.batches; ++i) checksum += net.forward(x, eval).data()[0];
+    const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    rates.push_back(double(s.batches * s.batch) / seconds);
+    fmt::print("window_images_per_second {:.2f}\n", rates.back());
+    std::fflush(stdout);
+  }
+  fmt::print("images_per_second {:.2f}\npeak_rss_mb {:.1f}\nchecksum {:.6g}\n", median(rates), peak_rss_mb(),
+             double(checksum));
+}
+
+template <class Scheme, bool Deploy>
+int run(const settings& s) {
+  using trained_type = nibble::vgg4bit<10, Scheme>;
+  nibble::kernels::set_threads(s.threads);
+  auto net = std::make_unique<trained_type>();
+  std::mt19937_64 rng(s.seed);
+  net->init(rng);
+  nibble::activation x;
+  nibble::ensure_batch_shape<typename trained_type::input_shape>(x, s.batch);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  if constexpr (Scheme::quantizes_activations) {
+    nibble::context train;
+    net->forward(x, train);
+  }
+  fmt::print("kind {}\nthreads {}\nbatch_size {}\n", s.kind, nibble::kernels::max_threads(), s.batch);
+  if constexpr (Deploy) {
+    auto deployed = nibble::deploy::convert(*net);
+    net.reset();
+    time_forward(*deployed, x, s);
+  } else {
+    time_forward(*net, x, s);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Inference images/s of VGG4bit, trained or deployed, on random data"};
+  settings s;
+  app.add_option("--kind", s.kind, "trained, w4, w4a8, w4a4 or w8a8")
+      ->check(CLI::IsMember({"trained", "w4", "w4a8", "w4a4", "w8a8"}))->capture_default_str();
+  app.add_option("--batch-size", s.batch, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batches", s.batches, "Batches per timed window")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeats", s.repeats, "Timed windows")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--threads", s.threads, "Compute threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", s.seed, "Seed for weights and data")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  using namespace nibble;
+  if (s.kind == "trained") return run<paper_4bit, false>(s);
+  if (s.kind == "w4") return run<paper_4bit, true>(s);
+  if (s.kind == "w4a4") return run<w4a4, true>(s);
+  if (s.kind == "w8a8") return run<w8a8, true>(s);
+  return run<w4a8, true>(s);
+}
