@@ -275,6 +275,11 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
     require_bit_exact_deployment<plain_net<with_activations_t<per_channel_4bit, activation_bits<8>>>>(304);
   }
   SECTION("W4A8, residual") { require_bit_exact_deployment<residual_net<w4a8>>(305); }
+  SECTION("W4A8, an unpadded 5x5 and a 1x1 convolution, no batch norm after the second") {
+    using net = sequential<input<3, 12, 12>, conv2d<6, 5, w4a8, 1, 0>, batch_norm_relu, conv2d<4, 1, w4a8>, relu,
+                           global_avg_pool, linear<3, w4a8>>;
+    require_bit_exact_deployment<net>(307);
+  }
   SECTION("W4A8 with bf16 training products") {
     require_bit_exact_deployment<plain_net<with_arithmetic_t<w4a8, bf16_arithmetic>>>(306);
   }

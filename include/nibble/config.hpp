@@ -8,6 +8,13 @@
 #define NIBBLE_VERSION_MINOR 1
 #define NIBBLE_VERSION_PATCH 0
 
+// SSE2: every x86-64 CPU.
+#if defined(__SSE2__)
+#define NIBBLE_ISA_SSE2 1
+#else
+#define NIBBLE_ISA_SSE2 0
+#endif
+
 #if defined(__AVX512F__)
 #define NIBBLE_ISA_AVX512F 1
 #else

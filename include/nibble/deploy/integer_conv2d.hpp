@@ -7,7 +7,9 @@
 // Requires: the input shape the trained layer had.
 // Ensures: the trained layer's eval output (after its batch norm and ReLU
 // when folded), bit for bit.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -72,9 +74,17 @@ class integer_conv2d_layer
         continue;
       }
       const std::uint8_t* line = plane + std::size_t(iy) * In::width;
-      for (std::size_t ox = 0; ox < output_shape::width; ++ox) {
-        const long ix = long(ox * Stride + kx) - long(Padding);
-        out[ox] = ix < 0 || ix >= long(In::width) ? pad : line[ix];
+      if constexpr (Stride == 1) {  // one run of the input line, padding either side
+        const long shift = long(kx) - long(Padding);
+        const long first = std::max(0L, -shift), last = std::min(long(output_shape::width), long(In::width) - shift);
+        std::fill(out, out + first, pad);
+        if (last > first) std::memcpy(out + first, line + first + shift, std::size_t(last - first));
+        std::fill(out + std::max(first, last), out + output_shape::width, pad);
+      } else {
+        for (std::size_t ox = 0; ox < output_shape::width; ++ox) {
+          const long ix = long(ox * Stride + kx) - long(Padding);
+          out[ox] = ix < 0 || ix >= long(In::width) ? pad : line[ix];
+        }
       }
     }
   }
