@@ -1,0 +1,385 @@
+#pragma once
+// A deployed network as one C99 header for microcontrollers: its packed
+// weight codes, the floats of its epilogues and input grids, a table of its
+// layers, and a plain reference forward pass for one image that needs only
+// <stdint.h> and <math.h>:
+//
+//   #include "vgg4bit.h"
+//   static float work[VGG4BIT_WORK_FLOATS];
+//   const float* logits = vgg4bit_forward(image, work);   /* image: C×H×W, normalised */
+//
+// Every name in the header starts with the prefix the caller chooses, so
+// several models can live in one program. Integer layers compute their sums
+// in int32 exactly as the library does (so their codes agree); the float
+// steps are the same formulas, though a C compiler may order or fuse them
+// differently, so outputs agree to float rounding and top-1 answers agree.
+//
+// Exportable layers: deployed conv2d and linear (weight-only or integer),
+// channel_affine, relu, max_pool2d, flatten and global_avg_pool. Residual
+// blocks and float weights are refused when the header is built (a compile
+// error names the layer).
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "nibble/config.hpp"
+#include "nibble/deploy/convert.hpp"
+#include "nibble/io/error.hpp"
+#include "nibble/io/files.hpp"
+#include "nibble/io/model_file.hpp"
+#include "nibble/layers/flatten.hpp"
+#include "nibble/layers/global_avg_pool.hpp"
+#include "nibble/layers/max_pool2d.hpp"
+#include "nibble/layers/relu.hpp"
+#include "nibble/net/describe.hpp"
+
+namespace nibble {
+
+namespace detail {
+
+enum class c_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine };
+
+// The rows of the layer table and the two arrays, as they are built.
+struct c_model {
+  struct row {
+    c_kind kind;
+    std::size_t in_c, in_h, in_w, out_c, out_h, out_w;
+    std::size_t kernel = 0, stride = 0, pad = 0;
+    bool relu = false;
+    int weight_bits = 0, activation_bits = 0;
+    bool norm = false;
+    std::size_t codes = 0, floats = 0;
+  };
+  std::vector<row> rows;
+  std::vector<std::uint8_t> codes;
+  std::vector<float> floats;
+
+  template <class L>
+  row& add(c_kind kind) {
+    using I = typename L::input_shape;
+    using O = typename L::output_shape;
+    rows.push_back(row{kind, I::channels, I::height, I::width, O::channels, O::height, O::width});
+    rows.back().codes = codes.size();
+    rows.back().floats = floats.size();
+    return rows.back();
+  }
+  void add_codes(std::span<const std::byte> bytes) {
+    for (std::byte b : bytes) codes.push_back(std::uint8_t(b));
+  }
+  void add_floats(std::span<const float> v) { floats.insert(floats.end(), v.begin(), v.end()); }
+};
+
+template <class L>
+inline constexpr bool always_false = false;
+
+template <class L>
+void add_c_layer(c_model&, const L&) {
+  static_assert(always_false<L>,
+                "nibble::c_header: this layer cannot be exported to C (residual blocks and float weights are not "
+                "supported); see the list in io/c_header.hpp.");
+}
+
+template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool N, bool R>
+void add_c_layer(c_model& m, const deploy::integer_conv2d_layer<In, Out, K, B, A, S, P, N, R>& l) {
+  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::conv);
+  r.kernel = K, r.stride = S, r.pad = P, r.relu = R, r.norm = N;
+  r.weight_bits = B::width <= 4 ? 4 : 8;
+  r.activation_bits = A::width;
+  m.add_codes(l.codes.storage());
+  m.add_floats(l.input_grid);
+  m.add_floats(l.scale.multiplier);
+  m.add_floats(l.scale.offset);
+  if constexpr (N) {
+    m.add_floats(l.norm.multiplier);
+    m.add_floats(l.norm.offset);
+  }
+}
+
+template <class In, std::size_t Out, class B, class A, bool N, bool R>
+void add_c_layer(c_model& m, const deploy::integer_linear_layer<In, Out, B, A, N, R>& l) {
+  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::linear);
+  r.relu = R, r.norm = N;
+  r.weight_bits = B::width <= 4 ? 4 : 8;
+  r.activation_bits = A::width;
+  m.add_codes(l.codes.storage());
+  m.add_floats(l.input_grid);
+  m.add_floats(l.scale.multiplier);
+  m.add_floats(l.scale.offset);
+  if constexpr (N) {
+    m.add_floats(l.norm.multiplier);
+    m.add_floats(l.norm.offset);
+  }
+}
+
+template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool R>
+  requires B::quantized
+void add_c_layer(c_model& m, const deploy::conv2d_layer<In, Out, K, B, A, S, P, R>& l) {
+  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::conv);
+  r.kernel = K, r.stride = S, r.pad = P, r.relu = R;
+  r.weight_bits = B::width <= 4 ? 4 : 8;
+  m.add_codes(l.codes.storage());
+  m.add_floats(l.epilogue.multiplier);
+  m.add_floats(l.epilogue.offset);
+}
+
+template <class In, std::size_t Out, class B, class A, bool R>
+  requires B::quantized
+void add_c_layer(c_model& m, const deploy::linear_layer<In, Out, B, A, R>& l) {
+  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::linear);
+  r.relu = R;
+  r.weight_bits = B::width <= 4 ? 4 : 8;
+  m.add_codes(l.codes.storage());
+  m.add_floats(l.epilogue.multiplier);
+  m.add_floats(l.epilogue.offset);
+}
+
+template <class In, bool R>
+void add_c_layer(c_model& m, const deploy::channel_affine_layer<In, R>& l) {
+  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::affine);
+  r.relu = R;
+  m.add_floats(l.epilogue.multiplier);
+  m.add_floats(l.epilogue.offset);
+}
+template <class In>
+void add_c_layer(c_model& m, const relu_layer<In>&) {
+  m.add<relu_layer<In>>(c_kind::relu);
+}
+template <class In, std::size_t K>
+void add_c_layer(c_model& m, const max_pool2d_layer<In, K>&) {
+  m.add<max_pool2d_layer<In, K>>(c_kind::maxpool).kernel = K;
+}
+template <class In>
+void add_c_layer(c_model& m, const flatten_layer<In>&) {
+  m.add<flatten_layer<In>>(c_kind::flatten);
+}
+template <class In>
+void add_c_layer(c_model& m, const global_avg_pool_layer<In>&) {
+  m.add<global_avg_pool_layer<In>>(c_kind::avgpool);
+}
+
+// The reference forward pass, written once with "PFX" for the prefix.
+inline constexpr const char* c_runtime = R"C(
+enum { PFX_CONV = 1, PFX_LINEAR, PFX_RELU, PFX_MAXPOOL, PFX_FLATTEN, PFX_AVGPOOL, PFX_AFFINE };
+
+/* Weight code i of a layer: 4-bit codes two per byte, low nibble first; 8-bit codes one signed byte each. */
+static int32_t pfx_weight(const pfx_layer* l, long i) {
+  const uint8_t* c = pfx_codes + l->codes;
+  if (l->weight_bits == 4) {
+    const int32_t v = (c[i >> 1] >> ((i & 1) * 4)) & 15;
+    return v >= 8 ? v - 16 : v;
+  }
+  return (int32_t)(int8_t)c[i];
+}
+
+/* The input code of x, centred on the zero point: clamp(round(x / step) + zero, 0, max) - zero. */
+static float pfx_centred_code(float x, float step, float zero, float max_code) {
+  float c = nearbyintf(x / step) + zero;
+  if (c < 0.0f) c = 0.0f;
+  if (c > max_code) c = max_code;
+  return c - zero;
+}
+
+/* Convolution (a linear layer is one with a 1x1 image and a kernel covering its input). */
+static void pfx_conv(const pfx_layer* l, float* x, float* y) {
+  const int integer = l->activation_bits > 0;
+  const float* f = pfx_floats + l->floats;
+  const int k = l->kernel > 0 ? l->kernel : 1;
+  const long fan_in = (long)l->in_c * k * k;
+  const float* multiplier;
+  const float* offset;
+  int o, oy, ox, c, ky, kx;
+  if (integer) {
+    const long n = (long)l->in_c * l->in_h * l->in_w;
+    const float max_code = (float)((1 << l->activation_bits) - 1);
+    long i;
+    for (i = 0; i < n; ++i) x[i] = pfx_centred_code(x[i], f[0], f[1], max_code);
+    f += 2;
+  }
+  multiplier = f;
+  offset = f + l->out_c;
+  for (o = 0; o < l->out_c; ++o)
+    for (oy = 0; oy < l->out_h; ++oy)
+      for (ox = 0; ox < l->out_w; ++ox) {
+        int32_t acc = 0;
+        float sum = 0.0f, v;
+        for (c = 0; c < l->in_c; ++c)
+          for (ky = 0; ky < k; ++ky)
+            for (kx = 0; kx < k; ++kx) {
+              const int iy = oy * (l->stride > 0 ? l->stride : 1) + ky - l->pad;
+              const int ix = ox * (l->stride > 0 ? l->stride : 1) + kx - l->pad;
+              const int32_t w = pfx_weight(l, o * fan_in + ((long)c * k + ky) * k + kx);
+              float xv;
+              if (iy < 0 || ix < 0 || iy >= l->in_h || ix >= l->in_w) continue; /* padding: code z, centred 0 */
+              xv = x[((long)c * l->in_h + iy) * l->in_w + ix];
+              if (integer) acc += w * (int32_t)xv;
+              else sum += (float)w * xv;
+            }
+        v = (integer ? (float)acc : sum) * multiplier[o] + offset[o];
+        if (l->norm) v = v * f[2 * l->out_c + o] + f[3 * l->out_c + o];
+        if (l->relu && v < 0.0f) v = 0.0f;
+        y[((long)o * l->out_h + oy) * l->out_w + ox] = v;
+      }
+}
+
+/* Runs the network on one image (PFX_INPUT_FLOATS floats, C x H x W, normalised as in training);
+   work holds PFX_WORK_FLOATS floats. Returns the PFX_OUTPUTS outputs, inside work. */
+static const float* pfx_forward(const float* input, float* work) {
+  float* x = work;
+  float* y = work + PFX_WORK_FLOATS / 2;
+  long i;
+  int n;
+  for (i = 0; i < PFX_INPUT_FLOATS; ++i) x[i] = input[i];
+  for (n = 0; n < PFX_LAYER_COUNT; ++n) {
+    const pfx_layer* l = &pfx_layers[n];
+    const long planes = l->in_c, pixels = (long)l->in_h * l->in_w;
+    float* t;
+    switch (l->kind) {
+      case PFX_CONV:
+      case PFX_LINEAR:
+        pfx_conv(l, x, y);
+        break;
+      case PFX_RELU:
+        for (i = 0; i < planes * pixels; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+      case PFX_MAXPOOL: {
+        const int k = l->kernel;
+        int c, oy, ox, dy, dx;
+        for (c = 0; c < l->out_c; ++c)
+          for (oy = 0; oy < l->out_h; ++oy)
+            for (ox = 0; ox < l->out_w; ++ox) {
+              float m = x[((long)c * l->in_h + oy * k) * l->in_w + ox * k];
+              for (dy = 0; dy < k; ++dy)
+                for (dx = 0; dx < k; ++dx) {
+                  const float v = x[((long)c * l->in_h + oy * k + dy) * l->in_w + ox * k + dx];
+                  if (v > m) m = v;
+                }
+              y[((long)c * l->out_h + oy) * l->out_w + ox] = m;
+            }
+        break;
+      }
+      case PFX_FLATTEN:
+        for (i = 0; i < planes * pixels; ++i) y[i] = x[i];
+        break;
+      case PFX_AVGPOOL:
+        for (i = 0; i < planes; ++i) {
+          float s = 0.0f;
+          long p;
+          for (p = 0; p < pixels; ++p) s += x[i * pixels + p];
+          y[i] = s / (float)pixels;
+        }
+        break;
+      case PFX_AFFINE: {
+        const float* f = pfx_floats + l->floats;
+        for (i = 0; i < planes * pixels; ++i) {
+          float v = x[i] * f[i / pixels] + f[planes + i / pixels];
+          y[i] = l->relu && v < 0.0f ? 0.0f : v;
+        }
+        break;
+      }
+      default:
+        return 0;
+    }
+    t = x;
+    x = y;
+    y = t;
+  }
+  return x;
+}
+)C";
+
+inline void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+inline bool is_c_identifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
+}
+
+}  // namespace detail
+
+// The header's text. `prefix` names everything in it (a C identifier, e.g.
+// "vgg4bit": vgg4bit_forward, VGG4BIT_WORK_FLOATS); `info` adds the input
+// normalisation and provenance as comments.
+template <class Net>
+std::string c_header(Net& deployed, const std::string& prefix, const model_info& info = {}) {
+  if (!detail::is_c_identifier(prefix))
+    throw io::io_error("C header: the prefix '" + prefix +
+                       "' is not a C identifier (letters, digits and _, not starting with a digit)");
+  detail::c_model m;
+  deployed.visit_layers([&](const auto& layer) { detail::add_c_layer(m, layer); });
+
+  std::size_t largest = Net::input_shape::size;
+  for (const auto& r : m.rows) largest = std::max({largest, r.in_c * r.in_h * r.in_w, r.out_c * r.out_h * r.out_w});
+  std::string upper = prefix;
+  for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
+
+  std::string h;
+  h += fmt::format("/* {}.h: a neural network exported by nibble {}.{}.{}. Generated; do not edit.\n *\n", prefix,
+                   version_major, version_minor, version_patch);
+  for (const auto& line : describe_network<Net>().layers) h += " *   " + line + "\n";
+  if (!info.model.empty()) h += " *\n * Model: " + info.model + "\n";
+  if (!info.input_mean.empty()) {
+    h += " * Input: each channel as (pixel / 255 - mean) / std with mean";
+    for (float v : info.input_mean) h += fmt::format(" {}", v);
+    h += ", std";
+    for (float v : info.input_std) h += fmt::format(" {}", v);
+    h += "\n";
+  }
+  for (const auto& [key, value] : info.notes) h += " * " + key + ": " + value + "\n";
+  h += fmt::format(
+      " *\n * Use: static float work[{0}_WORK_FLOATS];\n *      const float* out = {1}_forward(input, work);\n"
+      " * Needs <stdint.h> and <math.h> (link with -lm). C99.\n */\n",
+      upper, prefix);
+  h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <math.h>\n#include <stdint.h>\n\n", upper);
+  h += fmt::format("#define {}_INPUT_FLOATS {}\n#define {}_OUTPUTS {}\n#define {}_WORK_FLOATS {}\n#define {}_LAYER_COUNT {}\n\n",
+                   upper, Net::input_shape::size, upper, Net::output_shape::size, upper, 2 * largest, upper,
+                   m.rows.size());
+  h += fmt::format(
+      "typedef struct {{\n  int kind;\n  int in_c, in_h, in_w, out_c, out_h, out_w;\n  int kernel, stride, pad, relu;\n"
+      "  int weight_bits;     /* 4: two codes per byte, low nibble first; 8: one signed byte */\n"
+      "  int activation_bits; /* 0: float input; else the input becomes unsigned codes on the layer's grid */\n"
+      "  int norm;            /* a folded batch norm follows the epilogue */\n"
+      "  long codes, floats;  /* offsets into {0}_codes and {0}_floats */\n}} {0}_layer;\n\n",
+      prefix);
+  h += fmt::format("static const uint8_t {}_codes[{}] = {{", prefix, std::max<std::size_t>(1, m.codes.size()));
+  for (std::size_t i = 0; i < m.codes.size(); ++i) h += fmt::format("{}{}", i % 24 == 0 ? "\n  " : "", m.codes[i]) + ",";
+  if (m.codes.empty()) h += "0";
+  h += "\n};\n\n";
+  h += fmt::format("static const float {}_floats[{}] = {{", prefix, std::max<std::size_t>(1, m.floats.size()));
+  for (std::size_t i = 0; i < m.floats.size(); ++i) h += fmt::format("{}{:a}f,", i % 6 == 0 ? "\n  " : " ", m.floats[i]);
+  if (m.floats.empty()) h += "0";
+  h += "\n};\n\n";
+  h += fmt::format("static const {}_layer {}_layers[{}] = {{\n", prefix, prefix, m.rows.size());
+  for (const auto& r : m.rows)
+    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L}},\n", int(r.kind), r.in_c,
+                     r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad, int(r.relu), r.weight_bits,
+                     r.activation_bits, int(r.norm), r.codes, r.floats);
+  h += "};\n";
+  std::string runtime = detail::c_runtime;
+  detail::replace_all(runtime, "PFX", upper);
+  detail::replace_all(runtime, "pfx", prefix);
+  h += runtime;
+  h += fmt::format("\n#endif /* {}_H */\n", upper);
+  return h;
+}
+
+// Writes the header atomically.
+template <class Net>
+void save_c_header(const std::filesystem::path& file, Net& deployed, const std::string& prefix,
+                   const model_info& info = {}) {
+  const std::string text = c_header(deployed, prefix, info);
+  io::write_file_atomically(file, std::as_bytes(std::span(text.data(), text.size())), "C header");
+}
+
+}  // namespace nibble

@@ -1,0 +1,152 @@
+// C header export: the header compiles as C99 with every warning an error,
+// and its reference forward pass gives the library's answers: the same top-1
+// on every image and logits equal to float rounding, for integer (W4A8) and
+// weight-only (4-bit) networks.
+#include <catch2/catch.hpp>
+
+#include <nibble/deploy/convert.hpp>
+#include <nibble/io/c_header.hpp>
+#include <nibble/layers/flatten.hpp>
+#include <nibble/layers/global_avg_pool.hpp>
+#include <nibble/layers/max_pool2d.hpp>
+#include <nibble/layers/relu.hpp>
+#include <nibble/quant/presets.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "training_fixtures.hpp"
+
+using namespace nibble;
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class S>
+using plain_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S, 2>, batch_norm, relu,
+                             max_pool2d<2>, flatten, linear<16, S>, batch_norm_relu, dropout<0.5f>, linear<10, S>>;
+template <class S>
+using affine_net = sequential<input<3, 12, 12>, batch_norm, conv2d<6, 5, S, 1, 0>, batch_norm_relu, global_avg_pool,
+                              linear<4, S>>;
+
+// Trained-looking: init, drawn biases and batch-norm parameters, then a few
+// training passes that set the running statistics and input ranges.
+template <class Net>
+std::unique_ptr<Net> trained(std::uint64_t seed) {
+  auto net = std::make_unique<Net>();
+  std::mt19937_64 rng(seed);
+  net->init(rng);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f), centred(-0.5f, 0.5f);
+  net->visit_parameters([&](parameter& p) {
+    if (p.role != parameter_role::weight)
+      for (auto& v : p.value) v = p.role == parameter_role::bias ? centred(rng) : u(rng);
+  });
+  std::normal_distribution<float> normal;
+  context train;
+  for (int i = 0; i < 4; ++i) {
+    activation x({8, Net::input_shape::channels, Net::input_shape::height, Net::input_shape::width});
+    for (auto& v : x) v = normal(rng);
+    net->forward(x, train);
+  }
+  return net;
+}
+
+std::vector<float> read_floats(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::vector<float> v;
+  float f;
+  while (in.read(reinterpret_cast<char*>(&f), sizeof f)) v.push_back(f);
+  return v;
+}
+
+const char* main_c = R"C(#include <stdio.h>
+#include "model.h"
+int main(int argc, char** argv) {
+  static float image[MODEL_INPUT_FLOATS];
+  static float work[MODEL_WORK_FLOATS];
+  FILE* in = fopen(argv[1], "rb");
+  FILE* out = fopen(argv[2], "wb");
+  (void)argc;
+  if (!in || !out) return 2;
+  while (fread(image, sizeof(float), MODEL_INPUT_FLOATS, in) == MODEL_INPUT_FLOATS) {
+    const float* logits = model_forward(image, work);
+    if (!logits || fwrite(logits, sizeof(float), MODEL_OUTPUTS, out) != MODEL_OUTPUTS) return 3;
+  }
+  fclose(in);
+  return fclose(out) == 0 ? 0 : 4;
+}
+)C";
+
+template <class Net>
+void require_c_agrees(std::uint64_t seed, const std::string& name) {
+#ifndef NIBBLE_C_COMPILER
+  FAIL("CMake found no C compiler, so the exported header cannot be compiled");
+#else
+  const fs::path dir = fixtures::fresh_folder("c_header_" + name);
+  auto net = trained<Net>(seed);
+  auto deployed = deploy::convert(*net);
+  save_c_header(dir / "model.h", *deployed, "model", model_info{name, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}, {}});
+  std::ofstream(dir / "main.c") << main_c;
+
+  constexpr std::size_t n = 24;
+  using In = typename Net::input_shape;
+  activation x({n, In::channels, In::height, In::width});
+  std::mt19937_64 rng(seed + 7);
+  std::normal_distribution<float> normal;
+  for (auto& v : x) v = normal(rng);
+  std::ofstream(dir / "input.bin", std::ios::binary).write(reinterpret_cast<const char*>(x.data()),
+                                                           std::streamsize(x.size() * sizeof(float)));
+
+  const std::string compile = std::string(NIBBLE_C_COMPILER) + " -std=c99 -pedantic -Wall -Wextra -Werror -O1 -o " +
+                              (dir / "model").string() + " " + (dir / "main.c").string() + " -lm 2> " +
+                              (dir / "compile.log").string();
+  INFO("compile: " << compile);
+  REQUIRE(std::system(compile.c_str()) == 0);
+  const std::string run = (dir / "model").string() + " " + (dir / "input.bin").string() + " " +
+                          (dir / "output.bin").string();
+  REQUIRE(std::system(run.c_str()) == 0);
+
+  context eval{mode::eval};
+  const activation& want = deployed->forward(x, eval);
+  const std::vector<float> got = read_floats(dir / "output.bin");
+  REQUIRE(got.size() == want.size());
+  constexpr std::size_t classes = Net::output_shape::channels;
+  float largest = 0.0f, worst = 0.0f;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    largest = std::max(largest, std::fabs(want.data()[i]));
+    worst = std::max(worst, std::fabs(got[i] - want.data()[i]));
+  }
+  INFO("largest logit " << largest << ", largest difference " << worst);
+  CHECK(worst <= 1e-3f * largest);
+  for (std::size_t s = 0; s < n; ++s) {
+    const float* w = want.data() + s * classes;
+    const float* g = got.data() + s * classes;
+    CHECK(std::max_element(w, w + classes) - w == std::max_element(g, g + classes) - g);
+  }
+  fs::remove_all(dir);
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("an exported C header computes the library's answers (C99, warnings as errors)", "[c_header]") {
+  SECTION("W4A8 integer layers") { require_c_agrees<plain_net<w4a8>>(401, "w4a8"); }
+  SECTION("W8A8 with a lone batch norm, an unpadded 5x5 kernel and average pooling") {
+    require_c_agrees<affine_net<w8a8>>(402, "w8a8");
+  }
+  SECTION("4-bit weight-only layers") { require_c_agrees<plain_net<paper_4bit>>(403, "w4"); }
+}
+
+TEST_CASE("a C header prefix must be a C identifier", "[c_header]") {
+  auto deployed = deploy::convert(*trained<plain_net<w4a8>>(404));
+  CHECK_THROWS_WITH(c_header(*deployed, "4bit-net"), Catch::Contains("the prefix '4bit-net' is not a C identifier"));
+  const std::string h = c_header(*deployed, "net_a");
+  CHECK(h.find("static const float* net_a_forward(const float* input, float* work)") != std::string::npos);
+  CHECK(h.find("#define NET_A_WORK_FLOATS") != std::string::npos);
+  CHECK(h.find("pfx") == std::string::npos);
+}
