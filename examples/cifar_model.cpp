@@ -1,23 +1,31 @@
 // Model files for the networks train_cifar10 and train_cifar100 make.
 //
-//   cifar_model export --checkpoint runs/a/last.ckpt --output vgg4bit.nibble
+//   cifar_model export --checkpoint runs/a/last.ckpt --output vgg4bit.nibble [--c-header vgg4bit.h]
 //   cifar_model evaluate vgg4bit.nibble [--data DIR] [--checkpoint runs/a/last.ckpt]
+//   cifar_model classify vgg4bit.nibble cat.ppm [more.ppm ...]
 //
 // export turns a training checkpoint into a model file: weight codes packed
-// at their bit width, batch norm folded, no optimizer state. evaluate runs a
-// model file on the CIFAR test set and reports accuracy, images/s and size;
-// given the checkpoint it came from, it also runs the trained network's
-// eval forward on every image and counts where the two top-1 answers agree.
+// at their bit width, batch norm folded, no optimizer state; optionally also
+// a C99 header with the same network. evaluate runs a model file on the
+// CIFAR test set and reports accuracy, images/s and size; given the
+// checkpoint it came from, it also runs the trained network's eval forward
+// on every image and counts where the two top-1 answers (and, for integer
+// networks, all the logits bit for bit) agree. classify prints the three
+// likeliest classes of 32x32 binary PPM images.
 //
 // Which network a file holds is read from the file (its description) and
 // matched against the network types compiled in below.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -25,6 +33,7 @@
 #include <nibble/data/augment.hpp>
 #include <nibble/data/cifar.hpp>
 #include <nibble/deploy/convert.hpp>
+#include <nibble/io/c_header.hpp>
 #include <nibble/io/checkpoint.hpp>
 #include <nibble/io/model_file.hpp>
 #include <nibble/kernels/parallel.hpp>
@@ -38,22 +47,30 @@ namespace {
 
 using namespace nibble;
 
-// f.template operator()<Trained>(label) for every network the CIFAR
-// trainers build, until one returns true. Returns whether one did.
+// f.template operator()<Trained, CHeader>(label) for every network the CIFAR
+// trainers build, until one returns true. Returns whether one did. CHeader
+// says whether the network can be exported as a C header (quantized
+// weights, no residual blocks).
 template <class F>
 bool for_some_cifar_network(F&& f) {
   auto by_scheme = [&]<std::size_t Classes, class S>() {
-    return f.template operator()<vgg4bit<Classes, S>>("VGG4bit") ||
-           f.template operator()<simple_resnet4bit<Classes, S>>("SimpleResNet4bit");
+    return f.template operator()<vgg4bit<Classes, S>, S::quantized>("VGG4bit") ||
+           f.template operator()<simple_resnet4bit<Classes, S>, false>("SimpleResNet4bit");
   };
   auto by_bits = [&]<std::size_t Classes, int Bits>() {
     using S = scheme_for_bits_t<Bits>;
     return by_scheme.template operator()<Classes, S>() ||
            by_scheme.template operator()<Classes, with_arithmetic_t<S, bf16_arithmetic>>();
   };
+  // Integer networks (quantized activations): VGG4bit with the three presets.
+  auto by_integer = [&]<std::size_t Classes, class S>() {
+    return f.template operator()<vgg4bit<Classes, S>, true>("VGG4bit") ||
+           f.template operator()<vgg4bit<Classes, with_arithmetic_t<S, bf16_arithmetic>>, true>("VGG4bit");
+  };
   auto by_classes = [&]<std::size_t Classes>() {
     return by_bits.template operator()<Classes, 4>() || by_bits.template operator()<Classes, 8>() ||
-           by_bits.template operator()<Classes, 32>();
+           by_bits.template operator()<Classes, 32>() || by_integer.template operator()<Classes, w4a8>() ||
+           by_integer.template operator()<Classes, w4a4>() || by_integer.template operator()<Classes, w8a8>();
   };
   return by_classes.template operator()<10>() || by_classes.template operator()<100>();
 }
@@ -62,12 +79,13 @@ bool for_some_cifar_network(F&& f) {
   const auto end = description.find('\n');
   throw std::runtime_error(what + " holds a network this program was not built for (" + description.substr(0, end) +
                            "); it knows VGG4bit and SimpleResNet4bit with 10 or 100 classes, 4-, 8- or 32-bit "
-                           "weights, fp32 or bf16 arithmetic");
+                           "weights, fp32 or bf16 arithmetic, and VGG4bit with W4A8, W4A4 or W8A8");
 }
 
-int export_model(const std::filesystem::path& checkpoint_file, const std::filesystem::path& output) {
+int export_model(const std::filesystem::path& checkpoint_file, const std::filesystem::path& output,
+                 const std::filesystem::path& header) {
   const checkpoint c = checkpoint::read(checkpoint_file);
-  const bool done = for_some_cifar_network([&]<class Trained>(const char* label) {
+  const bool done = for_some_cifar_network([&]<class Trained, bool CHeader>(const char* label) {
     if (c.network() != describe_network<Trained>().text()) return false;
     auto trained = std::make_unique<Trained>();
     c.restore_network(*trained, label);
@@ -88,6 +106,18 @@ int export_model(const std::filesystem::path& checkpoint_file, const std::filesy
     fmt::print("{}: {}, {}\n  {} bytes ({:.2f} MB; its float parameters take {:.2f} MB)\n", output.string(), label,
                describe_network<deploy::deployed_t<Trained>>().summary, std::filesystem::file_size(output),
                double(std::filesystem::file_size(output)) / 1e6, double(fp32_bytes) / 1e6);
+    if (!header.empty()) {
+      if constexpr (CHeader) {
+        std::string prefix = header.stem().string();
+        for (char& ch : prefix)
+          if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+        save_c_header(header, *deployed, prefix, info);
+        fmt::print("{}: C99 header, prefix {}, {} bytes\n", header.string(), prefix, std::filesystem::file_size(header));
+      } else {
+        throw std::runtime_error(std::string(label) + " with " + describe_network<Trained>().summary +
+                                 " cannot be exported as a C header (float weights or residual blocks)");
+      }
+    }
     return true;
   });
   if (!done) unknown_network("checkpoint " + io::quoted(checkpoint_file), c.network());
@@ -95,7 +125,7 @@ int export_model(const std::filesystem::path& checkpoint_file, const std::filesy
 }
 
 struct evaluation {
-  std::size_t correct = 0, agreeing = 0, seen = 0;
+  std::size_t correct = 0, agreeing = 0, identical = 0, seen = 0;
   double seconds = 0;
   float largest_difference = 0;
 };
@@ -131,8 +161,12 @@ evaluation evaluate_deployed(deploy::deployed_t<Trained>& deployed, Trained* tra
       const activation& reference = trained->forward(images, eval);
       for (std::size_t i = 0; i < n; ++i) {
         e.agreeing += top1(logits, i) == top1(reference, i);
-        for (std::size_t c = 0; c < logits.shape(1); ++c)
+        bool same = true;
+        for (std::size_t c = 0; c < logits.shape(1); ++c) {
           e.largest_difference = std::max(e.largest_difference, std::fabs(logits(i, c, 0, 0) - reference(i, c, 0, 0)));
+          same = same && logits(i, c, 0, 0) == reference(i, c, 0, 0);
+        }
+        e.identical += same;
       }
     }
     e.seen += n;
@@ -143,14 +177,19 @@ evaluation evaluate_deployed(deploy::deployed_t<Trained>& deployed, Trained* tra
 int evaluate_model(const std::filesystem::path& model_path, const std::string& data_dir,
                    const std::filesystem::path& checkpoint_file, std::size_t batch_size) {
   const model_file m = model_file::read(model_path);
-  const bool done = for_some_cifar_network([&]<class Trained>(const char* label) {
+  std::optional<checkpoint> ckpt;
+  if (!checkpoint_file.empty()) ckpt = checkpoint::read(checkpoint_file);
+  const bool done = for_some_cifar_network([&]<class Trained, bool>(const char* label) {
     using Deployed = deploy::deployed_t<Trained>;
     if (!m.holds<Deployed>()) return false;
+    // Integer networks trained in fp32 and bf16 deploy alike: the
+    // checkpoint, when given, says which trained network this is.
+    if (ckpt && ckpt->network() != describe_network<Trained>().text()) return false;
     auto deployed = m.load<Deployed>(label);
     std::unique_ptr<Trained> trained;
-    if (!checkpoint_file.empty()) {
+    if (ckpt) {
       trained = std::make_unique<Trained>();
-      checkpoint::read(checkpoint_file).restore_network(*trained, label);
+      ckpt->restore_network(*trained, label);
     }
     constexpr std::size_t classes = Trained::output_shape::channels;
     const auto test = classes == 10 ? data::read_cifar10(data_dir, data::split::test)
@@ -162,8 +201,79 @@ int evaluate_model(const std::filesystem::path& model_path, const std::string& d
                100.0 * double(e.correct) / double(e.seen), e.correct, e.seen, double(e.seen) / e.seconds, batch_size,
                kernels::max_threads());
     if (trained)
-      fmt::print("  trained network (eval forward): same top-1 on {} of {} images, largest logit difference {:.3g}\n",
-                 e.agreeing, e.seen, e.largest_difference);
+      fmt::print("  trained network (eval forward): same top-1 on {} of {} images, all logits bit for bit equal on {}, "
+                 "largest logit difference {:.3g}\n",
+                 e.agreeing, e.seen, e.identical, e.largest_difference);
+    return true;
+  });
+  if (!done) unknown_network("model file " + io::quoted(model_path), m.network());
+  return 0;
+}
+
+// A binary PPM (P6) of 32x32 pixels with maxval 255, as CIFAR's channel
+// planes (1,024 red bytes, then green, then blue).
+std::vector<std::uint8_t> read_ppm(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open image " + io::quoted(file));
+  std::string magic;
+  std::size_t width = 0, height = 0, maxval = 0;
+  auto field = [&](auto& v) {
+    in >> std::ws;
+    while (in.peek() == '#') {  // comments
+      std::string line;
+      std::getline(in, line);
+      in >> std::ws;
+    }
+    in >> v;
+  };
+  field(magic);
+  field(width);
+  field(height);
+  field(maxval);
+  if (!in || magic != "P6" || width != data::image_side || height != data::image_side || maxval != 255)
+    throw std::runtime_error("image " + io::quoted(file) + " is not a binary PPM (P6) of 32x32 pixels with maxval 255");
+  in.get();  // the one whitespace byte before the pixels
+  std::vector<std::uint8_t> rgb(data::image_bytes), planes(data::image_bytes);
+  if (!in.read(reinterpret_cast<char*>(rgb.data()), std::streamsize(rgb.size())))
+    throw std::runtime_error("image " + io::quoted(file) + " ends before its 3,072 pixel bytes");
+  const std::size_t pixels = data::image_side * data::image_side;
+  for (std::size_t p = 0; p < pixels; ++p)
+    for (std::size_t c = 0; c < 3; ++c) planes[c * pixels + p] = rgb[3 * p + c];
+  return planes;
+}
+
+int classify(const std::filesystem::path& model_path, const std::vector<std::filesystem::path>& images) {
+  static const char* const cifar10_names[] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                              "dog",      "frog",       "horse", "ship", "truck"};
+  const model_file m = model_file::read(model_path);
+  const bool done = for_some_cifar_network([&]<class Trained, bool>(const char* label) {
+    using Deployed = deploy::deployed_t<Trained>;
+    if (!m.holds<Deployed>()) return false;
+    auto deployed = m.load<Deployed>(label);
+    data::normalisation norm{};
+    for (std::size_t c = 0; c < 3; ++c) {
+      norm.mean[c] = m.info().input_mean.at(c);
+      norm.std[c] = m.info().input_std.at(c);
+    }
+    constexpr std::size_t classes = Trained::output_shape::channels;
+    activation x({1, 3, data::image_side, data::image_side});
+    context eval{mode::eval};
+    for (const auto& file : images) {
+      data::normalise_image(read_ppm(file).data(), x.data(), norm);
+      const activation& logits = deployed->forward(x, eval);
+      // Softmax, then the three largest.
+      std::vector<std::pair<double, std::size_t>> p(classes);
+      double largest = logits(0, 0, 0, 0), total = 0;
+      for (std::size_t c = 1; c < classes; ++c) largest = std::max(largest, double(logits(0, c, 0, 0)));
+      for (std::size_t c = 0; c < classes; ++c) total += p[c].first = std::exp(double(logits(0, c, 0, 0)) - largest);
+      for (std::size_t c = 0; c < classes; ++c) p[c] = {p[c].first / total, c};
+      std::partial_sort(p.begin(), p.begin() + 3, p.end(), std::greater<>());
+      fmt::print("{}:", file.string());
+      for (std::size_t k = 0; k < 3; ++k)
+        fmt::print("  {} {:.1f}%", classes == 10 ? cifar10_names[p[k].second] : fmt::format("class {}", p[k].second),
+                   100.0 * p[k].first);
+      fmt::print("\n");
+    }
     return true;
   });
   if (!done) unknown_network("model file " + io::quoted(model_path), m.network());
@@ -182,15 +292,22 @@ int main(int argc, char** argv) {
   auto* ex = app.add_subcommand("export", "Write a model file from a training checkpoint");
   ex->add_option("--checkpoint", checkpoint_file, "A checkpoint of train_cifar10 or train_cifar100")->required();
   ex->add_option("--output", output, "The model file to write")->required();
+  std::filesystem::path header;
+  ex->add_option("--c-header", header, "Also write the network as a C99 header (its name gives the prefix)");
 
   auto* ev = app.add_subcommand("evaluate", "Accuracy, images/s and size of a model file on the CIFAR test set");
   ev->add_option("model", model_path, "The model file")->required();
   ev->add_option("--data", data_dir, "Folder with the official binary files (env NIBBLE_DATA)")->capture_default_str();
   ev->add_option("--checkpoint", checkpoint_file, "Also run the trained network of this checkpoint and compare");
   ev->add_option("--batch-size", batch_size, "Images per forward pass")->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  auto* cl = app.add_subcommand("classify", "The three likeliest classes of 32x32 images (binary PPM)");
+  std::vector<std::filesystem::path> images;
+  cl->add_option("model", model_path, "The model file")->required();
+  cl->add_option("images", images, "Images: binary PPM (P6), 32x32, maxval 255")->required();
   CLI11_PARSE(app, argc, argv);
   try {
-    if (ex->parsed()) return export_model(checkpoint_file, output);
+    if (ex->parsed()) return export_model(checkpoint_file, output, header);
+    if (cl->parsed()) return classify(model_path, images);
     return evaluate_model(model_path, data_dir, checkpoint_file, batch_size);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
