@@ -33,29 +33,14 @@
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
 
+#include "throughput_common.hpp"
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
-
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      double kb = 0;
-      status >> kb;
-      return kb / 1024.0;
-    }
-    status.ignore(1 << 12, '\n');
-  }
-  return 0.0;
-}
+using bench::median;
+using bench::peak_rss_mb;
 
 struct settings {
   std::string kind = "w4a8";

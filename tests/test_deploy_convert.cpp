@@ -20,6 +20,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "deploy_fixtures.hpp"
+
 using namespace nibble;
 
 namespace {
@@ -52,14 +54,6 @@ void randomise(Net& net, std::uint64_t seed) {
   });
 }
 
-template <class Shape>
-activation random_batch(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  activation x({n, Shape::channels, Shape::height, Shape::width});
-  for (auto& v : x) v = normal(rng);
-  return x;
-}
 
 struct agreement {
   float max_difference = 0, max_logit = 0;
@@ -93,7 +87,7 @@ template <class Net>
 void check_agrees_in_fp32(std::uint64_t seed) {
   auto net = std::make_unique<Net>();
   randomise(*net, seed);
-  const auto a = compare_with_deployed(*net, random_batch<typename Net::input_shape>(64, seed + 1));
+  const auto a = compare_with_deployed(*net, fixtures::random_batch<typename Net::input_shape>(64, seed + 1));
   INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
   CHECK(a.max_logit > 0.1f);
   CHECK(a.max_difference <= 1e-4f * std::max(1.0f, a.max_logit));
@@ -175,7 +169,7 @@ TEST_CASE("deployed codes are the codes the trained forward pass multiplies with
   auto net = std::make_unique<plain_net<per_channel_4bit>>();
   randomise(*net, 7);
   context eval{mode::eval};
-  net->forward(random_batch<input<3, 16, 16>>(2, 8), eval);  // fills each layer's quantized copy
+  net->forward(fixtures::random_batch<input<3, 16, 16>>(2, 8), eval);  // fills each layer's quantized copy
   auto deployed = deploy::convert(*net);
   const auto& trained = net->layer<0>();
   const auto& conv = deployed->layer<0>();
@@ -210,7 +204,7 @@ TEST_CASE("with bf16 products the deployed network stays close to the trained on
   // rounding of the weights (about 2^-9 relative), not more.
   auto net = std::make_unique<plain_net<paper_4bit_bf16>>();
   randomise(*net, 21);
-  const auto a = compare_with_deployed(*net, random_batch<input<3, 16, 16>>(64, 22));
+  const auto a = compare_with_deployed(*net, fixtures::random_batch<input<3, 16, 16>>(64, 22));
   INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
   CHECK(a.max_difference <= 0.02f * std::max(1.0f, a.max_logit));
   CHECK(a.same_top1 >= a.samples - 2);
@@ -221,27 +215,11 @@ TEST_CASE("with bf16 products the deployed network stays close to the trained on
 
 namespace {
 
-// Init, trained-looking biases and batch-norm parameters, then a few
-// training passes so that every input range and running statistic is set.
-template <class Net>
-std::unique_ptr<Net> trained_integer_net(std::uint64_t seed) {
-  auto net = std::make_unique<Net>();
-  std::mt19937_64 rng(seed);
-  net->init(rng);
-  std::uniform_real_distribution<float> u(0.5f, 1.5f), centred(-0.5f, 0.5f);
-  net->visit_parameters([&](parameter& p) {
-    if (p.role != parameter_role::weight)
-      for (auto& v : p.value) v = p.role == parameter_role::bias ? centred(rng) : u(rng);
-  });
-  context train;
-  for (std::uint64_t i = 0; i < 4; ++i) net->forward(random_batch<typename Net::input_shape>(8, seed + i), train);
-  return net;
-}
 
 template <class Net>
 void require_bit_exact_deployment(std::uint64_t seed) {
-  auto net = trained_integer_net<Net>(seed);
-  const activation x = random_batch<typename Net::input_shape>(16, seed + 100);
+  auto net = fixtures::trained_looking<Net>(seed);
+  const activation x = fixtures::random_batch<typename Net::input_shape>(16, seed + 100);
   context eval{mode::eval};
   const activation trained = net->forward(x, eval);
   auto deployed = deploy::convert(*net);

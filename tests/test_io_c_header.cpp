@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "deploy_fixtures.hpp"
 #include "training_fixtures.hpp"
 
 using namespace nibble;
@@ -34,27 +35,6 @@ template <class S>
 using affine_net = sequential<input<3, 12, 12>, batch_norm, conv2d<6, 5, S, 1, 0>, batch_norm_relu, global_avg_pool,
                               linear<4, S>>;
 
-// Trained-looking: init, drawn biases and batch-norm parameters, then a few
-// training passes that set the running statistics and input ranges.
-template <class Net>
-std::unique_ptr<Net> trained(std::uint64_t seed) {
-  auto net = std::make_unique<Net>();
-  std::mt19937_64 rng(seed);
-  net->init(rng);
-  std::uniform_real_distribution<float> u(0.5f, 1.5f), centred(-0.5f, 0.5f);
-  net->visit_parameters([&](parameter& p) {
-    if (p.role != parameter_role::weight)
-      for (auto& v : p.value) v = p.role == parameter_role::bias ? centred(rng) : u(rng);
-  });
-  std::normal_distribution<float> normal;
-  context train;
-  for (int i = 0; i < 4; ++i) {
-    activation x({8, Net::input_shape::channels, Net::input_shape::height, Net::input_shape::width});
-    for (auto& v : x) v = normal(rng);
-    net->forward(x, train);
-  }
-  return net;
-}
 
 std::vector<float> read_floats(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -88,7 +68,7 @@ void require_c_agrees(std::uint64_t seed, const std::string& name) {
   FAIL("CMake found no C compiler, so the exported header cannot be compiled");
 #else
   const fs::path dir = fixtures::fresh_folder("c_header_" + name);
-  auto net = trained<Net>(seed);
+  auto net = fixtures::trained_looking<Net>(seed);
   auto deployed = deploy::convert(*net);
   save_c_header(dir / "model.h", *deployed, "model", model_info{name, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}, {}});
   std::ofstream(dir / "main.c") << main_c;
@@ -143,7 +123,7 @@ TEST_CASE("an exported C header computes the library's answers (C99, warnings as
 }
 
 TEST_CASE("a C header prefix must be a C identifier", "[c_header]") {
-  auto deployed = deploy::convert(*trained<plain_net<w4a8>>(404));
+  auto deployed = deploy::convert(*fixtures::trained_looking<plain_net<w4a8>>(404));
   CHECK_THROWS_WITH(c_header(*deployed, "4bit-net"), Catch::Contains("the prefix '4bit-net' is not a C identifier"));
   const std::string h = c_header(*deployed, "net_a");
   CHECK(h.find("static const float* net_a_forward(const float* input, float* work)") != std::string::npos);

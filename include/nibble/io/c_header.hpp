@@ -79,6 +79,21 @@ struct c_model {
 template <class L>
 inline constexpr bool always_false = false;
 
+// An integer layer's codes and floats: input grid, epilogue, batch norm.
+template <class Layer>
+void add_integer_tensors(c_model& m, c_model::row& r, const Layer& l) {
+  r.weight_bits = Layer::weight_bits::width <= 4 ? 4 : 8;
+  r.activation_bits = Layer::input_activations::width;
+  m.add_codes(l.codes.storage());
+  m.add_floats(l.input_grid);
+  m.add_floats(l.scale.multiplier);
+  m.add_floats(l.scale.offset);
+  if (r.norm) {
+    m.add_floats(l.norm.multiplier);
+    m.add_floats(l.norm.offset);
+  }
+}
+
 template <class L>
 void add_c_layer(c_model&, const L&) {
   static_assert(always_false<L>,
@@ -90,32 +105,14 @@ template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_
 void add_c_layer(c_model& m, const deploy::integer_conv2d_layer<In, Out, K, B, A, S, P, N, R>& l) {
   auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::conv);
   r.kernel = K, r.stride = S, r.pad = P, r.relu = R, r.norm = N;
-  r.weight_bits = B::width <= 4 ? 4 : 8;
-  r.activation_bits = A::width;
-  m.add_codes(l.codes.storage());
-  m.add_floats(l.input_grid);
-  m.add_floats(l.scale.multiplier);
-  m.add_floats(l.scale.offset);
-  if constexpr (N) {
-    m.add_floats(l.norm.multiplier);
-    m.add_floats(l.norm.offset);
-  }
+  add_integer_tensors(m, r, l);
 }
 
 template <class In, std::size_t Out, class B, class A, bool N, bool R>
 void add_c_layer(c_model& m, const deploy::integer_linear_layer<In, Out, B, A, N, R>& l) {
   auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::linear);
   r.relu = R, r.norm = N;
-  r.weight_bits = B::width <= 4 ? 4 : 8;
-  r.activation_bits = A::width;
-  m.add_codes(l.codes.storage());
-  m.add_floats(l.input_grid);
-  m.add_floats(l.scale.multiplier);
-  m.add_floats(l.scale.offset);
-  if constexpr (N) {
-    m.add_floats(l.norm.multiplier);
-    m.add_floats(l.norm.offset);
-  }
+  add_integer_tensors(m, r, l);
 }
 
 template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool R>
