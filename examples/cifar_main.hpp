@@ -143,11 +143,14 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   return 0;
 }
 
-// Instantiates every (model, bits, activations, arithmetic) combination
-// once; chooses one at run time here. Float weights keep float activations
-// (each combination costs compile time, and W32A8 is no one's target).
-template <std::size_t Classes>
-int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
+// The network types of one (classes, weight bits) group: both models, both
+// arithmetics and, for quantized weights, float, 8-bit and 4-bit
+// activations (float weights keep float activations: each type costs
+// compile time, and W32A8 is no one's target). Each group is instantiated
+// in a file of its own (cifar_variant.cpp, see examples/CMakeLists.txt), so
+// a build compiles the groups in parallel.
+template <std::size_t Classes, int Bits>
+int dispatch_bits(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
   using namespace nibble;
   auto with = [&]<class S>() {
     return c.model == "vgg" ? run_with<vgg4bit<Classes, S>>(c, train_set, test_set)
@@ -157,22 +160,35 @@ int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const n
     return c.arithmetic == "bf16" ? with.template operator()<with_arithmetic_t<S, bf16_arithmetic>>()
                                   : with.template operator()<S>();
   };
-  auto pick = [&]<int Bits>() {
-    using S = scheme_for_bits_t<Bits>;
-    if constexpr (Bits == 32) {
-      return with_arithmetic.template operator()<S>();
-    } else {
-      switch (c.activations) {
-        case 4: return with_arithmetic.template operator()<with_activations_t<S, activation_bits<4>>>();
-        case 8: return with_arithmetic.template operator()<with_activations_t<S, activation_bits<8>>>();
-        default: return with_arithmetic.template operator()<S>();
-      }
+  using S = scheme_for_bits_t<Bits>;
+  if constexpr (Bits == 32) {
+    return with_arithmetic.template operator()<S>();
+  } else {
+    switch (c.activations) {
+      case 4: return with_arithmetic.template operator()<with_activations_t<S, activation_bits<4>>>();
+      case 8: return with_arithmetic.template operator()<with_activations_t<S, activation_bits<8>>>();
+      default: return with_arithmetic.template operator()<S>();
     }
-  };
+  }
+}
+
+#define NIBBLE_CIFAR_GROUP(classes, bits)                                                                   \
+  extern template int dispatch_bits<classes, bits>(const cifar_cli&, const nibble::data::dataset&, \
+                                                   const nibble::data::dataset&);
+#define NIBBLE_CIFAR_GROUPS(classes) NIBBLE_CIFAR_GROUP(classes, 4) NIBBLE_CIFAR_GROUP(classes, 8) NIBBLE_CIFAR_GROUP(classes, 32)
+NIBBLE_CIFAR_GROUPS(10)
+NIBBLE_CIFAR_GROUPS(20)
+NIBBLE_CIFAR_GROUPS(100)
+#undef NIBBLE_CIFAR_GROUPS
+#undef NIBBLE_CIFAR_GROUP
+
+// Chooses one group at run time; nothing below main() switches again.
+template <std::size_t Classes>
+int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
   switch (c.bits) {
-    case 4: return pick.template operator()<4>();
-    case 8: return pick.template operator()<8>();
-    default: return pick.template operator()<32>();
+    case 4: return dispatch_bits<Classes, 4>(c, train_set, test_set);
+    case 8: return dispatch_bits<Classes, 8>(c, train_set, test_set);
+    default: return dispatch_bits<Classes, 32>(c, train_set, test_set);
   }
 }
 
