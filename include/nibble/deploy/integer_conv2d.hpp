@@ -76,10 +76,11 @@ class integer_conv2d_layer
       const std::uint8_t* line = plane + std::size_t(iy) * In::width;
       if constexpr (Stride == 1) {  // one run of the input line, padding either side
         const long shift = long(kx) - long(Padding);
-        const long first = std::max(0L, -shift), last = std::min(long(output_shape::width), long(In::width) - shift);
+        const long width = long(output_shape::width);
+        const long first = std::min(std::max(0L, -shift), width), last = std::min(width, long(In::width) - shift);
         std::fill(out, out + first, pad);
         if (last > first) std::memcpy(out + first, line + first + shift, std::size_t(last - first));
-        std::fill(out + std::max(first, last), out + output_shape::width, pad);
+        std::fill(out + std::max(first, last), out + width, pad);
       } else {
         for (std::size_t ox = 0; ox < output_shape::width; ++ox) {
           const long ix = long(ox * Stride + kx) - long(Padding);
