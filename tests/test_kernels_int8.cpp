@@ -1,6 +1,7 @@
-// The int8 product: packed operands, the VNNI tiles and the portable tiles
+// The int8 product: packed operands, the AMX, VNNI and portable tiles
 // against the plain reference, bit for bit, over shapes with every kind of
-// edge (rows and depth not multiples of the blocks, a single column).
+// edge (rows and depth not multiples of the blocks, a single column). A path
+// the machine lacks runs the portable loops instead.
 #include <catch2/catch.hpp>
 
 #include <nibble/kernels/int8/packed_gemm.hpp>
@@ -35,9 +36,10 @@ problem random_problem(std::size_t rows, std::size_t cols, std::size_t depth, in
 
 }  // namespace
 
-TEST_CASE("the packed int8 product equals the reference on both paths", "[kernels][int8]") {
+TEST_CASE("the packed int8 product equals the reference on every path", "[kernels][int8]") {
   const std::size_t shapes[][3] = {{1, 1, 1},   {8, 32, 4},    {9, 33, 5},     {64, 1024, 27},
-                                   {3, 7, 2304}, {130, 70, 576}, {10, 128, 4096}, {17, 31, 3}};
+                                   {3, 7, 2304}, {130, 70, 576}, {10, 128, 4096}, {17, 31, 3},
+                                   {40, 48, 130}};
   std::uint64_t seed = 1;
   for (const auto& s : shapes) {
     for (int wmax : {7, 127}) {
@@ -58,8 +60,9 @@ TEST_CASE("the packed int8 product equals the reference on both paths", "[kernel
         std::memcpy(dst, p.x.data() + k * p.cols, p.cols);
       }, px);
 
-      for (int8_path path : {int8_path::best, int8_path::portable}) {
-        INFO((path == int8_path::best ? (vnni_available ? "VNNI" : "best (portable)") : "portable"));
+      for (int8_path path : {int8_path::best, int8_path::amx, int8_path::vnni, int8_path::portable}) {
+        INFO("path " << int(path) << " (0 best, 1 AMX, 2 VNNI, 3 portable); AMX usable: " << amx_usable()
+                     << ", VNNI built: " << vnni_available);
         // A wider output than needed: nothing beyond the columns is written.
         const std::size_t ldo = p.cols + 3;
         std::vector<std::int32_t> got(p.rows * ldo, -7);

@@ -42,6 +42,14 @@
 #define NIBBLE_ISA_AVX512_VNNI 0
 #endif
 
+// AMX tiles with int8 dot products (tdpbsud). The kernel must also grant
+// the process its tile state at run time (kernels/int8/amx.hpp asks).
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__)
+#define NIBBLE_ISA_AMX_INT8 1
+#else
+#define NIBBLE_ISA_AMX_INT8 0
+#endif
+
 namespace nibble {
 inline constexpr int version_major = NIBBLE_VERSION_MAJOR;
 inline constexpr int version_minor = NIBBLE_VERSION_MINOR;

@@ -42,24 +42,21 @@ class integer_conv2d_layer
     const std::size_t batch = x.shape(0);
     const auto& w = this->packed();
     const kernels::code_grid g = this->grid();
-    codes_.resize(x.size());
-    kernels::byte_codes(x.data(), codes_.data(), x.size(), g);
     const std::uint8_t pad = std::uint8_t(g.zero);
     scratch_.resize(std::size_t(kernels::max_threads()));
     kernels::parallel_for(batch, [&](std::size_t n, int t) {
       auto& s = scratch_[std::size_t(t)];
-      const std::uint8_t* image = codes_.data() + n * In::size;
+      s.codes.resize(In::size);
+      kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
       kernels::int8::pack_columns(depth, pixels, [&](std::size_t k, std::uint8_t* row) {
-        im2col_row(image, k, pad, row);
+        im2col_row(s.codes.data(), k, pad, row);
       }, s.columns);
       s.sums.resize(Out * pixels);
       kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels);
-      this->centred_sums(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels, pixels, 1);
+      this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
     });
-    this->finish(batch, pixels, y.data());
   }
 
- private:
   // Row k = (c, ky, kx) of the image's im2col matrix: the input code under
   // tap (ky, kx) of every output pixel, the zero point where it falls on
   // the padding.
@@ -91,10 +88,10 @@ class integer_conv2d_layer
   }
 
   struct thread_scratch {
+    std::vector<std::uint8_t> codes;  // one image's input codes
     kernels::int8::packed_columns columns;
     std::vector<std::int32_t> sums;
   };
-  std::vector<std::uint8_t> codes_;
   std::vector<thread_scratch> scratch_;
 };
 

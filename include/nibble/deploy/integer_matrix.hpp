@@ -24,6 +24,7 @@
 #include "nibble/deploy/weight_codes.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/kernels/activation_codes.hpp"
+#include "nibble/kernels/channel_affine.hpp"
 #include "nibble/kernels/int8/packed_gemm.hpp"
 #include "nibble/quant/activations.hpp"
 #include "nibble/quant/accumulator.hpp"
@@ -114,7 +115,21 @@ class integer_matrix {
     }
   }
 
-  // Steps 3: the trained layer's epilogue, then its batch norm's.
+  // The centred sums and step 3 for one image of a convolution (Rows ×
+  // pixels sums, row stride ld), fused row by row while the sums are in
+  // cache; the same float operations as centred_sums then finish.
+  void finish_image(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y) const {
+    const std::int32_t z = std::int32_t(input_grid[1]);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const std::int32_t correction = z * packed_.row_sums[r];
+      float* row = y + r * pixels;
+      for (std::size_t p = 0; p < pixels; ++p) row[p] = float(acc[r * ld + p] - correction);
+      kernels::affine_row<false>(scale.multiplier[r], scale.offset[r], row, row, pixels);
+      if constexpr (Norm) kernels::affine_row<Relu>(norm.multiplier[r], norm.offset[r], row, row, pixels);
+    }
+  }
+
+  // Step 3 for a whole batch: the trained layer's epilogue, then its batch norm's.
   void finish(std::size_t batch, std::size_t pixels, float* y) const {
     scale.apply(batch, pixels, y, y);
     if constexpr (Norm) norm.apply(batch, pixels, y, y);

@@ -64,9 +64,17 @@ inline void centered_codes(const float* x, float* out, std::size_t n, const code
   });
 }
 
-// out[i] = code_of(x[i]) as a byte.
+// out[i] = code_of(x[i]) as a byte. Codes are whole floats from 0 to 255,
+// so the conversion to integers is exact.
 inline void byte_codes(const float* x, std::uint8_t* out, std::size_t n, const code_grid& g) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = std::uint8_t(code_of(x[i], g));
+  static_assert(xsimd::batch<std::int32_t>::size == fvec_width);
+  std::size_t i = 0;
+  for (; i + fvec_width <= n; i += fvec_width) {
+    alignas(simd_alignment) std::int32_t lanes[fvec_width];
+    xsimd::batch_cast<std::int32_t>(code_of(load(x + i), g)).store_aligned(lanes);
+    for (std::size_t j = 0; j < fvec_width; ++j) out[i + j] = std::uint8_t(lanes[j]);
+  }
+  for (; i < n; ++i) out[i] = std::uint8_t(code_of(x[i], g));
 }
 
 // The straight-through estimator of the rounding, clipped: dx[i] is kept

@@ -1,16 +1,20 @@
 #pragma once
 // out[r][c] = Σ_k w[r][k] · x[k][c] on packed operands (packing.hpp), in
-// int32: s8 weight codes times u8 activation codes. With AVX-512 VNNI one
-// vpdpbusd adds four products to each of 16 int32 lanes (16 columns); a
-// micro-tile holds row_block × col_block = 8 × 32 sums in 16 registers and
-// reads one 32-bit weight group per row and two column vectors per step.
-// Elsewhere the same tiles run as plain loops. Integer sums are exact, so
-// both paths equal gemm_reference (reference.hpp) bit for bit.
+// int32: s8 weight codes times u8 activation codes. Three micro-tiles:
+//   AMX       32 × 32 sums in four tiles (amx.hpp), where the CPU and the
+//             kernel allow it;
+//   VNNI      one vpdpbusd adds four products to each of 16 int32 lanes
+//             (16 columns); 8 × 32 sums in 16 registers, reading one 32-bit
+//             weight group per row and two column vectors per step;
+//   portable  the same 8 × 32 tiles as plain loops.
+// Integer sums are exact, so every path equals gemm_reference
+// (reference.hpp) bit for bit.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "nibble/config.hpp"
+#include "nibble/kernels/int8/amx.hpp"
 #include "nibble/kernels/int8/packing.hpp"
 #include "nibble/kernels/parallel.hpp"
 
@@ -78,27 +82,40 @@ inline void tile_vnni(const packed_weights& w, const packed_columns& x, std::siz
 
 }  // namespace detail
 
-// Which tile code runs: the best this build has, or the portable loops
-// (which tests compare with VNNI on a machine that has both).
-enum class int8_path { best, portable };
+// Which micro-tile runs: the best this build and machine have, or a named
+// one (tests compare every path the machine has).
+enum class int8_path { best, amx, vnni, portable };
+
+// The path `best` stands for here.
+inline int8_path best_int8_path() {
+  if (amx_usable()) return int8_path::amx;
+  return vnni_available ? int8_path::vnni : int8_path::portable;
+}
 
 // out (w.rows × x.cols, row stride ldo) = W · X. Tiles are shared among
-// threads unless the caller already runs in parallel.
+// threads unless the caller already runs in parallel. A path this build or
+// machine lacks falls back to the portable loops.
 inline void packed_gemm(const packed_weights& w, const packed_columns& x, std::int32_t* out, std::size_t ldo,
                         int8_path path = int8_path::best) {
-  const std::size_t row_tiles = w.padded_rows / row_block;
+  if (path == int8_path::best) path = best_int8_path();
+  if (path == int8_path::amx && !amx_usable()) path = int8_path::portable;
+  if (path == int8_path::vnni && !vnni_available) path = int8_path::portable;
+  const std::size_t rows_per_tile = path == int8_path::amx ? 2 * 16 : row_block;
+  const std::size_t row_tiles = (w.rows + rows_per_tile - 1) / rows_per_tile;
   const auto run = [&](std::size_t task) {
     const std::size_t rt = task % row_tiles, t = task / row_tiles;
-    const std::size_t r0 = rt * row_block, c0 = t * col_block;
-    const std::size_t rows = std::min(row_block, w.rows - r0), cols = std::min(col_block, x.cols - c0);
-#if NIBBLE_ISA_AVX512_VNNI
-    if (path == int8_path::best) {
-      detail::tile_vnni(w, x, r0, t, rows, cols, out + r0 * ldo + c0, ldo);
-      return;
-    }
+    const std::size_t r0 = rt * rows_per_tile, c0 = t * col_block;
+    const std::size_t rows = std::min(rows_per_tile, w.rows - r0), cols = std::min(col_block, x.cols - c0);
+    std::int32_t* o = out + r0 * ldo + c0;
+    switch (path) {
+#if NIBBLE_ISA_AMX_INT8
+      case int8_path::amx: detail::tile_amx(w, x, r0, t, rows, cols, o, ldo); return;
 #endif
-    (void)path;
-    detail::tile_portable(w, x, r0, t, rows, cols, out + r0 * ldo + c0, ldo);
+#if NIBBLE_ISA_AVX512_VNNI
+      case int8_path::vnni: detail::tile_vnni(w, x, r0, t, rows, cols, o, ldo); return;
+#endif
+      default: detail::tile_portable(w, x, r0, t, rows, cols, o, ldo);
+    }
   };
   const std::size_t tasks = row_tiles * x.tiles;
   if (in_parallel()) {

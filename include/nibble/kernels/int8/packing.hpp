@@ -1,10 +1,11 @@
 #pragma once
-// Operand layouts of the int8 product (packed_gemm.hpp). Both are padded so
-// the micro-kernel never tests an edge:
+// Operand layouts of the int8 product (packed_gemm.hpp). Both are padded to
+// the largest block any micro-kernel reads (rows to 32, depth to 64: one
+// AMX tile row), so no micro-kernel tests an edge:
 //
-//   weights  rows padded to a multiple of row_block, depth to a multiple of
-//            4; row r holds its s8 codes in groups of four consecutive k
-//            (one 32-bit word per group), zeros in the padding. Packed once.
+//   weights  row r holds its s8 codes, k after k, zeros in the padding; a
+//            group of four consecutive k is one 32-bit word (VNNI) and 64
+//            consecutive k one tile row (AMX). Packed once.
 //   columns  the u8 activation codes x[k][c] in tiles of col_block columns:
 //            tile t, group q holds, for each of its columns, the four bytes
 //            x[4q..4q+3][c]: exactly the operand of one vpdpbusd per 16
@@ -25,6 +26,8 @@ namespace nibble::kernels::int8 {
 
 inline constexpr std::size_t row_block = 8;   // output rows per micro-tile
 inline constexpr std::size_t col_block = 32;  // columns per micro-tile (two 16-lane vectors)
+inline constexpr std::size_t row_padding = 32;    // rows of an AMX micro-tile (two tiles)
+inline constexpr std::size_t depth_padding = 64;  // bytes of an AMX tile row
 
 constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
@@ -37,8 +40,8 @@ struct packed_weights {
 inline void pack_weights(const std::int8_t* w, std::size_t rows, std::size_t depth, packed_weights& out) {
   out.rows = rows;
   out.depth = depth;
-  out.padded_rows = round_up(rows, row_block);
-  out.padded_depth = round_up(depth, 4);
+  out.padded_rows = round_up(rows, row_padding);
+  out.padded_depth = round_up(depth, depth_padding);
   out.codes.assign(out.padded_rows * out.padded_depth, 0);
   out.row_sums.assign(rows, 0);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -55,7 +58,7 @@ struct packed_columns {
   void shape(std::size_t d, std::size_t c) {
     depth = d;
     cols = c;
-    padded_depth = round_up(d, 4);
+    padded_depth = round_up(d, depth_padding);
     tiles = (c + col_block - 1) / col_block;
     codes.resize(tiles * padded_depth * col_block);
     rows.resize(4 * tiles * col_block);
