@@ -216,14 +216,11 @@ TEST_CASE("with bf16 products the deployed network stays close to the trained on
 namespace {
 
 
-template <class Net>
-void require_bit_exact_deployment(std::uint64_t seed) {
-  auto net = fixtures::trained_looking<Net>(seed);
-  const activation x = fixtures::random_batch<typename Net::input_shape>(16, seed + 100);
+template <class Net, class Deployed>
+void require_bit_exact_batch(Net& net, Deployed& deployed, const activation& x) {
   context eval{mode::eval};
-  const activation trained = net->forward(x, eval);
-  auto deployed = deploy::convert(*net);
-  const activation& out = deployed->forward(x, eval);
+  const activation trained = net.forward(x, eval);
+  const activation& out = deployed.forward(x, eval);
   REQUIRE(out.shape() == trained.shape());
   std::size_t equal = 0;
   for (std::size_t i = 0; i < out.size(); ++i) equal += out.data()[i] == trained.data()[i];
@@ -232,6 +229,18 @@ void require_bit_exact_deployment(std::uint64_t seed) {
   // The logits are not trivially equal (all zero, or one value).
   const auto [lo, hi] = std::minmax_element(out.begin(), out.end());
   REQUIRE(*hi - *lo > 0.1f);
+}
+
+// Batches of 16 (threads take whole images) and of 1 (threads share the
+// image's product).
+template <class Net>
+void require_bit_exact_deployment(std::uint64_t seed) {
+  auto net = fixtures::trained_looking<Net>(seed);
+  auto deployed = deploy::convert(*net);
+  for (std::size_t batch : {16, 1}) {
+    INFO("batch " << batch);
+    require_bit_exact_batch(*net, *deployed, fixtures::random_batch<typename Net::input_shape>(batch, seed + 100));
+  }
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ class integer_conv2d_layer
     const kernels::code_grid g = this->grid();
     const std::uint8_t pad = std::uint8_t(g.zero);
     scratch_.resize(std::size_t(kernels::max_threads()));
-    kernels::parallel_for(batch, [&](std::size_t n, int t) {
+    const auto image = [&](std::size_t n, int t) {
       auto& s = scratch_[std::size_t(t)];
       s.codes.resize(In::size);
       kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
@@ -54,7 +54,14 @@ class integer_conv2d_layer
       s.sums.resize(Out * pixels);
       kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels);
       this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
-    });
+    };
+    // Threads take whole images, or, when there are fewer images than
+    // threads, share each image's product.
+    if (batch >= std::size_t(kernels::max_threads())) {
+      kernels::parallel_for(batch, image);
+    } else {
+      for (std::size_t n = 0; n < batch; ++n) image(n, 0);
+    }
   }
 
   // Row k = (c, ky, kx) of the image's im2col matrix: the input code under

@@ -69,12 +69,14 @@ inline void tile_amx(const packed_weights& w, const packed_columns& x, std::size
   const std::int8_t* w1 = w0 + 16 * w.padded_depth;
   const std::uint8_t* xg = x.group(t, 0);
   for (std::size_t k = 0; k < w.padded_depth; k += 64, xg += 16 * col_block * 4) {
+    // Tile registers are not renamed: each load waits for the products
+    // still reading its register, so loads are spread between products.
     _tile_loadd(4, w0 + k, w.padded_depth);
-    _tile_loadd(5, w1 + k, w.padded_depth);
-    _tile_loadd(6, xg, col_block * 4);       // columns 0–15
-    _tile_loadd(7, xg + 64, col_block * 4);  // columns 16–31
+    _tile_loadd(6, xg, col_block * 4);  // columns 0–15
     _tile_dpbsud(0, 4, 6);
+    _tile_loadd(7, xg + 64, col_block * 4);  // columns 16–31
     _tile_dpbsud(1, 4, 7);
+    _tile_loadd(5, w1 + k, w.padded_depth);
     _tile_dpbsud(2, 5, 6);
     _tile_dpbsud(3, 5, 7);
   }
