@@ -5,7 +5,10 @@ and PyTorch int8, on the same cores, in one run.
 nibble (benchmarks/inference_throughput.cpp):
   trained  the trained network's eval forward (4-bit weights fake-quantized, fp32)
   w4       deployed, weight-only: 4-bit codes decoded to floats, fp32 products
-  w4a8     deployed, integer: u8 activation codes x 4-bit weight codes, int32 sums
+  w4a8     deployed, integer: u8 activation codes x 4-bit weight codes, int32 sums,
+           on the fastest int8 micro-tile the machine has (AMX tiles where the
+           CPU and kernel allow them)
+  w4a8-vnni  the same on the AVX-512 VNNI micro-tile (NIBBLE_INT8_KERNEL=vnni)
 PyTorch (1.13, Debian python3-torch, oneDNN):
   torch-fp32  the float VGG4bit in eval mode under torch.inference_mode()
   torch-int8  the same network quantized after training (eager-mode static
@@ -28,6 +31,7 @@ The nibble side is built by
     cmake --build build-bench --target inference_throughput
 """
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -36,7 +40,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BINARY = REPO / "build-bench" / "benchmarks" / "inference_throughput"
-NIBBLE_KINDS = ["trained", "w4", "w4a8"]
+NIBBLE_KINDS = ["trained", "w4", "w4a8", "w4a8-vnni"]
 TORCH_KINDS = ["torch-fp32", "torch-int8"]
 
 
@@ -118,12 +122,17 @@ def torch_child(args):
 # The parent
 # --------------------------------------------------------------------------
 
-def run_child(cmd):
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+KERNELS_SEEN = set()
+
+
+def run_child(cmd, env=None):
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False, env=env)
     if out.returncode != 0:
         raise SystemExit(f"failed with exit code {out.returncode}: {' '.join(map(str, cmd))}\n{out.stdout}")
     for line in out.stdout.splitlines():
         key, _, value = line.partition(" ")
+        if key == "int8_kernel":
+            KERNELS_SEEN.add(value)
         if key == "images_per_second":
             return float(value)
     raise SystemExit(f"no images_per_second in the output of {' '.join(map(str, cmd))}")
@@ -154,19 +163,23 @@ def main():
         batches = max(1, 256 // batch) if batch > 1 else 64
         for r in range(args.rounds):
             for kind in NIBBLE_KINDS + TORCH_KINDS:
+                env = None
                 if kind in NIBBLE_KINDS:
-                    cmd = [str(args.binary), "--kind", kind, "--batch-size", str(batch), "--batches", str(batches),
+                    base, _, kernel = kind.partition("-")
+                    cmd = [str(args.binary), "--kind", base, "--batch-size", str(batch), "--batches", str(batches),
                            "--threads", str(args.threads)]
+                    if kernel:
+                        env = dict(os.environ, NIBBLE_INT8_KERNEL=kernel)
                 else:
                     cmd = [sys.executable, __file__, "--child", kind, "--batch-size", str(batch),
                            "--batches", str(batches), "--threads", str(args.threads)]
-                rate = run_child(cmd)
+                rate = run_child(cmd, env)
                 results.setdefault((batch, kind), []).append(rate)
                 print(f"batch {batch:4d}  round {r + 1}  {kind:11s} {rate:9.1f} images/s", file=sys.stderr)
 
     macs = multiply_adds_per_image()
     print(f"\nVGG4bit inference, images/s: median of {args.rounds} alternating rounds (min-max), "
-          f"{args.threads} threads")
+          f"{args.threads} threads; nibble's int8 micro-tiles: {', '.join(sorted(KERNELS_SEEN))}")
     print(f"| batch | configuration | images/s | spread | vs torch fp32 | vs torch int8 |"
           + (" share of VNNI peak |" if args.vnni_peak else ""))
     print("|---|---|---|---|---|---|" + ("---|" if args.vnni_peak else ""))
@@ -179,7 +192,7 @@ def main():
             row = (f"| {batch} | {kind} | {m:.1f} | {min(v):.1f}-{max(v):.1f} | {m / f32:.2f}x | {m / i8:.2f}x |")
             if args.vnni_peak:
                 share = 2 * macs * m / (args.vnni_peak * 1e9)
-                row += f" {100 * share:.1f} % |" if kind in ("w4a8", "torch-int8") else " |"
+                row += f" {100 * share:.1f} % |" if kind.startswith("w4a8") or kind == "torch-int8" else " |"
             print(row)
     return 0
 

@@ -13,6 +13,8 @@
 // pass on the random data first. After one warm-up batch it times
 // --repeats windows of --batches forwards and prints "key value" lines:
 //
+//   int8_kernel amx                   (the int8 micro-tile: amx, vnni or
+//                                      portable; NIBBLE_INT8_KERNEL picks a slower one)
 //   window_images_per_second 1234.5   (one line per window)
 //   images_per_second 1234.5          (the median window)
 //   peak_rss_mb 123.4
@@ -29,6 +31,7 @@
 #include <fmt/core.h>
 
 #include <nibble/deploy/convert.hpp>
+#include <nibble/kernels/int8/packed_gemm.hpp>
 #include <nibble/kernels/parallel.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
@@ -81,7 +84,8 @@ int run(const settings& s) {
     nibble::context train;
     net->forward(x, train);
   }
-  fmt::print("kind {}\nthreads {}\nbatch_size {}\n", s.kind, nibble::kernels::max_threads(), s.batch);
+  fmt::print("kind {}\nthreads {}\nbatch_size {}\nint8_kernel {}\n", s.kind, nibble::kernels::max_threads(), s.batch,
+             nibble::kernels::int8::name(nibble::kernels::int8::best_int8_path()));
   if constexpr (Deploy) {
     auto deployed = nibble::deploy::convert(*net);
     net.reset();

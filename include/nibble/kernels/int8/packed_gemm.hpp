@@ -11,6 +11,7 @@
 // (reference.hpp) bit for bit.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "nibble/config.hpp"
@@ -86,10 +87,28 @@ inline void tile_vnni(const packed_weights& w, const packed_columns& x, std::siz
 // one (tests compare every path the machine has).
 enum class int8_path { best, amx, vnni, portable };
 
-// The path `best` stands for here.
+inline const char* name(int8_path p) {
+  switch (p) {
+    case int8_path::amx: return "amx";
+    case int8_path::vnni: return "vnni";
+    case int8_path::portable: return "portable";
+    default: return "best";
+  }
+}
+
+// The path `best` stands for here: the fastest this build and machine
+// have, unless the environment variable NIBBLE_INT8_KERNEL names a slower
+// one (amx, vnni or portable; for comparisons, or to keep off the tiles).
 inline int8_path best_int8_path() {
-  if (amx_usable()) return int8_path::amx;
-  return vnni_available ? int8_path::vnni : int8_path::portable;
+  static const int8_path chosen = [] {
+    const int8_path fastest = amx_usable() ? int8_path::amx : vnni_available ? int8_path::vnni : int8_path::portable;
+    const char* wanted = std::getenv("NIBBLE_INT8_KERNEL");
+    if (wanted == nullptr) return fastest;
+    for (int8_path p : {int8_path::amx, int8_path::vnni, int8_path::portable})
+      if (std::strcmp(wanted, name(p)) == 0 && int(p) >= int(fastest)) return p;
+    return fastest;
+  }();
+  return chosen;
 }
 
 // out (w.rows × x.cols, row stride ldo) = W · X. Tiles are shared among
