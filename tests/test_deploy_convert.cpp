@@ -29,6 +29,10 @@ namespace {
 template <class S>
 using plain_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S, 2>, batch_norm, relu,
                              max_pool2d<2>, flatten, linear<16, S>, batch_norm_relu, dropout<0.5f>, linear<10, S>>;
+// Integer convolutions that hand each other codes, through a max pool.
+template <class S>
+using pooled_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu, max_pool2d<2>, conv2d<16, 3, S>,
+                              batch_norm_relu, max_pool2d<2>, conv2d<8, 3, S>, batch_norm_relu, flatten, linear<10, S>>;
 template <class S>
 using residual_net = sequential<input<3, 16, 16>, batch_norm, conv2d<8, 3, S>, batch_norm_relu,
                                 residual<conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S>, batch_norm>, relu,
@@ -248,8 +252,25 @@ void require_bit_exact_deployment(std::uint64_t seed) {
 TEST_CASE("an integer deployed network's types: integer layers with their batch norms folded", "[deploy][integer]") {
   using D = deploy::deployed_t<plain_net<w4a8>>;
   using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
+  // The first convolution hands the second its codes (nothing but its batch
+  // norm between them); the second hands floats to the relu after it.
+  using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
   static_assert(std::is_same_v<L0, deploy::integer_conv2d_layer<input<3, 16, 16>, 8, 3, bits<4>, activation_bits<8>,
-                                                                 1, 1, true, true>>);
+                                                                 1, 1, true, true, false, true>>);
+  static_assert(L1::codes_in && !L1::codes_out);
+  static_assert(std::is_same_v<typename L1::input_tensor, code_activation>);
+  static_assert(std::is_same_v<typename L1::output_tensor, activation>);
+
+  // Through max pools, the pools pool codes; the last convolution, before
+  // flatten, hands on floats.
+  using P = deploy::deployed_t<pooled_net<w4a8>>;
+  using P1 = std::remove_cvref_t<decltype(std::declval<P&>().layer<1>())>;
+  using P4 = std::remove_cvref_t<decltype(std::declval<P&>().layer<4>())>;
+  static_assert(std::is_same_v<P1, deploy::code_max_pool2d_layer<shape<8, 16, 16>, 2>>);
+  static_assert(std::is_same_v<P4, deploy::integer_conv2d_layer<shape<16, 4, 4>, 8, 3, bits<4>, activation_bits<8>,
+                                                                 1, 1, true, true, true, false>>);
+  // A model file describes the network, not how its layers hand values on.
+  CHECK(describe_network<P>().text().find("max_pool2d 2x2") != std::string::npos);
   const std::string summary = describe_network<D>().summary;
   CHECK(summary.rfind("10 classes, 4-bit weights, 8-bit activations, int8 arithmetic", 0) == 0);
 }
@@ -262,6 +283,8 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
     require_bit_exact_deployment<plain_net<with_activations_t<per_channel_4bit, activation_bits<8>>>>(304);
   }
   SECTION("W4A8, residual") { require_bit_exact_deployment<residual_net<w4a8>>(305); }
+  SECTION("W4A8, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a8>>(307); }
+  SECTION("W4A4, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a4>>(308); }
   SECTION("W4A8, an unpadded 5x5 and a 1x1 convolution, no batch norm after the second") {
     using net = sequential<input<3, 12, 12>, conv2d<6, 5, w4a8, 1, 0>, batch_norm_relu, conv2d<4, 1, w4a8>, relu,
                            global_avg_pool, linear<3, w4a8>>;

@@ -2,6 +2,7 @@
 // The compile-time shape of one sample (channels, height, width) and the
 // tensor types used at every layer interface.
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include <xtensor/xtensor.hpp>
@@ -32,10 +33,14 @@ concept sample_shape = is_shape<T>::value;
 // A batch of activations or their gradients: (batch, channels, height, width).
 using activation = xt::xtensor<float, 4>;
 
+// A batch of activation codes in the same layout, one byte per value: what
+// deployed integer layers hand each other (see layers/layer.hpp).
+using code_activation = xt::xtensor<std::uint8_t, 4>;
+
 // Resize only when the shape changes, so a training step with a fixed batch
 // size allocates nothing after its first call.
-template <class Shape>
-inline void ensure_batch_shape(activation& t, std::size_t batch) {
+template <class Shape, class T>
+inline void ensure_batch_shape(xt::xtensor<T, 4>& t, std::size_t batch) {
   if (t.shape(0) != batch || t.shape(1) != Shape::channels || t.shape(2) != Shape::height ||
       t.shape(3) != Shape::width)
     t.resize({batch, Shape::channels, Shape::height, Shape::width});

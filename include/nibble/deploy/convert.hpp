@@ -16,6 +16,8 @@
 //   dropout                                        ->  (gone: the identity in eval)
 //   residual<Specs...>                             ->  residual<deployed Specs...>
 //   relu, max_pool2d, flatten, global_avg_pool     ->  themselves
+//   (max_pool2d between two integer conv2d         ->  deploy::code_max_pool2d:
+//    the first hands the second u8 codes on the second's grid, pooled as codes)
 //
 // Deployed layers hold codes and epilogues, no master weights, and have no
 // backward. The conversion reads the trained layers only; training can go on.
@@ -24,14 +26,17 @@
 #include <type_traits>
 
 #include "nibble/deploy/channel_affine.hpp"
+#include "nibble/deploy/code_max_pool2d.hpp"
 #include "nibble/deploy/conv2d.hpp"
 #include "nibble/deploy/integer_conv2d.hpp"
 #include "nibble/deploy/integer_linear.hpp"
+#include "nibble/deploy/link_code_grids.hpp"
 #include "nibble/deploy/linear.hpp"
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
 #include "nibble/layers/dropout.hpp"
 #include "nibble/layers/linear.hpp"
+#include "nibble/layers/max_pool2d.hpp"
 #include "nibble/net/residual.hpp"
 #include "nibble/net/sequential.hpp"
 
@@ -144,17 +149,57 @@ struct rule<nibble::dropout<P>, Next> {
   static constexpr std::size_t consumes = 1;
 };
 
+// Codes between integer layers. An integer conv2d whose next weighted
+// layer, past nothing but max pooling, is an integer conv2d too hands it
+// u8 codes instead of floats, and the pools between them pool codes.
+
+template <class Spec>
+struct is_integer_conv : std::false_type {};
+template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P>
+struct is_integer_conv<nibble::conv2d<Out, K, S, St, P>> : std::bool_constant<S::quantizes_activations> {};
+
+// Whether the trained specs in List, from their start, reach an integer
+// conv2d through max pools only.
 template <class List>
+struct reaches_integer_conv : std::false_type {};
+template <std::size_t K, class... Rest>
+struct reaches_integer_conv<type_list<nibble::max_pool2d<K>, Rest...>> : reaches_integer_conv<type_list<Rest...>> {};
+template <class S, class... Rest>
+struct reaches_integer_conv<type_list<S, Rest...>> : is_integer_conv<S> {};
+
+// The deployed spec D with codes coming in (In) and going out (Out).
+template <class D, bool In, bool Out>
+struct with_codes {
+  static_assert(!In && !Out, "nibble::deploy: only integer conv2d layers and max pools pass codes.");
+  using type = D;
+};
+template <std::size_t O, std::size_t K, class B, class A, std::size_t St, std::size_t P, bool N, bool R, bool In,
+          bool Out>
+struct with_codes<deploy::integer_conv2d<O, K, B, A, St, P, N, R>, In, Out> {
+  using type = deploy::integer_conv2d<O, K, B, A, St, P, N, R, In, Out>;
+};
+template <std::size_t K, bool Out>
+struct with_codes<nibble::max_pool2d<K>, true, Out> {
+  using type = deploy::code_max_pool2d<K>;
+};
+
+template <class List, bool Codes = false>
 struct deployed_specs;
-template <>
-struct deployed_specs<type_list<>> {
+template <bool Codes>
+struct deployed_specs<type_list<>, Codes> {
+  static_assert(!Codes);
   using type = type_list<>;
 };
-template <class S, class... Rest>
-struct deployed_specs<type_list<S, Rest...>> {
+template <class S, class... Rest, bool Codes>
+struct deployed_specs<type_list<S, Rest...>, Codes> {
   using r = rule<S, typename first<Rest...>::type>;
-  using type = typename prepend<typename r::spec, typename deployed_specs<typename drop<r::consumes - 1,
-                                                                        type_list<Rest...>>::type>::type>::type;
+  using rest = typename drop<r::consumes - 1, type_list<Rest...>>::type;
+  static constexpr bool integer_conv = is_integer_conv<S>::value;
+  static constexpr bool codes_out = integer_conv && reaches_integer_conv<rest>::value;
+  using spec = typename with_codes<typename r::spec, Codes, codes_out>::type;
+  // Codes flow on out of an integer conv that hands them on, and through pools.
+  static constexpr bool codes_after = codes_out || (Codes && !integer_conv);
+  using type = typename prepend<spec, typename deployed_specs<rest, codes_after>::type>::type;
 };
 
 template <class In, class List>
@@ -231,6 +276,7 @@ template <class Net>
 std::unique_ptr<deployed_t<Net>> convert(const Net& trained) {
   auto deployed = std::make_unique<deployed_t<Net>>();
   detail::deployed_network<Net>::fill(trained, *deployed);
+  link_code_grids(*deployed);
   return deployed;
 }
 

@@ -1,16 +1,23 @@
 #pragma once
-// deploy::integer_conv2d<Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu>
+// deploy::integer_conv2d<Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu, CodesIn, CodesOut>
 //
 // Represents: the inference form of a nibble::conv2d whose scheme quantizes
 // activations: u8 input codes × s8 weight codes summed in int32
 // (integer_matrix.hpp), then the trained epilogue and folded batch norm.
+// CodesIn: the layer before hands it u8 codes on its input grid, instead
+// of floats it would turn into codes. CodesOut: it hands the next integer
+// layer codes on that layer's grid (output_grid, set by link_code_grids),
+// instead of floats. deploy::convert chooses both.
 // Requires: the input shape the trained layer had.
 // Ensures: the trained layer's eval output (after its batch norm and ReLU
-// when folded), bit for bit.
+// when folded), bit for bit; with CodesOut, the codes the next layer would
+// make of it.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "nibble/deploy/integer_matrix.hpp"
@@ -21,11 +28,14 @@
 namespace nibble::deploy {
 
 template <class In, std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride,
-          std::size_t Padding, bool Norm, bool Relu>
+          std::size_t Padding, bool Norm, bool Relu, bool CodesIn = false, bool CodesOut = false>
 class integer_conv2d_layer
     : public integer_matrix<Bits, Activations, Out, In::channels * Kernel * Kernel, Norm, Relu> {
  public:
   using input_shape = In;
+  using input_tensor = std::conditional_t<CodesIn, code_activation, activation>;
+  using output_tensor = std::conditional_t<CodesOut, code_activation, activation>;
+  static constexpr bool codes_in = CodesIn, codes_out = CodesOut;
   static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
   static constexpr std::size_t pixels = output_shape::height * output_shape::width;
@@ -38,22 +48,46 @@ class integer_conv2d_layer
            (Norm ? ", batch norm folded" : "") + (Relu ? ", relu" : "");
   }
 
-  void forward(const activation& x, activation& y, context&) {
+  // The grid of the codes handed on (step, zero point, largest code):
+  // the next integer layer's input grid. Not part of a model file.
+  kernels::code_grid output_grid{0.0f, 0.0f, 0.0f};
+
+  void forward(const input_tensor& x, output_tensor& y, context&) {
     const std::size_t batch = x.shape(0);
     const auto& w = this->packed();
     const kernels::code_grid g = this->grid();
     const std::uint8_t pad = std::uint8_t(g.zero);
+    if constexpr (CodesOut) {
+      if (!(output_grid.step > 0.0f))
+        throw std::logic_error("nibble::deploy: an integer conv2d that hands codes on has no output grid; "
+                               "deploy::convert and model file loading set it (deploy::link_code_grids)");
+    }
     scratch_.resize(std::size_t(kernels::max_threads()));
     const auto image = [&](std::size_t n, int t) {
       auto& s = scratch_[std::size_t(t)];
-      s.codes.resize(In::size);
-      kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
+      const std::uint8_t* codes = nullptr;
+      if constexpr (CodesIn) {
+        codes = x.data() + n * In::size;
+      } else {
+        s.codes.resize(In::size);
+        kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
+        codes = s.codes.data();
+      }
       kernels::int8::pack_columns(depth, pixels, [&](std::size_t k, std::uint8_t* row) {
-        im2col_row(s.codes.data(), k, pad, row);
+        im2col_row(codes, k, pad, row);
       }, s.columns);
       s.sums.resize(Out * pixels);
       kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels);
-      this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
+      if constexpr (CodesOut) {
+        // Row by row, so each channel's floats stay in L1 on their way to codes.
+        s.row.resize(pixels);
+        for (std::size_t r = 0; r < Out; ++r) {
+          this->finish_row(r, s.sums.data() + r * pixels, pixels, s.row.data());
+          kernels::byte_codes(s.row.data(), y.data() + (n * Out + r) * pixels, pixels, output_grid);
+        }
+      } else {
+        this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
+      }
     };
     // Threads take whole images, or, when there are fewer images than
     // threads, share each image's product.
@@ -96,6 +130,7 @@ class integer_conv2d_layer
 
   struct thread_scratch {
     std::vector<std::uint8_t> codes;  // one image's input codes
+    std::vector<float> row;           // one channel's output floats, before they become codes
     kernels::int8::packed_columns columns;
     std::vector<std::int32_t> sums;
   };
@@ -103,13 +138,13 @@ class integer_conv2d_layer
 };
 
 template <std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride, std::size_t Padding,
-          bool Norm, bool Relu>
+          bool Norm, bool Relu, bool CodesIn = false, bool CodesOut = false>
 struct integer_conv2d {
   template <class In>
   static constexpr bool accepts =
       !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
   template <class In>
-  using bind = integer_conv2d_layer<In, Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu>;
+  using bind = integer_conv2d_layer<In, Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu, CodesIn, CodesOut>;
 };
 
 }  // namespace nibble::deploy

@@ -115,18 +115,19 @@ class integer_matrix {
     }
   }
 
-  // The centred sums and step 3 for one image of a convolution (Rows ×
-  // pixels sums, row stride ld), fused row by row while the sums are in
-  // cache; the same float operations as centred_sums then finish.
+  // The centred sums and step 3 for one output channel r of a convolution
+  // (its pixels sums at acc, floats to y): the same float operations as
+  // centred_sums then finish.
+  void finish_row(std::size_t r, const std::int32_t* acc, std::size_t pixels, float* y) const {
+    const std::int32_t correction = std::int32_t(input_grid[1]) * packed_.row_sums[r];
+    for (std::size_t p = 0; p < pixels; ++p) y[p] = float(acc[p] - correction);
+    kernels::affine_row<false>(scale.multiplier[r], scale.offset[r], y, y, pixels);
+    if constexpr (Norm) kernels::affine_row<Relu>(norm.multiplier[r], norm.offset[r], y, y, pixels);
+  }
+  // finish_row for every channel of one image (Rows × pixels sums, row
+  // stride ld), while the sums are in cache.
   void finish_image(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y) const {
-    const std::int32_t z = std::int32_t(input_grid[1]);
-    for (std::size_t r = 0; r < Rows; ++r) {
-      const std::int32_t correction = z * packed_.row_sums[r];
-      float* row = y + r * pixels;
-      for (std::size_t p = 0; p < pixels; ++p) row[p] = float(acc[r * ld + p] - correction);
-      kernels::affine_row<false>(scale.multiplier[r], scale.offset[r], row, row, pixels);
-      if constexpr (Norm) kernels::affine_row<Relu>(norm.multiplier[r], norm.offset[r], row, row, pixels);
-    }
+    for (std::size_t r = 0; r < Rows; ++r) finish_row(r, acc + r * ld, pixels, y + r * pixels);
   }
 
   // Step 3 for a whole batch: the trained layer's epilogue, then its batch norm's.

@@ -101,8 +101,11 @@ void add_c_layer(c_model&, const L&) {
                 "supported); see the list in io/c_header.hpp.");
 }
 
-template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool N, bool R>
-void add_c_layer(c_model& m, const deploy::integer_conv2d_layer<In, Out, K, B, A, S, P, N, R>& l) {
+// (The C forward hands floats from layer to layer; codes the library's
+// layers hand each other are the codes the next C layer makes of them.)
+template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool N, bool R,
+          bool CI, bool CO>
+void add_c_layer(c_model& m, const deploy::integer_conv2d_layer<In, Out, K, B, A, S, P, N, R, CI, CO>& l) {
   auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::conv);
   r.kernel = K, r.stride = S, r.pad = P, r.relu = R, r.norm = N;
   add_integer_tensors(m, r, l);
@@ -151,6 +154,10 @@ void add_c_layer(c_model& m, const relu_layer<In>&) {
 template <class In, std::size_t K>
 void add_c_layer(c_model& m, const max_pool2d_layer<In, K>&) {
   m.add<max_pool2d_layer<In, K>>(c_kind::maxpool).kernel = K;
+}
+template <class In, std::size_t K>
+void add_c_layer(c_model& m, const deploy::code_max_pool2d_layer<In, K>&) {
+  m.add<deploy::code_max_pool2d_layer<In, K>>(c_kind::maxpool).kernel = K;
 }
 template <class In>
 void add_c_layer(c_model& m, const flatten_layer<In>&) {

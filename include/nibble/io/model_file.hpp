@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "nibble/deploy/link_code_grids.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/io/byte_order.hpp"
 #include "nibble/io/error.hpp"
@@ -168,6 +169,7 @@ class model_file {
         ++counted;
       }
     });
+    deploy::link_code_grids(*net);
     return net;
   }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Max pooling (window = stride) and global average pooling over NCHW planes.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "nibble/config.hpp"
 #if NIBBLE_ISA_AVX512BW_DQ
@@ -205,6 +207,32 @@ inline void global_avg_pool_backward(std::size_t planes, std::size_t pixels, con
   parallel_for(planes, [&](std::size_t p, int) {
     const float g = dy[p] / float(pixels);
     for (std::size_t i = 0; i < pixels; ++i) dx[p * pixels + i] = g;
+  });
+}
+
+// The maximum of each K×K window of u8 codes (deployed integer networks pool
+// their codes: code_of is monotone, so the largest code is the code of the
+// largest float). Row pairs are reduced first, so the inner loops are plain
+// byte maxima the compiler vectorises.
+template <std::size_t k>
+void max_pool_codes(std::size_t planes, std::size_t h, std::size_t w, const std::uint8_t* x, std::uint8_t* y) {
+  const std::size_t oh = h / k, ow = w / k;
+  parallel_for(planes, [&](std::size_t p, int) {
+    thread_local std::vector<std::uint8_t> band_max;  // the column maxima of one band of k rows
+    band_max.resize(w);
+    std::uint8_t* rows = band_max.data();
+    for (std::size_t oy = 0; oy < oh; ++oy) {
+      const std::uint8_t* band = x + (p * h + oy * k) * w;
+      std::copy(band, band + w, rows);
+      for (std::size_t r = 1; r < k; ++r)
+        for (std::size_t i = 0; i < w; ++i) rows[i] = std::max(rows[i], band[r * w + i]);
+      std::uint8_t* out = y + (p * oh + oy) * ow;
+      for (std::size_t ox = 0; ox < ow; ++ox) {
+        std::uint8_t m = rows[ox * k];
+        for (std::size_t c = 1; c < k; ++c) m = std::max(m, rows[ox * k + c]);
+        out[ox] = m;
+      }
+    }
   });
 }
 

@@ -11,6 +11,10 @@
 //   visit_parameters(f), visit_buffers(f), init(rng), post_step()
 //   describe()                          static: the layer in words, its sizes
 //                                       and scheme ("conv2d 64 filters 3x3, ...")
+//   input_tensor, output_tensor         optional: the batch types read and
+//                                       written (activation when absent;
+//                                       deployed integer layers may pass
+//                                       code_activation between them)
 #include <concepts>
 #include <cstddef>
 #include <random>
@@ -39,6 +43,23 @@ template <class S, class In>
 concept layer_spec_for = sample_shape<In> && requires {
   { S::template accepts<In> } -> std::convertible_to<bool>;
 };
+
+// The batch type a layer reads and the one it writes.
+template <class L>
+struct tensor_types {
+  using input = activation;
+  using output = activation;
+};
+template <class L>
+  requires requires { typename L::input_tensor; typename L::output_tensor; }
+struct tensor_types<L> {
+  using input = typename L::input_tensor;
+  using output = typename L::output_tensor;
+};
+template <class L>
+using input_tensor_t = typename tensor_types<L>::input;
+template <class L>
+using output_tensor_t = typename tensor_types<L>::output;
 
 // Layers without parameters share these empty members.
 struct parameter_free {

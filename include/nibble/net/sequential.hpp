@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <random>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -91,6 +92,22 @@ struct chain_valid<In, Spec, Rest...> {
   static constexpr bool value = check();
 };
 
+// The output batches of bound layers L..., and whether each layer reads
+// what the one before it writes, starting and ending with floats.
+template <class Tuple>
+struct tensor_chain;
+template <class... L>
+struct tensor_chain<boost::hana::tuple<L...>> {
+  using outputs = boost::hana::tuple<output_tensor_t<L>...>;
+  // What each layer is handed: the network's float input, then every output.
+  using handed = std::tuple<activation, output_tensor_t<L>...>;
+  static constexpr bool valid = [] {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (std::is_same_v<input_tensor_t<L>, std::tuple_element_t<I, handed>> && ...);
+    }(std::index_sequence_for<L...>{}) && std::is_same_v<std::tuple_element_t<sizeof...(L), handed>, activation>;
+  }();
+};
+
 }  // namespace detail
 
 // True when sequential<In, Specs...> would compile: every spec accepts the
@@ -105,6 +122,9 @@ class sequential {
   static_assert(sizeof...(Specs) > 0, "nibble::sequential: a network needs at least one layer.");
   using chain = detail::bind_chain<0, In, Specs...>;
   using tuple_type = typename chain::template tuple<>;
+  static_assert(detail::tensor_chain<tuple_type>::valid,
+                "nibble::sequential: each layer must read the batch type the layer before it writes (floats, or "
+                "the u8 codes deployed integer layers pass on), and the network must read and write floats.");
 
  public:
   using input_shape = In;
@@ -152,7 +172,7 @@ class sequential {
   const activation& forward(const activation& x, context& ctx) {
     input_ = &x;
     for_each_index([&]<std::size_t I>() { forward_at<I>(ctx); });
-    return outputs_[size - 1];
+    return boost::hana::at_c<size - 1>(outputs_);
   }
 
   // Given dL/d(output) of the last forward, writes every parameter gradient
@@ -161,7 +181,7 @@ class sequential {
     for_each_index_reversed([&]<std::size_t I>() { backward_at<I>(dy, dx, ctx); });
   }
 
-  const activation& output() const { return outputs_[size - 1]; }
+  const activation& output() const { return boost::hana::at_c<size - 1>(outputs_); }
 
   template <class F>
   void visit_parameters(F&& f) {
@@ -196,20 +216,21 @@ class sequential {
   }
 
   template <std::size_t I>
-  const activation& input_of() const {
+  const auto& input_of() const {
     if constexpr (I == 0)
       return *input_;
     else
-      return outputs_[I - 1];
+      return boost::hana::at_c<I - 1>(outputs_);
   }
 
   template <std::size_t I>
   void forward_at(context& ctx) {
     auto& l = layer<I>();
     using L = std::remove_reference_t<decltype(l)>;
-    const activation& x = input_of<I>();
-    ensure_batch_shape<typename L::output_shape>(outputs_[I], x.shape(0));
-    l.forward(x, outputs_[I], ctx);
+    const auto& x = input_of<I>();
+    auto& y = boost::hana::at_c<I>(outputs_);
+    ensure_batch_shape<typename L::output_shape>(y, x.shape(0));
+    l.forward(x, y, ctx);
   }
 
   template <std::size_t I>
@@ -222,7 +243,7 @@ class sequential {
       acquire_gradient<typename L::input_shape>(gradients_[I - 1], dout.shape(0));
       din = &gradients_[I - 1];
     }
-    l.backward(input_of<I>(), outputs_[I], dout, din, ctx);
+    l.backward(input_of<I>(), boost::hana::at_c<I>(outputs_), dout, din, ctx);
     if constexpr (I + 1 < size) spare_gradients_.push_back(std::move(gradients_[I]));
   }
 
@@ -250,7 +271,7 @@ class sequential {
 
   tuple_type layers_;
   const activation* input_ = nullptr;
-  std::array<activation, size> outputs_;
+  typename detail::tensor_chain<tuple_type>::outputs outputs_;
   std::array<activation, size> gradients_;  // gradients_[i] = dL/d outputs_[i], while it is live
   std::vector<activation> spare_gradients_ = [] {
     std::vector<activation> v;
