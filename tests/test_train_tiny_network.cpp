@@ -3,7 +3,11 @@
 // backward, the estimator, AdamW and the post-step clip work together.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
@@ -97,4 +101,40 @@ TEST_CASE("4-bit weights keep at most 15 levels and stay inside the tanh clip wh
     if (p.role == parameter_role::weight)
       for (float w : p.value) CHECK(std::abs(w) < 3.0f);
   });
+}
+
+TEST_CASE("forward and train_step refuse a batch of another sample shape, naming both shapes", "[train][shape]") {
+  quadrant_net<paper_4bit> net;
+  std::mt19937_64 rng(3);
+  net.init(rng);
+  adamw opt;
+  context ctx;
+  activation grad;
+  const std::vector<std::int32_t> labels = {0, 1};
+  // Channels, height, width and a flat vector: each once read past a
+  // buffer or trained silently.
+  const std::vector<std::array<std::size_t, 4>> wrong = {{2, 3, 8, 8}, {2, 1, 16, 16}, {2, 64, 1, 1}, {2, 1, 4, 4}};
+  for (const auto& s : wrong) {
+    activation x(s, 0.5f);
+    const std::string given = "(2, " + std::to_string(s[1]) + ", " + std::to_string(s[2]) + ", " +
+                              std::to_string(s[3]) + ")";
+    INFO("given " << given);
+    CHECK_THROWS_WITH(net.forward(x, ctx), Catch::Contains("(N, 1, 8, 8)") && Catch::Contains(given));
+    CHECK_THROWS_AS(train_step(net, opt, x, labels, 1e-2f, 0.5, grad, ctx), std::invalid_argument);
+  }
+  // The right shape still runs.
+  activation x({2, 1, 8, 8}, 0.5f);
+  CHECK_NOTHROW(net.forward(x, ctx));
+}
+
+TEST_CASE("count_correct refuses labels outside the classes and a label count that is not the batch", "[train]") {
+  activation logits({2, 4, 1, 1}, 0.0f);
+  logits(0, 1, 0, 0) = 1.0f;  // image 0 says class 1
+  logits(1, 3, 0, 0) = 1.0f;  // image 1 says class 3
+  CHECK(count_correct(logits, std::vector<std::int32_t>{1, 3}) == 2);
+  CHECK(count_correct(logits, std::vector<std::int32_t>{1, 0}) == 1);
+  CHECK_THROWS_WITH(count_correct(logits, std::vector<std::int32_t>{1, 4}),
+                    Catch::Contains("label 4 of image 1 is not a class from 0 to 3"));
+  CHECK_THROWS_WITH(count_correct(logits, std::vector<std::int32_t>{-1, 0}), Catch::Contains("label -1"));
+  CHECK_THROWS_WITH(count_correct(logits, std::vector<std::int32_t>{1}), Catch::Contains("1 labels for 2 logits"));
 }

@@ -63,7 +63,10 @@ class quantized_weight_matrix {
         const float s = scales_[Scheme::per_channel ? r : 0];
         for (std::size_t c = 0; c < Cols; ++c) {
           const float w = weight.value[r * Cols + c];
-          codes_[r * Cols + c] = Scheme::quantized ? float(Scheme::code(w, s)) : w;
+          if constexpr (Scheme::quantized)
+            codes_[r * Cols + c] = float(Scheme::code(w, s));
+          else
+            codes_[r * Cols + c] = w;
         }
       }
     }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -169,7 +170,15 @@ class sequential {
 
   // Runs every layer; keeps the activations that backward needs. Returns
   // the output, which stays valid until the next forward.
+  // A batch of another sample shape is refused (std::invalid_argument,
+  // both shapes in the message) rather than read out of bounds.
   const activation& forward(const activation& x, context& ctx) {
+    if (x.shape(1) != In::channels || x.shape(2) != In::height || x.shape(3) != In::width)
+      throw std::invalid_argument("nibble::sequential: the network takes batches of shape (N, " +
+                                  std::to_string(In::channels) + ", " + std::to_string(In::height) + ", " +
+                                  std::to_string(In::width) + "), but was given (" + std::to_string(x.shape(0)) +
+                                  ", " + std::to_string(x.shape(1)) + ", " + std::to_string(x.shape(2)) + ", " +
+                                  std::to_string(x.shape(3)) + ")");
     input_ = &x;
     for_each_index([&]<std::size_t I>() { forward_at<I>(ctx); });
     return boost::hana::at_c<size - 1>(outputs_);

@@ -96,8 +96,13 @@ struct scheme {
   // Number of scales for a weight with `rows` output channels.
   static constexpr std::size_t scale_count(std::size_t rows) { return per_channel ? rows : 1; }
 
-  // Integer code of w under step `scale`.
+  // Integer code of w under step `scale`. A full-precision scheme has no
+  // codes: asking for one does not compile.
+  template <class Quantized = std::bool_constant<quantized>>
   static int code(float w, float scale) {
+    static_assert(Quantized::value,
+                  "nibble::scheme::code: a full-precision scheme (bits<32>) has no integer codes; its weights are "
+                  "used as they are.");
     const float q = std::nearbyint(w / scale);
     return static_cast<int>(std::clamp(q, -float(qmax), float(qmax)));
   }

@@ -58,11 +58,18 @@ inline loss_result softmax_cross_entropy(const activation& logits, std::span<con
   return r;
 }
 
-// Arg-max hits only (evaluation).
+// Arg-max hits only (evaluation). Refuses a label count that is not the
+// batch size and labels outside [0, classes).
 inline std::size_t count_correct(const activation& logits, std::span<const std::int32_t> labels) {
   const std::size_t n = logits.shape(0), classes = logits.shape(1);
+  if (labels.size() != n)
+    throw std::invalid_argument("count_correct: " + std::to_string(labels.size()) + " labels for " +
+                                std::to_string(n) + " logits");
   std::size_t correct = 0;
   for (std::size_t i = 0; i < n; ++i) {
+    if (labels[i] < 0 || std::size_t(labels[i]) >= classes)
+      throw std::invalid_argument("count_correct: label " + std::to_string(labels[i]) + " of image " +
+                                  std::to_string(i) + " is not a class from 0 to " + std::to_string(classes - 1));
     const float* z = logits.data() + i * classes;
     if (std::size_t(std::max_element(z, z + classes) - z) == std::size_t(labels[i])) ++correct;
   }
