@@ -1,5 +1,6 @@
-// linear needs a flat input; a convolution's output is not flat.
-// expect: cannot take the output shape of the layer before it
+// linear needs a flat input; a convolution's output is not flat. The
+// errors name the position (1), the layer and its own reason.
+// expect: (layer_cannot_take_its_input<1, nibble::linear<10.*put flatten or global_avg_pool before it)|(put flatten or global_avg_pool before it.*layer_cannot_take_its_input<1, nibble::linear<10)
 #include <nibble/layers/conv2d.hpp>
 #include <nibble/layers/linear.hpp>
 #include <nibble/net/sequential.hpp>

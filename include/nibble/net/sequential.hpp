@@ -5,7 +5,8 @@
 // time; the bound layers live in a boost::hana::tuple, and forward, backward
 // and the parameter visits are folds over it, so nothing is looked up or
 // dispatched at run time. A spec that cannot take its input shape stops the
-// build with a message naming its index in the list.
+// build with a message naming its position, itself, the shape and its own
+// reason (layer_cannot_take_its_input).
 #include <array>
 #include <cstddef>
 #include <random>
@@ -45,15 +46,39 @@ consteval bool spec_accepts() {
     return false;
 }
 
-// Instantiated for each layer; Index appears in the compiler's "required
-// from" line, which is how the message below names the failing layer.
-template <std::size_t Index, class Spec, class In>
+// The layer's own checks of its input, which give the reason it cannot
+// take it: deriving from the bound layer instantiates it, static_asserts
+// and all (nothing, for a type that is not a layer spec).
+template <class Spec, class In, bool IsSpec = layer_spec_for<Spec, In>>
+struct layer_reason {};
+template <class Spec, class In>
+struct layer_reason<Spec, In, true> : Spec::template bind<In> {};
+
+// Instantiated only for a layer that cannot take its input. Its name and
+// arguments are in the compiler's first lines about the error ("In
+// instantiation of ... layer_cannot_take_its_input<3, linear<10, ...>,
+// shape<8, 8, 8>>"): the position as a number, the layer and the shape;
+// the layer's own reason comes with them, then this sentence.
+template <std::size_t Position, class Spec, class InputShape>
+struct layer_cannot_take_its_input : layer_reason<Spec, InputShape> {
+  static_assert(Position != Position,
+                "nibble::sequential: a layer cannot take its input; in layer_cannot_take_its_input<position, "
+                "layer, input shape> of this error are its position (counting from 0 after the input), the layer "
+                "and the shape the layer before it gives.");
+  static constexpr bool reason_given = true;
+};
+
+struct layer_takes_its_input {
+  static constexpr bool reason_given = false;
+};
+
+template <std::size_t Position, class Spec, class In>
 struct check_layer {
   static constexpr bool ok = spec_accepts<Spec, In>();
-  static_assert(ok,
-                "nibble::sequential: the layer at position Index of the list (counting from 0 after the input; "
-                "see check_layer<Index, Spec, InputShape> in this error) cannot take the output shape of the layer "
-                "before it.");
+  // Instantiates the complaint only for a layer that is not ok.
+  static_assert(std::conditional_t<ok, layer_takes_its_input,
+                                   layer_cannot_take_its_input<Position, Spec, In>>::reason_given ||
+                true);
 };
 
 template <bool Ok, class Spec, class In>
