@@ -1,13 +1,17 @@
 #pragma once
 // Everything in nibble. Prefer the specific headers in your own code; this
 // one is for quick experiments.
+#include "nibble/config.hpp"
 #include "nibble/core/context.hpp"
 #include "nibble/core/parameter.hpp"
 #include "nibble/core/shape.hpp"
 #include "nibble/data/augment.hpp"
 #include "nibble/data/batch_loader.hpp"
 #include "nibble/data/cifar.hpp"
+#include "nibble/deploy/convert.hpp"
+#include "nibble/io/c_header.hpp"
 #include "nibble/io/checkpoint.hpp"
+#include "nibble/io/model_file.hpp"
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
 #include "nibble/layers/dropout.hpp"
