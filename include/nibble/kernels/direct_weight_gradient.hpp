@@ -85,12 +85,7 @@ class direct_weight_gradient {
                     detail::micro_kernel<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols,
                                                true);
                 };
-                if (MR <= 8 || rows > 8)
-                  tile.template operator()<MR>();
-                else if (rows > 4)
-                  tile.template operator()<8>();
-                else
-                  tile.template operator()<4>();
+                detail::with_sliver_height(rows, tile);
               }
             }
           }

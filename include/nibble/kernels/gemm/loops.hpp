@@ -57,12 +57,7 @@ void gemm_serial_packed(std::size_t m, std::size_t n, std::size_t k, const PackA
 #endif
               micro_kernel<Rows>(kc, a_block + ir * kc, MR, ws.b.data() + jr * kc, c_tile, ldc, mr, nr, acc);
             };
-            if (MR <= 8 || mr > 8)
-              tile.template operator()<MR>();
-            else if (mr > 4)
-              tile.template operator()<8>();
-            else
-              tile.template operator()<4>();
+            with_sliver_height(mr, tile);
           }
       }
     }

@@ -57,4 +57,17 @@ void micro_kernel(std::size_t kc, const float* __restrict a, std::size_t a_strid
   }
 }
 
+// tile.template operator()<Rows>() with the micro-kernel height for a
+// sliver of `rows` rows: MR, or 8 or 4 for a short last sliver, so no time
+// goes into rows of zeros.
+template <class Tile>
+void with_sliver_height(std::size_t rows, Tile&& tile) {
+  if (MR <= 8 || rows > 8)
+    tile.template operator()<MR>();
+  else if (rows > 4)
+    tile.template operator()<8>();
+  else
+    tile.template operator()<4>();
+}
+
 }  // namespace nibble::kernels::detail

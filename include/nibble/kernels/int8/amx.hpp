@@ -9,6 +9,7 @@
 // Linux hands out the tile state only to a process that asks for it
 // (arch_prctl ARCH_REQ_XCOMP_PERM); amx_usable() asks once and says
 // whether the kernel agreed. Each thread loads the tile configuration once.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
