@@ -11,6 +11,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "cli_checks.hpp"
+
+#include <nibble/config.hpp>
 #include <nibble/data/cifar.hpp>
 #include <nibble/kernels/parallel.hpp>
 #include <nibble/net/describe.hpp>
@@ -33,44 +36,6 @@ struct cifar_cli {
   int threads = 0;
   nibble::train_options train;
 };
-
-// A number check whose message states the rule and the value given, e.g.
-// "--lr: must be a finite number above 0, got nan".
-inline CLI::Validator finite_number(double lowest, bool lowest_allowed, double highest = 1e30) {
-  const std::string rule = fmt::format("must be a finite number {} {}{}", lowest_allowed ? "of at least" : "above",
-                                       lowest, highest < 1e30 ? fmt::format(" and at most {}", highest) : "");
-  return CLI::Validator(
-      [=](std::string& text) -> std::string {
-        double v = 0;
-        std::size_t used = 0;
-        try {
-          v = std::stod(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        const bool ok = used == text.size() && std::isfinite(v) && (lowest_allowed ? v >= lowest : v > lowest) &&
-                        v <= highest;
-        return ok ? std::string() : rule + ", got " + text;
-      },
-      "NUMBER");
-}
-// Whole numbers from lowest to highest, e.g. "--epochs: must be a whole number from 1 to 100000, got 0".
-inline CLI::Validator count_from(long long lowest, long long highest) {
-  return CLI::Validator(
-      [=](std::string& text) -> std::string {
-        long long v = 0;
-        std::size_t used = 0;
-        try {
-          v = std::stoll(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        return used == text.size() && v >= lowest && v <= highest
-                   ? std::string()
-                   : fmt::format("must be a whole number from {} to {}, got {}", lowest, highest, text);
-      },
-      "COUNT");
-}
 
 inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& default_data) {
   c.data = std::getenv("NIBBLE_DATA") ? std::getenv("NIBBLE_DATA") : default_data;
@@ -203,4 +168,7 @@ inline void apply_threads(const cifar_cli& c) {
   }
   if (threads > 0) nibble::kernels::set_threads(threads);
   fmt::print("threads: {}\n", nibble::kernels::max_threads());
+  if (!nibble::built_native)
+    fmt::print(stderr, "note: built without -march=native (CMake: -DNIBBLE_NATIVE=ON, or link nibble::native): the "
+                       "kernels run on baseline x86-64 instructions, well below this CPU's speed\n");
 }

@@ -92,7 +92,7 @@ int export_model(const std::filesystem::path& checkpoint_file, const std::filesy
     auto deployed = deploy::convert(*trained);
 
     const auto norm = data::cifar_normalisation();
-    model_info info{label, {norm.mean.begin(), norm.mean.end()}, {norm.std.begin(), norm.std.end()}, {}};
+    model_info info{label, norm.mean, norm.std, {}};
     info.notes.emplace_back("checkpoint", std::filesystem::absolute(checkpoint_file).string());
     info.notes.emplace_back("epochs trained", std::to_string(c.run().epochs_done));
     const auto history = decode_history(c.run().history, "the checkpoint's history");
@@ -140,19 +140,15 @@ std::size_t top1(const activation& logits, std::size_t i) {
 template <class Trained>
 evaluation evaluate_deployed(deploy::deployed_t<Trained>& deployed, Trained* trained, const data::dataset& test,
                              const model_info& info, std::size_t batch_size) {
-  data::normalisation norm{};
-  for (std::size_t c = 0; c < 3; ++c) {
-    norm.mean[c] = info.input_mean.at(c);
-    norm.std[c] = info.input_std.at(c);
-  }
+  const data::image_preparation<std::uint8_t> prepare(test.shape, {info.input_mean, info.input_std});
+  const data::image_shape& shape = test.shape;
   evaluation e;
   context eval{mode::eval};
   activation images;
   for (std::size_t start = 0; start < test.size(); start += batch_size) {
     const std::size_t n = std::min(batch_size, test.size() - start);
-    images.resize({n, 3, data::image_side, data::image_side});
-    for (std::size_t i = 0; i < n; ++i)
-      data::normalise_image(test.image(start + i), images.data() + i * data::image_bytes, norm);
+    images.resize({n, shape.channels, shape.height, shape.width});
+    for (std::size_t i = 0; i < n; ++i) prepare.normalise(test.image(start + i), images.data() + i * shape.size());
     const auto t0 = std::chrono::steady_clock::now();
     const activation& logits = deployed.forward(images, eval);
     e.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -230,13 +226,14 @@ std::vector<std::uint8_t> read_ppm(const std::filesystem::path& file) {
   field(width);
   field(height);
   field(maxval);
-  if (!in || magic != "P6" || width != data::image_side || height != data::image_side || maxval != 255)
+  const data::image_shape cifar = data::cifar_image;
+  if (!in || magic != "P6" || width != cifar.width || height != cifar.height || maxval != 255)
     throw std::runtime_error("image " + io::quoted(file) + " is not a binary PPM (P6) of 32x32 pixels with maxval 255");
   in.get();  // the one whitespace byte before the pixels
-  std::vector<std::uint8_t> rgb(data::image_bytes), planes(data::image_bytes);
+  std::vector<std::uint8_t> rgb(cifar.size()), planes(cifar.size());
   if (!in.read(reinterpret_cast<char*>(rgb.data()), std::streamsize(rgb.size())))
     throw std::runtime_error("image " + io::quoted(file) + " ends before its 3,072 pixel bytes");
-  const std::size_t pixels = data::image_side * data::image_side;
+  const std::size_t pixels = cifar.plane();
   for (std::size_t p = 0; p < pixels; ++p)
     for (std::size_t c = 0; c < 3; ++c) planes[c * pixels + p] = rgb[3 * p + c];
   return planes;
@@ -250,16 +247,12 @@ int classify(const std::filesystem::path& model_path, const std::vector<std::fil
     using Deployed = deploy::deployed_t<Trained>;
     if (!m.holds<Deployed>()) return false;
     auto deployed = m.load<Deployed>(label);
-    data::normalisation norm{};
-    for (std::size_t c = 0; c < 3; ++c) {
-      norm.mean[c] = m.info().input_mean.at(c);
-      norm.std[c] = m.info().input_std.at(c);
-    }
+    const data::image_preparation<std::uint8_t> prepare(data::cifar_image, {m.info().input_mean, m.info().input_std});
     constexpr std::size_t classes = Trained::output_shape::channels;
-    activation x({1, 3, data::image_side, data::image_side});
+    activation x({1, 3, 32, 32});
     context eval{mode::eval};
     for (const auto& file : images) {
-      data::normalise_image(read_ppm(file).data(), x.data(), norm);
+      prepare.normalise(read_ppm(file).data(), x.data());
       const activation& logits = deployed->forward(x, eval);
       // Softmax, then the three largest.
       std::vector<std::pair<double, std::size_t>> p(classes);

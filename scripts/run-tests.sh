@@ -21,15 +21,15 @@ ctest --test-dir build --output-on-failure -j2
 
 stage "clang 19 with sanitizers: build and test"
 cmake -S . -B build-sanitize -DCMAKE_CXX_COMPILER=clang++-19 -DNIBBLE_SANITIZE=ON -DNIBBLE_BUILD_FUZZERS=ON
-cmake --build build-sanitize -j2 --target nibble_tests nibble_fault_tests train_cifar10 fuzz_cifar_reader fuzz_checkpoint_reader fuzz_model_reader
+cmake --build build-sanitize -j2 --target nibble_tests nibble_fault_tests train_cifar10 fuzz_cifar_reader fuzz_idx_reader fuzz_checkpoint_reader fuzz_model_reader
 NIBBLE_FAULT_KILLS=12 ctest --test-dir build-sanitize --output-on-failure -j2
 
 stage "fuzzing every reader for ${fuzz_seconds} s"
-for fuzzer in fuzz_cifar_reader fuzz_checkpoint_reader fuzz_model_reader; do
+for fuzzer in fuzz_cifar_reader fuzz_idx_reader fuzz_checkpoint_reader fuzz_model_reader; do
   corpus="build-sanitize/corpus/$fuzzer"
   mkdir -p "$corpus"
   log="build-sanitize/$fuzzer.log"
-  # Inputs that once found a fault are replayed first (tests/fuzz/regressions/<fuzzer>/).
+  # Inputs that once found a fault, and seeds, are replayed first (tests/fuzz/regressions/<fuzzer>/).
   regressions="tests/fuzz/regressions/$fuzzer"
   [ -d "$regressions" ] || regressions=""
   if ! build-sanitize/tests/fuzz/$fuzzer -max_total_time="$fuzz_seconds" -print_final_stats=1 \

@@ -2,12 +2,15 @@
 #include <catch2/catch.hpp>
 
 #include <nibble/data/augment.hpp>
+#include <nibble/data/cifar.hpp>
 
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <set>
+#include <string>
+#include <tuple>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -17,15 +20,24 @@ using namespace nibble::data;
 namespace {
 
 constexpr int side = 32;
-constexpr std::size_t floats = image_bytes;
+constexpr std::size_t floats = cifar_image_bytes;
+
+// The library's preparation of CIFAR-shaped byte images.
+void normalise_image(const std::uint8_t* src, float* dst, const normalisation& n = cifar_normalisation()) {
+  image_preparation<std::uint8_t>(cifar_image, n).normalise(src, dst);
+}
+void augment_image(const std::uint8_t* src, float* dst, augmentation aug, std::mt19937_64& rng) {
+  image_preparation<std::uint8_t>(cifar_image, cifar_normalisation()).augment(src, dst, aug, rng);
+}
 
 // Nonzero bytes that differ by channel, row and column, so any shift or
 // mirror changes the output and padding (byte 0) is never confused with data.
-std::vector<std::uint8_t> known_image() {
-  std::vector<std::uint8_t> img(image_bytes);
-  for (int c = 0; c < 3; ++c)
-    for (int y = 0; y < side; ++y)
-      for (int x = 0; x < side; ++x) img[(c * side + y) * side + x] = static_cast<std::uint8_t>(1 + c * 80 + y * 2 + x * 5 % 77);
+std::vector<std::uint8_t> known_image(image_shape shape = cifar_image) {
+  std::vector<std::uint8_t> img(shape.size());
+  const int h = int(shape.height), w = int(shape.width);
+  for (int c = 0; c < int(shape.channels); ++c)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) img[(c * h + y) * w + x] = static_cast<std::uint8_t>(1 + c * 80 + y * 2 + x * 5 % 77);
   return img;
 }
 
@@ -33,18 +45,20 @@ float normalised(std::uint8_t v, int c, const normalisation& n = cifar_normalisa
   return static_cast<float>((v / 255.0 - n.mean[c]) / n.std[c]);
 }
 
-// Reference for torchvision's pipeline: zero-pad in pixel space, crop 32x32
+// Reference for torchvision's pipeline: zero-pad in pixel space, crop H x W
 // at (oy, ox) of the padded image, optionally mirror, then normalise.
-std::vector<float> reference(const std::vector<std::uint8_t>& src, int pad, int oy, int ox, bool mirror) {
-  std::vector<float> out(floats);
-  for (int c = 0; c < 3; ++c)
-    for (int y = 0; y < side; ++y)
-      for (int x = 0; x < side; ++x) {
-        const int cx = mirror ? side - 1 - x : x;  // column inside the crop
+std::vector<float> reference(const std::vector<std::uint8_t>& src, int pad, int oy, int ox, bool mirror,
+                             image_shape shape = cifar_image, const normalisation& n = cifar_normalisation()) {
+  std::vector<float> out(shape.size());
+  const int h = int(shape.height), w = int(shape.width);
+  for (int c = 0; c < int(shape.channels); ++c)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const int cx = mirror ? w - 1 - x : x;  // column inside the crop
         const int sy = oy + y - pad, sx = ox + cx - pad;
-        const bool inside = sy >= 0 && sy < side && sx >= 0 && sx < side;
-        const std::uint8_t v = inside ? src[(c * side + sy) * side + sx] : 0;
-        out[(c * side + y) * side + x] = normalised(v, c);
+        const bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+        const std::uint8_t v = inside ? src[(c * h + sy) * w + sx] : 0;
+        out[(c * h + y) * w + x] = normalised(v, c, n);
       }
   return out;
 }
@@ -59,8 +73,8 @@ bool close(const float* a, const float* b, std::size_t n) {
 
 TEST_CASE("normalise_image maps byte v to (v/255 - mean)/std per channel", "[data][augment]") {
   // Every byte value in every channel.
-  std::vector<std::uint8_t> src(image_bytes);
-  for (std::size_t i = 0; i < image_bytes; ++i) src[i] = static_cast<std::uint8_t>(i % 256);
+  std::vector<std::uint8_t> src(cifar_image_bytes);
+  for (std::size_t i = 0; i < cifar_image_bytes; ++i) src[i] = static_cast<std::uint8_t>(i % 256);
   std::vector<float> dst(floats);
 
   normalise_image(src.data(), dst.data());
@@ -88,7 +102,7 @@ TEST_CASE("augment without padding or flip equals normalise", "[data][augment]")
 
 TEST_CASE("flip produces the mirrored image about half the time", "[data][augment]") {
   const auto src = known_image();
-  std::vector<std::uint8_t> mirrored_src(image_bytes);
+  std::vector<std::uint8_t> mirrored_src(cifar_image_bytes);
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < side; ++y)
       for (int x = 0; x < side; ++x)
@@ -114,6 +128,7 @@ TEST_CASE("flip produces the mirrored image about half the time", "[data][augmen
 TEST_CASE("padded crop is a shifted copy with normalised-black borders", "[data][augment]") {
   const auto src = known_image();
   const int pad = 4;
+  const image_preparation<std::uint8_t> prepare(cifar_image, cifar_normalisation());
 
   // Explicit check of one reference: offset (0, 0) in the padded image shows
   // pad rows/columns of black, then the image shifted down-right by pad.
@@ -147,7 +162,7 @@ TEST_CASE("padded crop is a shifted copy with normalised-black borders", "[data]
   int mirrors = 0;
   const int draws = 1500;
   for (int draw = 0; draw < draws; ++draw) {
-    augment_image(src.data(), out.data(), augmentation{pad, true}, rng);
+    prepare.augment(src.data(), out.data(), augmentation{pad, true}, rng);
     int matches = 0;
     for (const candidate& k : candidates)
       if (close(out.data(), k.image.data(), floats)) {
@@ -180,7 +195,7 @@ TEST_CASE("augmentation depends only on the generator state", "[data][augment]")
 TEST_CASE("padding larger than the image gives all-black crops; negative padding is rejected", "[data][augment]") {
   // Channel 0 encodes the row and channel 1 the column (1..32; 0 is padding),
   // so the crop offset can be read back from any non-black output pixel.
-  std::vector<std::uint8_t> src(image_bytes);
+  std::vector<std::uint8_t> src(cifar_image_bytes);
   for (int y = 0; y < side; ++y)
     for (int x = 0; x < side; ++x) {
       src[y * side + x] = static_cast<std::uint8_t>(1 + y);
@@ -228,4 +243,92 @@ TEST_CASE("mirror_images reverses every row of every image", "[data][augment]") 
     for (std::size_t c = 0; c < 3; ++c)
       for (std::size_t y = 0; y < 2; ++y)
         for (std::size_t x = 0; x < 4; ++x) CHECK(out(n, c, y, x) == in(n, c, y, 3 - x));
+}
+
+TEST_CASE("images of any shape are cropped and mirrored like the reference", "[data][augment]") {
+  // Grayscale and four-channel images, neither square nor CIFAR-sized.
+  for (const image_shape shape : {image_shape{1, 28, 20}, image_shape{4, 9, 13}}) {
+    normalisation n;
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      n.mean.push_back(0.1f * float(c + 1));
+      n.std.push_back(0.3f + 0.05f * float(c));
+    }
+    const image_preparation<std::uint8_t> prepare(shape, n);
+    const auto src = known_image(shape);
+    std::vector<float> out(shape.size());
+    prepare.normalise(src.data(), out.data());
+    REQUIRE(close(out.data(), reference(src, 0, 0, 0, false, shape, n).data(), shape.size()));
+
+    const int pad = 3;
+    std::mt19937_64 rng(17);
+    std::set<std::tuple<int, int, bool>> seen;
+    for (int draw = 0; draw < 600; ++draw) {
+      prepare.augment(src.data(), out.data(), augmentation{pad, true}, rng);
+      int matches = 0;
+      for (int oy = 0; oy <= 2 * pad; ++oy)
+        for (int ox = 0; ox <= 2 * pad; ++ox)
+          for (bool mirror : {false, true})
+            if (close(out.data(), reference(src, pad, oy, ox, mirror, shape, n).data(), shape.size())) {
+              ++matches;
+              seen.insert({oy, ox, mirror});
+            }
+      REQUIRE(matches == 1);
+    }
+    CHECK(seen.size() == std::size_t(2 * (2 * pad + 1) * (2 * pad + 1)));  // every crop, both ways
+  }
+}
+
+TEST_CASE("float samples are normalised as they are, bytes as v / 255", "[data][augment]") {
+  const image_shape shape{2, 1, 3};
+  const normalisation n{{0.5f, -1.0f}, {0.25f, 2.0f}};
+  const std::vector<float> samples{0.0f, 0.5f, 1.5f, -3.0f, 1.0f, 7.0f};
+  std::vector<float> out(6);
+  image_preparation<float>(shape, n).normalise(samples.data(), out.data());
+  const std::vector<float> expected{-2.0f, 0.0f, 4.0f, -1.0f, 1.0f, 4.0f};
+  for (std::size_t i = 0; i < 6; ++i) CHECK(out[i] == Approx(expected[i]));
+  const std::vector<std::uint8_t> bytes{0, 255, 51, 0, 255, 255};
+  image_preparation<std::uint8_t>(shape, n).normalise(bytes.data(), out.data());
+  CHECK(out[1] == Approx(2.0f));
+  CHECK(out[2] == Approx((0.2f - 0.5f) / 0.25f));
+  CHECK(out[3] == Approx(0.5f));
+  CHECK_THROWS_WITH(image_preparation<float>(image_shape{3, 1, 1}, n),
+                    Catch::Contains("normalisation for 2 channels cannot prepare images of 3x1x1"));
+}
+
+TEST_CASE("channel_statistics gives each channel's mean and deviation", "[data][augment]") {
+  dataset d;
+  d.shape = {2, 1, 2};
+  d.classes = 1;
+  // Channel 0: bytes 0, 255, 0, 255 (mean 0.5, deviation 0.5); channel 1 constant 51.
+  d.pixels = {0, 255, 51, 51, 0, 255, 51, 51};
+  d.labels = {0, 0};
+  const normalisation n = channel_statistics(d);
+  REQUIRE(n.mean.size() == 2);
+  CHECK(n.mean[0] == Approx(0.5f));
+  CHECK(n.std[0] == Approx(0.5f));
+  CHECK(n.mean[1] == Approx(0.2f));
+  CHECK(n.std[1] == 1.0f);  // a constant channel is only centred
+}
+
+TEST_CASE("check_dataset refuses a dataset that cannot be fed, saying why", "[data][augment]") {
+  dataset d;
+  d.shape = {1, 2, 2};
+  d.classes = 3;
+  d.pixels.assign(8, 0);
+  d.labels = {0, 2};
+  d.norm = {{0.5f}, {0.25f}};
+  REQUIRE_NOTHROW(check_dataset(d, "the set"));
+  auto refused = [&](auto change, const std::string& words) {
+    dataset bad = d;
+    change(bad);
+    CHECK_THROWS_WITH(check_dataset(bad, "the set"), Catch::Contains("the set") && Catch::Contains(words));
+  };
+  refused([](dataset& b) { b.pixels.pop_back(); }, "2 labels of 1x2x2 images need 8 samples, got 7");
+  refused([](dataset& b) { b.labels[1] = 3; }, "label 3 at image 1, outside 0..2");
+  refused([](dataset& b) { b.labels[0] = -1; }, "label -1 at image 0");
+  refused([](dataset& b) { b.norm = {}; }, "has no normalisation");
+  refused([](dataset& b) { b.norm = {{0.1f, 0.2f}, {1.0f, 1.0f}}; }, "2 means and 2 deviations for 1 channels");
+  refused([](dataset& b) { b.norm.std[0] = 0; }, "unusable normalisation for channel 0");
+  refused([](dataset& b) { b.shape = {}; }, "has no image shape");
+  refused([](dataset& b) { b.classes = 0; }, "has no classes");
 }

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <nibble/data/batch_loader.hpp>
+#include <nibble/data/cifar.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -20,9 +21,11 @@ namespace {
 dataset indexed_dataset(std::size_t n) {
   dataset d;
   d.classes = 7;
-  d.pixels.resize(n * image_bytes);
+  d.shape = cifar_image;
+  d.norm = cifar_normalisation();
+  d.pixels.resize(n * cifar_image_bytes);
   for (std::size_t i = 0; i < n; ++i) {
-    std::uint8_t* img = d.pixels.data() + i * image_bytes;
+    std::uint8_t* img = d.pixels.data() + i * cifar_image_bytes;
     std::fill(img, img + 1024, static_cast<std::uint8_t>(i % 256));
     std::fill(img + 1024, img + 2048, static_cast<std::uint8_t>(i / 256));
     std::fill(img + 2048, img + 3072, static_cast<std::uint8_t>(90));
@@ -108,7 +111,7 @@ TEST_CASE("batch sizes, the last partial batch and drop_last", "[data][loader]")
   CHECK(batch_loader(small, {.batch_size = 64}).batches_per_epoch() == 1);
   CHECK(batch_loader(small, {.batch_size = 64, .drop_last = true}).batches_per_epoch() == 0);
 
-  const dataset empty;
+  const dataset empty = indexed_dataset(0);  // no images, but a shape
   batch_loader none(empty, {});
   none.start_epoch(0);
   batch b;
@@ -144,12 +147,13 @@ TEST_CASE("without shuffle or augmentation images come in dataset order, normali
     loader.start_epoch(epoch);
     batch b;
     std::size_t next_index = 0;
-    std::vector<float> expected(image_bytes);
+    std::vector<float> expected(cifar_image_bytes);
+  const image_preparation<std::uint8_t> prepare(cifar_image, cifar_normalisation());
     while (loader.next(b))
       for (std::size_t k = 0; k < b.size(); ++k, ++next_index) {
         REQUIRE(b.labels[k] == d.labels[next_index]);
-        normalise_image(d.image(next_index), expected.data());
-        const float* got = b.images.data() + k * image_bytes;
+        prepare.normalise(d.image(next_index), expected.data());
+        const float* got = b.images.data() + k * cifar_image_bytes;
         // Tolerance only in case -march=native contracts the two inlined copies differently.
         REQUIRE(std::equal(expected.begin(), expected.end(), got,
                            [](float e, float g) { return std::fabs(e - g) <= 1e-6f; }));
@@ -212,7 +216,7 @@ TEST_CASE("worker errors reach the caller of next; misuse is reported", "[data][
   CHECK_THROWS_AS(unstarted.next(b), std::logic_error);
 
   loader_options bad{.batch_size = 8};
-  bad.aug.pad = -1;  // rejected by augment_image on the worker thread
+  bad.aug.pad = -1;  // rejected by the preparation on the worker thread
   batch_loader broken(d, bad);
   broken.start_epoch(0);
   CHECK_THROWS_AS(broken.next(b), std::invalid_argument);

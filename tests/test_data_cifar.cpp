@@ -48,12 +48,12 @@ void write_bytes(const fs::path& file, const std::vector<std::uint8_t>& bytes) {
 // One record: the given label bytes then the 3072 pixels of image `id`.
 void append_record(std::vector<std::uint8_t>& bytes, std::vector<std::uint8_t> label_bytes, int id) {
   bytes.insert(bytes.end(), label_bytes.begin(), label_bytes.end());
-  for (std::size_t p = 0; p < image_bytes; ++p) bytes.push_back(pixel_value(id, p));
+  for (std::size_t p = 0; p < cifar_image_bytes; ++p) bytes.push_back(pixel_value(id, p));
 }
 
 bool image_matches(const dataset& d, std::size_t i, int id) {
   const std::uint8_t* img = d.image(i);
-  for (std::size_t p = 0; p < image_bytes; ++p)
+  for (std::size_t p = 0; p < cifar_image_bytes; ++p)
     if (img[p] != pixel_value(id, p)) return false;
   return true;
 }
@@ -90,7 +90,7 @@ TEST_CASE("read_cifar10 round-trips the train files in order and the test file",
   const dataset train = read_cifar10(dir.path, split::train);
   REQUIRE(train.size() == 15);
   CHECK(train.classes == 10);
-  CHECK(train.pixels.size() == 15 * image_bytes);
+  CHECK(train.pixels.size() == 15 * cifar_image_bytes);
   CHECK(train.labels == train_labels);
   for (std::size_t i = 0; i < train.size(); ++i) CHECK(image_matches(train, i, static_cast<int>(i)));
 

@@ -16,7 +16,7 @@
 #include "nibble/layers/max_pool2d.hpp"
 #include "nibble/layers/relu.hpp"
 #include "nibble/net/sequential.hpp"
-#include "nibble/net/summary.hpp"
+#include "nibble/net/weight_statistics.hpp"
 #include "nibble/quant/presets.hpp"
 #include "nibble/train/optimizer.hpp"
 #include "nibble/train/step.hpp"

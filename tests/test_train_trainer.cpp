@@ -151,9 +151,8 @@ TEST_CASE("evaluate with flip averages the logits of each image and its mirror i
   std::mt19937_64 rng(3);
   net.init(rng);
   const auto test_set = fixtures::colour_dataset(40, 4);
-  double plain_loss = 0, flip_loss = 0;
-  evaluate(net, test_set, 16, &plain_loss);
-  evaluate(net, test_set, 16, &flip_loss, false, true);
+  const double plain_loss = evaluate(net, test_set, {.batch_size = 16}).loss;
+  const double flip_loss = evaluate(net, test_set, {.batch_size = 16, .flip = true}).loss;
   // By hand: one batch of all 40 images, both ways.
   data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
   loader.start_epoch(0);
@@ -296,6 +295,17 @@ TEST_CASE("settings that cannot work are refused before any work", "[trainer]") 
   refused([](train_options& o) { o.metrics_file = "m.txt"; }, ".csv");
   t.train_set.classes = 3;
   refused([](train_options&) {}, "the data has 3 classes but the network has 2 outputs");
+  t.train_set.classes = 2;
+  t.train_set.shape = {3, 16, 64};  // as many bytes per image, another shape
+  refused([](train_options&) {}, "the network takes 3x32x32 images, but the training set holds 3x16x64 images");
+  t.train_set.shape = data::cifar_image;
+  t.test_set.norm.mean[1] = 0.5f;
+  refused([](train_options&) {}, "the test set with mean (0.4914, 0.5, 0.4465)");
+  t.test_set.norm = {};
+  refused([](train_options&) {}, "the test set has no normalisation");
+  t.test_set.norm = t.train_set.norm;
+  t.test_set.labels[5] = 2;
+  refused([](train_options&) {}, "the test set has label 2 at image 5, outside 0..1");
   CHECK_FALSE(fs::exists(t.o.checkpoint_dir / "last.ckpt"));
 }
 

@@ -39,14 +39,16 @@ inline std::filesystem::path fresh_folder(const std::string& name) {
 inline nibble::data::dataset colour_dataset(std::size_t n, std::uint64_t seed) {
   nibble::data::dataset d;
   d.classes = 2;
+  d.shape = nibble::data::cifar_image;
+  d.norm = nibble::data::cifar_normalisation();
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> byte(0, 255);
-  d.pixels.resize(n * nibble::data::image_bytes);
+  d.pixels.resize(n * nibble::data::cifar_image_bytes);
   d.labels.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const int red = byte(rng), blue = byte(rng);
     d.labels[i] = red > blue ? 1 : 0;
-    std::uint8_t* img = d.pixels.data() + i * nibble::data::image_bytes;
+    std::uint8_t* img = d.pixels.data() + i * nibble::data::cifar_image_bytes;
     for (std::size_t p = 0; p < 1024; ++p) {
       img[p] = std::uint8_t(red);
       img[1024 + p] = std::uint8_t(byte(rng));

@@ -50,7 +50,14 @@
 #define NIBBLE_ISA_AMX_INT8 0
 #endif
 
+// NIBBLE_BUILT_NATIVE: set by the nibble::native CMake target along with
+// -march=native.
 namespace nibble {
+#ifdef NIBBLE_BUILT_NATIVE
+inline constexpr bool built_native = true;
+#else
+inline constexpr bool built_native = false;
+#endif
 inline constexpr int version_major = NIBBLE_VERSION_MAJOR;
 inline constexpr int version_minor = NIBBLE_VERSION_MINOR;
 inline constexpr int version_patch = NIBBLE_VERSION_PATCH;

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   // Accepted: every image is whole and every label in range.
-  if (d.pixels.size() != d.size() * nibble::data::image_bytes) std::abort();
+  if (d.pixels.size() != d.size() * nibble::data::cifar_image_bytes) std::abort();
   for (auto label : d.labels)
     if (label < 0 || label >= d.classes) std::abort();
   return 0;

@@ -1,37 +1,29 @@
 #pragma once
-// Per-image preparation: bytes -> normalised floats, optionally with the
-// standard CIFAR training augmentation (zero-padded random crop + mirror).
+// Per-image preparation: samples -> normalised floats, optionally with the
+// standard training augmentation (zero-padded random crop + mirror), for
+// images of any shape.
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <xtensor/xtensor.hpp>
 
-#include "nibble/data/cifar.hpp"
+#include "nibble/data/dataset.hpp"
 
 namespace nibble::data {
 
-// Per-channel statistics: a pixel byte v becomes (v / 255 - mean[c]) / std[c].
-struct normalisation {
-  std::array<float, 3> mean{};
-  std::array<float, 3> std{};
-};
-
-// The usual CIFAR-10 training-set statistics (also used for CIFAR-100).
-constexpr normalisation cifar_normalisation() {
-  return {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}};
-}
-
-// Random crop of 32x32 out of the image zero-padded by `pad` on every side,
+// Random crop of H x W out of the image zero-padded by `pad` on every side,
 // then a horizontal flip with probability 1/2 when `flip` is set.
+// {0, false} leaves images as they are.
 struct augmentation {
   int pad = 4;
   bool flip = true;
+  friend bool operator==(const augmentation&, const augmentation&) = default;
 };
 
 namespace detail {
@@ -46,76 +38,86 @@ inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
   }
 }
 
-// Normalisation folded into one multiply-add per pixel.
-struct channel_affine {
-  std::array<float, 3> scale;
-  std::array<float, 3> bias;
-};
-
-inline channel_affine affine_of(const normalisation& norm) {
-  channel_affine a{};
-  for (std::size_t c = 0; c < 3; ++c) {
-    a.scale[c] = 1.0f / (255.0f * norm.std[c]);
-    a.bias[c] = -norm.mean[c] / norm.std[c];
-  }
-  return a;
-}
-
 }  // namespace detail
 
-// Evaluation path: dst (3*32*32 floats, CHW) = normalised src.
-inline void normalise_image(const std::uint8_t* src, float* dst,
-                            const normalisation& norm = cifar_normalisation()) {
-  const detail::channel_affine a = detail::affine_of(norm);
-  for (std::size_t c = 0; c < image_channels; ++c) {
-    const std::uint8_t* s = src + c * image_plane;
-    float* d = dst + c * image_plane;
-    for (std::size_t i = 0; i < image_plane; ++i) d[i] = static_cast<float>(s[i]) * a.scale[c] + a.bias[c];
-  }
-}
-
-// Training path: same output layout as normalise_image. Padding pixels are
-// black in pixel space (byte 0), as torchvision's RandomCrop(32, padding=pad)
-// does before Normalize, so they come out as -mean/std.
-inline void augment_image(const std::uint8_t* src, float* dst, const augmentation& aug, std::mt19937_64& rng,
-                          const normalisation& norm = cifar_normalisation()) {
-  if (aug.pad < 0) throw std::invalid_argument("nibble::data: augmentation pad must be >= 0, got " + std::to_string(aug.pad));
-  const auto span = static_cast<std::uint64_t>(2 * aug.pad + 1);
-  // Crop offset in padded coordinates is in [0, 2*pad]; `dy`/`dx` are the same
-  // offset relative to the original image, so output (y, x) reads source (y+dy, x+dx).
-  const int dy = static_cast<int>(detail::uniform_below(rng, span)) - aug.pad;
-  const int dx = static_cast<int>(detail::uniform_below(rng, span)) - aug.pad;
-  const bool mirror = aug.flip && (rng() >> 63) != 0;
-
-  constexpr int side = static_cast<int>(image_side);
-  // Output columns whose source column lies inside the image; the rest is padding.
-  // Unmirrored: sx = x + dx. Mirrored (flip after crop): sx = (side-1-x) + dx.
-  const int x_begin = std::max(0, mirror ? dx : -dx);
-  const int x_end = std::min(side, mirror ? side + dx : side - dx);
-
-  const detail::channel_affine a = detail::affine_of(norm);
-  for (std::size_t c = 0; c < image_channels; ++c) {
-    const std::uint8_t* plane = src + c * image_plane;
-    float* out = dst + c * image_plane;
-    const float scale = a.scale[c];
-    const float zero = a.bias[c];  // normalised black
-    for (int y = 0; y < side; ++y, out += side) {
-      const int sy = y + dy;
-      if (sy < 0 || sy >= side || x_begin >= x_end) {
-        std::fill(out, out + side, zero);
-        continue;
-      }
-      const std::uint8_t* row = plane + sy * side;
-      std::fill(out, out + x_begin, zero);
-      if (mirror) {
-        for (int x = x_begin; x < x_end; ++x) out[x] = static_cast<float>(row[side - 1 - x + dx]) * scale + zero;
-      } else {
-        for (int x = x_begin; x < x_end; ++x) out[x] = static_cast<float>(row[x + dx]) * scale + zero;
-      }
-      std::fill(out + x_end, out + side, zero);
+// Turns images of one shape into the network's floats: the normalisation
+// folded into one multiply-add per sample, computed once.
+template <image_sample Sample>
+class image_preparation {
+ public:
+  image_preparation(image_shape shape, const normalisation& norm) : shape_(shape) {
+    if (norm.mean.size() != shape.channels || norm.std.size() != shape.channels)
+      throw std::invalid_argument("nibble::data: a normalisation for " + std::to_string(norm.mean.size()) +
+                                  " channels cannot prepare images of " + shape.text());
+    for (std::size_t c = 0; c < shape.channels; ++c) {
+      scale_.push_back(1.0f / (sample_range<Sample> * norm.std[c]));
+      bias_.push_back(-norm.mean[c] / norm.std[c]);
     }
   }
-}
+  explicit image_preparation(const basic_dataset<Sample>& d) : image_preparation(d.shape, d.norm) {}
+
+  const image_shape& shape() const { return shape_; }
+
+  // Evaluation path: dst (shape().size() floats, CHW) = normalised src.
+  void normalise(const Sample* src, float* dst) const {
+    const std::size_t plane = shape_.plane();
+    for (std::size_t c = 0; c < shape_.channels; ++c) {
+      const Sample* s = src + c * plane;
+      float* d = dst + c * plane;
+      const float scale = scale_[c], bias = bias_[c];
+      for (std::size_t i = 0; i < plane; ++i) d[i] = static_cast<float>(s[i]) * scale + bias;
+    }
+  }
+
+  // Training path: same output layout as normalise. Padding is sample 0
+  // (black), as torchvision's RandomCrop(padding=pad) pads before Normalize,
+  // so it comes out as -mean/std.
+  void augment(const Sample* src, float* dst, const augmentation& aug, std::mt19937_64& rng) const {
+    if (aug.pad < 0)
+      throw std::invalid_argument("nibble::data: augmentation pad must be >= 0, got " + std::to_string(aug.pad));
+    const auto span = static_cast<std::uint64_t>(2 * aug.pad + 1);
+    // The crop offset in padded coordinates is in [0, 2*pad]; `dy`/`dx` are the
+    // same offset relative to the image, so output (y, x) reads (y+dy, x+dx).
+    const int dy = static_cast<int>(detail::uniform_below(rng, span)) - aug.pad;
+    const int dx = static_cast<int>(detail::uniform_below(rng, span)) - aug.pad;
+    const bool mirror = aug.flip && (rng() >> 63) != 0;
+
+    const int height = static_cast<int>(shape_.height), width = static_cast<int>(shape_.width);
+    // Output columns whose source column lies inside the image; the rest is padding.
+    // Unmirrored: sx = x + dx. Mirrored (flip after crop): sx = (width-1-x) + dx.
+    const int x_begin = std::max(0, mirror ? dx : -dx);
+    const int x_end = std::min(width, mirror ? width + dx : width - dx);
+
+    for (std::size_t c = 0; c < shape_.channels; ++c) {
+      const Sample* plane = src + c * shape_.plane();
+      float* out = dst + c * shape_.plane();
+      const float scale = scale_[c];
+      const float zero = bias_[c];  // normalised black
+      for (int y = 0; y < height; ++y, out += width) {
+        const int sy = y + dy;
+        if (sy < 0 || sy >= height || x_begin >= x_end) {
+          std::fill(out, out + width, zero);
+          continue;
+        }
+        const Sample* row = plane + sy * width;
+        std::fill(out, out + x_begin, zero);
+        if (mirror) {
+          for (int x = x_begin; x < x_end; ++x) out[x] = static_cast<float>(row[width - 1 - x + dx]) * scale + zero;
+        } else {
+          for (int x = x_begin; x < x_end; ++x) out[x] = static_cast<float>(row[x + dx]) * scale + zero;
+        }
+        std::fill(out + x_end, out + width, zero);
+      }
+    }
+  }
+
+ private:
+  image_shape shape_;
+  std::vector<float> scale_, bias_;
+};
+
+template <class Sample>
+image_preparation(const basic_dataset<Sample>&) -> image_preparation<Sample>;
 
 // Every image of a batch (N, C, H, W) mirrored left to right, for
 // test-time flip augmentation.

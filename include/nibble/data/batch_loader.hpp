@@ -23,12 +23,12 @@
 #include <xtensor/xtensor.hpp>
 
 #include "nibble/data/augment.hpp"
-#include "nibble/data/cifar.hpp"
+#include "nibble/data/dataset.hpp"
 
 namespace nibble::data {
 
 struct batch {
-  xt::xtensor<float, 4> images;      // (n, 3, 32, 32)
+  xt::xtensor<float, 4> images;      // (n, C, H, W), normalised
   std::vector<std::int32_t> labels;  // n labels
 
   std::size_t size() const { return labels.size(); }
@@ -59,20 +59,19 @@ inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t epoch, std::u
 
 }  // namespace detail
 
-class batch_loader {
+template <image_sample Sample>
+class basic_batch_loader {
  public:
-  // `data` is referenced, not copied: it must outlive the loader and stay unchanged.
-  batch_loader(const dataset& data, loader_options opts) : data_(data), opts_(opts) {
+  // `data` is referenced, not copied: it must outlive the loader and stay
+  // unchanged. A dataset that cannot be fed (check_dataset) is refused.
+  basic_batch_loader(const basic_dataset<Sample>& data, loader_options opts)
+      : data_((check_dataset(data, "the dataset given to batch_loader"), data)), opts_(opts), prepare_(data) {
     if (opts_.batch_size == 0) throw std::invalid_argument("nibble::data: batch_loader batch_size must be > 0");
-    if (data_.pixels.size() != data_.size() * image_bytes)
-      throw data_error("nibble::data: batch_loader dataset is inconsistent: " + std::to_string(data_.size()) +
-                       " labels need " + std::to_string(data_.size() * image_bytes) + " pixel bytes, got " +
-                       std::to_string(data_.pixels.size()));
     order_.resize(data_.size());
     worker_ = std::thread([this] { work(); });
   }
 
-  ~batch_loader() {
+  ~basic_batch_loader() {
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
@@ -81,8 +80,8 @@ class batch_loader {
     worker_.join();  // at most one batch in flight, so this returns promptly
   }
 
-  batch_loader(const batch_loader&) = delete;
-  batch_loader& operator=(const batch_loader&) = delete;
+  basic_batch_loader(const basic_batch_loader&) = delete;
+  basic_batch_loader& operator=(const basic_batch_loader&) = delete;
 
   std::size_t batches_per_epoch() const {
     const std::size_t n = data_.size();
@@ -170,22 +169,24 @@ class batch_loader {
     const std::size_t first = index * opts_.batch_size;
     const std::size_t n = std::min(opts_.batch_size, data_.size() - first);
     // resize() is a no-op when the shape repeats, so steady state does not allocate.
-    b.images.resize({n, image_channels, image_side, image_side});
+    const image_shape& shape = data_.shape;
+    b.images.resize({n, shape.channels, shape.height, shape.width});
     b.labels.resize(n);
     std::mt19937_64 rng(detail::derive_seed(opts_.seed, epoch, index));
     float* dst = b.images.data();
-    for (std::size_t i = 0; i < n; ++i, dst += image_bytes) {
+    for (std::size_t i = 0; i < n; ++i, dst += shape.size()) {
       const std::size_t source = order_[first + i];
       b.labels[i] = data_.labels[source];
       if (opts_.augment)
-        augment_image(data_.image(source), dst, opts_.aug, rng);
+        prepare_.augment(data_.image(source), dst, opts_.aug, rng);
       else
-        normalise_image(data_.image(source), dst);
+        prepare_.normalise(data_.image(source), dst);
     }
   }
 
-  const dataset& data_;
+  const basic_dataset<Sample>& data_;
   loader_options opts_;
+  image_preparation<Sample> prepare_;
   std::vector<std::size_t> order_;  // image indices for the current epoch
 
   std::mutex mutex_;
@@ -203,5 +204,8 @@ class batch_loader {
   batch work_;  // touched only by the worker
   std::thread worker_;
 };
+
+using batch_loader = basic_batch_loader<std::uint8_t>;
+using float_batch_loader = basic_batch_loader<float>;
 
 }  // namespace nibble::data

@@ -5,6 +5,8 @@
 // followed by one 32x32 RGB image stored channel-major (1024 R, 1024 G,
 // 1024 B bytes, each plane row-major). The pixels are kept as bytes; turning
 // them into normalised floats is the job of augment.hpp, once per batch.
+// Each reader returns a dataset (dataset.hpp) of 3x32x32 byte images with
+// the usual CIFAR statistics as its normalisation.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,65 +17,27 @@
 #include <string>
 #include <vector>
 
+#include "nibble/data/dataset.hpp"
+#include "nibble/data/files.hpp"
 #include "nibble/io/error.hpp"
 
 namespace nibble::data {
 
-// Everything that goes wrong while reading or preparing data: the message
-// names the file and says what is wrong with it.
-class data_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+inline constexpr image_shape cifar_image{3, 32, 32};
+inline constexpr std::size_t cifar_image_bytes = 3 * 32 * 32;  // 3072
 
-inline constexpr std::size_t image_channels = 3;
-inline constexpr std::size_t image_side = 32;
-inline constexpr std::size_t image_plane = image_side * image_side;     // 1024
-inline constexpr std::size_t image_bytes = image_channels * image_plane;  // 3072
+// The usual CIFAR-10 training-set statistics (also used for CIFAR-100).
+inline normalisation cifar_normalisation() {
+  return {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}};
+}
 
 enum class split { train, test };
-
-struct dataset {
-  std::vector<std::uint8_t> pixels;  // size() * image_bytes, each image CHW
-  std::vector<std::int32_t> labels;  // one per image, in [0, classes)
-  int classes = 0;
-
-  std::size_t size() const { return labels.size(); }
-  const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * image_bytes; }
-};
 
 enum class cifar100_labels { fine, coarse };
 
 namespace detail {
 
 using io::quoted;
-
-inline std::string cannot_read(const std::filesystem::path& file, const char* format) {
-  return std::string("nibble::data: cannot read ") + format + " file " + quoted(file) + ": ";
-}
-
-// The whole file, or a data_error that says why not.
-inline std::vector<std::uint8_t> read_bytes(const std::filesystem::path& file, const char* format) {
-  namespace fs = std::filesystem;
-  const std::string what = cannot_read(file, format);
-  std::error_code ec;
-  if (!fs::exists(file, ec)) {
-    const fs::path folder = file.parent_path();
-    if (!folder.empty() && !fs::is_directory(folder, ec))
-      throw data_error(what + "folder " + quoted(folder) + " does not exist");
-    throw data_error(what + "file does not exist");
-  }
-  if (!fs::is_regular_file(file, ec)) throw data_error(what + "not a regular file");
-  const std::uintmax_t actual = fs::file_size(file, ec);
-  if (ec) throw data_error(what + "cannot determine its size (" + ec.message() + ")");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(actual));
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw data_error(what + "cannot open it for reading");
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (static_cast<std::uintmax_t>(in.gcount()) != actual)
-    throw data_error(what + "read only " + std::to_string(in.gcount()) + " of " + std::to_string(actual) + " bytes");
-  return bytes;
-}
 
 // Rejects anything that is not a positive whole number of records, so a
 // truncated download fails loudly.
@@ -110,11 +74,13 @@ struct record_format {
 // every label byte is validated.
 inline void append_records(dataset& out, std::span<const std::uint8_t> bytes, const std::filesystem::path& file,
                            const record_format& f, std::size_t official_records) {
-  const std::size_t record_bytes = f.label_bytes + image_bytes;
+  const std::size_t record_bytes = f.label_bytes + cifar_image_bytes;
   check_record_count(bytes.size(), record_bytes, official_records, cannot_read(file, f.name));
   const std::size_t records = bytes.size() / record_bytes;
   out.labels.reserve(out.labels.size() + records);
-  out.pixels.reserve(out.pixels.size() + records * image_bytes);
+  out.pixels.reserve(out.pixels.size() + records * cifar_image_bytes);
+  out.shape = cifar_image;
+  if (out.norm.empty()) out.norm = cifar_normalisation();
   for (std::size_t r = 0; r < records; ++r) {
     const std::uint8_t* record = bytes.data() + r * record_bytes;
     for (std::size_t k = 0; k < f.label_bytes; ++k)

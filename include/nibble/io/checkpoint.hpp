@@ -29,6 +29,7 @@
 #include "nibble/io/error.hpp"
 #include "nibble/io/files.hpp"
 #include "nibble/io/network_match.hpp"
+#include "nibble/io/network_tensors.hpp"
 #include "nibble/io/sectioned_file.hpp"
 #include "nibble/net/describe.hpp"
 
@@ -75,8 +76,7 @@ std::vector<std::byte> encode_checkpoint(Net& net, const Optimizer& opt, const c
   file.add("RUN ", r);
 
   io::byte_writer tens;
-  net.visit_parameters([&](parameter& p) { tens.floats(std::span<const float>(p.value.data(), p.size())); });
-  net.visit_buffers([&](xt::xtensor<float, 1>& b) { tens.floats(std::span<const float>(b.data(), b.size())); });
+  io::write_network_tensors(tens, net);
   file.add("TENS", tens);
 
   io::byte_writer optm;
@@ -129,7 +129,7 @@ class checkpoint {
     staged.load(optm, parameter_sizes);
     optm.expect_end();
 
-    assign_tensors(net, tensors);
+    io::assign_network_tensors(net, tensors);
     opt = std::move(staged);
   }
 
@@ -138,7 +138,7 @@ class checkpoint {
   template <class Net>
   void restore_network(Net& net, std::string_view program_model = {}) const {
     check_network(describe_network<Net>(), program_model);
-    assign_tensors(net, read_tensors(net));
+    io::assign_network_tensors(net, read_tensors(net));
   }
 
  private:
@@ -162,30 +162,11 @@ class checkpoint {
     r.expect_end();
   }
 
-  // Every parameter, then every buffer, decoded and checked before any is used.
   template <class Net>
   std::vector<std::vector<float>> read_tensors(Net& net) const {
-    std::vector<std::vector<float>> tensors;
-    net.visit_parameters([&](parameter& p) { tensors.emplace_back(p.size()); });
-    net.visit_buffers([&](xt::xtensor<float, 1>& b) { tensors.emplace_back(b.size()); });
     io::byte_reader tens = file_.section("TENS");
-    for (std::size_t k = 0; k < tensors.size(); ++k) tens.floats(tensors[k], "tensor " + std::to_string(k));
-    tens.expect_end();
-    return tensors;
+    return io::read_network_tensors(tens, net);
   }
-  template <class Net>
-  static void assign_tensors(Net& net, const std::vector<std::vector<float>>& tensors) {
-    std::size_t k = 0;
-    net.visit_parameters([&](parameter& p) {
-      std::copy(tensors[k].begin(), tensors[k].end(), p.value.begin());
-      ++k;
-    });
-    net.visit_buffers([&](xt::xtensor<float, 1>& b) {
-      std::copy(tensors[k].begin(), tensors[k].end(), b.begin());
-      ++k;
-    });
-  }
-
   void check_network(const network_description& program, std::string_view program_model) const {
     const std::string mismatch =
         io::network_mismatch(file_.name(), "checkpoint", network_, run_.model, program, program_model);

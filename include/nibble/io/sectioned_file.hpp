@@ -1,5 +1,5 @@
 #pragma once
-// The layout every nibble file shares (checkpoints and model files):
+// The layout every nibble file shares (checkpoints, weights and model files):
 // versioned, self-checking, little-endian, made of named sections.
 //
 //   offset  size  field
@@ -47,7 +47,7 @@ struct known_kind {
   std::string_view tag, name;
 };
 // Every kind nibble writes, so a file of one kind offered as another is named.
-inline constexpr known_kind known_kinds[] = {{"CKPT", "checkpoint"}, {"MODL", "model file"}};
+inline constexpr known_kind known_kinds[] = {{"CKPT", "checkpoint"}, {"MODL", "model file"}, {"WGHT", "weights file"}};
 
 inline std::string tag_string(std::span<const std::byte> b) {
   std::string s;

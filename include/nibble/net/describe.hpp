@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "nibble/net/summary.hpp"
 
 namespace nibble {
 

@@ -1,68 +1,53 @@
 #pragma once
-// What the trainer reports about a network after each epoch: distinct
-// quantized levels per weight layer and the model size in FP32 and packed.
+// summary(net): a table a user reads, one row per layer with its position,
+// what it is (sizes and scheme), its output shape and its parameters, then
+// the totals. Built from the type alone, like describe_network.
+//
+//   VGG4bit-like: 10 classes, 4-bit weights, float activations, fp32 arithmetic, 3,251,018 parameters
+//   #    layer                                      output       parameters
+//   -    input                                      3x32x32               -
+//   0    conv2d 3->128 3x3 pad 1, 4-bit weights ... 128x32x32        3,584
+//   ...
 #include <algorithm>
 #include <cstddef>
-#include <set>
+#include <string>
 #include <vector>
 
-#include "nibble/core/parameter.hpp"
+#include <fmt/core.h>
+
+#include "nibble/net/describe.hpp"
 
 namespace nibble {
 
-template <class L>
-concept quantized_weight_layer = requires(L& l) {
-  typename L::scheme_type;
-  l.quantize_weights();
-  l.quantized_weights();
-  l.scales();
-  l.weight;
-};
-
-// Number of distinct values in each weight layer's quantized weights, in
-// layer order (at most 15 per layer for 4-bit schemes).
+// A residual block's row counts the parameters of the layers inside it,
+// which follow as rows of their own ("2.0", "2.1", ...).
 template <class Net>
-std::vector<std::size_t> distinct_weight_levels(Net& net) {
-  std::vector<std::size_t> levels;
-  net.visit_layers([&](auto& l) {
-    using L = std::remove_reference_t<decltype(l)>;
-    if constexpr (quantized_weight_layer<L>) {
-      l.quantize_weights();
-      const auto& q = l.quantized_weights();
-      levels.push_back(std::set<float>(q.begin(), q.end()).size());
-    }
+std::string summary() {
+  struct row {
+    std::string position, layer, output, parameters;
+  };
+  std::vector<row> rows{{"#", "layer", "output", "parameters"},
+                        {"-", "input", detail::shape_text<typename Net::input_shape>(), "-"}};
+  Net::for_each_layer_type([&]<class L>(const std::string& position) {
+    rows.push_back({position, L::describe(), detail::shape_text<typename L::output_shape>(),
+                    detail::grouped(L::parameter_count)});
   });
-  return levels;
+  std::size_t widths[3] = {0, 0, 0};
+  for (const row& r : rows) {
+    widths[0] = std::max(widths[0], r.position.size());
+    widths[1] = std::max(widths[1], r.layer.size());
+    widths[2] = std::max(widths[2], r.output.size());
+  }
+  std::string text = describe_network<Net>().summary + "\n";
+  for (const row& r : rows)
+    text += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", r.position, widths[0], r.layer, widths[1], r.output,
+                        widths[2], r.parameters);
+  return text;
 }
 
-struct model_size {
-  std::size_t fp32_bytes = 0;    // every parameter as a float
-  std::size_t packed_bytes = 0;  // quantized weights at their bit width, the rest float, plus scales
-};
-
 template <class Net>
-model_size measure_model_size(Net& net) {
-  model_size s;
-  net.visit_parameters([&](parameter& p) { s.fp32_bytes += p.size() * sizeof(float); });
-  net.visit_layers([&](auto& l) {
-    using L = std::remove_reference_t<decltype(l)>;
-    if constexpr (quantized_weight_layer<L>) {
-      using S = typename L::scheme_type;
-      l.quantize_weights();
-      const std::size_t n = l.weight.size();
-      if constexpr (S::quantized)
-        s.packed_bytes += (n * std::size_t(S::bit_width::width) + 7) / 8 + l.scales().size() * sizeof(float);
-      else
-        s.packed_bytes += n * sizeof(float);
-      l.visit_parameters([&](parameter& p) {
-        if (p.role != parameter_role::weight) s.packed_bytes += p.size() * sizeof(float);
-      });
-    } else {
-      if constexpr (!requires { l.visit_layers([](auto&) {}); })
-        l.visit_parameters([&](parameter& p) { s.packed_bytes += p.size() * sizeof(float); });
-    }
-  });
-  return s;
+std::string summary(const Net&) {
+  return summary<Net>();
 }
 
 }  // namespace nibble

@@ -11,6 +11,8 @@
 
 #include <fmt/core.h>
 
+#include "nibble/data/augment.hpp"
+
 namespace nibble {
 
 enum class lr_schedule {
@@ -30,6 +32,7 @@ struct train_options {
   lr_schedule schedule = lr_schedule::cosine;
   double one_cycle_rise = 0.25;  // fraction of the run spent rising (one_cycle)
   float label_smoothing = 0;     // 0: one-hot targets
+  data::augmentation augment{};  // of each training image; {0, false} for none
   bool test_flip = false;        // evaluate on each test image and its mirror image, averaging the logits
   std::uint64_t seed = 0;
   std::filesystem::path checkpoint_dir;  // empty: no checkpoints
@@ -69,6 +72,7 @@ inline void validate(const train_options& o, std::size_t training_images) {
           "the one-cycle rise must be a fraction of the run between 0 and 1", o.one_cycle_rise);
   require(o.label_smoothing >= 0 && o.label_smoothing < 1, "label smoothing must lie in [0, 1)",
           double(o.label_smoothing));
+  require(o.augment.pad >= 0, "the augmentation pad must be 0 or more pixels", double(o.augment.pad));
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite contradict each other: resume continues the earlier run, "
                                 "overwrite discards it");

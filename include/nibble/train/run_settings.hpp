@@ -6,12 +6,15 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "nibble/data/cifar.hpp"
+#include "nibble/data/dataset.hpp"
 #include "nibble/io/crc32.hpp"
 #include "nibble/train/options.hpp"
 
@@ -23,8 +26,12 @@ using setting_list = std::vector<std::pair<std::string, std::string>>;
 // count (which changes only the order of float sums).
 inline bool setting_may_change(const std::string& key) { return key == "epochs" || key == "threads"; }
 
-template <class Optimizer>
-setting_list run_settings(const train_options& o, const Optimizer& opt, const data::dataset& train_set, int threads) {
+// Settings added after checkpoints were first written are recorded only when
+// they differ from what those runs did (CIFAR images, their statistics, the
+// pad-4 crop and flip), so that older checkpoints still resume.
+template <class Optimizer, class Sample>
+setting_list run_settings(const train_options& o, const Optimizer& opt, const data::basic_dataset<Sample>& train_set,
+                          int threads) {
   setting_list s;
   auto add = [&](std::string key, std::string value) { s.emplace_back(std::move(key), std::move(value)); };
   add("optimizer", std::string(Optimizer::name));
@@ -43,6 +50,13 @@ setting_list run_settings(const train_options& o, const Optimizer& opt, const da
   if (o.label_smoothing > 0) add("label_smoothing", fmt::format("{}", o.label_smoothing));
   add("seed", std::to_string(o.seed));
   add("max_batches", std::to_string(o.max_batches));
+  if (o.augment != data::augmentation{})
+    add("augmentation", fmt::format("pad {}, flip {}", o.augment.pad, o.augment.flip ? "yes" : "no"));
+  if (!std::is_same_v<Sample, std::uint8_t>) add("samples", "float");
+  if (train_set.shape != data::cifar_image) add("image_shape", train_set.shape.text());
+  if (train_set.norm != data::cifar_normalisation())
+    add("normalisation", fmt::format("mean ({}), deviation ({})", fmt::join(train_set.norm.mean, ", "),
+                                     fmt::join(train_set.norm.std, ", ")));
   add("training_images", std::to_string(train_set.size()));
   add("classes", std::to_string(train_set.classes));
   const auto pixels = std::as_bytes(std::span(train_set.pixels));

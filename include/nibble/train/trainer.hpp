@@ -29,11 +29,12 @@
 
 #include "nibble/core/context.hpp"
 #include "nibble/data/batch_loader.hpp"
-#include "nibble/data/cifar.hpp"
+#include "nibble/data/dataset.hpp"
 #include "nibble/io/checkpoint.hpp"
 #include "nibble/io/files.hpp"
 #include "nibble/kernels/parallel.hpp"
-#include "nibble/net/summary.hpp"
+#include "nibble/net/weight_statistics.hpp"
+#include "nibble/train/evaluate.hpp"
 #include "nibble/train/loss.hpp"
 #include "nibble/train/metrics.hpp"
 #include "nibble/train/optimizer.hpp"
@@ -61,37 +62,6 @@ class settings_changed : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-// Test accuracy (and mean loss into *loss). With flip, each image is also
-// seen mirrored and the two logits averaged (test-time augmentation).
-template <class Net>
-double evaluate(Net& net, const data::dataset& test, std::size_t batch_size, double* loss = nullptr,
-                bool progress = false, bool flip = false) {
-  data::batch_loader loader(test, {.batch_size = batch_size, .shuffle = false, .augment = false});
-  loader.start_epoch(0);
-  context ctx{.phase = mode::eval};
-  data::batch b;
-  activation grad, mirrored, averaged;
-  std::size_t correct = 0, seen = 0;
-  double total_loss = 0;
-  progress_bar bar("  eval", loader.batches_per_epoch(), progress);
-  for (std::size_t i = 0; loader.next(b); ++i) {
-    const activation* logits = &net.forward(b.images, ctx);
-    if (flip) {
-      averaged = *logits;
-      data::mirror_images(b.images, mirrored);
-      averaged = (averaged + net.forward(mirrored, ctx)) * 0.5f;
-      logits = &averaged;
-    }
-    const auto r = softmax_cross_entropy(*logits, b.labels, grad);
-    correct += r.correct;
-    total_loss += r.loss * double(b.size());
-    seen += b.size();
-    bar.update(i + 1, seen, fmt::format("acc {:.2f}%", 100.0 * double(correct) / double(seen)));
-  }
-  if (loss) *loss = seen ? total_loss / double(seen) : 0.0;
-  return seen ? double(correct) / double(seen) : 0.0;
-}
 
 namespace detail {
 
@@ -189,6 +159,33 @@ bool all_finite(Net& net) {
   return ok;
 }
 
+// Everything about the two sets that would make the run meaningless or
+// fail later, refused before any work: each set unusable on its own, images
+// of another shape than the network takes, more classes than outputs, and
+// a training and test set normalised differently.
+template <class Net, class Sample>
+void check_data(const data::basic_dataset<Sample>& train_set, const data::basic_dataset<Sample>& test_set) {
+  data::check_dataset(train_set, "the training set");
+  data::check_dataset(test_set, "the test set");
+  using In = typename Net::input_shape;
+  using Out = typename Net::output_shape;
+  const data::image_shape takes{In::channels, In::height, In::width};
+  for (const auto* set : {&train_set, &test_set})
+    if (set->shape != takes)
+      throw std::invalid_argument(fmt::format("the network takes {} images, but the {} set holds {} images",
+                                              takes.text(), set == &train_set ? "training" : "test",
+                                              set->shape.text()));
+  if (std::size_t(train_set.classes) > Out::size || std::size_t(test_set.classes) > Out::size)
+    throw std::invalid_argument(fmt::format("the data has {} classes but the network has {} outputs",
+                                            std::max(train_set.classes, test_set.classes), Out::size));
+  if (train_set.norm != test_set.norm)
+    throw std::invalid_argument(fmt::format(
+        "the training set is normalised with mean ({}) and deviation ({}), the test set with mean ({}) and "
+        "deviation ({}): give both the same normalisation (usually the training set's)",
+        fmt::join(train_set.norm.mean, ", "), fmt::join(train_set.norm.std, ", "), fmt::join(test_set.norm.mean, ", "),
+        fmt::join(test_set.norm.std, ", ")));
+}
+
 inline std::string last_good_state(const std::filesystem::path& ckpt, std::size_t epochs_done) {
   if (ckpt.empty()) return "No checkpoint folder was given, so there is no checkpoint.";
   if (epochs_done == 0) return "No epoch had finished, so no checkpoint was written.";
@@ -199,14 +196,12 @@ inline std::string last_good_state(const std::filesystem::path& ckpt, std::size_
 
 // Trains `net` (already initialised) with `opt`; returns one entry per epoch
 // run by this call. Progress goes to stderr, the per-epoch summary to `log`.
-template <class Net, class Optimizer>
-std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& train_set,
-                                 const data::dataset& test_set, const train_options& o, std::FILE* log = stdout) {
+template <class Net, class Optimizer, class Sample>
+std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dataset<Sample>& train_set,
+                                 const data::basic_dataset<Sample>& test_set, const train_options& o,
+                                 std::FILE* log = stdout) {
   validate(o, train_set.size());
-  using Out = typename Net::output_shape;
-  if (std::size_t(train_set.classes) > Out::size || std::size_t(test_set.classes) > Out::size)
-    throw std::invalid_argument(fmt::format("the data has {} classes but the network has {} outputs",
-                                            std::max(train_set.classes, test_set.classes), Out::size));
+  detail::check_data<Net>(train_set, test_set);
   detail::prepare_outputs(o, log);
   const std::filesystem::path ckpt = detail::checkpoint_path(o);
   const setting_list settings = run_settings(o, opt, train_set, kernels::max_threads());
@@ -240,7 +235,8 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
   const cosine_schedule schedule{o.learning_rate, o.min_learning_rate, o.t_max, o.warmup_epochs};
   const one_cycle_schedule cycle{.max_lr = o.learning_rate, .total_epochs = double(o.epochs),
                                  .rise_fraction = o.one_cycle_rise};
-  data::batch_loader loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true, .seed = o.seed});
+  data::basic_batch_loader<Sample> loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true,
+                                       .aug = o.augment, .seed = o.seed});
   context ctx{.phase = mode::train};
   data::batch b;
   activation grad;
@@ -289,7 +285,10 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::dataset& 
     m.train_accuracy = double(correct) / double(std::max<std::size_t>(seen, 1));
     m.train_images_per_second = double(seen) / train_seconds;
     const progress_bar eval_clock("", 0, false);
-    m.test_accuracy = evaluate(net, test_set, o.batch_size, &m.test_loss, o.progress, o.test_flip);
+    const evaluation e = evaluate(net, test_set, {.batch_size = o.batch_size, .flip = o.test_flip,
+                                                  .progress = o.progress});
+    m.test_accuracy = e.accuracy;
+    m.test_loss = e.loss;
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
     m.seconds = train_seconds + eval_clock.elapsed();
     if (!detail::all_finite(net) || !std::isfinite(m.test_loss))

@@ -1,0 +1,67 @@
+// summary(net): one row per layer with its position, description, output
+// shape and parameter count; the counts add up to the network's.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "nibble/net/simple_resnet4bit.hpp"
+#include "nibble/net/summary.hpp"
+#include "nibble/quant/presets.hpp"
+#include "training_fixtures.hpp"
+
+using namespace nibble;
+
+namespace {
+std::vector<std::string> lines_of(const std::string& text) { return fixtures::lines(text); }
+
+// The parameter column of a row, without its thousands separators.
+std::size_t parameters_of(const std::string& line) {
+  std::string digits;
+  for (std::size_t i = line.find_last_of(' ') + 1; i < line.size(); ++i)
+    if (line[i] != ',') digits += line[i];
+  return std::stoul(digits);
+}
+}  // namespace
+
+TEST_CASE("summary lists every layer with its output shape and parameters", "[summary]") {
+  using net_type = fixtures::small_net<w4a8>;
+  const net_type net;
+  const auto lines = lines_of(summary(net));
+  REQUIRE(lines.size() == 2 + 1 + 6);  // summary line, header, input, six layers
+  CHECK(lines[0] == describe_network<net_type>().summary);
+  CHECK(lines[1].find("layer") != std::string::npos);
+  CHECK(lines[2].find("input") != std::string::npos);
+  CHECK(lines[2].find("3x32x32") != std::string::npos);
+  CHECK(lines[3].rfind("0 ", 0) == 0);
+  CHECK(lines[3].find("conv2d") != std::string::npos);
+  CHECK(lines[3].find("8-bit") != std::string::npos);  // the activation scheme shows
+  CHECK(lines[3].find("4x16x16") != std::string::npos);  // stride 2
+  CHECK(parameters_of(lines[3]) == 4 * 3 * 3 * 3 + 4);
+  CHECK(lines[8].rfind("5 ", 0) == 0);
+  CHECK(lines[8].find("linear") != std::string::npos);
+  CHECK(lines[8].find("2x1x1") != std::string::npos);
+  std::size_t total = 0;
+  for (std::size_t i = 3; i < lines.size(); ++i) total += parameters_of(lines[i]);
+  CHECK(total == net_type::parameter_count);
+  CHECK(summary<net_type>() == summary(net));
+}
+
+TEST_CASE("summary shows the layers inside residual blocks under the block's position", "[summary]") {
+  using net_type = simple_resnet4bit<10, paper_4bit>;
+  const std::string text = summary<net_type>();
+  CHECK(text.find("residual block") != std::string::npos);
+  std::size_t top_level = 0;
+  bool nested = false;
+  const auto lines = lines_of(text);
+  for (std::size_t i = 1; i < lines.size(); ++i) {  // after the summary line
+    const std::string& line = lines[i];
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    const std::string position = line.substr(0, line.find(' '));
+    if (position.find('.') == std::string::npos)
+      top_level += parameters_of(line);
+    else
+      nested = true;
+  }
+  CHECK(nested);
+  CHECK(top_level == net_type::parameter_count);
+}
