@@ -7,7 +7,8 @@
 // differences (L(v + ε) − L(v − ε)) / 2ε on single entries of x and of the
 // parameters, with L summed in double.
 //
-// Every forward starts from the same random state (ctx.rng is reset before
+// Every forward starts from the same random state (ctx.rng and the
+// context's counter-based draws are reset before
 // each call), so stochastic layers such as dropout draw the same mask every
 // time and the checked function is deterministic.
 //
@@ -184,6 +185,7 @@ class gradient_probe {
  private:
   void forward() {
     ctx_.rng = rng0_;
+    ctx_.begin_step(ctx_.step);  // the same counter-based draws too
     layer_.forward(x_, y_, ctx_);
   }
 
@@ -347,6 +349,7 @@ gradient_report check_gradients(L& layer, const activation& x, context& ctx, con
       check(name, i, grad[i], probe.parameter_derivative(p, i, o.eps, o.allow_kinks));
   }
   ctx.rng = rng0;
+  ctx.begin_step(ctx.step);
   return report;
 }
 

@@ -39,8 +39,8 @@ static_assert(!full_precision::quantized);
 
 template <class S>
 struct valid_preset;
-template <class B, class C, class Sc, class E, class A, class Act>
-struct valid_preset<scheme<B, C, Sc, E, A, Act>> : std::bool_constant<is_valid_scheme<B, C, Sc, E, A, Act>> {};
+template <class B, class C, class Sc, class E, class... Options>
+struct valid_preset<scheme<B, C, Sc, E, Options...>> : std::bool_constant<is_valid_scheme<B, C, Sc, E, Options...>> {};
 
 static_assert(valid_preset<paper_4bit>::value);
 static_assert(valid_preset<int8_scheme>::value);
@@ -88,6 +88,24 @@ static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, ste, abs_max_per_tensor
 static_assert(!is_valid_scheme<ste, abs_max_per_tensor, tanh_clip<3.0f>, bits<4>>);
 // Not policies at all.
 static_assert(!is_valid_scheme<int, no_clip, abs_max_per_tensor, ste>);
+
+// Options after the fourth policy: any order, each kind at most once; the
+// defaults (fp32, float activations, round to nearest) change nothing.
+static_assert(is_valid_scheme<bits<4>, no_clip, abs_max_per_tensor, ste, stochastic_rounding, activation_bits<4>,
+                              bf16_arithmetic>);
+static_assert(!is_valid_scheme<bits<4>, no_clip, abs_max_per_tensor, ste, bf16_arithmetic, fp32_arithmetic>);
+static_assert(!is_valid_scheme<bits<4>, no_clip, abs_max_per_tensor, ste, activation_bits<8>, activation_bits<4>>);
+static_assert(!is_valid_scheme<bits<4>, no_clip, abs_max_per_tensor, ste, stochastic_rounding, round_to_nearest>);
+static_assert(std::is_same_v<scheme<bits<4>, no_clip, abs_max_per_tensor, ste, activation_bits<8>, bf16_arithmetic>::
+                                 arithmetic,
+                             bf16_arithmetic>);
+static_assert(std::is_same_v<paper_4bit::rounding, round_to_nearest> && !paper_4bit::stochastic);
+static_assert(with_rounding_t<paper_4bit, stochastic_rounding>::stochastic);
+static_assert(std::is_same_v<with_rounding_t<with_rounding_t<paper_4bit, stochastic_rounding>, round_to_nearest>,
+                             paper_4bit>);
+static_assert(std::is_same_v<with_arithmetic_t<with_arithmetic_t<w4a8, bf16_arithmetic>, fp32_arithmetic>, w4a8>);
+// A float scheme has nothing to round.
+static_assert(!scheme<full_precision, no_clip, no_scaling, ste, stochastic_rounding>::stochastic);
 
 static_assert(quant_scheme<paper_4bit>);
 static_assert(!quant_scheme<bits<4>>);

@@ -33,6 +33,8 @@ using f32 = float32_scheme;
 using per_channel_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_channel, ste>;
 using clipped_4bit = scheme<bits<4>, hard_clip<1.0f>, abs_max_per_tensor, clipped_ste>;
 using clipped_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, clipped_ste>;
+using stochastic_4bit = with_rounding_t<paper_4bit, stochastic_rounding>;
+using stochastic_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, ste, stochastic_rounding>;
 
 // init(rng), then biases and batch-norm γ, β drawn from U(0.5, 1.5): with
 // γ = 1 and β = 0 a gradient that forgets a factor γ would go unnoticed.
@@ -495,6 +497,9 @@ TEST_CASE("quantized conv2d gradients: dx exact and dW through the estimator", "
   SECTION("clipped_ste per-channel 3-bit") {
     check_quantized_layer<conv2d<4, 1, clipped_per_channel_3bit>, conv2d<4, 1, f32>, shape<3, 6, 6>>(3, 105);
   }
+  SECTION("stochastic rounding 4-bit") {
+    check_quantized_layer<conv2d<4, 3, stochastic_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 106);
+  }
 }
 
 TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "[layers][gradients][quantized]") {
@@ -508,6 +513,9 @@ TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "
   }
   SECTION("clipped_ste per-channel 3-bit") {
     check_quantized_layer<linear<5, clipped_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 115);
+  }
+  SECTION("stochastic rounding per-channel 3-bit") {
+    check_quantized_layer<linear<5, stochastic_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 116);
   }
 }
 

@@ -55,6 +55,7 @@ double train_quadrants() {
   std::vector<std::int32_t> labels;
   for (int step = 0; step < 150; ++step) {
     make_quadrant_batch(rng, 32, x, labels);
+    ctx.begin_step(std::uint64_t(step));
     train_step(net, opt, x, labels, 1e-2f, 0.5, grad, ctx);
   }
   ctx.phase = mode::eval;
@@ -70,6 +71,10 @@ TEST_CASE("a tiny 4-bit network learns which quadrant is bright", "[train]") {
 
 TEST_CASE("a tiny 8-bit network learns which quadrant is bright", "[train]") {
   CHECK(train_quadrants<int8_scheme>() > 0.95);
+}
+
+TEST_CASE("a tiny 4-bit network with stochastic rounding learns which quadrant is bright", "[train]") {
+  CHECK(train_quadrants<with_rounding_t<paper_4bit, stochastic_rounding>>() > 0.95);
 }
 
 TEST_CASE("an untrained tiny network is near chance on the quadrant problem", "[train]") {

@@ -40,9 +40,9 @@ struct trial {
   }
 
   // A fresh network and optimizer, as a new process would have.
-  template <class Optimizer = adamw>
-  std::vector<epoch_metrics> run(const train_options& options, small_net<paper_4bit>* out = nullptr) {
-    small_net<paper_4bit> net;
+  template <class Optimizer = adamw, class Scheme = paper_4bit>
+  std::vector<epoch_metrics> run(const train_options& options, small_net<Scheme>* out = nullptr) {
+    small_net<Scheme> net;
     std::mt19937_64 rng(3);
     net.init(rng);
     Optimizer opt;
@@ -106,6 +106,31 @@ TEST_CASE("training learns, and a resumed run equals an uninterrupted one with t
   CHECK(decode_history(c.run().history, "h").size() == 4);
   CHECK(parts.run(parts.o).empty());
   CHECK_THAT(parts.log_text(), Catch::Contains("the run is complete: 4 of 4 epochs done"));
+}
+
+TEST_CASE("stochastic rounding trains, and a resumed run equals an uninterrupted one bit for bit", "[trainer]") {
+  using stochastic = with_rounding_t<paper_4bit, stochastic_rounding>;
+  trial straight;
+  straight.o.checkpoint_dir.clear();
+  small_net<stochastic> a;
+  const auto history = straight.run<adamw, stochastic>(straight.o, &a);
+  CHECK(history.back().test_accuracy > 0.8);
+
+  trial parts;
+  parts.o.epochs = 2;
+  parts.run<adamw, stochastic>(parts.o);
+  parts.o.epochs = 4;
+  parts.o.resume = true;
+  small_net<stochastic> b;
+  parts.run<adamw, stochastic>(parts.o, &b);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
+
+  // The draws matter: the same run rounding to nearest ends elsewhere.
+  trial nearest;
+  nearest.o.checkpoint_dir.clear();
+  small_net<paper_4bit> c;
+  nearest.run(nearest.o, &c);
+  CHECK(fixtures::all_values(a) != fixtures::all_values(c));
 }
 
 TEST_CASE("one-cycle schedule and label smoothing train, are recorded, and resume exactly", "[trainer]") {

@@ -22,6 +22,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "nibble/core/counter_random.hpp"
 #include "nibble/data/augment.hpp"
 #include "nibble/data/dataset.hpp"
 
@@ -43,21 +44,6 @@ struct loader_options {
   std::uint64_t seed = 0;
 };
 
-namespace detail {
-
-// splitmix64 finaliser: spreads nearby inputs (epoch 3 vs 4) into unrelated seeds.
-inline std::uint64_t mix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t epoch, std::uint64_t stream) {
-  return mix64(mix64(mix64(seed) ^ epoch) ^ stream);
-}
-
-}  // namespace detail
 
 template <image_sample Sample>
 class basic_batch_loader {
@@ -97,7 +83,7 @@ class basic_batch_loader {
     std::iota(order_.begin(), order_.end(), std::size_t{0});
     if (opts_.shuffle) {
       // Fisher-Yates with our own bounded draw: same order on every standard library.
-      std::mt19937_64 rng(detail::derive_seed(opts_.seed, epoch, ~std::uint64_t{0}));
+      std::mt19937_64 rng(derive_key(opts_.seed, epoch, ~std::uint64_t{0}));
       for (std::size_t i = order_.size(); i > 1; --i)
         std::swap(order_[i - 1], order_[detail::uniform_below(rng, i)]);
     }
@@ -172,7 +158,7 @@ class basic_batch_loader {
     const image_shape& shape = data_.shape;
     b.images.resize({n, shape.channels, shape.height, shape.width});
     b.labels.resize(n);
-    std::mt19937_64 rng(detail::derive_seed(opts_.seed, epoch, index));
+    std::mt19937_64 rng(derive_key(opts_.seed, epoch, index));
     float* dst = b.images.data();
     for (std::size_t i = 0; i < n; ++i, dst += shape.size()) {
       const std::size_t source = order_[first + i];

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
+#include "nibble/core/counter_random.hpp"
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/kernels/simd.hpp"
 
@@ -48,6 +50,17 @@ inline void fake_quantize(const float* w, float* wq, std::size_t n, float s, flo
     for (; i < ve; i += fvec_width)
       store(wq + i, vclamp(xsimd::nearbyint(load(w + i) / sv), lo, hi) * sv);
     for (; i < e; ++i) wq[i] = std::clamp(std::nearbyint(w[i] / s), -qmax, qmax) * s;
+  });
+}
+
+// wq = clamp(floor(w / s + u_i), −qmax, qmax) · s with u_i = uniform01(key,
+// first + i): rounds up with probability frac(w / s). Each element's draw
+// depends only on its index, so the threads' split changes nothing.
+inline void fake_quantize_stochastic(const float* w, float* wq, std::size_t n, float s, float qmax, std::uint64_t key,
+                                     std::uint64_t first) {
+  for_chunks(n, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i)
+      wq[i] = std::clamp(std::floor(w[i] / s + uniform01(key, first + i)), -qmax, qmax) * s;
   });
 }
 

@@ -47,7 +47,7 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(2.0f / float(fan_in))); }
 
   void forward(const activation& x, activation& y, context& ctx) {
-    this->quantize_weights();
+    this->quantize_weights(ctx);
     if constexpr (Scheme::quantizes_activations) {
       const activation& codes = this->inputs.encode(x, ctx.training());
       kernels::conv_forward(geometry, Out, x.shape(0), codes.data(), this->weight_codes().data(), nullptr, y.data(),

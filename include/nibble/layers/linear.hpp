@@ -35,7 +35,7 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
   void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(1.0f / float(fan_in))); }
 
   void forward(const activation& x, activation& y, context& ctx) {
-    this->quantize_weights();
+    this->quantize_weights(ctx);
     const std::size_t n = x.shape(0);
     float* out = y.data();
     if constexpr (Scheme::quantizes_activations) {

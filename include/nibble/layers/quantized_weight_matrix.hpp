@@ -11,9 +11,11 @@
 //   y = (step_x · s_w) · Σ c_x c_w + bias,
 // the same pass a deployed integer layer ends with.
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <vector>
 
+#include "nibble/core/context.hpp"
 #include "nibble/core/parameter.hpp"
 #include "nibble/kernels/activation_codes.hpp"
 #include "nibble/kernels/channel_affine.hpp"
@@ -52,24 +54,20 @@ class quantized_weight_matrix {
     if constexpr (Scheme::quantizes_activations) inputs.reset();
   }
 
-  // Refreshes the quantized copy from the master weights (every forward).
-  void quantize_weights() {
-    quantized_.resize(weight_count);
-    scales_.resize(Scheme::scale_count(Rows));
-    Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data());
-    if constexpr (Scheme::quantizes_activations) {
-      codes_.resize(weight_count);
-      for (std::size_t r = 0; r < Rows; ++r) {
-        const float s = scales_[Scheme::per_channel ? r : 0];
-        for (std::size_t c = 0; c < Cols; ++c) {
-          const float w = weight.value[r * Cols + c];
-          if constexpr (Scheme::quantized)
-            codes_[r * Cols + c] = float(Scheme::code(w, s));
-          else
-            codes_[r * Cols + c] = w;
-        }
+  // Refreshes the quantized copy from the master weights, rounding to
+  // nearest (evaluation, statistics, deployment).
+  void quantize_weights() { quantize_with(nullptr); }
+  // The same in a forward pass: a stochastic-rounding scheme in training
+  // draws this step's rounding from the context.
+  void quantize_weights(context& ctx) {
+    if constexpr (Scheme::stochastic) {
+      if (ctx.training()) {
+        const std::uint64_t key = ctx.next_key();
+        quantize_with(&key);
+        return;
       }
     }
+    quantize_with(nullptr);
   }
   // The quantized weights (Rows × Cols) and scales of the last forward pass.
   const std::vector<float>& quantized_weights() const { return quantized_; }
@@ -107,6 +105,25 @@ class quantized_weight_matrix {
   const float* quantized() const { return quantized_.data(); }
 
  private:
+  void quantize_with(const std::uint64_t* key) {
+    quantized_.resize(weight_count);
+    scales_.resize(Scheme::scale_count(Rows));
+    Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data(), key);
+    if constexpr (Scheme::quantizes_activations) {
+      // The codes of the quantized weights, however they were rounded.
+      codes_.resize(weight_count);
+      for (std::size_t r = 0; r < Rows; ++r) {
+        const float s = scales_[Scheme::per_channel ? r : 0];
+        for (std::size_t c = 0; c < Cols; ++c) {
+          if constexpr (Scheme::quantized)
+            codes_[r * Cols + c] = std::nearbyint(quantized_[r * Cols + c] / s);
+          else
+            codes_[r * Cols + c] = weight.value[r * Cols + c];
+        }
+      }
+    }
+  }
+
   std::vector<float> quantized_;
   std::vector<float> scales_;
   std::vector<float> codes_;

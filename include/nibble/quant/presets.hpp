@@ -1,6 +1,9 @@
 #pragma once
-// Named schemes: the paper's 4-bit recipe, its 8-bit sibling, FP32, and
-// the weight/activation pairs of integer inference (W4A8, W4A4, W8A8).
+// Named schemes: the paper's 4-bit recipe, its 8-bit sibling, FP32, the
+// weight/activation pairs of integer inference (W4A8, W4A4, W8A8), and the
+// tools that swap one option of a scheme (with_arithmetic_t, ...).
+#include <type_traits>
+
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
@@ -15,26 +18,45 @@ using int8_scheme = scheme<bits<8>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
 // Float pass-through: the FP32 baseline.
 using float32_scheme = scheme<full_precision, no_clip, no_scaling, ste>;
 
+namespace detail {
+// Scheme S with its option of kind K removed, then New appended unless it
+// is that kind's default (so that replacing an option by the default gives
+// back the plain scheme's type).
+template <class S, option_kind K, class New, class Default>
+struct with_option;
+template <class B, class C, class Sc, class E, class... Options, option_kind K, class New, class Default>
+struct with_option<scheme<B, C, Sc, E, Options...>, K, New, Default> {
+  template <class... Kept>
+  struct list {
+    using type = std::conditional_t<std::is_same_v<New, Default>, scheme<B, C, Sc, E, Kept...>,
+                                    scheme<B, C, Sc, E, Kept..., New>>;
+  };
+  template <class L, class... Rest>
+  struct keep {
+    using type = L;
+  };
+  template <class... Kept, class O, class... Rest>
+  struct keep<list<Kept...>, O, Rest...> {
+    using type = typename keep<std::conditional_t<option_kind_of<O>() == K, list<Kept...>, list<Kept..., O>>,
+                               Rest...>::type;
+  };
+  using type = typename keep<list<>, Options...>::type::type;
+};
+}  // namespace detail
+
 // Scheme S with its arithmetic policy replaced by A.
 template <class S, class A>
-struct with_arithmetic;
-template <class B, class C, class Sc, class E, class Old, class Act, class A>
-struct with_arithmetic<scheme<B, C, Sc, E, Old, Act>, A> {
-  using type = scheme<B, C, Sc, E, A, Act>;
-};
-template <class S, class A>
-using with_arithmetic_t = typename with_arithmetic<S, A>::type;
+using with_arithmetic_t = typename detail::with_option<S, detail::option_kind::arithmetic, A, fp32_arithmetic>::type;
 static_assert(std::is_same_v<with_arithmetic_t<paper_4bit, bf16_arithmetic>, paper_4bit_bf16>);
 
 // Scheme S with its activation policy replaced by Act.
 template <class S, class Act>
-struct with_activations;
-template <class B, class C, class Sc, class E, class A, class Old, class Act>
-struct with_activations<scheme<B, C, Sc, E, A, Old>, Act> {
-  using type = scheme<B, C, Sc, E, A, Act>;
-};
-template <class S, class Act>
-using with_activations_t = typename with_activations<S, Act>::type;
+using with_activations_t =
+    typename detail::with_option<S, detail::option_kind::activations, Act, float_activations>::type;
+
+// Scheme S with its rounding policy replaced by R.
+template <class S, class R>
+using with_rounding_t = typename detail::with_option<S, detail::option_kind::rounding, R, round_to_nearest>::type;
 
 // Integer-inference schemes: the paper's weight recipe, and every conv2d and
 // linear layer also quantizes its input to unsigned codes.

@@ -1,10 +1,14 @@
 #pragma once
-// A quantization scheme: four compile-time policies composed into one type,
-// plus two optional ones: the arithmetic of the layer's products, and
-// whether the layer quantizes its input activations (quant/activations.hpp).
+// A quantization scheme: four compile-time policies composed into one type
+// (bit width, clip, scaling, gradient estimator, in that order), then any
+// options, in any order and each kind at most once: the arithmetic of the
+// layer's products (fp32 by default), whether the layer quantizes its input
+// activations (float by default; quant/activations.hpp), and how weights
+// are rounded in training (to nearest by default; quant/rounding.hpp).
 //
 //   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste>
-//   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, activation_bits<8>>
+//   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, activation_bits<8>, bf16_arithmetic>
+//   scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, stochastic_rounding>
 //
 // Layers take a scheme as a template argument; everything it decides is
 // resolved at compile time, so the training step never branches on it.
@@ -14,6 +18,7 @@
 #include <string>
 #include <type_traits>
 
+#include "nibble/core/counter_random.hpp"
 #include "nibble/kernels/elementwise.hpp"
 #include "nibble/quant/activations.hpp"
 #include "nibble/quant/arithmetic.hpp"
@@ -21,18 +26,54 @@
 #include "nibble/quant/clip.hpp"
 #include "nibble/quant/concepts.hpp"
 #include "nibble/quant/estimator.hpp"
+#include "nibble/quant/rounding.hpp"
 #include "nibble/quant/scaling.hpp"
 
 namespace nibble {
 
-// True when the four policies model their concepts and fit together. It is a
-// plain constant, so tests (and users) can ask without a compile error.
-template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic,
-          class Activations = float_activations>
+namespace detail {
+
+// The kinds of option a scheme takes after its four policies.
+enum class option_kind { none, arithmetic, activations, rounding };
+
+template <class T>
+consteval option_kind option_kind_of() {
+  if constexpr (arithmetic_policy<T>) return option_kind::arithmetic;
+  else if constexpr (activation_policy<T>) return option_kind::activations;
+  else if constexpr (rounding_policy<T>) return option_kind::rounding;
+  else return option_kind::none;
+}
+
+template <option_kind K, class... Options>
+inline constexpr std::size_t options_of_kind = (std::size_t(option_kind_of<Options>() == K) + ... + 0);
+
+// Every option is of a known kind, and no kind is given twice.
+template <class... Options>
+inline constexpr bool options_valid =
+    options_of_kind<option_kind::none, Options...> == 0 && options_of_kind<option_kind::arithmetic, Options...> <= 1 &&
+    options_of_kind<option_kind::activations, Options...> <= 1 && options_of_kind<option_kind::rounding, Options...> <= 1;
+
+// The option of kind K, or Default when none is given.
+template <option_kind K, class Default, class... Options>
+struct option_or {
+  using type = Default;
+};
+template <option_kind K, class Default, class O, class... Options>
+struct option_or<K, Default, O, Options...> {
+  using type = std::conditional_t<option_kind_of<O>() == K, O, typename option_or<K, Default, Options...>::type>;
+};
+template <option_kind K, class Default, class... Options>
+using option_or_t = typename option_or<K, Default, Options...>::type;
+
+}  // namespace detail
+
+// True when the four policies model their concepts, the options are valid
+// and everything fits together. It is a plain constant, so tests (and
+// users) can ask without a compile error.
+template <class Bits, class Clip, class Scaling, class Estimator, class... Options>
 consteval bool is_valid_scheme_v() {
   if constexpr (!bit_width_policy<Bits> || !clip_policy<Clip> || !scaling_policy<Scaling> ||
-                !gradient_estimator<Estimator> || !arithmetic_policy<Arithmetic> ||
-                !activation_policy<Activations>) {
+                !gradient_estimator<Estimator> || !detail::options_valid<Options...>) {
     return false;
   } else {
     constexpr bool float_scaling = std::is_same_v<Scaling, no_scaling>;
@@ -41,12 +82,10 @@ consteval bool is_valid_scheme_v() {
     return true;
   }
 }
-template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic,
-          class Activations = float_activations>
-inline constexpr bool is_valid_scheme = is_valid_scheme_v<Bits, Clip, Scaling, Estimator, Arithmetic, Activations>();
+template <class Bits, class Clip, class Scaling, class Estimator, class... Options>
+inline constexpr bool is_valid_scheme = is_valid_scheme_v<Bits, Clip, Scaling, Estimator, Options...>();
 
-template <class Bits, class Clip, class Scaling, class Estimator, class Arithmetic = fp32_arithmetic,
-          class Activations = float_activations>
+template <class Bits, class Clip, class Scaling, class Estimator, class... Options>
 struct scheme {
   static_assert(bit_width_policy<Bits>,
                 "nibble::scheme: the first argument must be a bit-width policy: bits<N> with 2 <= N <= 8, "
@@ -59,12 +98,13 @@ struct scheme {
                 "abs_max_per_channel, no_scaling).");
   static_assert(gradient_estimator<Estimator>,
                 "nibble::scheme: the fourth argument must be a gradient estimator (ste, clipped_ste).");
-  static_assert(arithmetic_policy<Arithmetic>,
-                "nibble::scheme: the optional fifth argument must be an arithmetic policy (fp32_arithmetic, "
-                "bf16_arithmetic).");
-  static_assert(activation_policy<Activations>,
-                "nibble::scheme: the optional sixth argument must be an activation policy: float_activations, "
-                "or activation_bits<N> with 2 <= N <= 8.");
+  static_assert(detail::options_of_kind<detail::option_kind::none, Options...> == 0,
+                "nibble::scheme: every argument after the fourth must be an option: an arithmetic policy "
+                "(fp32_arithmetic, bf16_arithmetic), an activation policy (float_activations, or activation_bits<N> "
+                "with 2 <= N <= 8) or a rounding policy (round_to_nearest, stochastic_rounding).");
+  static_assert(detail::options_valid<Options...> || detail::options_of_kind<detail::option_kind::none, Options...> > 0,
+                "nibble::scheme: an option kind is given twice (two arithmetic, activation or rounding policies); "
+                "give each kind at most once.");
   static_assert(!bit_width_policy<Bits> || !scaling_policy<Scaling> ||
                     Bits::quantized != std::is_same_v<Scaling, no_scaling>,
                 "nibble::scheme: a quantized bit width needs a scaling policy that finds a step size, and "
@@ -78,19 +118,24 @@ struct scheme {
   using clip = Clip;
   using scaling = Scaling;
   using estimator = Estimator;
-  using arithmetic = Arithmetic;
-  using activations = Activations;
+  using arithmetic = detail::option_or_t<detail::option_kind::arithmetic, fp32_arithmetic, Options...>;
+  using activations = detail::option_or_t<detail::option_kind::activations, float_activations, Options...>;
+  using rounding = detail::option_or_t<detail::option_kind::rounding, round_to_nearest, Options...>;
   static constexpr bool quantized = Bits::quantized;
-  static constexpr bool quantizes_activations = Activations::quantized;
+  static constexpr bool quantizes_activations = activations::quantized;
+  static constexpr bool stochastic = quantized && rounding::stochastic;
   static constexpr int qmax = Bits::qmax;
   static constexpr bool per_channel = Scaling::per_channel;
 
   // In words, e.g. "4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products"
-  // (then ", 8-bit activations (EMA range)" when the input is quantized).
+  // (then ", 8-bit activations (EMA range)" when the input is quantized, and
+  // ", stochastic rounding" when it rounds so). Defaults add nothing, so a
+  // description never changes when an option is spelled out.
   static std::string describe() {
     return Bits::describe() + ", " + Scaling::describe() + ", " + Clip::describe() + ", " + Estimator::describe() +
-           ", " + Arithmetic::describe() + " products" +
-           (quantizes_activations ? ", " + Activations::describe() : std::string());
+           ", " + arithmetic::describe() + " products" +
+           (quantizes_activations ? ", " + activations::describe() : std::string()) +
+           (rounding::stochastic ? ", " + rounding::describe() : std::string());
   }
 
   // Number of scales for a weight with `rows` output channels.
@@ -107,17 +152,23 @@ struct scheme {
     return static_cast<int>(std::clamp(q, -float(qmax), float(qmax)));
   }
 
-  // Fake quantization: wq = clamp(round(w / s), -qmax, qmax) * s, row by row.
-  static void quantize(const float* w, float* wq, std::size_t rows, std::size_t cols, float* scales) {
+  // Fake quantization: wq = clamp(round(w / s), -qmax, qmax) * s, row by
+  // row. With a key, a stochastic-rounding scheme rounds stochastically,
+  // drawing element i's uniform from (key, i); without one it rounds to
+  // nearest (evaluation, statistics, deployment).
+  static void quantize(const float* w, float* wq, std::size_t rows, std::size_t cols, float* scales,
+                       const std::uint64_t* key = nullptr) {
     if constexpr (!quantized) {
       std::copy(w, w + rows * cols, wq);
       scales[0] = 1.0f;
     } else {
       Scaling::compute(w, rows, cols, float(qmax), scales);
-      if constexpr (per_channel) {
-        for (std::size_t r = 0; r < rows; ++r) kernels::fake_quantize(w + r * cols, wq + r * cols, cols, scales[r], qmax);
-      } else {
-        kernels::fake_quantize(w, wq, rows * cols, scales[0], qmax);
+      const std::size_t groups = per_channel ? rows : 1, n = per_channel ? cols : rows * cols;
+      for (std::size_t g = 0; g < groups; ++g) {
+        if (stochastic && key)
+          kernels::fake_quantize_stochastic(w + g * n, wq + g * n, n, scales[g], qmax, *key, g * n);
+        else
+          kernels::fake_quantize(w + g * n, wq + g * n, n, scales[g], qmax);
       }
     }
   }
@@ -139,8 +190,8 @@ struct scheme {
 
 template <class T>
 struct is_scheme : std::false_type {};
-template <class B, class C, class S, class E, class A, class Act>
-struct is_scheme<scheme<B, C, S, E, A, Act>> : std::true_type {};
+template <class B, class C, class S, class E, class... Options>
+struct is_scheme<scheme<B, C, S, E, Options...>> : std::true_type {};
 template <class T>
 concept quant_scheme = is_scheme<T>::value;
 

@@ -237,7 +237,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
                                  .rise_fraction = o.one_cycle_rise};
   data::basic_batch_loader<Sample> loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true,
                                        .aug = o.augment, .seed = o.seed});
-  context ctx{.phase = mode::train};
+  context ctx{.phase = mode::train, .seed = o.seed};
   data::batch b;
   activation grad;
   std::vector<epoch_metrics> ran;
@@ -261,6 +261,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
         lr = cycle.at(t);
       else if (epoch < o.warmup_epochs)
         lr = schedule.at(t);
+      ctx.begin_step(epoch * per_epoch + i);  // counter-based draws (stochastic rounding) by step
       const step_result r =
           train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx, o.label_smoothing);
       if (!r.applied)
