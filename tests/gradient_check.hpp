@@ -232,6 +232,10 @@ struct gradient_check_options {
   bool check_input = true;
   bool check_weights = true;           // parameters with role weight
   bool check_other_parameters = true;  // biases and batch-norm γ, β
+  // Learned quantizer steps (LSQ) have an estimated gradient, not the
+  // derivative of the staircase: they are checked against Esser et al.'s
+  // formula instead (test_layers_gradients.cpp, check_quantized_layer).
+  bool check_steps = false;
   // For functions with kinks (ReLU, max): where the central difference
   // misses and the two one-sided differences disagree (a kink lies within
   // ε), accept an analytic gradient that matches one of the one-sided
@@ -341,8 +345,9 @@ gradient_report check_gradients(L& layer, const activation& x, context& ctx, con
   }
   const auto& params = probe.parameters();
   for (std::size_t p = 0; p < params.size(); ++p) {
-    const bool is_weight = params[p]->role == nibble::parameter_role::weight;
-    if (is_weight ? !o.check_weights : !o.check_other_parameters) continue;
+    const auto role = params[p]->role;
+    if (role == nibble::parameter_role::step && !o.check_steps) continue;
+    if (role == nibble::parameter_role::weight ? !o.check_weights : !o.check_other_parameters) continue;
     const std::string name = "parameter " + std::to_string(p);
     const std::vector<float>& grad = probe.parameter_gradients()[p];
     for (std::size_t i : sample_indices(params[p]->size(), o.parameter_samples, pick))

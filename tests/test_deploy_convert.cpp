@@ -200,6 +200,8 @@ TEST_CASE("a deployed network computes the trained network's eval forward (fp32 
   check_agrees_in_fp32<plain_net<float32_scheme>>(14);
   check_agrees_in_fp32<residual_net<paper_4bit>>(15);
   check_agrees_in_fp32<residual_net<float32_scheme>>(16);
+  check_agrees_in_fp32<plain_net<scheme<bits<4>, no_clip, learned_step, clipped_ste>>>(17);
+  check_agrees_in_fp32<plain_net<scheme<bits<4>, no_clip, percentile_per_channel<99.0f>, ste>>>(18);
 }
 
 TEST_CASE("with bf16 products the deployed network stays close to the trained one", "[deploy]") {
@@ -292,5 +294,14 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
   }
   SECTION("W4A8 with bf16 training products") {
     require_bit_exact_deployment<plain_net<with_arithmetic_t<w4a8, bf16_arithmetic>>>(306);
+  }
+  SECTION("W4A8 with learned steps (LSQ), trained with stochastic rounding") {
+    using lsq_w4a8 = scheme<bits<4>, no_clip, learned_step_per_channel, clipped_ste, activation_bits<8>,
+                            stochastic_rounding>;
+    require_bit_exact_deployment<plain_net<lsq_w4a8>>(309);
+  }
+  SECTION("W4A8 with 99th-percentile scales") {
+    require_bit_exact_deployment<
+        plain_net<scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.0f>, ste, activation_bits<8>>>>(310);
   }
 }

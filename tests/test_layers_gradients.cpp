@@ -34,6 +34,9 @@ using per_channel_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_channel, s
 using clipped_4bit = scheme<bits<4>, hard_clip<1.0f>, abs_max_per_tensor, clipped_ste>;
 using clipped_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, clipped_ste>;
 using stochastic_4bit = with_rounding_t<paper_4bit, stochastic_rounding>;
+using lsq_4bit = scheme<bits<4>, no_clip, learned_step, clipped_ste>;
+using lsq_per_channel_3bit = scheme<bits<3>, no_clip, learned_step_per_channel, clipped_ste>;
+using percentile_4bit = scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<95.0f>, clipped_ste>;
 using stochastic_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, ste, stochastic_rounding>;
 
 // init(rng), then biases and batch-norm γ, β drawn from U(0.5, 1.5): with
@@ -201,6 +204,12 @@ void check_quantized_layer(std::size_t batch, std::uint64_t seed) {
     // for the wrong row would show.
     for (std::size_t i = 0; i < q.weight.size(); ++i) q.weight.value(i) *= float(1 + 3 * (i / Q::fan_in));
   }
+  if constexpr (S::learned_scale) {
+    // Steps for these weights, halved so that some weights saturate and
+    // both branches of the step's gradient are taken.
+    q.reset_steps();
+    for (float& v : q.step.value) v *= 0.5f;
+  }
   context ctx;
   const activation x = nibble_test::gaussian_input<Shape>(batch, seed + 1);
 
@@ -245,6 +254,23 @@ void check_quantized_layer(std::size_t batch, std::uint64_t seed) {
     const float s = scales[S::per_channel ? i / Q::fan_in : 0];
     const double est = S::estimator::derivative(q.weight.value(i), s, float(S::qmax));
     report.compare("weight", i, q.weight.grad(i), est * dl_dwq, o);
+  }
+  if constexpr (S::learned_scale) {
+    // Each learned step's gradient: Esser et al.'s formula, written out here
+    // on its own, with dL/dWq of every weight from the twin by finite
+    // differences.
+    const std::size_t groups = scales.size(), n = wq.size() / groups;
+    const double q_max = S::qmax;
+    for (std::size_t g = 0; g < groups; ++g) {
+      double expected = 0;
+      for (std::size_t i = g * n; i < (g + 1) * n; ++i) {
+        const double x = double(q.weight.value(i)) / double(scales[g]);
+        const double d = x <= -q_max ? -q_max : x >= q_max ? q_max : std::nearbyint(x) - x;
+        expected += fprobe.parameter_derivative(0, i, 1e-2f, false).central * d;
+      }
+      expected /= std::sqrt(double(n) * q_max);
+      report.compare("step", g, q.step.grad(g), expected, o);
+    }
   }
   INFO(report.describe());
   CHECK(report.passed());
@@ -500,6 +526,12 @@ TEST_CASE("quantized conv2d gradients: dx exact and dW through the estimator", "
   SECTION("stochastic rounding 4-bit") {
     check_quantized_layer<conv2d<4, 3, stochastic_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 106);
   }
+  SECTION("learned step (LSQ) 4-bit") {
+    check_quantized_layer<conv2d<4, 3, lsq_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 107);
+  }
+  SECTION("95th-percentile scale 4-bit, clipped_ste") {
+    check_quantized_layer<conv2d<4, 3, percentile_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 108);
+  }
 }
 
 TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "[layers][gradients][quantized]") {
@@ -516,6 +548,9 @@ TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "
   }
   SECTION("stochastic rounding per-channel 3-bit") {
     check_quantized_layer<linear<5, stochastic_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 116);
+  }
+  SECTION("learned step (LSQ) per-channel 3-bit") {
+    check_quantized_layer<linear<5, lsq_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 117);
   }
 }
 

@@ -77,6 +77,14 @@ TEST_CASE("a tiny 4-bit network with stochastic rounding learns which quadrant i
   CHECK(train_quadrants<with_rounding_t<paper_4bit, stochastic_rounding>>() > 0.95);
 }
 
+TEST_CASE("a tiny 4-bit network with learned steps (LSQ) learns which quadrant is bright", "[train]") {
+  CHECK(train_quadrants<scheme<bits<4>, no_clip, learned_step, clipped_ste>>() > 0.95);
+}
+
+TEST_CASE("a tiny 4-bit network with 99th-percentile scales learns which quadrant is bright", "[train]") {
+  CHECK(train_quadrants<scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.0f>, ste>>() > 0.95);
+}
+
 TEST_CASE("an untrained tiny network is near chance on the quadrant problem", "[train]") {
   // Guards the two tests above against a problem too easy to mean anything.
   quadrant_net<paper_4bit> net;

@@ -11,7 +11,8 @@ namespace nibble {
 enum class parameter_role {
   weight,  // rank >= 2 (conv kernels, linear matrices): quantized and clipped
   bias,    // stays float
-  norm     // batch-norm scale and shift: stay float
+  norm,    // batch-norm scale and shift: stay float
+  step     // a learned quantizer step (LSQ): stays float, no weight decay
 };
 
 struct parameter {

@@ -143,13 +143,13 @@ class integer_matrix {
     static_assert(std::is_same_v<typename S::bit_width, Bits> && std::is_same_v<typename S::activations, Activations> &&
                       Trained::weight_count == weight_count,
                   "nibble::deploy: a deployed layer is filled from the trained layer it was derived from.");
-    std::vector<float> wq(weight_count), scales(S::scale_count(Rows));
-    S::quantize(trained.weight.value.data(), wq.data(), Rows, Cols, scales.data());
+    std::vector<float> wq, scales;
+    trained.quantize_for_inference(wq, scales);
     const kernels::code_grid g = trained.inputs.grid();
     input_grid = {g.step, g.zero};
     for (std::size_t r = 0; r < Rows; ++r) {
       const float s = scales[S::per_channel ? r : 0];
-      for (std::size_t c = 0; c < Cols; ++c) codes.set_code(r * Cols + c, S::code(trained.weight.value[r * Cols + c], s));
+      for (std::size_t c = 0; c < Cols; ++c) codes.set_code(r * Cols + c, int(std::nearbyint(wq[r * Cols + c] / s)));
       // As quantized_weight_matrix::scale_integer_sums computes it.
       scale.multiplier[r] = g.step * s;
       scale.offset[r] = trained.bias.value(r);

@@ -116,8 +116,8 @@ class weight_matrix {
     static_assert(std::is_same_v<typename S::bit_width, Bits> && Trained::weight_count == weight_count,
                   "nibble::deploy: a deployed layer is filled from the trained layer it was derived from.");
     // The scheme quantizes exactly as the trained forward pass does.
-    std::vector<float> wq(weight_count), scales(S::scale_count(Rows));
-    S::quantize(trained.weight.value.data(), wq.data(), Rows, Cols, scales.data());
+    std::vector<float> wq, scales;
+    trained.quantize_for_inference(wq, scales);
     for (std::size_t r = 0; r < Rows; ++r) {
       const float s = scales[S::per_channel ? r : 0];
       for (std::size_t c = 0; c < Cols; ++c) {

@@ -10,6 +10,7 @@
 // each sum into the output with one multiply-add per channel:
 //   y = (step_x · s_w) · Σ c_x c_w + bias,
 // the same pass a deployed integer layer ends with.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -21,6 +22,7 @@
 #include "nibble/kernels/channel_affine.hpp"
 #include "nibble/quant/accumulator.hpp"
 #include "nibble/quant/input_quantizer.hpp"
+#include "nibble/quant/learned_step.hpp"
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
@@ -39,10 +41,13 @@ class quantized_weight_matrix {
   using arithmetic = typename Scheme::arithmetic;
   using input_activations = typename Scheme::activations;
   static constexpr std::size_t weight_count = Rows * Cols;
-  static constexpr std::size_t parameter_count = weight_count + Rows;
+  static constexpr std::size_t step_count = Scheme::learned_scale ? Scheme::scale_count(Rows) : 0;
+  static constexpr std::size_t parameter_count = weight_count + Rows + step_count;
 
   parameter weight{weight_count, parameter_role::weight};
   parameter bias{Rows, parameter_role::bias};
+  // The learned steps (LSQ schemes only; otherwise empty and never visited).
+  parameter step{step_count, parameter_role::step};
   // The input's range and codes (nothing for float activations).
   input_quantizer<typename Scheme::activations> inputs;
 
@@ -51,7 +56,24 @@ class quantized_weight_matrix {
     std::normal_distribution<float> normal(0.0f, stddev);
     for (auto& w : weight.value) w = normal(rng);
     bias.value.fill(0.0f);
+    if constexpr (Scheme::learned_scale) reset_steps();
     if constexpr (Scheme::quantizes_activations) inputs.reset();
+  }
+
+  // LSQ: sets each learned step to 2·mean|W| / sqrt(qmax) of the weights it
+  // scales (init does; call it after loading other weights into the layer).
+  void reset_steps() {
+    if constexpr (Scheme::learned_scale)
+      Scheme::scaling::compute(weight.value.data(), Rows, Cols, float(Scheme::qmax), step.value.data());
+  }
+
+  // The weights and scales inference uses (round to nearest; the learned
+  // steps for LSQ): what evaluation computes and deployment stores.
+  void quantize_for_inference(std::vector<float>& wq, std::vector<float>& scales) const {
+    wq.resize(weight_count);
+    scales.resize(Scheme::scale_count(Rows));
+    if constexpr (Scheme::learned_scale) std::copy(step.value.begin(), step.value.end(), scales.begin());
+    Scheme::quantize(weight.value.data(), wq.data(), Rows, Cols, scales.data());
   }
 
   // Refreshes the quantized copy from the master weights, rounding to
@@ -87,19 +109,34 @@ class quantized_weight_matrix {
         y, y);
   }
 
-  // weight.grad holds dL/dWq; make it dL/dW with the scheme's estimator.
-  void apply_estimator() { Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols); }
+  // weight.grad holds dL/dWq; make it dL/dW with the scheme's estimator
+  // (and, for LSQ, first take each step's gradient from it).
+  void apply_estimator() {
+    if constexpr (Scheme::learned_scale) {
+      constexpr std::size_t groups = Scheme::scale_count(Rows), n = weight_count / groups;
+      for (std::size_t g = 0; g < groups; ++g)
+        step.grad[g] = learned_step_gradient(weight.value.data() + g * n, weight.grad.data() + g * n, n, scales_[g],
+                                             float(Scheme::qmax));
+    }
+    Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols);
+  }
 
   template <class F>
   void visit_parameters(F&& f) {
     f(weight);
     f(bias);
+    if constexpr (Scheme::learned_scale) f(step);
   }
   template <class F>
   void visit_buffers(F&& f) {
     inputs.visit_buffers(f);
   }
-  void post_step() { Scheme::post_step(weight.value.data(), weight_count); }
+  void post_step() {
+    Scheme::post_step(weight.value.data(), weight_count);
+    if constexpr (Scheme::learned_scale)  // a step must stay positive
+      for (float& s : step.value) s = std::max(s, min_step);
+  }
+  static constexpr float min_step = 1e-8f;
 
  protected:
   const float* quantized() const { return quantized_.data(); }
@@ -108,6 +145,7 @@ class quantized_weight_matrix {
   void quantize_with(const std::uint64_t* key) {
     quantized_.resize(weight_count);
     scales_.resize(Scheme::scale_count(Rows));
+    if constexpr (Scheme::learned_scale) std::copy(step.value.begin(), step.value.end(), scales_.begin());
     Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data(), key);
     if constexpr (Scheme::quantizes_activations) {
       // The codes of the quantized weights, however they were rounded.

@@ -30,15 +30,18 @@ concept clip_policy = requires(float* w, std::size_t n) {
 } && T::valid;
 
 // Scaling: how the float step between levels is found (per tensor or per
-// output channel).
+// output channel): computed from the weights, or learned (a trainable
+// parameter of the layer, whose compute() only initialises it).
 template <class T>
 concept scaling_policy = requires(const float* w, std::size_t rows, std::size_t cols, float qmax,
                                   float* scales) {
   { T::is_scaling_policy } -> std::convertible_to<bool>;
   { T::per_channel } -> std::convertible_to<bool>;
+  { T::learned } -> std::convertible_to<bool>;
+  { T::valid } -> std::convertible_to<bool>;
   { T::describe() } -> std::convertible_to<std::string>;
   T::compute(w, rows, cols, qmax, scales);
-};
+} && T::valid;
 
 // Gradient estimator: the derivative used for the rounding step in backward.
 template <class T>

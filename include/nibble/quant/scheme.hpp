@@ -79,6 +79,7 @@ consteval bool is_valid_scheme_v() {
     constexpr bool float_scaling = std::is_same_v<Scaling, no_scaling>;
     if (Bits::quantized == float_scaling) return false;
     if (Estimator::needs_quantizer && !Bits::quantized) return false;
+    if (Scaling::learned && !Estimator::needs_quantizer) return false;
     return true;
   }
 }
@@ -95,7 +96,8 @@ struct scheme {
                 "tanh_clip<C>) with a positive bound C.");
   static_assert(scaling_policy<Scaling>,
                 "nibble::scheme: the third argument must be a scaling policy (abs_max_per_tensor, "
-                "abs_max_per_channel, no_scaling).");
+                "abs_max_per_channel, percentile_per_tensor<P> or percentile_per_channel<P> with 50 < P <= 100, "
+                "learned_step, learned_step_per_channel, no_scaling).");
   static_assert(gradient_estimator<Estimator>,
                 "nibble::scheme: the fourth argument must be a gradient estimator (ste, clipped_ste).");
   static_assert(detail::options_of_kind<detail::option_kind::none, Options...> == 0,
@@ -109,6 +111,10 @@ struct scheme {
                     Bits::quantized != std::is_same_v<Scaling, no_scaling>,
                 "nibble::scheme: a quantized bit width needs a scaling policy that finds a step size, and "
                 "no_scaling fits only full_precision.");
+  static_assert(!scaling_policy<Scaling> || !gradient_estimator<Estimator> || !Scaling::learned ||
+                    Estimator::needs_quantizer,
+                "nibble::scheme: a learned step (LSQ) lets weight gradients through only inside the quantizer's "
+                "range, as Esser et al. define it: use clipped_ste as the estimator.");
   static_assert(!bit_width_policy<Bits> || !gradient_estimator<Estimator> || !Estimator::needs_quantizer ||
                     Bits::quantized,
                 "nibble::scheme: clipped_ste zeroes gradients outside the quantizer's range, so it needs a "
@@ -126,6 +132,7 @@ struct scheme {
   static constexpr bool stochastic = quantized && rounding::stochastic;
   static constexpr int qmax = Bits::qmax;
   static constexpr bool per_channel = Scaling::per_channel;
+  static constexpr bool learned_scale = Scaling::learned;
 
   // In words, e.g. "4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products"
   // (then ", 8-bit activations (EMA range)" when the input is quantized, and
@@ -153,7 +160,8 @@ struct scheme {
   }
 
   // Fake quantization: wq = clamp(round(w / s), -qmax, qmax) * s, row by
-  // row. With a key, a stochastic-rounding scheme rounds stochastically,
+  // row, with the scales the scaling policy computes (a learned step is
+  // read from `scales` instead). With a key, a stochastic-rounding scheme rounds stochastically,
   // drawing element i's uniform from (key, i); without one it rounds to
   // nearest (evaluation, statistics, deployment).
   static void quantize(const float* w, float* wq, std::size_t rows, std::size_t cols, float* scales,
@@ -162,7 +170,7 @@ struct scheme {
       std::copy(w, w + rows * cols, wq);
       scales[0] = 1.0f;
     } else {
-      Scaling::compute(w, rows, cols, float(qmax), scales);
+      if constexpr (!Scaling::learned) Scaling::compute(w, rows, cols, float(qmax), scales);  // else: given
       const std::size_t groups = per_channel ? rows : 1, n = per_channel ? cols : rows * cols;
       for (std::size_t g = 0; g < groups; ++g) {
         if (stochastic && key)

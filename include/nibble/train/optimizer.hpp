@@ -62,13 +62,16 @@ struct adamw {
     const float c1 = 1.0f - std::pow(beta1, float(steps)), c2 = 1.0f - std::pow(beta2, float(steps));
     const kernels::adamw_constants constants{beta1, beta2, epsilon, 1.0f - lr * weight_decay, lr / c1,
                                              1.0f / std::sqrt(c2)};
+    kernels::adamw_constants undecayed = constants;  // learned steps: decay would only shrink the grid
+    undecayed.decay = 1.0f;
     std::size_t k = 0;
     net.visit_parameters([&](parameter& p) {
       if (m.size() <= k) {
         m.emplace_back(p.size(), 0.0f);
         v.emplace_back(p.size(), 0.0f);
       }
-      kernels::adamw_update(p.value.data(), p.grad.data(), m[k].data(), v[k].data(), p.size(), constants);
+      kernels::adamw_update(p.value.data(), p.grad.data(), m[k].data(), v[k].data(), p.size(),
+                            p.role == parameter_role::step ? undecayed : constants);
       ++k;
     });
   }
@@ -108,8 +111,9 @@ struct sgd {
       float* w = p.value.data();
       const float* grad = p.grad.data();
       float* b = buffers[k].data();
+      const float decay = p.role == parameter_role::step ? 0.0f : weight_decay;  // as in adamw
       for (std::size_t i = 0; i < p.size(); ++i) {
-        const float g = grad[i] + weight_decay * w[i];
+        const float g = grad[i] + decay * w[i];
         b[i] = steps == 1 ? g : momentum * b[i] + g;
         w[i] -= lr * (nesterov ? g + momentum * b[i] : b[i]);
       }
