@@ -1,5 +1,7 @@
 // Training and evaluation throughput of VGG4bit<10, paper_4bit> on random
-// data: the nibble half of benchmarks/side_by_side.py.
+// data: the nibble half of benchmarks/side_by_side.py. --scheme picks another
+// scheme of the same network with bf16 products, to measure what a scheme's
+// quantizer costs per step (benchmarks/scheme_step_time.py).
 //
 // After --warmup training steps it times --repeats windows of --steps
 // training steps (forward, loss, backward, gradient-norm clip 0.5, AdamW
@@ -49,11 +51,23 @@ struct settings {
   int threads = 0;
   std::uint64_t seed = 0;
   std::string arithmetic = "fp32";
+  std::string scheme = "paper";
 };
+
+// The schemes --scheme names, each with bf16 products.
+namespace schemes {
+using namespace nibble;
+using stochastic = with_rounding_t<paper_4bit_bf16, stochastic_rounding>;
+using percentile = scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.9f>, ste, bf16_arithmetic>;
+using lsq = scheme<bits<4>, no_clip, learned_step, clipped_ste, bf16_arithmetic>;
+using lsq_a4 = scheme<bits<4>, no_clip, learned_step, clipped_ste, learned_activation_bits<4>, bf16_arithmetic>;
+using pot_soft = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.02f>,
+                        bf16_arithmetic>;
+}  // namespace schemes
 
 template <class net_type>
 int run(const settings& s) {
-  const auto [batch, warmup, steps, eval_batches, repeats, threads, seed, arithmetic] = s;
+  const auto& [batch, warmup, steps, eval_batches, repeats, threads, seed, arithmetic, scheme] = s;
 
   nibble::kernels::set_threads(threads);
   auto net = std::make_unique<net_type>();
@@ -81,8 +95,8 @@ int run(const settings& s) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
   };
 
-  fmt::print("parameters {}\nthreads {}\nbatch_size {}\narithmetic {}\n", net_type::parameter_count,
-             nibble::kernels::max_threads(), batch, arithmetic);
+  fmt::print("parameters {}\nthreads {}\nbatch_size {}\narithmetic {}\nscheme {}\n", net_type::parameter_count,
+             nibble::kernels::max_threads(), batch, arithmetic, scheme);
   std::fflush(stdout);
 
   ctx.phase = nibble::mode::train;
@@ -130,7 +144,19 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "Seed for weights and data")->capture_default_str();
   app.add_option("--arithmetic", s.arithmetic, "GEMM arithmetic: fp32 (paper_4bit) or bf16 (paper_4bit_bf16)")
       ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
+  app.add_option("--scheme", s.scheme,
+                 "paper (the paper's, with --arithmetic), or with bf16 products: stochastic (rounding), percentile "
+                 "(99.9th), lsq (learned weight step), lsq-a4 (and learned 4-bit input steps), pot-soft (power-of-two "
+                 "levels, soft staircase)")
+      ->check(CLI::IsMember({"paper", "stochastic", "percentile", "lsq", "lsq-a4", "pot-soft"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  return s.arithmetic == "bf16" ? run<nibble::vgg4bit<10, nibble::paper_4bit_bf16>>(s)
-                                : run<nibble::vgg4bit<10, nibble::paper_4bit>>(s);
+  using nibble::vgg4bit;
+  if (s.scheme == "stochastic") return run<vgg4bit<10, schemes::stochastic>>(s);
+  if (s.scheme == "percentile") return run<vgg4bit<10, schemes::percentile>>(s);
+  if (s.scheme == "lsq") return run<vgg4bit<10, schemes::lsq>>(s);
+  if (s.scheme == "lsq-a4") return run<vgg4bit<10, schemes::lsq_a4>>(s);
+  if (s.scheme == "pot-soft") return run<vgg4bit<10, schemes::pot_soft>>(s);
+  return s.arithmetic == "bf16" ? run<vgg4bit<10, nibble::paper_4bit_bf16>>(s)
+                                : run<vgg4bit<10, nibble::paper_4bit>>(s);
 }

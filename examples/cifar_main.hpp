@@ -15,6 +15,7 @@
 
 #include <nibble/config.hpp>
 #include <nibble/data/cifar.hpp>
+#include <nibble/io/init_from_float.hpp>
 #include <nibble/kernels/parallel.hpp>
 #include <nibble/net/describe.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
@@ -34,6 +35,7 @@ struct cifar_cli {
   double weight_decay = 5e-4;
   bool nesterov = false;
   int threads = 0;
+  std::string init_from;  // a float checkpoint to start from (fine-tuning)
   nibble::train_options train;
 };
 
@@ -75,6 +77,9 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--threads", c.threads, "Compute threads (0: all cores)")->check(count_from(0, 1 << 20));
   app.add_option("--seed", t.seed, "Seed for initialisation, shuffling, augmentation and dropout")->capture_default_str();
   app.add_option("--checkpoint-dir", t.checkpoint_dir, "Save last.ckpt here after every epoch");
+  app.add_option("--init-from", c.init_from,
+                 "Start from the float network (--bits 32) of the same model in this checkpoint, then train the "
+                 "quantized one (fine-tuning)");
   app.add_flag("--resume", t.resume, "Continue the run in <checkpoint-dir>/last.ckpt");
   app.add_flag("--overwrite", t.overwrite, "Discard an earlier run's checkpoint and metrics and start again");
   app.add_flag("--allow-changed-settings", t.allow_changed_settings,
@@ -98,6 +103,12 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   options.model_name = c.model == "vgg" ? "VGG4bit" : "SimpleResNet4bit";
   fmt::print("network: {}, {}; optimizer {}\n", options.model_name, nibble::describe_network<Net>().summary,
              c.optimizer);
+  if (!c.init_from.empty()) {
+    const nibble::checkpoint from = nibble::checkpoint::read(c.init_from);
+    nibble::init_from_float(from, *net, options.model_name);
+    fmt::print("started from the float network in {} (after epoch {}){}\n", c.init_from, from.run().epochs_done,
+               options.resume ? "; a checkpoint to resume replaces it" : "");
+  }
   if (c.optimizer == "sgd") {
     nibble::sgd opt{.momentum = float(c.momentum), .weight_decay = float(c.weight_decay), .nesterov = c.nesterov};
     nibble::train(*net, opt, train_set, test_set, options);

@@ -41,18 +41,23 @@
 namespace {
 
 // Two 3x3 convolutions with pooling, then two linear layers. The bit width
-// is the scheme: one template argument.
-template <nibble::quant_scheme Scheme>
+// is the scheme: one template argument, or, for mixed precision, one for
+// the first and last layers (which the literature keeps wider) and one for
+// the rest. Every layer checks its own scheme at compile time.
+template <nibble::quant_scheme Scheme, nibble::quant_scheme Outer = Scheme>
 using fashion_net = nibble::sequential<nibble::input<1, 28, 28>,
-    nibble::conv2d<32, 3, Scheme>, nibble::batch_norm_relu, nibble::max_pool2d<2>,  // 32 x 14 x 14
+    nibble::conv2d<32, 3, Outer>, nibble::batch_norm_relu, nibble::max_pool2d<2>,  // 32 x 14 x 14
     nibble::conv2d<64, 3, Scheme>, nibble::batch_norm_relu, nibble::max_pool2d<2>,  // 64 x 7 x 7
     nibble::flatten,
     nibble::linear<128, Scheme>, nibble::batch_norm_relu,
-    nibble::linear<10, Scheme>>;
+    nibble::linear<10, Outer>>;
+using mixed_net = fashion_net<nibble::paper_4bit, nibble::int8_scheme>;
+static_assert(nibble::is_valid_network<nibble::input<1, 28, 28>, nibble::conv2d<32, 3, nibble::int8_scheme>,
+                                       nibble::conv2d<64, 3, nibble::paper_4bit>>);
 
 struct options {
   std::string data;
-  int bits = 4;
+  std::string bits = "4";
   int threads = 0;
   double expect_accuracy = 0;
   std::string save_weights;
@@ -109,7 +114,8 @@ int main(int argc, char** argv) {
   t.learning_rate = 2e-3;
   t.augment = {0, false};
   app.add_option("--data", c.data, "Folder with the four IDX files (env NIBBLE_FASHION_MNIST)")->capture_default_str();
-  app.add_option("--bits", c.bits, "Weight bits: 4 or 8")->check(CLI::IsMember({4, 8}))->capture_default_str();
+  app.add_option("--bits", c.bits, "Weight bits: 4, 8, or mixed (8-bit first and last layers, 4-bit between)")
+      ->check(CLI::IsMember({"4", "8", "mixed"}))->capture_default_str();
   app.add_option("--epochs", t.epochs, "Epochs to train")->check(count_from(1, 100000))->capture_default_str();
   app.add_option("--batch-size", t.batch_size, "Images per batch")->check(count_from(1, 65536))->capture_default_str();
   app.add_option("--lr", t.learning_rate, "Peak learning rate (cosine to 0 over the run)")
@@ -143,8 +149,9 @@ int main(int argc, char** argv) {
     fmt::print("Fashion-MNIST from {}: {} training, {} test images of {}; mean {:.4f}, deviation {:.4f}; {} threads\n",
                c.data, train_set.size(), test_set.size(), train_set.shape.text(), train_set.norm.mean[0],
                train_set.norm.std[0], nibble::kernels::max_threads());
-    return c.bits == 4 ? run<fashion_net<nibble::paper_4bit>>(c, train_set, test_set)
-                       : run<fashion_net<nibble::int8_scheme>>(c, train_set, test_set);
+    if (c.bits == "mixed") return run<mixed_net>(c, train_set, test_set);
+    return c.bits == "4" ? run<fashion_net<nibble::paper_4bit>>(c, train_set, test_set)
+                         : run<fashion_net<nibble::int8_scheme>>(c, train_set, test_set);
   } catch (const nibble::data::data_error& e) {
     fmt::print(stderr,
                "error: {}\nOn Debian: apt-get install dataset-fashion-mnist. Elsewhere, the files are at "

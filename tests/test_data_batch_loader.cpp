@@ -227,3 +227,36 @@ TEST_CASE("worker errors reach the caller of next; misuse is reported", "[data][
   inconsistent.pixels.pop_back();
   CHECK_THROWS_AS(batch_loader(inconsistent, {}), data_error);
 }
+
+TEST_CASE("a float dataset of any shape is batched and normalised like a byte one", "[data][loader]") {
+  float_dataset d;
+  d.shape = {2, 3, 4};
+  d.classes = 3;
+  d.norm = {{0.5f, -1.0f}, {2.0f, 0.5f}};
+  for (std::size_t i = 0; i < 10; ++i) {
+    for (std::size_t k = 0; k < d.shape.size(); ++k) d.pixels.push_back(float(i) + 0.01f * float(k));
+    d.labels.push_back(std::int32_t(i % 3));
+  }
+  float_batch_loader loader(d, {.batch_size = 4, .shuffle = false, .augment = false});
+  loader.start_epoch(0);
+  batch b;
+  std::size_t seen = 0;
+  while (loader.next(b)) {
+    REQUIRE(b.images.shape(1) == 2);
+    REQUIRE(b.images.shape(2) == 3);
+    REQUIRE(b.images.shape(3) == 4);
+    for (std::size_t n = 0; n < b.size(); ++n, ++seen)
+      for (std::size_t k = 0; k < 24; ++k) {
+        const std::size_t c = k / 12;
+        const float v = d.image(seen)[k];
+        REQUIRE(b.images.data()[n * 24 + k] == Approx((v - d.norm.mean[c]) / d.norm.std[c]));
+      }
+  }
+  CHECK(seen == 10);
+  // With augmentation the shape and the labels stay.
+  float_batch_loader augmented(d, {.batch_size = 10, .aug = {1, true}, .seed = 3});
+  augmented.start_epoch(0);
+  REQUIRE(augmented.next(b));
+  CHECK(b.images.shape(3) == 4);
+  CHECK(std::set<std::int32_t>(b.labels.begin(), b.labels.end()).size() == 3);
+}

@@ -37,6 +37,13 @@ using stochastic_4bit = with_rounding_t<paper_4bit, stochastic_rounding>;
 using lsq_4bit = scheme<bits<4>, no_clip, learned_step, clipped_ste>;
 using lsq_per_channel_3bit = scheme<bits<3>, no_clip, learned_step_per_channel, clipped_ste>;
 using percentile_4bit = scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<95.0f>, clipped_ste>;
+using pot_4bit = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste>;
+using pot_soft_4bit = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.05f>>;
+using pot_soft_per_channel_3bit =
+    scheme<power_of_two<3>, no_clip, abs_max_per_channel, soft_staircase<0.3f, 0.3f>>;
+using lsq_a8 = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, learned_activation_bits<8>>;
+using lsq_w4a4 = scheme<bits<4>, no_clip, learned_step, clipped_ste, learned_activation_bits<4>>;
+using uniform_soft_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.2f, 0.02f>>;
 using stochastic_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, ste, stochastic_rounding>;
 
 // init(rng), then biases and batch-norm γ, β drawn from U(0.5, 1.5): with
@@ -234,7 +241,7 @@ void check_quantized_layer(std::size_t batch, std::uint64_t seed) {
   for (std::size_t i = 0; i < wq.size(); ++i) {
     const float s = scales[S::per_channel ? i / Q::fan_in : 0];
     const float c = wq[i] / s;
-    REQUIRE(std::fabs(c - std::nearbyint(c)) < 1e-3f);
+    if (!S::estimator::soft) REQUIRE(std::fabs(c - std::nearbyint(c)) < 1e-3f);  // a soft staircase lies between
     REQUIRE(std::fabs(c) <= float(S::qmax) + 1e-3f);
     differ += wq[i] != q.weight.value(i);
   }
@@ -252,7 +259,12 @@ void check_quantized_layer(std::size_t batch, std::uint64_t seed) {
   for (std::size_t i : nibble_test::sample_indices(wq.size(), 48, pick)) {
     const double dl_dwq = fprobe.parameter_derivative(0, i, 1e-2f, false).central;
     const float s = scales[S::per_channel ? i / Q::fan_in : 0];
-    const double est = S::estimator::derivative(q.weight.value(i), s, float(S::qmax));
+    double est = 0;
+    if constexpr (S::estimator::soft)  // the soft staircase's own slope (checked on its own in test_quant_soft_staircase)
+      est = soft_quantize<typename S::bit_width>(q.weight.value(i) / s, 1.0f / S::estimator::temperature(ctx.progress))
+                .slope;
+    else
+      est = S::estimator::derivative(q.weight.value(i), s, float(S::qmax));
     report.compare("weight", i, q.weight.grad(i), est * dl_dwq, o);
   }
   if constexpr (S::learned_scale) {
@@ -532,6 +544,15 @@ TEST_CASE("quantized conv2d gradients: dx exact and dW through the estimator", "
   SECTION("95th-percentile scale 4-bit, clipped_ste") {
     check_quantized_layer<conv2d<4, 3, percentile_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 108);
   }
+  SECTION("power-of-two 4-bit, STE") {
+    check_quantized_layer<conv2d<4, 3, pot_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 109);
+  }
+  SECTION("power-of-two 4-bit, soft staircase") {
+    check_quantized_layer<conv2d<4, 3, pot_soft_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 110);
+  }
+  SECTION("uniform 4-bit, soft staircase") {
+    check_quantized_layer<conv2d<4, 3, uniform_soft_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 120);
+  }
 }
 
 TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "[layers][gradients][quantized]") {
@@ -551,6 +572,9 @@ TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "
   }
   SECTION("learned step (LSQ) per-channel 3-bit") {
     check_quantized_layer<linear<5, lsq_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 117);
+  }
+  SECTION("power-of-two per-channel 3-bit, soft staircase") {
+    check_quantized_layer<linear<5, pot_soft_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 118);
   }
 }
 
@@ -620,9 +644,23 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
   // 1.5 times larger, so that some codes saturate.
   context train;
   q.forward(x, y, train);
+  constexpr bool learned = S::activations::learned;
   const auto [lo, hi] = kernels::min_max(x.data(), x.size());
-  REQUIRE(q.inputs.range(0) == lo);
-  REQUIRE(q.inputs.range(1) == hi);
+  if constexpr (learned) {
+    // LSQ: the first batch picks the zero point and starts the step at
+    // 2·mean|x|/sqrt(Qp); then a smaller step, so that some codes saturate.
+    REQUIRE(q.inputs.started());
+    const float zero = relu_input ? 0.0f : float(S::activations::max_code / 2 + 1);
+    const float qp = float(S::activations::max_code) - zero;
+    double mean = 0;
+    for (float v : x) mean += std::fabs(v) / double(x.size());
+    REQUIRE(q.inputs.grid().zero == zero);
+    REQUIRE(q.inputs.step.value(0) == Approx(2.0 * mean / std::sqrt(double(qp))).epsilon(1e-5));
+    q.inputs.step.value(0) = 2.0f / qp;
+  } else {
+    REQUIRE(q.inputs.range(0) == lo);
+    REQUIRE(q.inputs.range(1) == hi);
+  }
   const kernels::code_grid g = q.inputs.grid();
   if (relu_input) REQUIRE(g.zero == 0.0f);
   else REQUIRE((g.zero > 0.0f && g.zero < g.max_code));
@@ -631,7 +669,10 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
   eval.phase = mode::eval;
   for (auto& v : x) v *= 1.5f;
   q.forward(x, y, eval);
-  REQUIRE(q.inputs.range(0) == lo);  // frozen in eval
+  if constexpr (learned)
+    REQUIRE(q.inputs.grid().step == g.step);
+  else
+    REQUIRE(q.inputs.range(0) == lo);  // frozen in eval
   const activation codes = q.inputs.codes();
   activation xq = codes * g.step;
   std::size_t saturated = 0;
@@ -690,6 +731,23 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
     REQUIRE(q.weight.grad(i) == Approx(est * twin.weight.grad(i)).epsilon(1e-4).margin(1e-5));
   }
   for (std::size_t o2 = 0; o2 < out; ++o2) REQUIRE(q.bias.grad(o2) == Approx(twin.bias.grad(o2)).epsilon(1e-5));
+  if constexpr (learned) {
+    // The input step's gradient: Esser et al.'s formula written out here, on
+    // dL/d(dequantized x) from the float twin.
+    const double qn = g.zero, qp = g.max_code - g.zero, features = double(x.size() / batch);
+    double expected = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double v = double(x.data()[i]) / double(g.step);
+      const double d = v <= -qn ? -qn : v >= qp ? qp : std::nearbyint(v) - v;
+      expected += double(dx_f.data()[i]) * d;
+    }
+    expected /= std::sqrt(features * qp);
+    REQUIRE(q.inputs.step.grad(0) == Approx(expected).epsilon(1e-4).margin(1e-5));
+    // Without a dx to fill (the first layer), the layer still finds it.
+    q.inputs.step.grad(0) = 0.0f;
+    q.backward(x, y, r, nullptr, eval);
+    REQUIRE(q.inputs.step.grad(0) == Approx(expected).epsilon(1e-4).margin(1e-5));
+  }
 }
 
 }  // namespace
@@ -707,6 +765,12 @@ TEST_CASE("conv2d that quantizes its input: exact integer sums and straight-thro
   SECTION("per-channel w4a8") {
     check_input_quantized_layer<conv2d<4, 3, per_channel_w4a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 205, false);
   }
+  SECTION("learned input step (LSQ) a8 after a ReLU") {
+    check_input_quantized_layer<conv2d<4, 3, lsq_a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 206, true);
+  }
+  SECTION("LSQ w4a4 on a signed input") {
+    check_input_quantized_layer<conv2d<4, 3, lsq_w4a4>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 207, false);
+  }
 }
 
 TEST_CASE("linear that quantizes its input: exact integer sums and straight-through gradients",
@@ -717,5 +781,8 @@ TEST_CASE("linear that quantizes its input: exact integer sums and straight-thro
   }
   SECTION("per-channel w4a8") {
     check_input_quantized_layer<linear<5, per_channel_w4a8>, linear<5, f32>, shape<12, 1, 1>>(4, 213, true);
+  }
+  SECTION("LSQ w4a4 after a ReLU") {
+    check_input_quantized_layer<linear<5, lsq_w4a4>, linear<5, f32>, shape<12, 1, 1>>(4, 214, true);
   }
 }

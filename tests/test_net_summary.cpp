@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nibble/net/simple_resnet4bit.hpp"
+#include "nibble/layers/max_pool2d.hpp"
 #include "nibble/net/summary.hpp"
 #include "nibble/quant/presets.hpp"
 #include "training_fixtures.hpp"
@@ -64,4 +65,17 @@ TEST_CASE("summary shows the layers inside residual blocks under the block's pos
   }
   CHECK(nested);
   CHECK(top_level == net_type::parameter_count);
+}
+
+TEST_CASE("a mixed-precision network is one type whose layers keep their own schemes", "[summary]") {
+  using mixed = sequential<input<3, 32, 32>, conv2d<8, 3, int8_scheme>, batch_norm_relu, max_pool2d<2>,
+                           conv2d<8, 3, paper_4bit>, batch_norm_relu, global_avg_pool,
+                           linear<10, with_rounding_t<int8_scheme, stochastic_rounding>>>;
+  static_assert(is_valid_network<input<3, 32, 32>, conv2d<8, 3, int8_scheme>, conv2d<8, 3, paper_4bit>>);
+  const auto lines = lines_of(summary<mixed>());
+  CHECK(lines[0].rfind("10 classes, mixed 8-bit/4-bit weights", 0) == 0);
+  CHECK(lines[3].find("weights 8-bit") != std::string::npos);
+  CHECK(lines[6].find("weights 4-bit") != std::string::npos);
+  CHECK(lines[9].find("weights 8-bit") != std::string::npos);
+  CHECK(lines[9].find("stochastic rounding") != std::string::npos);
 }

@@ -27,7 +27,7 @@ std::vector<float> gaussian(std::size_t n, std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("uniform01 is in [0, 1), spread evenly, and a pure function of key and index", "[quant][rounding]") {
+TEST_CASE("uniform01 lies in 0 <= u < 1, spreads evenly, and is a pure function of key and index", "[quant][rounding]") {
   double sum = 0;
   int low = 0;
   for (std::uint64_t i = 0; i < 100000; ++i) {

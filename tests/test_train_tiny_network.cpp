@@ -56,6 +56,7 @@ double train_quadrants() {
   for (int step = 0; step < 150; ++step) {
     make_quadrant_batch(rng, 32, x, labels);
     ctx.begin_step(std::uint64_t(step));
+    ctx.progress = float(step) / 150.0f;
     train_step(net, opt, x, labels, 1e-2f, 0.5, grad, ctx);
   }
   ctx.phase = mode::eval;
@@ -81,8 +82,17 @@ TEST_CASE("a tiny 4-bit network with learned steps (LSQ) learns which quadrant i
   CHECK(train_quadrants<scheme<bits<4>, no_clip, learned_step, clipped_ste>>() > 0.95);
 }
 
+TEST_CASE("a tiny W4A4 network with learned weight and input steps (LSQ) learns which quadrant is bright", "[train]") {
+  CHECK(train_quadrants<scheme<bits<4>, no_clip, learned_step, clipped_ste, learned_activation_bits<4>>>() > 0.95);
+}
+
 TEST_CASE("a tiny 4-bit network with 99th-percentile scales learns which quadrant is bright", "[train]") {
   CHECK(train_quadrants<scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.0f>, ste>>() > 0.95);
+}
+
+TEST_CASE("a tiny power-of-two 4-bit network with a soft staircase learns which quadrant is bright", "[train]") {
+  CHECK(train_quadrants<scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.02f>>>() >
+        0.95);
 }
 
 TEST_CASE("an untrained tiny network is near chance on the quadrant problem", "[train]") {

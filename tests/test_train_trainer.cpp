@@ -388,3 +388,33 @@ TEST_CASE("the progress bar shows the time left in the whole run", "[trainer]") 
   CHECK_THAT(std::string(text), Catch::Contains("0:00 left (run: 15:00)"));  // 9 epochs of 100 s
   std::fclose(out);
 }
+
+TEST_CASE("train takes float datasets of any shape and records what differs from CIFAR's", "[trainer]") {
+  trial t;
+  auto as_float = [](const data::dataset& d) {
+    data::float_dataset f;
+    f.shape = d.shape;
+    f.classes = d.classes;
+    f.labels = d.labels;
+    f.norm = d.norm;
+    for (std::uint8_t v : d.pixels) f.pixels.push_back(float(v) / 255.0f);
+    return f;
+  };
+  const data::float_dataset train_set = as_float(t.train_set), test_set = as_float(t.test_set);
+  small_net<paper_4bit> net, from_bytes;
+  std::mt19937_64 rng(3);
+  net.init(rng);
+  adamw opt;
+  train_options o = t.o;
+  o.augment = {2, false};
+  const auto history = train(net, opt, train_set, test_set, o, t.log);
+  CHECK(history.back().test_accuracy > 0.8);
+  const checkpoint c = checkpoint::read(o.checkpoint_dir / "last.ckpt");
+  bool samples = false, augmentation = false;
+  for (const auto& [key, value] : c.run().settings) {
+    samples = samples || (key == "samples" && value == "float");
+    augmentation = augmentation || (key == "augmentation" && value == "pad 2, flip no");
+  }
+  CHECK(samples);
+  CHECK(augmentation);
+}

@@ -13,6 +13,7 @@
 #include "nibble/deploy/convert.hpp"
 #include "nibble/io/c_header.hpp"
 #include "nibble/io/checkpoint.hpp"
+#include "nibble/io/init_from_float.hpp"
 #include "nibble/io/model_file.hpp"
 #include "nibble/io/weights_file.hpp"
 #include "nibble/layers/batch_norm.hpp"

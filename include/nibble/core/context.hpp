@@ -17,6 +17,7 @@ struct context {
   std::uint64_t seed = 0;  // the run's seed
   std::uint64_t step = 0;  // the training step (batch) the next forward belongs to
   std::uint64_t draws = 0;  // keys handed out in this step
+  float progress = 0;       // fraction of the training run done (annealed quantizers)
 
   bool training() const { return phase == mode::train; }
 

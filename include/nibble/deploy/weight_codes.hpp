@@ -51,6 +51,9 @@ inline const std::array<std::array<float, 2>, 256>& nibble_pair_table() {
 
 template <bit_width_policy Bits>
 class weight_codes {
+  static_assert(Bits::uniform,
+                "nibble::deploy: power-of-two weights cannot be deployed yet (their codes, up to 2^(2^(N-1)-2), need a "
+                "code store of their own); evaluate the trained network instead.");
  public:
   static constexpr code_format format = !Bits::quantized    ? code_format::float32
                                         : Bits::width <= 4 ? code_format::int4_pairs

@@ -62,10 +62,11 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   void backward(const activation& x, const activation&, const activation& dy, activation* dx, context&) {
     if constexpr (Scheme::quantizes_activations) {
       // The product's input was step_x · codes: dW = step_x · (dy ⋆ codes).
+      activation* din = this->input_gradient_target(dx, x);
       kernels::conv_backward(geometry, Out, x.shape(0), this->inputs.codes().data(), this->quantized(), dy.data(),
-                             this->weight.grad.data(), this->bias.grad.data(), dx ? dx->data() : nullptr, workspace_);
+                             this->weight.grad.data(), this->bias.grad.data(), din ? din->data() : nullptr, workspace_);
       kernels::scale(this->weight.grad.data(), this->weight_count, this->inputs.grid().step);
-      if (dx) this->inputs.mask_gradient(x, *dx);
+      if (din) this->inputs.mask_gradient(x, *din);
     } else {
       kernels::conv_backward(geometry, Out, x.shape(0), x.data(), this->quantized(), dy.data(),
                              this->weight.grad.data(), this->bias.grad.data(), dx ? dx->data() : nullptr, workspace_);

@@ -65,10 +65,12 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
       for (std::size_t i = 0; i < n; ++i) s += dy.data()[i * Out + o];
       this->bias.grad(o) = s;
     }
-    if (dx) {
+    activation* din = dx;
+    if constexpr (Scheme::quantizes_activations) din = this->input_gradient_target(dx, x);
+    if (din) {
       kernels::gemm(n, fan_in, Out, kernels::row_major(dy.data(), Out), kernels::row_major(this->quantized(), fan_in),
-                    dx->data(), fan_in, false);
-      if constexpr (Scheme::quantizes_activations) this->inputs.mask_gradient(x, *dx);
+                    din->data(), fan_in, false);
+      if constexpr (Scheme::quantizes_activations) this->inputs.mask_gradient(x, *din);
     }
     this->apply_estimator();
   }

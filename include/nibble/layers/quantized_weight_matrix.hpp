@@ -42,7 +42,8 @@ class quantized_weight_matrix {
   using input_activations = typename Scheme::activations;
   static constexpr std::size_t weight_count = Rows * Cols;
   static constexpr std::size_t step_count = Scheme::learned_scale ? Scheme::scale_count(Rows) : 0;
-  static constexpr std::size_t parameter_count = weight_count + Rows + step_count;
+  static constexpr std::size_t input_step_count = Scheme::activations::learned ? 1 : 0;
+  static constexpr std::size_t parameter_count = weight_count + Rows + step_count + input_step_count;
 
   parameter weight{weight_count, parameter_role::weight};
   parameter bias{Rows, parameter_role::bias};
@@ -78,19 +79,21 @@ class quantized_weight_matrix {
 
   // Refreshes the quantized copy from the master weights, rounding to
   // nearest (evaluation, statistics, deployment).
-  void quantize_weights() { quantize_with(nullptr); }
-  // The same in a forward pass: a stochastic-rounding scheme in training
-  // draws this step's rounding from the context.
-  void quantize_weights(context& ctx) {
-    if constexpr (Scheme::stochastic) {
-      if (ctx.training()) {
-        const std::uint64_t key = ctx.next_key();
-        quantize_with(&key);
-        return;
-      }
-    }
+  void quantize_weights() {
+    temperature_ = 0.0f;
     quantize_with(nullptr);
   }
+  // The same in a forward pass: in training, a stochastic-rounding scheme
+  // draws this step's rounding from the context, and a soft-staircase
+  // scheme takes its temperature from the run's progress.
+  void quantize_weights(context& ctx) {
+    if (!ctx.training()) return quantize_weights();
+    std::uint64_t key = 0;
+    if constexpr (Scheme::stochastic) key = ctx.next_key();
+    if constexpr (Scheme::estimator::soft) temperature_ = Scheme::estimator::temperature(ctx.progress);
+    quantize_with(Scheme::stochastic ? &key : nullptr);
+  }
+
   // The quantized weights (Rows × Cols) and scales of the last forward pass.
   const std::vector<float>& quantized_weights() const { return quantized_; }
   const std::vector<float>& scales() const { return scales_; }
@@ -118,7 +121,7 @@ class quantized_weight_matrix {
         step.grad[g] = learned_step_gradient(weight.value.data() + g * n, weight.grad.data() + g * n, n, scales_[g],
                                              float(Scheme::qmax));
     }
-    Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols);
+    Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols, temperature_);
   }
 
   template <class F>
@@ -126,6 +129,7 @@ class quantized_weight_matrix {
     f(weight);
     f(bias);
     if constexpr (Scheme::learned_scale) f(step);
+    if constexpr (Scheme::activations::learned) inputs.visit_parameters(f);
   }
   template <class F>
   void visit_buffers(F&& f) {
@@ -135,6 +139,20 @@ class quantized_weight_matrix {
     Scheme::post_step(weight.value.data(), weight_count);
     if constexpr (Scheme::learned_scale)  // a step must stay positive
       for (float& s : step.value) s = std::max(s, min_step);
+    if constexpr (Scheme::activations::learned) inputs.post_step();
+  }
+
+  // Where backward writes dL/dx: the caller's dx, or, when the caller needs
+  // none but a learned input step does (its gradient comes from dL/dx), a
+  // buffer of the layer's own.
+  activation* input_gradient_target(activation* dx, const activation& x) {
+    if constexpr (Scheme::activations::learned) {
+      if (!dx) {
+        input_gradient_.resize(x.shape());
+        return &input_gradient_;
+      }
+    }
+    return dx;
   }
   static constexpr float min_step = 1e-8f;
 
@@ -146,15 +164,17 @@ class quantized_weight_matrix {
     quantized_.resize(weight_count);
     scales_.resize(Scheme::scale_count(Rows));
     if constexpr (Scheme::learned_scale) std::copy(step.value.begin(), step.value.end(), scales_.begin());
-    Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data(), key);
+    Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data(), key, temperature_);
     if constexpr (Scheme::quantizes_activations) {
-      // The codes of the quantized weights, however they were rounded.
+      // The codes of the quantized weights, however they were rounded (a
+      // soft staircase's values between levels are kept as they are).
+      const bool soft = temperature_ > 0.0f;
       codes_.resize(weight_count);
       for (std::size_t r = 0; r < Rows; ++r) {
         const float s = scales_[Scheme::per_channel ? r : 0];
         for (std::size_t c = 0; c < Cols; ++c) {
           if constexpr (Scheme::quantized)
-            codes_[r * Cols + c] = std::nearbyint(quantized_[r * Cols + c] / s);
+            codes_[r * Cols + c] = soft ? quantized_[r * Cols + c] / s : std::nearbyint(quantized_[r * Cols + c] / s);
           else
             codes_[r * Cols + c] = weight.value[r * Cols + c];
         }
@@ -165,6 +185,8 @@ class quantized_weight_matrix {
   std::vector<float> quantized_;
   std::vector<float> scales_;
   std::vector<float> codes_;
+  float temperature_ = 0.0f;  // of the soft staircase in the last forward; 0: hard
+  activation input_gradient_;  // see input_gradient_target
 };
 
 }  // namespace nibble

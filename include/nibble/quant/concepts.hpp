@@ -43,13 +43,16 @@ concept scaling_policy = requires(const float* w, std::size_t rows, std::size_t 
   T::compute(w, rows, cols, qmax, scales);
 } && T::valid;
 
-// Gradient estimator: the derivative used for the rounding step in backward.
+// Gradient estimator: the derivative used for the rounding step in backward
+// (or, for a soft quantizer, the soft function's own).
 template <class T>
 concept gradient_estimator = requires(float w, float scale, float qmax) {
   { T::is_gradient_estimator } -> std::convertible_to<bool>;
   { T::needs_quantizer } -> std::convertible_to<bool>;
+  { T::soft } -> std::convertible_to<bool>;
+  { T::valid } -> std::convertible_to<bool>;
   { T::describe() } -> std::convertible_to<std::string>;
   { T::derivative(w, scale, qmax) } -> std::convertible_to<float>;
-};
+} && T::valid;
 
 }  // namespace nibble

@@ -6,26 +6,33 @@
 //         = ±Q                  where v saturates (the sign of v)
 //
 // (rounding passed straight through), and the step's gradient is scaled by
-// g = 1 / sqrt(N · Q), N the number of values sharing the step, so that the
-// step learns at the pace of the weights. Inside the range ∂v̂/∂v = 1 and
+// g = 1 / sqrt(N · Q), N the number of weights sharing the step (for
+// activations, the number of features of one sample), so that the step
+// learns at the pace of the weights. Inside the range ∂v̂/∂v = 1 and
 // outside 0: the clipped straight-through estimator.
 #include <cmath>
 #include <cstddef>
 
 namespace nibble {
 
-// g · Σ dv̂_i · ∂v̂_i/∂s over the n values v sharing step s.
-inline float learned_step_gradient(const float* v, const float* dv_hat, std::size_t n, float s, float q) {
+// Σ dv̂_i · ∂v̂_i/∂s over n values v on a grid of step s from −qn to qp
+// codes (before the gradient scale).
+inline double learned_step_sum(const float* v, const float* dv_hat, std::size_t n, float s, float qn, float qp) {
   double sum = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const float x = v[i] / s;
     float d;
-    if (x <= -q) d = -q;
-    else if (x >= q) d = q;
+    if (x <= -qn) d = -qn;
+    else if (x >= qp) d = qp;
     else d = std::nearbyint(x) - x;
     sum += double(dv_hat[i]) * double(d);
   }
-  return float(sum / std::sqrt(double(n) * double(q)));
+  return sum;
+}
+
+// g · Σ dv̂_i · ∂v̂_i/∂s over the n weights v sharing step s, levels ±q.
+inline float learned_step_gradient(const float* v, const float* dv_hat, std::size_t n, float s, float q) {
+  return float(learned_step_sum(v, dv_hat, n, s, q, q) / std::sqrt(double(n) * double(q)));
 }
 
 }  // namespace nibble

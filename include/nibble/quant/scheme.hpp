@@ -28,6 +28,7 @@
 #include "nibble/quant/estimator.hpp"
 #include "nibble/quant/rounding.hpp"
 #include "nibble/quant/scaling.hpp"
+#include "nibble/quant/soft_staircase.hpp"
 
 namespace nibble {
 
@@ -80,6 +81,9 @@ consteval bool is_valid_scheme_v() {
     if (Bits::quantized == float_scaling) return false;
     if (Estimator::needs_quantizer && !Bits::quantized) return false;
     if (Scaling::learned && !Estimator::needs_quantizer) return false;
+    if (Scaling::learned && !Bits::uniform) return false;
+    using rounding = detail::option_or_t<detail::option_kind::rounding, round_to_nearest, Options...>;
+    if (Estimator::soft && rounding::stochastic) return false;
     return true;
   }
 }
@@ -90,7 +94,7 @@ template <class Bits, class Clip, class Scaling, class Estimator, class... Optio
 struct scheme {
   static_assert(bit_width_policy<Bits>,
                 "nibble::scheme: the first argument must be a bit-width policy: bits<N> with 2 <= N <= 8, "
-                "or full_precision.");
+                "power_of_two<N> with 2 <= N <= 4, or full_precision.");
   static_assert(clip_policy<Clip>,
                 "nibble::scheme: the second argument must be a clip policy (no_clip, hard_clip<C>, "
                 "tanh_clip<C>) with a positive bound C.");
@@ -99,7 +103,8 @@ struct scheme {
                 "abs_max_per_channel, percentile_per_tensor<P> or percentile_per_channel<P> with 50 < P <= 100, "
                 "learned_step, learned_step_per_channel, no_scaling).");
   static_assert(gradient_estimator<Estimator>,
-                "nibble::scheme: the fourth argument must be a gradient estimator (ste, clipped_ste).");
+                "nibble::scheme: the fourth argument must be a gradient estimator (ste, clipped_ste, or "
+                "soft_staircase<T0, T1> with T0 >= T1 > 0).");
   static_assert(detail::options_of_kind<detail::option_kind::none, Options...> == 0,
                 "nibble::scheme: every argument after the fourth must be an option: an arithmetic policy "
                 "(fp32_arithmetic, bf16_arithmetic), an activation policy (float_activations, or activation_bits<N> "
@@ -115,6 +120,13 @@ struct scheme {
                     Estimator::needs_quantizer,
                 "nibble::scheme: a learned step (LSQ) lets weight gradients through only inside the quantizer's "
                 "range, as Esser et al. define it: use clipped_ste as the estimator.");
+  static_assert(!bit_width_policy<Bits> || !scaling_policy<Scaling> || !Scaling::learned || Bits::uniform,
+                "nibble::scheme: a learned step (LSQ) has its gradient derived for uniform levels; with "
+                "power_of_two<N> use abs-max or percentile scaling.");
+  static_assert(!gradient_estimator<Estimator> || !Estimator::soft ||
+                    !detail::option_or_t<detail::option_kind::rounding, round_to_nearest, Options...>::stochastic,
+                "nibble::scheme: a soft staircase replaces rounding in training, so stochastic rounding would never "
+                "be used; choose one of the two.");
   static_assert(!bit_width_policy<Bits> || !gradient_estimator<Estimator> || !Estimator::needs_quantizer ||
                     Bits::quantized,
                 "nibble::scheme: clipped_ste zeroes gradients outside the quantizer's range, so it needs a "
@@ -148,6 +160,18 @@ struct scheme {
   // Number of scales for a weight with `rows` output channels.
   static constexpr std::size_t scale_count(std::size_t rows) { return per_channel ? rows : 1; }
 
+  // The nearest level to x (in code units), clamped to the range; ties go
+  // to even for uniform levels (nearbyint) and up for powers of two.
+  static float nearest_code(float x) {
+    if constexpr (Bits::uniform) {
+      return std::clamp(std::nearbyint(x), -float(qmax), float(qmax));
+    } else {
+      const float a = std::fmin(std::fabs(x), float(qmax));
+      const auto [lo, hi] = Bits::bracket(a);
+      return std::copysign(a - lo < hi - a ? lo : hi, x);
+    }
+  }
+
   // Integer code of w under step `scale`. A full-precision scheme has no
   // codes: asking for one does not compile.
   template <class Quantized = std::bool_constant<quantized>>
@@ -155,17 +179,21 @@ struct scheme {
     static_assert(Quantized::value,
                   "nibble::scheme::code: a full-precision scheme (bits<32>) has no integer codes; its weights are "
                   "used as they are.");
-    const float q = std::nearbyint(w / scale);
-    return static_cast<int>(std::clamp(q, -float(qmax), float(qmax)));
+    return static_cast<int>(nearest_code(w / scale));
   }
 
-  // Fake quantization: wq = clamp(round(w / s), -qmax, qmax) * s, row by
-  // row, with the scales the scaling policy computes (a learned step is
-  // read from `scales` instead). With a key, a stochastic-rounding scheme rounds stochastically,
-  // drawing element i's uniform from (key, i); without one it rounds to
-  // nearest (evaluation, statistics, deployment).
+  // Fake quantization, row by row: wq = level(w / s) · s, the level the
+  // nearest (clamped to the range), with the scales the scaling policy
+  // computes (a learned step is read from `scales` instead).
+  // In training, two things can change how a level is picked:
+  // - `key`: a stochastic-rounding scheme takes the level above with
+  //   probability equal to the distance from the level below, drawing
+  //   element i's uniform from (key, i);
+  // - `temperature` > 0: a soft_staircase scheme gives the soft staircase's
+  //   value instead of a level.
+  // Without them (evaluation, statistics, deployment) it rounds to nearest.
   static void quantize(const float* w, float* wq, std::size_t rows, std::size_t cols, float* scales,
-                       const std::uint64_t* key = nullptr) {
+                       const std::uint64_t* key = nullptr, float temperature = 0.0f) {
     if constexpr (!quantized) {
       std::copy(w, w + rows * cols, wq);
       scales[0] = 1.0f;
@@ -173,17 +201,46 @@ struct scheme {
       if constexpr (!Scaling::learned) Scaling::compute(w, rows, cols, float(qmax), scales);  // else: given
       const std::size_t groups = per_channel ? rows : 1, n = per_channel ? cols : rows * cols;
       for (std::size_t g = 0; g < groups; ++g) {
-        if (stochastic && key)
-          kernels::fake_quantize_stochastic(w + g * n, wq + g * n, n, scales[g], qmax, *key, g * n);
-        else
-          kernels::fake_quantize(w + g * n, wq + g * n, n, scales[g], qmax);
+        const float* src = w + g * n;
+        float* dst = wq + g * n;
+        const float s = scales[g];
+        if (Estimator::soft && temperature > 0.0f) {
+          const float kappa = 1.0f / temperature;
+          each(n, [&](std::size_t i) { dst[i] = soft_quantize<Bits>(src[i] / s, kappa).value * s; });
+        } else if constexpr (Bits::uniform) {
+          if (stochastic && key)
+            kernels::fake_quantize_stochastic(src, dst, n, s, qmax, *key, g * n);
+          else
+            kernels::fake_quantize(src, dst, n, s, qmax);
+        } else if (stochastic && key) {
+          each(n, [&](std::size_t i) {
+            const float a = std::fmin(std::fabs(src[i] / s), float(qmax));
+            const auto [lo, hi] = Bits::bracket(a);
+            const bool up = hi > lo && uniform01(*key, g * n + i) < (a - lo) / (hi - lo);
+            dst[i] = std::copysign(up ? hi : lo, src[i]) * s;
+          });
+        } else {
+          each(n, [&](std::size_t i) { dst[i] = nearest_code(src[i] / s) * s; });
+        }
       }
     }
   }
 
-  // Turn dL/dWq (in `grad`) into dL/dW with the gradient estimator.
-  static void backward(const float* w, const float* scales, float* grad, std::size_t rows, std::size_t cols) {
-    if constexpr (!Estimator::is_identity) {
+  // Turn dL/dWq (in `grad`) into dL/dW with the gradient estimator, or for
+  // a soft staircase (trained at `temperature` > 0) with its derivative.
+  static void backward(const float* w, const float* scales, float* grad, std::size_t rows, std::size_t cols,
+                       float temperature = 0.0f) {
+    if constexpr (Estimator::soft) {
+      const float kappa = temperature > 0.0f ? 1.0f / temperature : 0.0f;
+      for (std::size_t r = 0; r < rows; ++r) {
+        const float s = scales[per_channel ? r : 0];
+        each(cols, [&](std::size_t c) {
+          float& g = grad[r * cols + c];
+          const float x = w[r * cols + c] / s;
+          g *= kappa > 0.0f ? soft_quantize<Bits>(x, kappa).slope : (std::fabs(x) <= float(qmax) ? 1.0f : 0.0f);
+        });
+      }
+    } else if constexpr (!Estimator::is_identity) {
       for (std::size_t r = 0; r < rows; ++r) {
         const float s = scales[per_channel ? r : 0];
         for (std::size_t c = 0; c < cols; ++c)
@@ -194,6 +251,15 @@ struct scheme {
 
   // The scheme's post-step clip of the float master weights.
   static void post_step(float* w, std::size_t n) { Clip::apply(w, n); }
+
+ private:
+  // f(i) for i in [0, n), split over the threads for large n.
+  template <class F>
+  static void each(std::size_t n, F&& f) {
+    kernels::for_chunks(n, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) f(i);
+    });
+  }
 };
 
 template <class T>

@@ -262,6 +262,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
       else if (epoch < o.warmup_epochs)
         lr = schedule.at(t);
       ctx.begin_step(epoch * per_epoch + i);  // counter-based draws (stochastic rounding) by step
+      ctx.progress = float(t / double(o.epochs));  // annealed quantizers (soft staircase)
       const step_result r =
           train_step(net, opt, b.images, b.labels, float(lr), o.grad_clip, grad, ctx, o.label_smoothing);
       if (!r.applied)
