@@ -121,7 +121,8 @@ class quantized_weight_matrix {
         step.grad[g] = learned_step_gradient(weight.value.data() + g * n, weight.grad.data() + g * n, n, scales_[g],
                                              float(Scheme::qmax));
     }
-    Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols, temperature_);
+    Scheme::backward(weight.value.data(), scales_.data(), weight.grad.data(), Rows, Cols, temperature_,
+                     Scheme::estimator::soft ? slopes_.data() : nullptr);
   }
 
   template <class F>
@@ -164,7 +165,12 @@ class quantized_weight_matrix {
     quantized_.resize(weight_count);
     scales_.resize(Scheme::scale_count(Rows));
     if constexpr (Scheme::learned_scale) std::copy(step.value.begin(), step.value.end(), scales_.begin());
-    Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data(), key, temperature_);
+    float* slopes = nullptr;
+    if constexpr (Scheme::estimator::soft) {
+      slopes_.resize(weight_count);
+      slopes = slopes_.data();
+    }
+    Scheme::quantize(weight.value.data(), quantized_.data(), Rows, Cols, scales_.data(), key, temperature_, slopes);
     if constexpr (Scheme::quantizes_activations) {
       // The codes of the quantized weights, however they were rounded (a
       // soft staircase's values between levels are kept as they are).
@@ -186,6 +192,7 @@ class quantized_weight_matrix {
   std::vector<float> scales_;
   std::vector<float> codes_;
   float temperature_ = 0.0f;  // of the soft staircase in the last forward; 0: hard
+  std::vector<float> slopes_;  // its derivative at each weight (soft staircase schemes only)
   activation input_gradient_;  // see input_gradient_target
 };
 

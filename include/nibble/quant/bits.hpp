@@ -6,6 +6,8 @@
 // below and above a magnitude a in [0, qmax], which is all that rounding,
 // stochastic rounding and the soft quantizer need to know of them.
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -50,7 +52,8 @@ struct power_of_two {
   static std::pair<float, float> bracket(float a) {
     if (a >= float(qmax)) return {float(qmax), float(qmax)};
     if (a < 1.0f) return {0.0f, 1.0f};
-    const float lo = std::exp2(std::floor(std::log2(a)));
+    // 2^floor(log2 a): a's exponent with its mantissa cleared (a >= 1 is normal).
+    const float lo = std::bit_cast<float>(std::bit_cast<std::uint32_t>(a) & 0xFF800000u);
     return {lo, 2.0f * lo};
   }
 };

@@ -192,8 +192,10 @@ struct scheme {
   // - `temperature` > 0: a soft_staircase scheme gives the soft staircase's
   //   value instead of a level.
   // Without them (evaluation, statistics, deployment) it rounds to nearest.
+  // With `slopes`, the soft staircase also writes its derivative there, so
+  // that backward need not evaluate it again.
   static void quantize(const float* w, float* wq, std::size_t rows, std::size_t cols, float* scales,
-                       const std::uint64_t* key = nullptr, float temperature = 0.0f) {
+                       const std::uint64_t* key = nullptr, float temperature = 0.0f, float* slopes = nullptr) {
     if constexpr (!quantized) {
       std::copy(w, w + rows * cols, wq);
       scales[0] = 1.0f;
@@ -206,7 +208,12 @@ struct scheme {
         const float s = scales[g];
         if (Estimator::soft && temperature > 0.0f) {
           const float kappa = 1.0f / temperature;
-          each(n, [&](std::size_t i) { dst[i] = soft_quantize<Bits>(src[i] / s, kappa).value * s; });
+          float* slope = slopes ? slopes + g * n : nullptr;
+          each(n, [&](std::size_t i) {
+            const soft_point p = soft_quantize<Bits>(src[i] / s, kappa);
+            dst[i] = p.value * s;
+            if (slope) slope[i] = p.slope;
+          });
         } else if constexpr (Bits::uniform) {
           if (stochastic && key)
             kernels::fake_quantize_stochastic(src, dst, n, s, qmax, *key, g * n);
@@ -227,10 +234,15 @@ struct scheme {
   }
 
   // Turn dL/dWq (in `grad`) into dL/dW with the gradient estimator, or for
-  // a soft staircase (trained at `temperature` > 0) with its derivative.
+  // a soft staircase (trained at `temperature` > 0) with its derivative,
+  // taken from `slopes` when quantize kept it there.
   static void backward(const float* w, const float* scales, float* grad, std::size_t rows, std::size_t cols,
-                       float temperature = 0.0f) {
+                       float temperature = 0.0f, const float* slopes = nullptr) {
     if constexpr (Estimator::soft) {
+      if (slopes && temperature > 0.0f) {  // kept by the forward's quantize
+        each(rows * cols, [&](std::size_t i) { grad[i] *= slopes[i]; });
+        return;
+      }
       const float kappa = temperature > 0.0f ? 1.0f / temperature : 0.0f;
       for (std::size_t r = 0; r < rows; ++r) {
         const float s = scales[per_channel ? r : 0];
