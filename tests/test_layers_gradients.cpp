@@ -523,59 +523,41 @@ TEST_CASE("a small sequential network's gradients as a whole", "[layers][gradien
 // ---------------------------------------------------------------------------
 // Quantized layers
 
+// The quantized layers' checks below share one geometry each: a batch of 3
+// through four 3x3 or 1x1 filters (stride 1 or 2) on 3x6x6, or five outputs from 12 inputs.
+template <class Scheme, std::size_t Kernel, std::size_t Stride = 1>
+void check_quantized_conv(std::uint64_t seed) {
+  check_quantized_layer<conv2d<4, Kernel, Scheme, Stride>, conv2d<4, Kernel, f32, Stride>, shape<3, 6, 6>>(3, seed);
+}
+
+template <class Scheme>
+void check_quantized_linear(std::uint64_t seed) {
+  check_quantized_layer<linear<5, Scheme>, linear<5, f32>, shape<12, 1, 1>>(3, seed);
+}
+
 TEST_CASE("quantized conv2d gradients: dx exact and dW through the estimator", "[layers][gradients][quantized]") {
-  SECTION("paper_4bit") { check_quantized_layer<conv2d<4, 3, paper_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 101); }
-  SECTION("int8") { check_quantized_layer<conv2d<4, 3, int8_scheme>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 102); }
-  SECTION("per-channel 4-bit") {
-    check_quantized_layer<conv2d<4, 3, per_channel_4bit, 2>, conv2d<4, 3, f32, 2>, shape<3, 6, 6>>(3, 103);
-  }
-  SECTION("clipped_ste 4-bit") {
-    check_quantized_layer<conv2d<4, 3, clipped_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 104);
-  }
-  SECTION("clipped_ste per-channel 3-bit") {
-    check_quantized_layer<conv2d<4, 1, clipped_per_channel_3bit>, conv2d<4, 1, f32>, shape<3, 6, 6>>(3, 105);
-  }
-  SECTION("stochastic rounding 4-bit") {
-    check_quantized_layer<conv2d<4, 3, stochastic_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 106);
-  }
-  SECTION("learned step (LSQ) 4-bit") {
-    check_quantized_layer<conv2d<4, 3, lsq_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 107);
-  }
-  SECTION("95th-percentile scale 4-bit, clipped_ste") {
-    check_quantized_layer<conv2d<4, 3, percentile_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 108);
-  }
-  SECTION("power-of-two 4-bit, STE") {
-    check_quantized_layer<conv2d<4, 3, pot_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 109);
-  }
-  SECTION("power-of-two 4-bit, soft staircase") {
-    check_quantized_layer<conv2d<4, 3, pot_soft_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 110);
-  }
-  SECTION("uniform 4-bit, soft staircase") {
-    check_quantized_layer<conv2d<4, 3, uniform_soft_4bit>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 120);
-  }
+  SECTION("paper_4bit") { check_quantized_conv<paper_4bit, 3>(101); }
+  SECTION("int8") { check_quantized_conv<int8_scheme, 3>(102); }
+  SECTION("per-channel 4-bit") { check_quantized_conv<per_channel_4bit, 3, 2>(103); }
+  SECTION("clipped_ste 4-bit") { check_quantized_conv<clipped_4bit, 3>(104); }
+  SECTION("clipped_ste per-channel 3-bit") { check_quantized_conv<clipped_per_channel_3bit, 1>(105); }
+  SECTION("stochastic rounding 4-bit") { check_quantized_conv<stochastic_4bit, 3>(106); }
+  SECTION("learned step (LSQ) 4-bit") { check_quantized_conv<lsq_4bit, 3>(107); }
+  SECTION("95th-percentile scale 4-bit, clipped_ste") { check_quantized_conv<percentile_4bit, 3>(108); }
+  SECTION("power-of-two 4-bit, STE") { check_quantized_conv<pot_4bit, 3>(109); }
+  SECTION("power-of-two 4-bit, soft staircase") { check_quantized_conv<pot_soft_4bit, 3>(110); }
+  SECTION("uniform 4-bit, soft staircase") { check_quantized_conv<uniform_soft_4bit, 3>(120); }
 }
 
 TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "[layers][gradients][quantized]") {
-  SECTION("paper_4bit") { check_quantized_layer<linear<5, paper_4bit>, linear<5, f32>, shape<12, 1, 1>>(3, 111); }
-  SECTION("int8") { check_quantized_layer<linear<5, int8_scheme>, linear<5, f32>, shape<12, 1, 1>>(3, 112); }
-  SECTION("per-channel 4-bit") {
-    check_quantized_layer<linear<5, per_channel_4bit>, linear<5, f32>, shape<12, 1, 1>>(3, 113);
-  }
-  SECTION("clipped_ste 4-bit") {
-    check_quantized_layer<linear<5, clipped_4bit>, linear<5, f32>, shape<12, 1, 1>>(3, 114);
-  }
-  SECTION("clipped_ste per-channel 3-bit") {
-    check_quantized_layer<linear<5, clipped_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 115);
-  }
-  SECTION("stochastic rounding per-channel 3-bit") {
-    check_quantized_layer<linear<5, stochastic_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 116);
-  }
-  SECTION("learned step (LSQ) per-channel 3-bit") {
-    check_quantized_layer<linear<5, lsq_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 117);
-  }
-  SECTION("power-of-two per-channel 3-bit, soft staircase") {
-    check_quantized_layer<linear<5, pot_soft_per_channel_3bit>, linear<5, f32>, shape<12, 1, 1>>(3, 118);
-  }
+  SECTION("paper_4bit") { check_quantized_linear<paper_4bit>(111); }
+  SECTION("int8") { check_quantized_linear<int8_scheme>(112); }
+  SECTION("per-channel 4-bit") { check_quantized_linear<per_channel_4bit>(113); }
+  SECTION("clipped_ste 4-bit") { check_quantized_linear<clipped_4bit>(114); }
+  SECTION("clipped_ste per-channel 3-bit") { check_quantized_linear<clipped_per_channel_3bit>(115); }
+  SECTION("stochastic rounding per-channel 3-bit") { check_quantized_linear<stochastic_per_channel_3bit>(116); }
+  SECTION("learned step (LSQ) per-channel 3-bit") { check_quantized_linear<lsq_per_channel_3bit>(117); }
+  SECTION("power-of-two per-channel 3-bit, soft staircase") { check_quantized_linear<pot_soft_per_channel_3bit>(118); }
 }
 
 // ---------------------------------------------------------------------------
