@@ -57,12 +57,11 @@ struct settings {
 // The schemes --scheme names, each with bf16 products.
 namespace schemes {
 using namespace nibble;
-using stochastic = with_rounding_t<paper_4bit_bf16, stochastic_rounding>;
-using percentile = scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.9f>, ste, bf16_arithmetic>;
-using lsq = scheme<bits<4>, no_clip, learned_step, clipped_ste, bf16_arithmetic>;
-using lsq_a4 = scheme<bits<4>, no_clip, learned_step, clipped_ste, learned_activation_bits<4>, bf16_arithmetic>;
-using pot_soft = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.02f>,
-                        bf16_arithmetic>;
+using stochastic = with_arithmetic_t<stochastic_w4, bf16_arithmetic>;
+using percentile = with_arithmetic_t<percentile_w4, bf16_arithmetic>;
+using lsq = with_arithmetic_t<lsq_w4, bf16_arithmetic>;
+using lsq_a4 = with_arithmetic_t<lsq_w4a4, bf16_arithmetic>;
+using pot_soft = with_arithmetic_t<pot_w4, bf16_arithmetic>;
 }  // namespace schemes
 
 template <class net_type>

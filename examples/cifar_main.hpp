@@ -7,6 +7,9 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -36,6 +39,7 @@ struct cifar_cli {
   bool nesterov = false;
   int threads = 0;
   std::string init_from;  // a float checkpoint to start from (fine-tuning)
+  std::string scheme = "paper";  // train_cifar10 only: one of named_schemes, or the --bits preset
   nibble::train_options train;
 };
 
@@ -90,6 +94,15 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.final_callback([&c] {
     if (c.bits == 32 && c.activations != 32)
       throw CLI::ValidationError("--activations", "quantized activations need quantized weights: add --bits 4 or 8");
+    if (c.scheme == "paper") return;
+    if (c.bits != 4) throw CLI::ValidationError("--scheme", c.scheme + " is a 4-bit scheme: drop --bits or use 4");
+    if (c.model != "vgg")
+      throw CLI::ValidationError("--scheme", c.scheme + " is built for --model vgg only (each is one more network "
+                                             "type to compile)");
+    if (c.activations == 8 || (c.activations == 4 && c.scheme != "lsq"))
+      throw CLI::ValidationError("--scheme", "quantized activations with " + c.scheme +
+                                                 " are not built; --scheme lsq takes --activations 4 (learned "
+                                                 "steps), --scheme paper takes 4 or 8");
   });
 }
 
@@ -101,8 +114,9 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   nibble::train_options options = c.train;
   options.schedule = c.schedule == "one-cycle" ? nibble::lr_schedule::one_cycle : nibble::lr_schedule::cosine;
   options.model_name = c.model == "vgg" ? "VGG4bit" : "SimpleResNet4bit";
-  fmt::print("network: {}, {}; optimizer {}\n", options.model_name, nibble::describe_network<Net>().summary,
-             c.optimizer);
+  const nibble::network_description description = nibble::describe_network<Net>();
+  fmt::print("network: {}, {}; optimizer {}\n", options.model_name, description.summary, c.optimizer);
+  for (const std::string& s : description.schemes) fmt::print("scheme: {}\n", s);
   if (!c.init_from.empty()) {
     const nibble::checkpoint from = nibble::checkpoint::read(c.init_from);
     nibble::init_from_float(from, *net, options.model_name);
@@ -158,9 +172,83 @@ NIBBLE_CIFAR_GROUPS(100)
 #undef NIBBLE_CIFAR_GROUPS
 #undef NIBBLE_CIFAR_GROUP
 
+// The other 4-bit schemes train_cifar10 names (--scheme), for VGG4bit and
+// CIFAR-10 only. Each is instantiated in a file of its own
+// (cifar_scheme_variant.cpp), in fp32 and bf16 arithmetic.
+template <std::size_t I>
+struct named_scheme;
+template <>
+struct named_scheme<0> {
+  static constexpr std::string_view name = "stochastic", help = "stochastic rounding of the paper's weights";
+  using type = nibble::stochastic_w4;
+};
+template <>
+struct named_scheme<1> {
+  static constexpr std::string_view name = "percentile", help = "scale from the 99.9th percentile of |W|";
+  using type = nibble::percentile_w4;
+};
+template <>
+struct named_scheme<2> {
+  static constexpr std::string_view name = "lsq",
+                                    help = "learned step sizes (LSQ); with --activations 4, for inputs too";
+  using type = nibble::lsq_w4;
+  using with_a4 = nibble::lsq_w4a4;
+};
+template <>
+struct named_scheme<3> {
+  static constexpr std::string_view name = "pot", help = "power-of-two levels through an annealed soft staircase";
+  using type = nibble::pot_w4;
+};
+inline constexpr std::size_t named_scheme_count = 4;
+
+template <std::size_t I>
+int run_named_scheme(const cifar_cli& c, const nibble::data::dataset& train_set,
+                     const nibble::data::dataset& test_set) {
+  using namespace nibble;
+  auto with = [&]<class S>() {
+    return c.arithmetic == "bf16" ? run_with<vgg4bit<10, with_arithmetic_t<S, bf16_arithmetic>>>(c, train_set, test_set)
+                                  : run_with<vgg4bit<10, S>>(c, train_set, test_set);
+  };
+  if constexpr (requires { typename named_scheme<I>::with_a4; })
+    if (c.activations == 4) return with.template operator()<typename named_scheme<I>::with_a4>();
+  return with.template operator()<typename named_scheme<I>::type>();
+}
+#define NIBBLE_NAMED_SCHEME(i)                                                                      \
+  extern template int run_named_scheme<i>(const cifar_cli&, const nibble::data::dataset&, \
+                                          const nibble::data::dataset&);
+NIBBLE_NAMED_SCHEME(0)
+NIBBLE_NAMED_SCHEME(1)
+NIBBLE_NAMED_SCHEME(2)
+NIBBLE_NAMED_SCHEME(3)
+#undef NIBBLE_NAMED_SCHEME
+
+// --scheme: "paper" (the --bits preset) or one of the named schemes.
+inline void add_scheme_option(CLI::App& app, cifar_cli& c) {
+  std::vector<std::string> names = {"paper"};
+  std::string help = "4-bit weight scheme: paper (the default; --bits picks 8 or 32 instead)";
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((names.emplace_back(named_scheme<I>::name),
+      help += fmt::format(", {} ({})", named_scheme<I>::name, named_scheme<I>::help)),
+     ...);
+  }(std::make_index_sequence<named_scheme_count>{});
+  app.add_option("--scheme", c.scheme, help + ". VGG4bit only")->check(CLI::IsMember(names))->capture_default_str();
+}
+
+inline int dispatch_named_scheme(const cifar_cli& c, const nibble::data::dataset& train_set,
+                                 const nibble::data::dataset& test_set) {
+  int result = 1;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (void)((c.scheme == named_scheme<I>::name && (result = run_named_scheme<I>(c, train_set, test_set), true)) ||
+           ...);
+  }(std::make_index_sequence<named_scheme_count>{});
+  return result;
+}
+
 // Chooses one group at run time; nothing below main() switches again.
 template <std::size_t Classes>
 int dispatch(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
+  if constexpr (Classes == 10)
+    if (c.scheme != "paper") return dispatch_named_scheme(c, train_set, test_set);
   switch (c.bits) {
     case 4: return dispatch_bits<Classes, 4>(c, train_set, test_set);
     case 8: return dispatch_bits<Classes, 8>(c, train_set, test_set);

@@ -6,6 +6,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a quantized CNN on CIFAR-10 (official binary files)"};
   cifar_cli c;
   add_common_options(app, c, "data/cifar-10-batches-bin");
+  add_scheme_option(app, c);
   CLI11_PARSE(app, argc, argv);
   try {
     apply_threads(c);

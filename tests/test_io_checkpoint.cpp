@@ -102,6 +102,7 @@ TEST_CASE("a network is described by its layers, sizes and schemes, not by a com
         "19 linear 10 outputs; weights 4-bit, abs-max scale per tensor, tanh clip 3, STE, fp32 products -> 10x1x1");
   CHECK(describe_network<vgg4bit<100, paper_4bit_bf16>>().summary ==
         "100 classes, 4-bit weights, float activations, bf16 arithmetic, 3,297,188 parameters");
+  CHECK(d.schemes == std::vector<std::string>{paper_4bit::describe()});
   const network_description r = describe_network<simple_resnet4bit<10, float32_scheme>>();
   CHECK(r.summary.find("float weights") != std::string::npos);
   bool nested = false;

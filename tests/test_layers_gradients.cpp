@@ -42,7 +42,6 @@ using pot_soft_4bit = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tenso
 using pot_soft_per_channel_3bit =
     scheme<power_of_two<3>, no_clip, abs_max_per_channel, soft_staircase<0.3f, 0.3f>>;
 using lsq_a8 = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, learned_activation_bits<8>>;
-using lsq_w4a4 = scheme<bits<4>, no_clip, learned_step, clipped_ste, learned_activation_bits<4>>;
 using uniform_soft_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.2f, 0.02f>>;
 using stochastic_per_channel_3bit = scheme<bits<3>, tanh_clip<3.0f>, abs_max_per_channel, ste, stochastic_rounding>;
 

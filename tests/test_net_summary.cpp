@@ -78,4 +78,7 @@ TEST_CASE("a mixed-precision network is one type whose layers keep their own sch
   CHECK(lines[6].find("weights 4-bit") != std::string::npos);
   CHECK(lines[9].find("weights 8-bit") != std::string::npos);
   CHECK(lines[9].find("stochastic rounding") != std::string::npos);
+  CHECK(describe_network<mixed>().schemes ==
+        std::vector<std::string>{int8_scheme::describe(), paper_4bit::describe(),
+                                 with_rounding_t<int8_scheme, stochastic_rounding>::describe()});
 }

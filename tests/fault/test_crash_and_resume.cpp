@@ -287,3 +287,29 @@ TEST_CASE("the trainer program refuses mistakes with short messages and a non-ze
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("overwrite: discarded"));
 }
+
+TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinations it does not build", "[fault]") {
+  trainer_runs t;
+  const fs::path run = t.root / "run";
+  auto r = t.run(t.args(run, 1, {"--model", "vgg", "--scheme", "lsq", "--activations", "4", "--max-batches", "1"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("network: VGG4bit") && Catch::Contains("scheme: 4-bit, learned step") &&
+                           Catch::Contains("4-bit activations (LSQ step)"));
+  const checkpoint saved = checkpoint::read(run / "last.ckpt");
+  CHECK_THAT(saved.network(), Catch::Contains("4-bit activations (LSQ step)"));
+  CHECK(metrics_rows(run / "metrics.csv").size() == 1);
+
+  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "lsq", "--bits", "8"}));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("lsq is a 4-bit scheme"));
+  r = t.run(t.args(t.root / "other", 1, {"--scheme", "pot"}));  // the default command trains the resnet
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("pot is built for --model vgg only"));
+  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "pot", "--activations", "4"}));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("quantized activations with pot are not built"));
+  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "shift"}));
+  CHECK(r.exit_code != 0);
+  CHECK(!fs::exists(t.root / "other"));
+}

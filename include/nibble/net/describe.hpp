@@ -15,6 +15,7 @@ namespace nibble {
 struct network_description {
   std::string summary;
   std::vector<std::string> layers;  // "input 3x32x32", then "<position> <layer> -> <output shape>"
+  std::vector<std::string> schemes;  // each distinct scheme of the weighted layers, in order; not in text()
 
   // The summary line, then one line per layer.
   std::string text() const {
@@ -65,6 +66,7 @@ network_description describe_network() {
       detail::add_once(weights, L::weight_bits::describe());
       detail::add_once(arithmetic, L::arithmetic::describe());
     }
+    if constexpr (requires { typename L::scheme_type; }) detail::add_once(d.schemes, L::scheme_type::describe());
     if constexpr (requires { typename L::input_activations; }) {
       using A = typename L::input_activations;
       if constexpr (A::quantized) detail::add_once(activations, std::to_string(A::width) + "-bit");

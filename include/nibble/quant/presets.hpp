@@ -1,6 +1,7 @@
 #pragma once
 // Named schemes: the paper's 4-bit recipe, its 8-bit sibling, FP32, the
-// weight/activation pairs of integer inference (W4A8, W4A4, W8A8), and the
+// weight/activation pairs of integer inference (W4A8, W4A4, W8A8), the
+// other 4-bit schemes the trainers name (LSQ, power-of-two, ...), and the
 // tools that swap one option of a scheme (with_arithmetic_t, ...).
 #include <type_traits>
 
@@ -63,6 +64,21 @@ using with_rounding_t = typename detail::with_option<S, detail::option_kind::rou
 using w4a8 = with_activations_t<paper_4bit, activation_bits<8>>;
 using w4a4 = with_activations_t<paper_4bit, activation_bits<4>>;
 using w8a8 = with_activations_t<int8_scheme, activation_bits<8>>;
+
+// The other 4-bit weight schemes the trainers name (--scheme); each is the
+// paper's recipe with one idea changed.
+// Weights round up or down at random, unbiased (stochastic rounding).
+using stochastic_w4 = with_rounding_t<paper_4bit, stochastic_rounding>;
+// The scale puts the 99.9th percentile of |W| at the top level; the rest clamp.
+using percentile_w4 = scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.9f>, ste>;
+// A learned step per tensor (LSQ, Esser et al.); no soft clip, since the
+// step decides what saturates.
+using lsq_w4 = scheme<bits<4>, no_clip, learned_step, clipped_ste>;
+// LSQ weights and LSQ 4-bit inputs to every conv and linear layer.
+using lsq_w4a4 = with_activations_t<lsq_w4, learned_activation_bits<4>>;
+// Power-of-two levels (0, ±1, ±2, ... ±64 code units), trained through a
+// soft staircase whose temperature falls from 0.5 to 0.02 over the run.
+using pot_w4 = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.02f>>;
 
 // The activation policy a `--activations N` choice stands for (32 = float).
 template <int N>
