@@ -99,10 +99,10 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
     if (c.model != "vgg")
       throw CLI::ValidationError("--scheme", c.scheme + " is built for --model vgg only (each is one more network "
                                              "type to compile)");
-    if (c.activations == 8 || (c.activations == 4 && c.scheme != "lsq"))
+    if (c.activations == 8 || (c.activations == 4 && c.scheme != "lsq" && c.scheme != "pot"))
       throw CLI::ValidationError("--scheme", "quantized activations with " + c.scheme +
-                                                 " are not built; --scheme lsq takes --activations 4 (learned "
-                                                 "steps), --scheme paper takes 4 or 8");
+                                                 " are not built; --scheme lsq and pot take --activations 4 (learned "
+                                                 "steps, power-of-two levels), --scheme paper takes 4 or 8");
   });
 }
 
@@ -196,8 +196,10 @@ struct named_scheme<2> {
 };
 template <>
 struct named_scheme<3> {
-  static constexpr std::string_view name = "pot", help = "power-of-two levels through an annealed soft staircase";
+  static constexpr std::string_view name = "pot", help = "power-of-two levels through an annealed soft staircase; "
+                                                         "with --activations 4, for inputs too";
   using type = nibble::pot_w4;
+  using with_a4 = nibble::pot_w4a4;
 };
 inline constexpr std::size_t named_scheme_count = 4;
 

@@ -71,6 +71,15 @@ static_assert(is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste,
 static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, activation_bits<9>>);
 static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, fp32_arithmetic, bits<8>>);
 static_assert(!is_valid_scheme<bits<9>, no_clip, abs_max_per_tensor, ste>);
+// Power-of-two activations: 2 to 4 bits, trained soft or with clipped_ste
+// (plain ste would pass gradients past the top level).
+static_assert(valid_preset<pot_w4a4>::value && !pot_w4a4::activations::uniform);
+static_assert(is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, power_of_two_activations<2, clipped_ste>>);
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, power_of_two_activations<5>>);
+static_assert(!is_valid_scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_tensor, ste, power_of_two_activations<4, ste>>);
+// The accumulator bound counts power-of-two codes by their size: fan-in x 128 x 64.
+static_assert(quantized_weight_matrix<pot_w4a4, 8, 2304>::largest_weight_code == 64);
+static_assert(codes_fit_accumulator(2304, 64, 128) && !codes_fit_accumulator(270000, 64, 128));
 // Scaling that does not fit the bit width.
 static_assert(!is_valid_scheme<full_precision, no_clip, abs_max_per_tensor, ste>);
 static_assert(!is_valid_scheme<full_precision, no_clip, abs_max_per_channel, ste>);

@@ -605,19 +605,43 @@ namespace {
 
 using per_channel_w4a8 = with_activations_t<per_channel_4bit, activation_bits<8>>;
 
+// A Gaussian input batch, or its positive part (as after a ReLU).
+template <class Shape>
+activation layer_input(std::size_t batch, std::uint64_t seed, bool relu_input) {
+  activation x = nibble_test::gaussian_input<Shape>(batch, seed);
+  if (relu_input)
+    for (auto& v : x) v = std::max(v, 0.0f);
+  return x;
+}
+
+// The product of input codes and weight codes sums to exact integers, and
+// the layer's output y is those sums through its own epilogue, bit for bit.
+template <class Q>
+void require_exact_integer_sums(const Q& q, const activation& codes, const activation& y, std::size_t batch,
+                                float input_step) {
+  constexpr std::size_t out = Q::output_shape::channels, pixels = Q::output_shape::height * Q::output_shape::width;
+  activation sums;
+  if constexpr (Q::input_shape::is_flat)
+    sums = naive_linear(codes, q.weight_codes(), xt::zeros<float>({out}), out);
+  else
+    sums = naive_conv(codes, q.weight_codes(), xt::zeros<float>({out}), out, 3, 1, 1);
+  for (float s : sums) REQUIRE(s == std::nearbyint(s));
+  activation expected = sums;
+  q.scale_integer_sums(expected.data(), batch, pixels, input_step);
+  REQUIRE((y == expected));  // bit for bit: the same epilogue on the same sums
+}
+
 template <class QSpec, class FSpec, class Shape>
 void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool relu_input) {
   using Q = typename QSpec::template bind<Shape>;
   using F = typename FSpec::template bind<Shape>;
   using S = typename Q::scheme_type;
   static_assert(S::quantizes_activations && !F::scheme_type::quantized);
-  constexpr std::size_t out = Q::output_shape::channels, pixels = Q::output_shape::height * Q::output_shape::width;
+  constexpr std::size_t out = Q::output_shape::channels;
 
   Q q;
   init_layer(q, seed);
-  activation x = nibble_test::gaussian_input<Shape>(batch, seed + 1);
-  if (relu_input)
-    for (auto& v : x) v = std::max(v, 0.0f);
+  activation x = layer_input<Shape>(batch, seed + 1, relu_input);
   activation y;
   ensure_batch_shape<typename Q::output_shape>(y, batch);
 
@@ -668,17 +692,8 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
 
   // (a) The product sums are exact integers, and the output is the float
   // layer's output on the dequantized input.
-  const std::vector<float> wc = q.weight_codes();
   const std::vector<float> wq = q.quantized_weights();
-  activation sums;
-  if constexpr (Q::input_shape::is_flat)
-    sums = naive_linear(codes, wc, xt::zeros<float>({out}), out);
-  else
-    sums = naive_conv(codes, wc, xt::zeros<float>({out}), out, 3, 1, 1);
-  for (float s : sums) REQUIRE(s == std::nearbyint(s));
-  activation expected = sums;
-  q.scale_integer_sums(expected.data(), batch, pixels, g.step);
-  REQUIRE((y == expected));  // bit for bit: the same epilogue on the same sums
+  require_exact_integer_sums(q, codes, y, batch, g.step);
   if constexpr (Q::input_shape::is_flat)
     require_close(y, naive_linear(xq, wq, q.bias.value, out));
   else
@@ -765,5 +780,100 @@ TEST_CASE("linear that quantizes its input: exact integer sums and straight-thro
   }
   SECTION("LSQ w4a4 after a ReLU") {
     check_input_quantized_layer<linear<5, lsq_w4a4>, linear<5, f32>, shape<12, 1, 1>>(4, 214, true);
+  }
+}
+
+// Layers with power-of-two inputs (power_of_two_activations). In training
+// the layer is its float twin (weights Wq) on the soft levels step·φ(x/step),
+// and dx is the twin's dx times φ', the soft staircase's slope (checked
+// against finite differences in test_quant_activations); the twin's own
+// gradients are checked by finite differences here. In eval the levels are
+// hard and the product sums exact integers.
+
+namespace {
+
+template <class QSpec, class FSpec, class Shape>
+void check_power_of_two_input_layer(std::size_t batch, std::uint64_t seed, bool relu_input) {
+  using Q = typename QSpec::template bind<Shape>;
+  using F = typename FSpec::template bind<Shape>;
+  using S = typename Q::scheme_type;
+  using A = typename S::activations;
+  static_assert(!A::uniform && S::estimator::is_identity, "the weight gradient below is the plain STE's");
+
+  Q q;
+  init_layer(q, seed);
+  const activation x = layer_input<Shape>(batch, seed + 1, relu_input);
+  activation y;
+  ensure_batch_shape<typename Q::output_shape>(y, batch);
+
+  context train{.progress = 0.3f}, eval{.phase = mode::eval};
+  q.forward(x, y, train);
+  REQUIRE(q.inputs.is_signed() == !relu_input);
+  const kernels::code_grid g = q.inputs.grid();
+  const activation soft = q.inputs.codes();
+  const activation xq = soft * g.step;
+  const std::vector<float> wq = q.quantized_weights();
+
+  F twin;
+  std::copy(wq.begin(), wq.end(), twin.weight.value.begin());
+  twin.bias.value = q.bias.value;
+  gradient_check_options o;
+  require_gradients(twin, xq, eval, o);
+  activation y_f = y;
+  twin.forward(xq, y_f, eval);
+  require_close(y, y_f);
+
+  // The slopes of the soft levels, from the quantizer's own function.
+  std::vector<float> levels(x.size()), slopes(x.size());
+  const float kappa = 1.0f / A::estimator::temperature(0.3f);
+  if (relu_input)
+    input_quantizer<A>::template levels<typename A::unsigned_levels, false>(x.data(), levels.data(), slopes.data(),
+                                                                            x.size(), g.step, kappa);
+  else
+    input_quantizer<A>::template levels<typename A::signed_levels, true>(x.data(), levels.data(), slopes.data(),
+                                                                         x.size(), g.step, kappa);
+  REQUIRE(std::equal(levels.begin(), levels.end(), soft.begin()));
+
+  const activation r = gradient_probe<Q>::random_projection(batch, o.seed);
+  activation dx_q = xt::zeros_like(x), dx_f = xt::zeros_like(x);
+  q.backward(x, y, r, &dx_q, train);
+  twin.backward(xq, y_f, r, &dx_f, eval);
+  std::size_t shaped = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    INFO("dx entry " << i);
+    REQUIRE(dx_q.data()[i] == Approx(dx_f.data()[i] * slopes[i]).epsilon(1e-5).margin(1e-6));
+    shaped += std::fabs(slopes[i] - 1.0f) > 0.05f;
+  }
+  REQUIRE(shaped > x.size() / 4);  // the slopes are not a straight-through 1
+  for (std::size_t i = 0; i < wq.size(); ++i) {
+    INFO("weight " << i);
+    REQUIRE(q.weight.grad(i) == Approx(twin.weight.grad(i)).epsilon(1e-4).margin(1e-5));
+  }
+
+  // Eval: hard levels, exact integer sums, the shared epilogue.
+  q.forward(x, y, eval);
+  const activation codes = q.inputs.codes();
+  for (float c : codes) REQUIRE((c == 0.0f || std::fabs(c) == std::exp2(std::round(std::log2(std::fabs(c))))));
+  require_exact_integer_sums(q, codes, y, batch, g.step);
+}
+
+using pot_a4 = with_activations_t<paper_4bit, power_of_two_activations<4>>;
+using pot_a3 = with_activations_t<paper_4bit, power_of_two_activations<3, soft_staircase<0.3f, 0.3f>>>;
+
+}  // namespace
+
+TEST_CASE("layers with power-of-two inputs: soft levels and their slopes in training, exact sums in eval",
+          "[layers][gradients][quantized][activations][power_of_two]") {
+  SECTION("conv2d after a ReLU") {
+    check_power_of_two_input_layer<conv2d<4, 3, pot_a4>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 221, true);
+  }
+  SECTION("conv2d on a signed input") {
+    check_power_of_two_input_layer<conv2d<4, 3, pot_a3>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 222, false);
+  }
+  SECTION("linear after a ReLU") {
+    check_power_of_two_input_layer<linear<5, pot_a3>, linear<5, f32>, shape<12, 1, 1>>(4, 223, true);
+  }
+  SECTION("linear on a signed input") {
+    check_power_of_two_input_layer<linear<5, pot_a4>, linear<5, f32>, shape<12, 1, 1>>(4, 224, false);
   }
 }

@@ -306,9 +306,9 @@ TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinatio
   r = t.run(t.args(t.root / "other", 1, {"--scheme", "pot"}));  // the default command trains the resnet
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Catch::Contains("pot is built for --model vgg only"));
-  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "pot", "--activations", "4"}));
+  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "percentile", "--activations", "4"}));
   CHECK(r.exit_code != 0);
-  CHECK_THAT(r.output, Catch::Contains("quantized activations with pot are not built"));
+  CHECK_THAT(r.output, Catch::Contains("quantized activations with percentile are not built"));
   r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "shift"}));
   CHECK(r.exit_code != 0);
   CHECK(!fs::exists(t.root / "other"));

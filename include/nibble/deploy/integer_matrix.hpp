@@ -35,6 +35,9 @@ template <class Bits, class Activations, std::size_t Rows, std::size_t Cols, boo
 class integer_matrix {
   static_assert(Bits::quantized && Activations::quantized,
                 "nibble::deploy: integer layers need quantized weights and activations.");
+  static_assert(Activations::uniform,
+                "nibble::deploy: power-of-two activations cannot be deployed yet (the layers hand each other codes "
+                "on uniform grids); evaluate the trained network instead.");
   static_assert(accumulator_fits(Cols, Bits::width, Activations::width),
                 "nibble::deploy: this layer's integer sums could overflow int32.");
 

@@ -49,7 +49,7 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   void forward(const activation& x, activation& y, context& ctx) {
     this->quantize_weights(ctx);
     if constexpr (Scheme::quantizes_activations) {
-      const activation& codes = this->inputs.encode(x, ctx.training());
+      const activation& codes = this->inputs.encode(x, ctx);
       kernels::conv_forward(geometry, Out, x.shape(0), codes.data(), this->weight_codes().data(), nullptr, y.data(),
                             forward_workspace_);
       this->scale_integer_sums(y.data(), x.shape(0), pixels, this->inputs.grid().step);

@@ -39,7 +39,7 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
     const std::size_t n = x.shape(0);
     float* out = y.data();
     if constexpr (Scheme::quantizes_activations) {
-      const activation& codes = this->inputs.encode(x, ctx.training());
+      const activation& codes = this->inputs.encode(x, ctx);
       kernels::gemm(n, Out, fan_in, kernels::row_major(codes.data(), fan_in),
                     kernels::transposed(this->weight_codes().data(), fan_in), out, Out, false);
       this->scale_integer_sums(out, n, 1, this->inputs.grid().step);

@@ -29,13 +29,17 @@ namespace nibble {
 
 template <class Scheme, std::size_t Rows, std::size_t Cols>
 class quantized_weight_matrix {
-  static_assert(!Scheme::quantizes_activations || !Scheme::quantized ||
-                    accumulator_fits(Cols, Scheme::bit_width::width, Scheme::activations::width),
-                "nibble: this layer's fan-in is too large for its scheme: fan-in x (2^A - 1) x 2^(W-1) does not fit "
-                "the int32 accumulator of integer inference. Use fewer activation or weight bits, or a smaller "
-                "layer.");
-
  public:
+  // |weight code| <= 2^(W-1) for uniform levels (the bound of the int8
+  // kernels' signed codes), the top level for power-of-two ones.
+  static constexpr unsigned long long largest_weight_code =
+      Scheme::bit_width::uniform ? 1ull << (Scheme::bit_width::width - 1) : (unsigned long long)Scheme::qmax;
+  static_assert(!Scheme::quantizes_activations || !Scheme::quantized ||
+                    codes_fit_accumulator(Cols, largest_weight_code, Scheme::activations::max_code),
+                "nibble: this layer's fan-in is too large for its scheme: fan-in x (largest activation code) x "
+                "(largest weight code) does not fit the int32 accumulator of integer inference. Use fewer "
+                "activation or weight bits, or a smaller layer.");
+
   using scheme_type = Scheme;
   using weight_bits = typename Scheme::bit_width;
   using arithmetic = typename Scheme::arithmetic;

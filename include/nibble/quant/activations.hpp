@@ -14,11 +14,26 @@
 //                         (after a ReLU), 2^(N−1) otherwise; the step starts
 //                         at 2·mean|x| / sqrt(Qp) of that batch
 //
-// A code c stands for (c − z)·step with step = (hi − lo)/(2^N − 1) and zero
+//   power_of_two_activations<N, Estimator>
+//                         levels 0 and 2^k code units (N = 2 … 4): for an
+//                         input the first batch finds non-negative, 0, 1,
+//                         2, … 2^(2^(N−1)−1) (4 bits: up to 128, a byte);
+//                         otherwise the signed levels of power_of_two<N>
+//                         (0, ±1, … ±64). The top level sits at the moving
+//                         average of max|x| (rate 0.01). Trained through
+//                         the estimator's soft staircase, or rounded with
+//                         a clipped straight-through estimator. Not deployed
+//                         yet (the deployed grids are uniform).
+//
+// A uniform code c stands for (c − z)·step with step = (hi − lo)/(2^N − 1) and zero
 // point z = round(−lo/step): after a ReLU lo = 0 and z = 0; on a normalised
 // image z sits inside the range, and zero padding is exactly the code z.
 #include <concepts>
 #include <string>
+#include <utility>
+
+#include "nibble/quant/bits.hpp"
+#include "nibble/quant/estimator.hpp"
 
 namespace nibble {
 
@@ -28,7 +43,8 @@ concept activation_policy = requires {
   { T::valid } -> std::convertible_to<bool>;
   { T::quantized } -> std::convertible_to<bool>;
   { T::width } -> std::convertible_to<int>;
-  { T::max_code } -> std::convertible_to<int>;
+  { T::max_code } -> std::convertible_to<int>;  // the largest code (a level, for power-of-two levels)
+  { T::uniform } -> std::convertible_to<bool>;   // codes on a uniform grid, as deployment needs
   { T::describe() } -> std::convertible_to<std::string>;
 } && T::valid;
 
@@ -38,6 +54,7 @@ struct float_activations {
   static constexpr bool quantized = false;
   static constexpr int width = 32;
   static constexpr int max_code = 0;
+  static constexpr bool uniform = true;
   static constexpr bool learned = false;
   static std::string describe() { return "float activations"; }
 };
@@ -51,6 +68,7 @@ struct activation_bits {
   static constexpr int max_code = valid ? (1 << N) - 1 : 0;
   // Weight of the newest batch in the moving average of the range.
   static constexpr float ema_rate = 0.01f;
+  static constexpr bool uniform = true;
   static constexpr bool learned = false;
   static std::string describe() { return std::to_string(N) + "-bit activations (EMA range)"; }
 };
@@ -62,13 +80,51 @@ struct learned_activation_bits {
   static constexpr bool quantized = true;
   static constexpr int width = N;
   static constexpr int max_code = valid ? (1 << N) - 1 : 0;
+  static constexpr bool uniform = true;
   static constexpr bool learned = true;
   static std::string describe() { return std::to_string(N) + "-bit activations (LSQ step)"; }
+};
+
+namespace detail {
+// A soft staircase or clipped_ste: an estimator that stops at the top
+// level, as an activation's must (plain ste passes gradients past it).
+template <class E>
+constexpr bool clips_at_the_top() {
+  if constexpr (gradient_estimator<E>) return E::needs_quantizer;
+  else return false;
+}
+}  // namespace detail
+
+template <int N, class Estimator = soft_staircase<0.5f, 0.02f>>
+struct power_of_two_activations {
+  static constexpr bool is_activation_policy = true;
+  static constexpr bool valid = (N >= 2 && N <= 4) && detail::clips_at_the_top<Estimator>();
+  static constexpr bool quantized = true;
+  static constexpr int width = N;
+  static constexpr int max_code = valid ? 1 << ((1 << (N - 1)) - 1) : 0;
+  static constexpr float ema_rate = 0.01f;
+  static constexpr bool uniform = false;
+  static constexpr bool learned = false;
+  using estimator = Estimator;
+  using signed_levels = power_of_two<N>;
+  // The levels of a non-negative input: 0, 1, 2, … max_code.
+  struct unsigned_levels {
+    static constexpr int qmax = max_code;
+    static constexpr bool uniform = false;
+    static std::pair<float, float> bracket(float a) { return power_of_two_bracket(a, float(qmax)); }
+  };
+  static std::string describe() {
+    return std::to_string(N) + "-bit power-of-two activations (EMA range, " + Estimator::describe() + ")";
+  }
 };
 
 static_assert(activation_policy<float_activations>);
 static_assert(activation_policy<activation_bits<8>>);
 static_assert(!activation_policy<activation_bits<1>>);
 static_assert(activation_policy<learned_activation_bits<4>>);
+static_assert(activation_policy<power_of_two_activations<4>> && power_of_two_activations<4>::max_code == 128);
+static_assert(power_of_two_activations<2>::max_code == 2 && power_of_two_activations<3>::max_code == 8);
+static_assert(!activation_policy<power_of_two_activations<5>>);
+static_assert(!activation_policy<power_of_two_activations<4, ste>>);
 
 }  // namespace nibble

@@ -34,6 +34,26 @@ struct bits {
   }
 };
 
+// The power-of-two levels around a magnitude a >= 0, for levels 0, 1, 2, 4,
+// … qmax (qmax a power of two): {0, 1} below 1, {qmax, qmax} at or past
+// the top, else 2^floor(log2 a) and twice that.
+inline std::pair<float, float> power_of_two_bracket(float a, float qmax) {
+  if (a >= qmax) return {qmax, qmax};
+  if (a < 1.0f) return {0.0f, 1.0f};
+  // 2^floor(log2 a): a's exponent with its mantissa cleared (a >= 1 is normal).
+  const float lo = std::bit_cast<float>(std::bit_cast<std::uint32_t>(a) & 0xFF800000u);
+  return {lo, 2.0f * lo};
+}
+
+// The nearest level to a magnitude a >= 0 among Levels' (clamped to qmax);
+// ties go to the larger level.
+template <class Levels>
+float nearest_level(float a) {
+  const float c = std::fmin(a, float(Levels::qmax));
+  const auto [lo, hi] = Levels::bracket(c);
+  return c - lo < hi - c ? lo : hi;
+}
+
 // Power-of-two levels: 0 and ±2^k for k = 0 … 2^(N−1) − 2, in code units;
 // with abs-max scaling the largest, 2^(2^(N−1)−2), is max|W| and the
 // others halve down from it. 4 bits: 15 levels, codes 0, ±1, ±2, … ±64
@@ -49,13 +69,7 @@ struct power_of_two {
   static constexpr int levels = 2 * magnitudes + 1;
   static constexpr bool uniform = false;
   static std::string describe() { return std::to_string(N) + "-bit power-of-two"; }
-  static std::pair<float, float> bracket(float a) {
-    if (a >= float(qmax)) return {float(qmax), float(qmax)};
-    if (a < 1.0f) return {0.0f, 1.0f};
-    // 2^floor(log2 a): a's exponent with its mantissa cleared (a >= 1 is normal).
-    const float lo = std::bit_cast<float>(std::bit_cast<std::uint32_t>(a) & 0xFF800000u);
-    return {lo, 2.0f * lo};
-  }
+  static std::pair<float, float> bracket(float a) { return power_of_two_bracket(a, float(qmax)); }
 };
 
 // No quantization: the float pass-through used for FP32 baselines.

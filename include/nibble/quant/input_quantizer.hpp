@@ -13,15 +13,21 @@
 // learned_activation_bits<N> (LSQ) instead trains the grid's step: a
 // parameter of the layer, with a buffer {zero point, started} that the first
 // training batch sets.
+//
+// power_of_two_activations<N, E> rounds to power-of-two levels (zero point
+// 0) under a moving max|x|, in training through E's soft staircase, whose
+// slope forward keeps for backward.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 
+#include "nibble/core/context.hpp"
 #include "nibble/core/parameter.hpp"
 #include "nibble/core/shape.hpp"
 #include "nibble/kernels/activation_codes.hpp"
 #include "nibble/quant/activations.hpp"
 #include "nibble/quant/learned_step.hpp"
+#include "nibble/quant/soft_staircase.hpp"
 
 namespace nibble {
 
@@ -44,8 +50,8 @@ class input_quantizer {
 
   // In training, folds the batch's range into the average first. Returns
   // the centred codes of x, valid until the next call.
-  const activation& encode(const activation& x, bool training) {
-    if (training) observe(x.data(), x.size());
+  const activation& encode(const activation& x, const context& ctx) {
+    if (ctx.training()) observe(x.data(), x.size());
     codes_.resize(x.shape());
     kernels::centered_codes(x.data(), codes_.data(), x.size(), grid());
     return codes_;
@@ -94,8 +100,8 @@ class input_quantizer<learned_activation_bits<N>> {
   kernels::code_grid grid() const { return {std::max(step.value(0), min_step), state(0), max_code}; }
 
   // The first training batch starts the grid; returns the centred codes of x.
-  const activation& encode(const activation& x, bool training) {
-    if (training && !started()) start(x);
+  const activation& encode(const activation& x, const context& ctx) {
+    if (ctx.training() && !started()) start(x);
     codes_.resize(x.shape());
     kernels::centered_codes(x.data(), codes_.data(), x.size(), grid());
     return codes_;
@@ -142,6 +148,101 @@ class input_quantizer<learned_activation_bits<N>> {
   }
 
   activation codes_;
+};
+
+template <int N, class E>
+class input_quantizer<power_of_two_activations<N, E>> {
+  using policy = power_of_two_activations<N, E>;
+
+ public:
+  // {moving average of max|x|, 1 when the first batch had negative inputs}
+  xt::xtensor<float, 1> state = xt::zeros<float>({2});
+
+  void reset() { state.fill(0.0f); }
+  bool is_signed() const { return state(1) != 0.0f; }
+  float top_level() const {
+    return float(is_signed() ? policy::signed_levels::qmax : policy::unsigned_levels::qmax);
+  }
+
+  // Zero point 0; the step puts the top level at the moving max|x|.
+  kernels::code_grid grid() const {
+    const float top = top_level();
+    return {state(0) > 0.0f ? state(0) / top : 1.0f, 0.0f, top};
+  }
+
+  // In training, folds the batch's max|x| into the average first. Returns
+  // the levels of x / step: the soft staircase's in training (E soft), the
+  // nearest otherwise.
+  const activation& encode(const activation& x, const context& ctx) {
+    if (ctx.training()) observe(x);
+    soft_ = E::soft && ctx.training();
+    codes_.resize(x.shape());
+    if (soft_) slopes_.resize(x.shape());
+    float kappa = 0.0f;
+    if constexpr (E::soft)
+      if (soft_) kappa = 1.0f / E::temperature(ctx.progress);
+    const float step = grid().step;
+    float* slopes = soft_ ? slopes_.data() : nullptr;
+    if (is_signed())
+      levels<typename policy::signed_levels, true>(x.data(), codes_.data(), slopes, x.size(), step, kappa);
+    else
+      levels<typename policy::unsigned_levels, false>(x.data(), codes_.data(), slopes, x.size(), step, kappa);
+    return codes_;
+  }
+  const activation& codes() const { return codes_; }
+
+  // dL/dx from dL/d(dequantized x): times the soft staircase's slope kept
+  // by the forward, or (rounded) zero past the top level.
+  void mask_gradient(const activation& x, activation& dx) const {
+    if (soft_) {
+      kernels::for_chunks(x.size(), [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) dx.data()[i] *= slopes_.data()[i];
+      });
+      return;
+    }
+    const float step = grid().step, top = top_level(), bottom = is_signed() ? -top : 0.0f;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const float v = x.data()[i] / step;
+      if (v < bottom || v > top) dx.data()[i] = 0.0f;
+    }
+  }
+
+  // out[i] = the level of x[i] / step: the soft staircase φ at sharpness
+  // kappa > 0 with slope[i] = φ', else the nearest level. Unsigned levels
+  // take a negative input to 0, with slope 0.
+  template <class Levels, bool Signed>
+  static void levels(const float* x, float* out, float* slope, std::size_t n, float step, float kappa) {
+    kernels::for_chunks(n, [&](std::size_t b, std::size_t e) {
+      if (kappa > 0.0f) {
+        soft_quantize_n<Levels, !Signed>(x + b, e - b, step, kappa, 1.0f, out + b, slope + b);
+        return;
+      }
+      for (std::size_t i = b; i < e; ++i) {
+        const float v = Signed ? x[i] / step : std::fmax(x[i] / step, 0.0f);
+        out[i] = std::copysign(nearest_level<Levels>(std::fabs(v)), v);
+      }
+    });
+  }
+
+  template <class F>
+  void visit_buffers(F&& f) {
+    f(state);
+  }
+
+ private:
+  void observe(const activation& x) {
+    const auto [lo, hi] = kernels::min_max(x.data(), x.size());
+    const float largest = std::max(-lo, hi);
+    if (state(0) == 0.0f) {
+      state(0) = largest;
+      state(1) = lo < 0.0f ? 1.0f : 0.0f;
+    } else {
+      state(0) += policy::ema_rate * (largest - state(0));
+    }
+  }
+
+  activation codes_, slopes_;
+  bool soft_ = false;  // whether the last encode was soft (slopes_ holds its slopes)
 };
 
 // Nothing to hold for float activations.

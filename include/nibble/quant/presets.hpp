@@ -79,6 +79,9 @@ using lsq_w4a4 = with_activations_t<lsq_w4, learned_activation_bits<4>>;
 // Power-of-two levels (0, ±1, ±2, ... ±64 code units), trained through a
 // soft staircase whose temperature falls from 0.5 to 0.02 over the run.
 using pot_w4 = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.02f>>;
+// Power-of-two weights and power-of-two inputs to every conv and linear
+// layer (0, 1, 2, … 128 code units after a ReLU), both soft in training.
+using pot_w4a4 = with_activations_t<pot_w4, power_of_two_activations<4>>;
 
 // The activation policy a `--activations N` choice stands for (32 = float).
 template <int N>

@@ -107,8 +107,9 @@ struct scheme {
                 "soft_staircase<T0, T1> with T0 >= T1 > 0).");
   static_assert(detail::options_of_kind<detail::option_kind::none, Options...> == 0,
                 "nibble::scheme: every argument after the fourth must be an option: an arithmetic policy "
-                "(fp32_arithmetic, bf16_arithmetic), an activation policy (float_activations, or activation_bits<N> "
-                "with 2 <= N <= 8) or a rounding policy (round_to_nearest, stochastic_rounding).");
+                "(fp32_arithmetic, bf16_arithmetic), an activation policy (float_activations, activation_bits<N> or "
+                "learned_activation_bits<N> with 2 <= N <= 8, power_of_two_activations<N, E> with 2 <= N <= 4 and "
+                "E a soft staircase or clipped_ste) or a rounding policy (round_to_nearest, stochastic_rounding).");
   static_assert(detail::options_valid<Options...> || detail::options_of_kind<detail::option_kind::none, Options...> > 0,
                 "nibble::scheme: an option kind is given twice (two arithmetic, activation or rounding policies); "
                 "give each kind at most once.");
@@ -166,9 +167,7 @@ struct scheme {
     if constexpr (Bits::uniform) {
       return std::clamp(std::nearbyint(x), -float(qmax), float(qmax));
     } else {
-      const float a = std::fmin(std::fabs(x), float(qmax));
-      const auto [lo, hi] = Bits::bracket(a);
-      return std::copysign(a - lo < hi - a ? lo : hi, x);
+      return std::copysign(nearest_level<Bits>(std::fabs(x)), x);
     }
   }
 
@@ -209,10 +208,8 @@ struct scheme {
         if (Estimator::soft && temperature > 0.0f) {
           const float kappa = 1.0f / temperature;
           float* slope = slopes ? slopes + g * n : nullptr;
-          each(n, [&](std::size_t i) {
-            const soft_point p = soft_quantize<Bits>(src[i] / s, kappa);
-            dst[i] = p.value * s;
-            if (slope) slope[i] = p.slope;
+          kernels::for_chunks(n, [&](std::size_t b, std::size_t e) {
+            soft_quantize_n<Bits>(src + b, e - b, s, kappa, s, dst + b, slope ? slope + b : nullptr);
           });
         } else if constexpr (Bits::uniform) {
           if (stochastic && key)
