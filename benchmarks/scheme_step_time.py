@@ -11,7 +11,7 @@ import argparse
 import statistics
 import subprocess
 
-SCHEMES = ["paper", "stochastic", "percentile", "lsq", "lsq-a4", "ema-a4", "pot-soft", "pot-soft-a4"]
+SCHEMES = ["paper", "stochastic", "percentile", "lsq", "lsq-a4", "ema-a4", "pact-a4", "pot-soft", "pot-soft-a4"]
 
 
 def main():

@@ -62,6 +62,7 @@ using percentile = with_arithmetic_t<percentile_w4, bf16_arithmetic>;
 using lsq = with_arithmetic_t<lsq_w4, bf16_arithmetic>;
 using lsq_a4 = with_arithmetic_t<lsq_w4a4, bf16_arithmetic>;
 using ema_a4 = with_arithmetic_t<w4a4, bf16_arithmetic>;
+using pact_a4 = with_arithmetic_t<pact_w4a4, bf16_arithmetic>;
 using pot_soft = with_arithmetic_t<pot_w4, bf16_arithmetic>;
 using pot_soft_a4 = with_arithmetic_t<pot_w4a4, bf16_arithmetic>;
 }  // namespace schemes
@@ -147,11 +148,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   app.add_option("--scheme", s.scheme,
                  "paper (the paper's, with --arithmetic), or with bf16 products: stochastic (rounding), percentile "
-                 "(99.9th), lsq (learned weight step), lsq-a4 (and learned 4-bit input steps), ema-a4 "
-                 "(4-bit inputs on a moving range), pot-soft (power-of-two levels, soft staircase), pot-soft-a4 (and "
-                 "power-of-two 4-bit inputs)")
+                 "(99.9th), lsq (learned weight step), lsq-a4 (and learned 4-bit input steps), ema-a4 (4-bit "
+                 "inputs on a moving range), pact-a4 (4-bit inputs under a learned clip), pot-soft (power-of-two "
+                 "levels, soft staircase), pot-soft-a4 (and power-of-two 4-bit inputs)")
       ->check(CLI::IsMember(
-          {"paper", "stochastic", "percentile", "lsq", "lsq-a4", "ema-a4", "pot-soft", "pot-soft-a4"}))
+          {"paper", "stochastic", "percentile", "lsq", "lsq-a4", "ema-a4", "pact-a4", "pot-soft", "pot-soft-a4"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   using nibble::vgg4bit;
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   if (s.scheme == "lsq") return run<vgg4bit<10, schemes::lsq>>(s);
   if (s.scheme == "lsq-a4") return run<vgg4bit<10, schemes::lsq_a4>>(s);
   if (s.scheme == "ema-a4") return run<vgg4bit<10, schemes::ema_a4>>(s);
+  if (s.scheme == "pact-a4") return run<vgg4bit<10, schemes::pact_a4>>(s);
   if (s.scheme == "pot-soft") return run<vgg4bit<10, schemes::pot_soft>>(s);
   if (s.scheme == "pot-soft-a4") return run<vgg4bit<10, schemes::pot_soft_a4>>(s);
   return s.arithmetic == "bf16" ? run<vgg4bit<10, nibble::paper_4bit_bf16>>(s)

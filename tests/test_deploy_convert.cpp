@@ -300,10 +300,8 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
                             stochastic_rounding>;
     require_bit_exact_deployment<plain_net<lsq_w4a8>>(309);
   }
-  SECTION("W4A4 with learned weight and input steps (LSQ)") {
-    using lsq_w4a4 = scheme<bits<4>, no_clip, learned_step, clipped_ste, learned_activation_bits<4>>;
-    require_bit_exact_deployment<pooled_net<lsq_w4a4>>(311);
-  }
+  SECTION("W4A4 with learned weight and input steps (LSQ)") { require_bit_exact_deployment<pooled_net<lsq_w4a4>>(311); }
+  SECTION("W4A4 with learned input clip levels (PACT)") { require_bit_exact_deployment<pooled_net<pact_w4a4>>(312); }
   SECTION("W4A8 with 99th-percentile scales") {
     require_bit_exact_deployment<
         plain_net<scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.0f>, ste, activation_bits<8>>>>(310);

@@ -604,6 +604,7 @@ TEST_CASE("linear forward matches a naive matrix product", "[layers][linear][for
 namespace {
 
 using per_channel_w4a8 = with_activations_t<per_channel_4bit, activation_bits<8>>;
+using pact_a8 = with_activations_t<per_channel_4bit, pact_activation_bits<8>>;
 
 // A Gaussian input batch, or its positive part (as after a ReLU).
 template <class Shape>
@@ -650,18 +651,28 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
   context train;
   q.forward(x, y, train);
   constexpr bool learned = S::activations::learned;
+  constexpr bool pact = [] {  // PACT clips its input before rounding
+    if constexpr (learned) return S::activations::learns_clip;
+    else return false;
+  }();
   const auto [lo, hi] = kernels::min_max(x.data(), x.size());
   if constexpr (learned) {
-    // LSQ: the first batch picks the zero point and starts the step at
-    // 2·mean|x|/sqrt(Qp); then a smaller step, so that some codes saturate.
+    // The first batch picks the zero point and starts the learned value:
+    // LSQ's step at 2·mean|x|/sqrt(Qp), PACT's clip level at max|x|. Then
+    // a smaller grid (top 2), so that some codes saturate.
     REQUIRE(q.inputs.started());
     const float zero = relu_input ? 0.0f : float(S::activations::max_code / 2 + 1);
     const float qp = float(S::activations::max_code) - zero;
     double mean = 0;
     for (float v : x) mean += std::fabs(v) / double(x.size());
     REQUIRE(q.inputs.grid().zero == zero);
-    REQUIRE(q.inputs.step.value(0) == Approx(2.0 * mean / std::sqrt(double(qp))).epsilon(1e-5));
-    q.inputs.step.value(0) = 2.0f / qp;
+    if constexpr (pact) {
+      REQUIRE(q.inputs.learned.value(0) == std::max(-lo, hi));
+      q.inputs.learned.value(0) = 2.0f;
+    } else {
+      REQUIRE(q.inputs.learned.value(0) == Approx(2.0 * mean / std::sqrt(double(qp))).epsilon(1e-5));
+      q.inputs.learned.value(0) = 2.0f / qp;
+    }
   } else {
     REQUIRE(q.inputs.range(0) == lo);
     REQUIRE(q.inputs.range(1) == hi);
@@ -713,8 +724,11 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
   twin.backward(xq, y_f, r, &dx_f, eval);
   std::size_t masked = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const float c = std::nearbyint(x.data()[i] / g.step) + g.zero;
-    const bool inside = c >= 0.0f && c <= g.max_code;
+    // Masked where the code saturates; PACT clips first, so at or past the
+    // clip levels themselves.
+    const float c = std::nearbyint(x.data()[i] / g.step) + g.zero, v = x.data()[i] / g.step;
+    const bool inside = pact ? v > -g.zero && v < g.max_code - g.zero
+                                                     : c >= 0.0f && c <= g.max_code;
     masked += !inside;
     INFO("dx entry " << i);
     REQUIRE(dx_q.data()[i] == Approx(inside ? dx_f.data()[i] : 0.0f).margin(1e-5));
@@ -728,21 +742,25 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
   }
   for (std::size_t o2 = 0; o2 < out; ++o2) REQUIRE(q.bias.grad(o2) == Approx(twin.bias.grad(o2)).epsilon(1e-5));
   if constexpr (learned) {
-    // The input step's gradient: Esser et al.'s formula written out here, on
-    // dL/d(dequantized x) from the float twin.
+    // The learned value's gradient, written out here on dL/d(dequantized x)
+    // from the float twin: Esser et al.'s for LSQ's step; for PACT's clip
+    // level α, dx̂/dα = 1 at or above α, −Qn/Qp at or below the bottom.
     const double qn = g.zero, qp = g.max_code - g.zero, features = double(x.size() / batch);
     double expected = 0;
     for (std::size_t i = 0; i < x.size(); ++i) {
       const double v = double(x.data()[i]) / double(g.step);
-      const double d = v <= -qn ? -qn : v >= qp ? qp : std::nearbyint(v) - v;
+      double d;
+      if constexpr (pact) d = v >= qp ? 1.0 : v <= -qn ? -qn / qp : 0.0;
+      else d = v <= -qn ? -qn : v >= qp ? qp : std::nearbyint(v) - v;
       expected += double(dx_f.data()[i]) * d;
     }
-    expected /= std::sqrt(features * qp);
-    REQUIRE(q.inputs.step.grad(0) == Approx(expected).epsilon(1e-4).margin(1e-5));
+    if constexpr (!pact) expected /= std::sqrt(features * qp);
+    REQUIRE(expected != 0.0);
+    REQUIRE(q.inputs.learned.grad(0) == Approx(expected).epsilon(1e-4).margin(1e-5));
     // Without a dx to fill (the first layer), the layer still finds it.
-    q.inputs.step.grad(0) = 0.0f;
+    q.inputs.learned.grad(0) = 0.0f;
     q.backward(x, y, r, nullptr, eval);
-    REQUIRE(q.inputs.step.grad(0) == Approx(expected).epsilon(1e-4).margin(1e-5));
+    REQUIRE(q.inputs.learned.grad(0) == Approx(expected).epsilon(1e-4).margin(1e-5));
   }
 }
 
@@ -767,6 +785,12 @@ TEST_CASE("conv2d that quantizes its input: exact integer sums and straight-thro
   SECTION("LSQ w4a4 on a signed input") {
     check_input_quantized_layer<conv2d<4, 3, lsq_w4a4>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 207, false);
   }
+  SECTION("PACT a4 after a ReLU") {
+    check_input_quantized_layer<conv2d<4, 3, pact_w4a4>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 208, true);
+  }
+  SECTION("PACT a8 on a signed input") {
+    check_input_quantized_layer<conv2d<4, 3, pact_a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 209, false);
+  }
 }
 
 TEST_CASE("linear that quantizes its input: exact integer sums and straight-through gradients",
@@ -780,6 +804,9 @@ TEST_CASE("linear that quantizes its input: exact integer sums and straight-thro
   }
   SECTION("LSQ w4a4 after a ReLU") {
     check_input_quantized_layer<linear<5, lsq_w4a4>, linear<5, f32>, shape<12, 1, 1>>(4, 214, true);
+  }
+  SECTION("PACT a4 on a signed input") {
+    check_input_quantized_layer<linear<5, pact_w4a4>, linear<5, f32>, shape<12, 1, 1>>(4, 215, false);
   }
 }
 

@@ -3,6 +3,7 @@
 // its steps and keeps them in checkpoints.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -69,6 +70,32 @@ TEST_CASE("the learned step's gradient follows Esser et al., including the 1/sqr
   const std::vector<float> dv{1.0f, 2.0f, 3.0f, 0.5f, 0.25f};
   const double expected = (1.0 * 0.4 + 2.0 * 0.2 + 3.0 * 0.0 + 0.5 * 7.0 + 0.25 * -7.0) / std::sqrt(5.0 * 7.0);
   CHECK(learned_step_gradient(v.data(), dv.data(), v.size(), s, q) == Approx(expected).epsilon(1e-6));
+}
+
+TEST_CASE("the learned step's sum over a large input is the plain sum, the same for any number of threads",
+          "[quant][scaling]") {
+  // A layer input's size: 100,003 values (blocks of 16,384 and a ragged end).
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> v(100003), dv(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    v[i] = normal(rng);
+    dv[i] = normal(rng);
+  }
+  const float s = 0.3f, qn = 8.0f, qp = 7.0f;
+  double plain = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const float x = v[i] / s;
+    plain += double(dv[i]) * (x <= -qn ? -qn : x >= qp ? qp : std::nearbyint(x) - x);
+  }
+  const int threads = kernels::max_threads();
+  kernels::set_threads(1);
+  const double one = learned_step_sum(v.data(), dv.data(), v.size(), s, qn, qp);
+  kernels::set_threads(std::max(threads, 2));
+  const double two = learned_step_sum(v.data(), dv.data(), v.size(), s, qn, qp);
+  kernels::set_threads(threads);
+  CHECK(one == two);
+  CHECK(one == Approx(plain).epsilon(1e-4));
 }
 
 TEST_CASE("LSQ steps train, are kept in checkpoints, and stay positive", "[quant][scaling]") {

@@ -81,10 +81,18 @@ inline void byte_codes(const float* x, std::uint8_t* out, std::size_t n, const c
 // where x[i] falls inside the grid before clamping and zeroed where the
 // clamp saturates (as PyTorch's FakeQuantize does).
 inline void mask_outside_grid(const float* x, float* dx, std::size_t n, const code_grid& g) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const float c = std::nearbyint(x[i] / g.step) + g.zero;
-    if (c < 0.0f || c > g.max_code) dx[i] = 0.0f;
-  }
+  for_chunks(n, [&](std::size_t b, std::size_t e) {
+    const fvec step = broadcast(g.step), zero = broadcast(g.zero), top = broadcast(g.max_code), none = broadcast(0.0f);
+    std::size_t i = b;
+    for (; i + fvec_width <= e; i += fvec_width) {
+      const fvec c = xsimd::nearbyint(load(x + i) / step) + zero;
+      store(dx + i, select_where((c < none) || (c > top), none, load(dx + i)));
+    }
+    for (; i < e; ++i) {
+      const float c = std::nearbyint(x[i] / g.step) + g.zero;
+      if (c < 0.0f || c > g.max_code) dx[i] = 0.0f;
+    }
+  });
 }
 
 }  // namespace nibble::kernels

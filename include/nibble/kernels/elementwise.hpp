@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "nibble/core/counter_random.hpp"
 #include "nibble/kernels/parallel.hpp"
@@ -23,6 +24,27 @@ void for_chunks(std::size_t n, F&& f) {
   }
   const std::size_t blocks = (n + fvec_width - 1) / fvec_width;
   parallel_chunks(blocks, [&](std::size_t b, std::size_t e, int) { f(b * fvec_width, std::min(n, e * fvec_width)); });
+}
+
+// Σ f(b, e) over fixed blocks [b, e) of [0, n): the blocks are spread over
+// the threads and their sums added in block order, so that the result does
+// not depend on the number of threads (f must return the block's sum).
+template <class F>
+double blocked_sum(std::size_t n, F&& f) {
+  constexpr std::size_t block = std::size_t{1} << 14;
+  const std::size_t blocks = (n + block - 1) / block;
+  if (blocks <= 1 || in_parallel()) {
+    double sum = 0;
+    for (std::size_t k = 0; k < blocks; ++k) sum += f(k * block, std::min(n, (k + 1) * block));
+    return sum;
+  }
+  thread_local std::vector<double> partial_sums;  // grows once: a steady step allocates nothing
+  std::vector<double>& partial = partial_sums;     // this thread's, for the workers to fill
+  if (partial.size() < blocks) partial.resize(blocks);
+  parallel_for(blocks, [&](std::size_t k, int) { partial[k] = f(k * block, std::min(n, (k + 1) * block)); });
+  double sum = 0;
+  for (std::size_t k = 0; k < blocks; ++k) sum += partial[k];
+  return sum;
 }
 
 // max/min through select: GCC 12 warns falsely on its own AVX-512 max/min

@@ -14,6 +14,14 @@
 //                         (after a ReLU), 2^(N−1) otherwise; the step starts
 //                         at 2·mean|x| / sqrt(Qp) of that batch
 //
+//   pact_activation_bits<N>
+//                         the same codes under a trained clip level α
+//                         (PACT, Choi et al.): the grid's top is α, its
+//                         step α / Qp; α starts at the first batch's
+//                         max|x|, and its gradient is the sum of dL/dx̂
+//                         over the inputs at or above α (and, for a signed
+//                         input, −Qn/Qp times that over the inputs at or
+//                         below the bottom)
 //   power_of_two_activations<N, Estimator>
 //                         levels 0 and 2^k code units (N = 2 … 4): for an
 //                         input the first batch finds non-negative, 0, 1,
@@ -82,7 +90,21 @@ struct learned_activation_bits {
   static constexpr int max_code = valid ? (1 << N) - 1 : 0;
   static constexpr bool uniform = true;
   static constexpr bool learned = true;
+  static constexpr bool learns_clip = false;  // it learns the step
   static std::string describe() { return std::to_string(N) + "-bit activations (LSQ step)"; }
+};
+
+template <int N>
+struct pact_activation_bits {
+  static constexpr bool is_activation_policy = true;
+  static constexpr bool valid = (N >= 2 && N <= 8);
+  static constexpr bool quantized = true;
+  static constexpr int width = N;
+  static constexpr int max_code = valid ? (1 << N) - 1 : 0;
+  static constexpr bool uniform = true;
+  static constexpr bool learned = true;
+  static constexpr bool learns_clip = true;  // it learns the clip level α
+  static std::string describe() { return std::to_string(N) + "-bit activations (PACT clip)"; }
 };
 
 namespace detail {
@@ -122,6 +144,7 @@ static_assert(activation_policy<float_activations>);
 static_assert(activation_policy<activation_bits<8>>);
 static_assert(!activation_policy<activation_bits<1>>);
 static_assert(activation_policy<learned_activation_bits<4>>);
+static_assert(activation_policy<pact_activation_bits<4>> && !activation_policy<pact_activation_bits<9>>);
 static_assert(activation_policy<power_of_two_activations<4>> && power_of_two_activations<4>::max_code == 128);
 static_assert(power_of_two_activations<2>::max_code == 2 && power_of_two_activations<3>::max_code == 8);
 static_assert(!activation_policy<power_of_two_activations<5>>);

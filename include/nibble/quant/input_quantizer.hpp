@@ -10,7 +10,8 @@
 // sets them; later batches move them by the policy's EMA rate. The range
 // always contains 0, so that 0 (and the convolution's zero padding) is a code.
 //
-// learned_activation_bits<N> (LSQ) instead trains the grid's step: a
+// learned_activation_bits<N> (LSQ) instead trains the grid's step, and
+// pact_activation_bits<N> (PACT) the grid's top, the clip level α: a
 // parameter of the layer, with a buffer {zero point, started} that the first
 // training batch sets.
 //
@@ -83,21 +84,27 @@ class input_quantizer {
   activation codes_;
 };
 
-template <int N>
-class input_quantizer<learned_activation_bits<N>> {
-  static constexpr float max_code = float(learned_activation_bits<N>::max_code);
+// A learned grid: the parameter is the step (LSQ) or the clip level α, the
+// top of the grid (PACT).
+template <class Policy>
+  requires(Policy::learned)
+class input_quantizer<Policy> {
+  static constexpr float max_code = float(Policy::max_code);
 
  public:
-  parameter step{1, parameter_role::step};
+  parameter learned{1, parameter_role::step};              // the step (LSQ) or α (PACT)
   xt::xtensor<float, 1> state = xt::zeros<float>({2});  // {zero point, 1 once started}
 
   void reset() {
     state.fill(0.0f);
-    step.value(0) = 1.0f;
+    learned.value(0) = 1.0f;
   }
   bool started() const { return state(1) != 0.0f; }
 
-  kernels::code_grid grid() const { return {std::max(step.value(0), min_step), state(0), max_code}; }
+  kernels::code_grid grid() const {
+    const float v = std::max(learned.value(0), min_value);
+    return {Policy::learns_clip ? v / (max_code - state(0)) : v, state(0), max_code};
+  }
 
   // The first training batch starts the grid; returns the centred codes of x.
   const activation& encode(const activation& x, const context& ctx) {
@@ -108,22 +115,45 @@ class input_quantizer<learned_activation_bits<N>> {
   }
   const activation& codes() const { return codes_; }
 
-  // dx holds dL/d(dequantized x): first the step's gradient from it (Esser
-  // et al., scaled by 1/sqrt(features · Qp)), then dx zeroed where x was
-  // clamped.
+  // dx holds dL/d(dequantized x): first the parameter's gradient from it,
+  // then dx zeroed where x was clamped.
+  // - LSQ: Esser et al.'s, scaled by 1/sqrt(features · Qp); dx zeroed where
+  //   the code saturates, as for any uniform grid.
+  // - PACT clips before it rounds: where x is at or above α, x̂ = α, so
+  //   dx̂/dα = 1 and dx̂/dx = 0; at or below the bottom, x̂ = −Qn·α/Qp, so
+  //   dx̂/dα = −Qn/Qp; inside, rounding passes straight through (dx̂/dα = 0).
   void mask_gradient(const activation& x, activation& dx) {
     const kernels::code_grid g = grid();
     const float qn = g.zero, qp = max_code - g.zero;
-    const double features = double(x.size() / std::max<std::size_t>(x.shape(0), 1));
-    step.grad(0) = float(learned_step_sum(x.data(), dx.data(), x.size(), g.step, qn, qp) / std::sqrt(features * qp));
-    kernels::mask_outside_grid(x.data(), dx.data(), x.size(), g);
+    if constexpr (Policy::learns_clip) {
+      learned.grad(0) = float(kernels::blocked_sum(x.size(), [&](std::size_t b, std::size_t e) {
+        double sum = 0;
+        for (std::size_t i = b; i < e; ++i) {
+          const float v = x.data()[i] / g.step;
+          float& d = dx.data()[i];
+          if (v >= qp) {
+            sum += d;
+            d = 0.0f;
+          } else if (v <= -qn) {
+            sum -= double(d) * double(qn / qp);
+            d = 0.0f;
+          }
+        }
+        return sum;
+      }));
+    } else {
+      const double features = double(x.size() / std::max<std::size_t>(x.shape(0), 1));
+      learned.grad(0) =
+          float(learned_step_sum(x.data(), dx.data(), x.size(), g.step, qn, qp) / std::sqrt(features * qp));
+      kernels::mask_outside_grid(x.data(), dx.data(), x.size(), g);
+    }
   }
 
-  void post_step() { step.value(0) = std::max(step.value(0), min_step); }
+  void post_step() { learned.value(0) = std::max(learned.value(0), min_value); }
 
   template <class F>
   void visit_parameters(F&& f) {
-    f(step);
+    f(learned);
   }
   template <class F>
   void visit_buffers(F&& f) {
@@ -131,18 +161,24 @@ class input_quantizer<learned_activation_bits<N>> {
   }
 
  private:
-  static constexpr float min_step = 1e-8f;
+  static constexpr float min_value = 1e-8f;
 
   // Unsigned codes (zero point 0) for inputs that are never negative, as
-  // after a ReLU; otherwise the zero point in the middle. Step 2·mean|x|/√Qp.
+  // after a ReLU; otherwise the zero point in the middle. LSQ starts the
+  // step at 2·mean|x|/√Qp, PACT α at max|x|.
   void start(const activation& x) {
     const auto [lo, hi] = kernels::min_max(x.data(), x.size());
-    const float zero = lo < 0.0f ? float(1 << (N - 1)) : 0.0f;
-    double sum = 0;
-    for (float v : x) sum += std::fabs(v);
-    const float mean = x.size() ? float(sum / double(x.size())) : 0.0f;
-    const float s = 2.0f * mean / std::sqrt(max_code - zero);
-    step.value(0) = s > 0.0f ? s : 1.0f;
+    const float zero = lo < 0.0f ? float(1 << (Policy::width - 1)) : 0.0f;
+    float v;
+    if constexpr (Policy::learns_clip) {
+      v = std::max(-lo, hi);
+    } else {
+      double sum = 0;
+      for (float e : x) sum += std::fabs(e);
+      const float mean = x.size() ? float(sum / double(x.size())) : 0.0f;
+      v = 2.0f * mean / std::sqrt(max_code - zero);
+    }
+    learned.value(0) = v > 0.0f ? v : 1.0f;
     state(0) = zero;
     state(1) = 1.0f;
   }

@@ -13,21 +13,32 @@
 #include <cmath>
 #include <cstddef>
 
+#include "nibble/kernels/elementwise.hpp"
+
 namespace nibble {
 
 // Σ dv̂_i · ∂v̂_i/∂s over n values v on a grid of step s from −qn to qp
-// codes (before the gradient scale).
+// codes (before the gradient scale). Vectorised and threaded in fixed
+// blocks, so the sum is the same for any number of threads.
 inline double learned_step_sum(const float* v, const float* dv_hat, std::size_t n, float s, float qn, float qp) {
-  double sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const float x = v[i] / s;
-    float d;
-    if (x <= -qn) d = -qn;
-    else if (x >= qp) d = qp;
-    else d = std::nearbyint(x) - x;
-    sum += double(dv_hat[i]) * double(d);
-  }
-  return sum;
+  using namespace kernels;
+  return blocked_sum(n, [&](std::size_t b, std::size_t e) {
+    const fvec vs = broadcast(s), low = broadcast(-qn), high = broadcast(qp);
+    fvec acc = broadcast(0.0f);
+    std::size_t i = b;
+    for (; i + fvec_width <= e; i += fvec_width) {
+      const fvec x = load(v + i) / vs;
+      const fvec d = select_where(x <= low, low, select_where(x >= high, high, xsimd::nearbyint(x) - x));
+      acc = fma(load(dv_hat + i), d, acc);
+    }
+    double sum = reduce_add(acc);
+    for (; i < e; ++i) {
+      const float x = v[i] / s;
+      const float d = x <= -qn ? -qn : x >= qp ? qp : std::nearbyint(x) - x;
+      sum += double(dv_hat[i]) * double(d);
+    }
+    return sum;
+  });
 }
 
 // g · Σ dv̂_i · ∂v̂_i/∂s over the n weights v sharing step s, levels ±q.

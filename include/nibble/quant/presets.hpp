@@ -76,6 +76,8 @@ using percentile_w4 = scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.
 using lsq_w4 = scheme<bits<4>, no_clip, learned_step, clipped_ste>;
 // LSQ weights and LSQ 4-bit inputs to every conv and linear layer.
 using lsq_w4a4 = with_activations_t<lsq_w4, learned_activation_bits<4>>;
+// The paper's weights and 4-bit inputs under a learned clip level (PACT).
+using pact_w4a4 = with_activations_t<paper_4bit, pact_activation_bits<4>>;
 // Power-of-two levels (0, ±1, ±2, ... ±64 code units), trained through a
 // soft staircase whose temperature falls from 0.5 to 0.02 over the run.
 using pot_w4 = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft_staircase<0.5f, 0.02f>>;
