@@ -127,15 +127,24 @@ class input_quantizer<Policy> {
     const float qn = g.zero, qp = max_code - g.zero;
     if constexpr (Policy::learns_clip) {
       learned.grad(0) = float(kernels::blocked_sum(x.size(), [&](std::size_t b, std::size_t e) {
-        double sum = 0;
-        for (std::size_t i = b; i < e; ++i) {
+        using namespace kernels;
+        const float bottom_slope = -qn / qp;  // dx̂/dα at the bottom
+        const fvec step = broadcast(g.step), top = broadcast(qp), bottom = broadcast(-qn),
+                   slope = broadcast(bottom_slope), none = broadcast(0.0f);
+        fvec acc = none;
+        std::size_t i = b;
+        for (; i + fvec_width <= e; i += fvec_width) {
+          const fvec v = load(x.data() + i) / step, d = load(dx.data() + i);
+          const auto above = v >= top, below = v <= bottom;
+          acc += select_where(above, d, select_where(below, d * slope, none));
+          store(dx.data() + i, select_where(above || below, none, d));
+        }
+        double sum = reduce_add(acc);
+        for (; i < e; ++i) {
           const float v = x.data()[i] / g.step;
           float& d = dx.data()[i];
-          if (v >= qp) {
-            sum += d;
-            d = 0.0f;
-          } else if (v <= -qn) {
-            sum -= double(d) * double(qn / qp);
+          if (v >= qp || v <= -qn) {
+            sum += double(v >= qp ? d : d * bottom_slope);
             d = 0.0f;
           }
         }
