@@ -81,33 +81,24 @@ struct activation_bits {
   static std::string describe() { return std::to_string(N) + "-bit activations (EMA range)"; }
 };
 
-template <int N>
-struct learned_activation_bits {
-  static constexpr bool is_activation_policy = true;
-  static constexpr bool valid = (N >= 2 && N <= 8);
-  static constexpr bool quantized = true;
-  static constexpr int width = N;
-  static constexpr int max_code = valid ? (1 << N) - 1 : 0;
-  static constexpr bool uniform = true;
-  static constexpr bool learned = true;
-  static constexpr bool learns_clip = false;  // it learns the step
-  static std::string describe() { return std::to_string(N) + "-bit activations (LSQ step)"; }
-};
-
-template <int N>
-struct pact_activation_bits {
-  static constexpr bool is_activation_policy = true;
-  static constexpr bool valid = (N >= 2 && N <= 8);
-  static constexpr bool quantized = true;
-  static constexpr int width = N;
-  static constexpr int max_code = valid ? (1 << N) - 1 : 0;
-  static constexpr bool uniform = true;
-  static constexpr bool learned = true;
-  static constexpr bool learns_clip = true;  // it learns the clip level α
-  static std::string describe() { return std::to_string(N) + "-bit activations (PACT clip)"; }
-};
-
 namespace detail {
+// A uniform N-bit grid with a trained parameter: its step (LSQ) or its top,
+// the clip level (PACT).
+template <int N, bool LearnsClip>
+struct learned_grid {
+  static constexpr bool is_activation_policy = true;
+  static constexpr bool valid = (N >= 2 && N <= 8);
+  static constexpr bool quantized = true;
+  static constexpr int width = N;
+  static constexpr int max_code = valid ? (1 << N) - 1 : 0;
+  static constexpr bool uniform = true;
+  static constexpr bool learned = true;
+  static constexpr bool learns_clip = LearnsClip;
+  static std::string describe() {
+    return std::to_string(N) + (LearnsClip ? "-bit activations (PACT clip)" : "-bit activations (LSQ step)");
+  }
+};
+
 // A soft staircase or clipped_ste: an estimator that stops at the top
 // level, as an activation's must (plain ste passes gradients past it).
 template <class E>
@@ -116,6 +107,12 @@ constexpr bool clips_at_the_top() {
   else return false;
 }
 }  // namespace detail
+
+template <int N>
+struct learned_activation_bits : detail::learned_grid<N, false> {};
+
+template <int N>
+struct pact_activation_bits : detail::learned_grid<N, true> {};
 
 template <int N, class Estimator = soft_staircase<0.5f, 0.02f>>
 struct power_of_two_activations {
