@@ -8,6 +8,7 @@
 #include "nibble/train/loss.hpp"
 #include "nibble/train/optimizer.hpp"
 #include "nibble/train/schedule.hpp"
+#include "nibble/train/weight_average.hpp"
 
 using namespace nibble;
 
@@ -71,6 +72,60 @@ TEST_CASE("gradient-norm clipping scales to the bound and leaves small gradients
   net.p.grad = {0.1f, 0.0f, 0.0f};
   clip_gradient_norm(net, 0.5);
   CHECK(net.p.grad(0) == 0.1f);
+}
+
+TEST_CASE("weight average: the first update copies, then the decay warms up to its setting", "[optimizer]") {
+  one_parameter net;
+  weight_average avg(0.2f);
+  net.p.value = {1.0f, -2.0f, 4.0f};
+  avg.update(net);  // copies
+  net.p.value = {3.0f, 0.0f, 4.0f};
+  avg.update(net);  // keeps 2/11 of the old average, below the setting 0.2
+  net.p.value = {5.0f, 2.0f, -4.0f};
+  CHECK(avg.next_decay() == Approx(0.2));  // 3/12 would exceed the setting
+  avg.update(net);
+  CHECK(avg.updates() == 3);
+  const float k1 = 2.0f / 11.0f;
+  const float expected[3] = {0.2f * (k1 * 1 + (1 - k1) * 3) + 0.8f * 5, 0.2f * (k1 * -2 + (1 - k1) * 0) + 0.8f * 2,
+                             0.2f * 4 + 0.8f * -4};
+  avg.swap_into(net);  // the network now holds the average ...
+  for (int i = 0; i < 3; ++i) CHECK(net.p.value(i) == Approx(expected[i]).epsilon(1e-6));
+  avg.swap_into(net);  // ... and its own weights again
+  CHECK(net.p.value(0) == 5.0f);
+  CHECK(net.p.value(2) == -4.0f);
+}
+
+TEST_CASE("weight average: saved state loads back, and state of another decay or network is refused", "[optimizer]") {
+  one_parameter net;
+  net.p.value = {1.0f, 2.0f, 3.0f};
+  weight_average avg(0.9f);
+  weight_average empty(0.9f);
+  CHECK_THROWS_WITH(empty.swap_into(net), Catch::Contains("nothing averaged yet"));
+  avg.update(net);
+  io::byte_writer w;
+  avg.save(w);
+  const auto bytes = w.take();
+  const std::size_t sizes[] = {3};
+
+  weight_average back(0.9f);
+  io::byte_reader r(bytes, "state");
+  back.load(r, sizes);
+  CHECK(back.updates() == 1);
+  net.p.value = {0.0f, 0.0f, 0.0f};
+  back.swap_into(net);
+  CHECK(net.p.value(1) == 2.0f);
+
+  weight_average other_decay(0.99f);
+  io::byte_reader r2(bytes, "state");
+  CHECK_THROWS_WITH(other_decay.load(r2, sizes), Catch::Contains("decay 0.9, but this run asks for 0.99"));
+  const std::size_t other_sizes[] = {3, 5};
+  io::byte_reader r3(bytes, "state");
+  CHECK_THROWS_WITH(back.load(r3, other_sizes), Catch::Contains("1 averaged tensors after 1 updates, where the network "
+                                                                "has 2"));
+  const std::size_t bigger[] = {4};
+  io::byte_reader r4(bytes, "state");
+  CHECK_THROWS_AS(back.load(r4, bigger), io::io_error);
+  CHECK_THROWS_WITH(weight_average(1.0f), Catch::Contains("between 0 and 1"));
 }
 
 TEST_CASE("cosine schedule: base at 0, half at T_max/2, min at T_max, rising after it", "[schedule]") {

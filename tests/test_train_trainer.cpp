@@ -171,6 +171,54 @@ TEST_CASE("one-cycle schedule and label smoothing train, are recorded, and resum
   CHECK_THROWS_WITH(parts.run(longer), Catch::Contains("one_cycle_epochs: 4 in the checkpoint, 6 now"));
 }
 
+TEST_CASE("a weight average is tested beside the weights, checkpointed, and resumes exactly", "[trainer]") {
+  trial straight;
+  straight.o.checkpoint_dir.clear();
+  straight.o.metrics_file = straight.dir / "straight.jsonl";
+  straight.o.weight_average = 0.9f;
+  small_net<paper_4bit> a;
+  const auto history = straight.run(straight.o, &a);
+  REQUIRE(history.size() == 4);
+  for (const auto& m : history) CHECK(m.averaged);
+  CHECK(history.back().average_test_accuracy > 0.8);  // the average of a learning run learns too
+  // The average is another network: its test loss differs from the weights'.
+  CHECK(history.back().average_test_loss != history.back().test_loss);
+  CHECK_THAT(straight.log_text(), Catch::Contains("weight average (decay 0.9): test loss"));
+  const auto json = fixtures::lines(fixtures::file_text(straight.o.metrics_file));
+  CHECK(json[0].find("\"average_test_accuracy\":") != std::string::npos);
+
+  trial parts;
+  parts.o.weight_average = 0.9f;
+  parts.o.epochs = 2;
+  parts.run(parts.o);
+  parts.o.epochs = 4;
+  parts.o.resume = true;
+  small_net<paper_4bit> b;
+  const auto rest = parts.run(parts.o, &b);
+  REQUIRE(rest.size() == 2);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
+  CHECK(rest.back().average_test_loss == history.back().average_test_loss);  // the average resumed too
+  CHECK(rest.back().average_test_accuracy == history.back().average_test_accuracy);
+  const auto csv = fixtures::lines(fixtures::file_text(parts.o.metrics_file));
+  CHECK(csv[0].ends_with(",weight_levels,average_test_loss,average_test_accuracy"));
+  REQUIRE(csv.size() == 5);
+  CHECK(csv[4].ends_with(fmt::format(",{:.6f},{:.4f}", history.back().average_test_loss,
+                                     history.back().average_test_accuracy)));
+
+  // The checkpoint holds the average; its history reads back with the figures.
+  const checkpoint c = checkpoint::read(parts.o.checkpoint_dir / "last.ckpt");
+  CHECK_FALSE(c.run().weight_average.empty());
+  const auto decoded = decode_history(c.run().history, "h");
+  CHECK(decoded.back().averaged);
+  CHECK(decoded.back().average_test_accuracy == history.back().average_test_accuracy);
+
+  // Another decay is another run.
+  train_options other = parts.o;
+  other.epochs = 5;
+  other.weight_average = 0.99f;
+  CHECK_THROWS_WITH(parts.run(other), Catch::Contains("weight_average: 0.9 in the checkpoint, 0.99 now"));
+}
+
 TEST_CASE("evaluate with flip averages the logits of each image and its mirror image", "[trainer]") {
   small_net<paper_4bit> net;
   std::mt19937_64 rng(3);
@@ -316,6 +364,7 @@ TEST_CASE("settings that cannot work are refused before any work", "[trainer]") 
   refused([](train_options& o) { o.grad_clip = -0.5; }, "gradient clip");
   refused([](train_options& o) { o.resume = o.overwrite = true; }, "contradict");
   refused([](train_options& o) { o.label_smoothing = 1.0f; }, "label smoothing must lie in [0, 1)");
+  refused([](train_options& o) { o.weight_average = 1.0f; }, "the weight average's decay must lie in [0, 1)");
   refused([](train_options& o) { o.one_cycle_rise = 0; }, "one-cycle rise");
   refused([](train_options& o) { o.metrics_file = "m.txt"; }, ".csv");
   t.train_set.classes = 3;

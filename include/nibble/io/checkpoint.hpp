@@ -10,6 +10,8 @@
 //         the trainer's per-epoch records)
 //   TENS  every parameter, then every buffer, as float arrays in visit order
 //   OPTM  the optimizer's name, then its state
+//   WAVG  only in runs that average their weights: the average's state
+//         (opaque here: the trainer's weight_average writes and reads it)
 //
 // Loading is two steps, so a caller can look before it changes anything:
 // checkpoint::read verifies the file (signature, size, checksum, sections);
@@ -49,6 +51,7 @@ struct checkpoint_run {
   std::string model;  // a label for messages ("VGG4bit"); may be empty
   std::vector<std::pair<std::string, std::string>> settings;
   std::vector<std::byte> history;
+  std::vector<std::byte> weight_average;  // empty: the run keeps no average
 };
 
 namespace detail {
@@ -83,6 +86,12 @@ std::vector<std::byte> encode_checkpoint(Net& net, const Optimizer& opt, const c
   optm.text(Optimizer::name);
   opt.save(optm);
   file.add("OPTM", optm);
+
+  if (!run.weight_average.empty()) {
+    io::byte_writer wavg;
+    wavg.raw(run.weight_average);
+    file.add("WAVG", wavg);
+  }
   return file.finish();
 }
 
@@ -160,6 +169,10 @@ class checkpoint {
     const auto bytes = r.raw(std::size_t(history), "history");
     run_.history.assign(bytes.begin(), bytes.end());
     r.expect_end();
+    if (file_.has("WAVG")) {
+      const auto average = file_.section_bytes("WAVG");
+      run_.weight_average.assign(average.begin(), average.end());
+    }
   }
 
   template <class Net>

@@ -7,6 +7,7 @@
 // the trainer rewrites the file, atomically, from the history after each
 // checkpoint, so the file never lists an epoch the checkpoint lacks and
 // never holds half a row.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -31,7 +32,16 @@ struct epoch_metrics {
   double seconds = 0, train_images_per_second = 0, eval_images_per_second = 0;
   std::vector<std::size_t> weight_levels;  // distinct quantized values per weight layer
   std::size_t fp32_bytes = 0, packed_bytes = 0;
+  // The weight average's test figures, in runs that keep one.
+  bool averaged = false;
+  double average_test_loss = 0, average_test_accuracy = 0;
 };
+
+namespace detail {
+inline bool any_averaged(const std::vector<epoch_metrics>& history) {
+  return std::any_of(history.begin(), history.end(), [](const epoch_metrics& m) { return m.averaged; });
+}
+}  // namespace detail
 
 enum class metrics_format { csv, json_lines };
 
@@ -55,12 +65,19 @@ inline std::string format_metrics(const std::vector<epoch_metrics>& history, met
   std::string out;
   if (format == metrics_format::csv) {
     out = "epoch,learning_rate,train_loss,train_accuracy,test_loss,test_accuracy,seconds,"
-          "train_images_per_second,eval_images_per_second,fp32_bytes,packed_bytes,weight_levels\n";
-    for (const auto& m : history)
-      out += fmt::format("{},{:.6g},{:.6f},{:.4f},{:.6f},{:.4f},{:.2f},{:.1f},{:.1f},{},{},{}\n", m.epoch,
+          "train_images_per_second,eval_images_per_second,fp32_bytes,packed_bytes,weight_levels";
+    // Runs that average their weights have two more columns.
+    const bool averaged = detail::any_averaged(history);
+    out += averaged ? ",average_test_loss,average_test_accuracy\n" : "\n";
+    for (const auto& m : history) {
+      out += fmt::format("{},{:.6g},{:.6f},{:.4f},{:.6f},{:.4f},{:.2f},{:.1f},{:.1f},{},{},{}", m.epoch,
                          m.learning_rate, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.seconds,
                          m.train_images_per_second, m.eval_images_per_second, m.fp32_bytes, m.packed_bytes,
                          fmt::join(m.weight_levels, " "));
+      if (averaged)
+        out += m.averaged ? fmt::format(",{:.6f},{:.4f}", m.average_test_loss, m.average_test_accuracy) : ",,";
+      out += "\n";
+    }
     return out;
   }
   using detail::json_number;
@@ -68,11 +85,14 @@ inline std::string format_metrics(const std::vector<epoch_metrics>& history, met
     out += fmt::format(
         "{{\"epoch\":{},\"learning_rate\":{},\"train_loss\":{},\"train_accuracy\":{},\"test_loss\":{},"
         "\"test_accuracy\":{},\"seconds\":{},\"train_images_per_second\":{},\"eval_images_per_second\":{},"
-        "\"fp32_bytes\":{},\"packed_bytes\":{},\"weight_levels\":[{}]}}\n",
+        "\"fp32_bytes\":{},\"packed_bytes\":{},\"weight_levels\":[{}]{}}}\n",
         m.epoch, std::isfinite(m.learning_rate) ? fmt::format("{:.6g}", m.learning_rate) : "null",
         json_number(m.train_loss, 6), json_number(m.train_accuracy, 4), json_number(m.test_loss, 6),
         json_number(m.test_accuracy, 4), json_number(m.seconds, 2), json_number(m.train_images_per_second, 1),
-        json_number(m.eval_images_per_second, 1), m.fp32_bytes, m.packed_bytes, fmt::join(m.weight_levels, ","));
+        json_number(m.eval_images_per_second, 1), m.fp32_bytes, m.packed_bytes, fmt::join(m.weight_levels, ","),
+        m.averaged ? fmt::format(",\"average_test_loss\":{},\"average_test_accuracy\":{}",
+                                 json_number(m.average_test_loss, 6), json_number(m.average_test_accuracy, 4))
+                   : "");
   return out;
 }
 
@@ -82,7 +102,9 @@ inline void write_metrics_file(const std::filesystem::path& file, const std::vec
   io::write_file_atomically(file, std::as_bytes(std::span(text.data(), text.size())), "metrics file");
 }
 
-// The history in a checkpoint.
+// The history in a checkpoint. The weight average's figures follow the
+// epochs as a block of their own, present only in runs that keep one, so
+// that histories written before it existed still read.
 inline std::vector<std::byte> encode_history(const std::vector<epoch_metrics>& history) {
   io::byte_writer w;
   w.u64(history.size());
@@ -96,6 +118,12 @@ inline std::vector<std::byte> encode_history(const std::vector<epoch_metrics>& h
     w.u64(m.fp32_bytes);
     w.u64(m.packed_bytes);
   }
+  if (detail::any_averaged(history))
+    for (const auto& m : history) {
+      w.u8(m.averaged ? 1 : 0);
+      w.f64(m.average_test_loss);
+      w.f64(m.average_test_accuracy);
+    }
   return w.take();
 }
 
@@ -112,6 +140,14 @@ inline std::vector<epoch_metrics> decode_history(std::span<const std::byte> byte
     m.fp32_bytes = std::size_t(r.u64("fp32 bytes"));
     m.packed_bytes = std::size_t(r.u64("packed bytes"));
   }
+  if (r.remaining() > 0)
+    for (auto& m : history) {
+      const std::uint8_t flag = r.u8("weight average flag");
+      if (flag > 1) r.fail("its weight average flag is " + std::to_string(flag) + ", not 0 or 1");
+      m.averaged = flag == 1;
+      m.average_test_loss = r.f64("weight average test loss");
+      m.average_test_accuracy = r.f64("weight average test accuracy");
+    }
   r.expect_end();
   return history;
 }

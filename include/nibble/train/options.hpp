@@ -34,6 +34,7 @@ struct train_options {
   float label_smoothing = 0;     // 0: one-hot targets
   data::augmentation augment{};  // of each training image; {0, false} for none
   bool test_flip = false;        // evaluate on each test image and its mirror image, averaging the logits
+  float weight_average = 0;      // decay of a moving average of the weights, evaluated beside them (0: none)
   std::uint64_t seed = 0;
   std::filesystem::path checkpoint_dir;  // empty: no checkpoints
   bool resume = false;                   // continue from checkpoint_dir/last.ckpt
@@ -72,6 +73,8 @@ inline void validate(const train_options& o, std::size_t training_images) {
           "the one-cycle rise must be a fraction of the run between 0 and 1", o.one_cycle_rise);
   require(o.label_smoothing >= 0 && o.label_smoothing < 1, "label smoothing must lie in [0, 1)",
           double(o.label_smoothing));
+  require(o.weight_average >= 0 && o.weight_average < 1, "the weight average's decay must lie in [0, 1)",
+          double(o.weight_average));
   require(o.augment.pad >= 0, "the augmentation pad must be 0 or more pixels", double(o.augment.pad));
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite contradict each other: resume continues the earlier run, "

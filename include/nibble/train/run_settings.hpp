@@ -48,6 +48,7 @@ setting_list run_settings(const train_options& o, const Optimizer& opt, const da
     add("one_cycle_epochs", std::to_string(o.epochs));  // the cycle spans the run: its length is the recipe
   }
   if (o.label_smoothing > 0) add("label_smoothing", fmt::format("{}", o.label_smoothing));
+  if (o.weight_average > 0) add("weight_average", fmt::format("{}", o.weight_average));
   add("seed", std::to_string(o.seed));
   add("max_batches", std::to_string(o.max_batches));
   if (o.augment != data::augmentation{})

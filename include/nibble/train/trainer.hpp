@@ -1,7 +1,9 @@
 #pragma once
 // The training loop: epochs of shuffled, augmented batches; forward, loss,
 // backward, gradient-norm clip, optimizer step and the scheme's post-step
-// clip; evaluation, checkpoint and metrics after every epoch.
+// clip; evaluation, checkpoint and metrics after every epoch. With
+// o.weight_average, a moving average of the weights is kept too, evaluated
+// after each epoch beside the weights themselves, and checkpointed.
 //
 // What a run guarantees, whenever and however it stops:
 // - Before any work, every output is checked: folders are created and
@@ -20,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,6 +46,7 @@
 #include "nibble/train/run_settings.hpp"
 #include "nibble/train/schedule.hpp"
 #include "nibble/train/step.hpp"
+#include "nibble/train/weight_average.hpp"
 
 namespace nibble {
 
@@ -186,6 +190,25 @@ void check_data(const data::basic_dataset<Sample>& train_set, const data::basic_
         fmt::join(test_set.norm.std, ", ")));
 }
 
+template <class Net>
+std::vector<std::size_t> parameter_sizes(Net& net) {
+  std::vector<std::size_t> sizes;
+  net.visit_parameters([&](parameter& p) { sizes.push_back(p.size()); });
+  return sizes;
+}
+
+// The weight average of a resumed run, from its checkpoint; a run that kept
+// none before (its settings changed, as allowed) starts one now.
+template <class Net>
+void restore_weight_average(const checkpoint& c, Net& net, weight_average& average, std::FILE* log) {
+  if (c.run().weight_average.empty()) {
+    fmt::print(log, "the checkpoint holds no weight average: starting one now\n");
+    return;
+  }
+  io::byte_reader r(c.run().weight_average, "checkpoint, weight average");
+  average.load(r, parameter_sizes(net));
+}
+
 inline std::string last_good_state(const std::filesystem::path& ckpt, std::size_t epochs_done) {
   if (ckpt.empty()) return "No checkpoint folder was given, so there is no checkpoint.";
   if (epochs_done == 0) return "No epoch had finished, so no checkpoint was written.";
@@ -207,12 +230,15 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
   const setting_list settings = run_settings(o, opt, train_set, kernels::max_threads());
 
   std::vector<epoch_metrics> history;  // every epoch of the run, resumed ones included
+  std::optional<weight_average> average;
+  if (o.weight_average > 0) average.emplace(o.weight_average);
   std::size_t first_epoch = 0;
   if (o.resume) {
     if (std::filesystem::exists(ckpt)) {
       const checkpoint c = checkpoint::read(ckpt);
       detail::check_settings(c.run().settings, settings, o, log);
       c.restore(net, opt, o.model_name);
+      if (average) detail::restore_weight_average(c, net, *average, log);
       history = decode_history(c.run().history, "checkpoint " + io::quoted(ckpt) + ", history");
       first_epoch = std::size_t(c.run().epochs_done);
       if (history.size() != first_epoch)
@@ -272,6 +298,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
             epoch + 1, i + 1, per_epoch, r.loss, std::isfinite(r.loss) ? fmt::format("{:.4g}", r.gradient_norm)
                                                                         : std::string("was not computed"),
             lr, detail::last_good_state(ckpt, epoch)));
+      if (average) average->update(net);
       loss_sum += r.loss * double(b.size());
       correct += r.correct;
       seen += b.size();
@@ -286,12 +313,20 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     m.train_loss = loss_sum / double(std::max<std::size_t>(seen, 1));
     m.train_accuracy = double(correct) / double(std::max<std::size_t>(seen, 1));
     m.train_images_per_second = double(seen) / train_seconds;
+    const eval_options eval{.batch_size = o.batch_size, .flip = o.test_flip, .progress = o.progress};
     const progress_bar eval_clock("", 0, false);
-    const evaluation e = evaluate(net, test_set, {.batch_size = o.batch_size, .flip = o.test_flip,
-                                                  .progress = o.progress});
+    const evaluation e = evaluate(net, test_set, eval);
     m.test_accuracy = e.accuracy;
     m.test_loss = e.loss;
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
+    if (average && average->updates() > 0) {
+      average->swap_into(net);
+      const evaluation a = evaluate(net, test_set, eval);
+      average->swap_into(net);
+      m.averaged = true;
+      m.average_test_accuracy = a.accuracy;
+      m.average_test_loss = a.loss;
+    }
     m.seconds = train_seconds + eval_clock.elapsed();
     if (!detail::all_finite(net) || !std::isfinite(m.test_loss))
       throw training_diverged(fmt::format(
@@ -312,12 +347,22 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
                100 * m.test_accuracy, m.train_images_per_second, format_duration(m.seconds),
                fmt::join(m.weight_levels, " "), double(m.fp32_bytes) / 1e6, double(m.packed_bytes) / 1e6,
                double(m.fp32_bytes) / double(std::max<std::size_t>(m.packed_bytes, 1)));
+    if (m.averaged)
+      fmt::print(log, "  weight average (decay {}): test loss {:.4f} acc {:.2f}%\n", average->decay(),
+                 m.average_test_loss, 100 * m.average_test_accuracy);
     std::fflush(log);
     history.push_back(m);
     ran.push_back(std::move(m));
     // Checkpoint first, then the metrics view of it.
-    if (!ckpt.empty())
-      save_checkpoint(ckpt, net, opt, {epoch + 1, o.model_name, settings, encode_history(history)});
+    if (!ckpt.empty()) {
+      checkpoint_run run{epoch + 1, o.model_name, settings, encode_history(history), {}};
+      if (average) {
+        io::byte_writer w;
+        average->save(w);
+        run.weight_average = w.take();
+      }
+      save_checkpoint(ckpt, net, opt, run);
+    }
     if (!o.metrics_file.empty()) write_metrics_file(o.metrics_file, history);
   }
   return ran;
