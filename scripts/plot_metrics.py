@@ -6,7 +6,9 @@ against the wall-clock time summed over epochs, several runs on one chart.
     /usr/bin/python3 scripts/plot_metrics.py --output curves.png \\
         "nibble bf16, seed 0=runs/a/metrics.csv" "PyTorch, seed 0=runs/torch.csv"
 
-A run is LABEL=FILE, or just FILE (then the file name is the label).
+A run is LABEL=FILE, or just FILE (then the file name is the label). A run
+that kept a moving average of its weights (--weight-average) gets a second,
+dashed curve for the average.
 Needs matplotlib: python3-matplotlib on Debian.
 """
 import argparse
@@ -32,10 +34,14 @@ def read_metrics(path):
     out = []
     for r in rows:
         try:
-            out.append({"epoch": float(r["epoch"]), "test_accuracy": float(r["test_accuracy"]),
-                        "seconds": float(r["seconds"])})
+            row = {"epoch": float(r["epoch"]), "test_accuracy": float(r["test_accuracy"]),
+                   "seconds": float(r["seconds"])}
         except (KeyError, TypeError, ValueError) as e:
             raise SystemExit(f"{path}: a row without a usable {e} column: {r}")
+        average = r.get("average_test_accuracy")
+        if average not in (None, ""):
+            row["average_test_accuracy"] = float(average)
+        out.append(row)
     if not out:
         raise SystemExit(f"{path}: no epochs in it")
     return out
@@ -59,10 +65,18 @@ def main():
         for r in rows:
             total += r["seconds"]
             hours.append(total / 3600)
-        by_epoch.plot(epochs, accuracy, marker="." if len(rows) < 40 else None, label=label)
-        by_time.plot(hours, accuracy, marker="." if len(rows) < 40 else None, label=label)
+        marker = "." if len(rows) < 40 else None
+        line, = by_epoch.plot(epochs, accuracy, marker=marker, label=label)
+        by_time.plot(hours, accuracy, marker=marker, color=line.get_color())
         print(f"{label}: {len(rows)} epochs, best {max(accuracy):.2f} %, last {accuracy[-1]:.2f} %, "
               f"{total / 3600:.2f} h")
+        averaged = [(e, h, 100 * r["average_test_accuracy"])
+                    for e, h, r in zip(epochs, hours, rows) if "average_test_accuracy" in r]
+        if averaged:
+            e, h, a = zip(*averaged)
+            by_epoch.plot(e, a, linestyle="--", color=line.get_color(), label=f"{label}, weight average")
+            by_time.plot(h, a, linestyle="--", color=line.get_color())
+            print(f"{label}, weight average: best {max(a):.2f} %, last {a[-1]:.2f} %")
     by_epoch.set_xlabel("epoch")
     by_time.set_xlabel("wall-clock hours (summed epoch times)")
     by_epoch.set_ylabel("test accuracy (%)")
