@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "cifar_recipes.hpp"
 #include "cli_checks.hpp"
 
 #include <nibble/config.hpp>
@@ -40,6 +41,8 @@ struct cifar_cli {
   int threads = 0;
   std::string init_from;  // a float checkpoint to start from (fine-tuning)
   std::string scheme = "paper";  // train_cifar10 only: one of named_schemes, or the --bits preset
+  std::string recipe = "paper";  // cifar_recipes.hpp
+  std::string recipe_line;       // the recipe's flags as they ended up, printed at start
   nibble::train_options train;
 };
 
@@ -94,7 +97,9 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--metrics", t.metrics_file, "Per-epoch metrics file (.csv, or .jsonl for JSON lines)");
   app.add_option("--max-batches", t.max_batches, "Stop each epoch after this many batches (0: all)");
   app.add_flag("!--no-progress", t.progress, "Hide the progress bar");
-  app.final_callback([&c] {
+  add_recipe_option(app, c.recipe);
+  app.final_callback([&app, &c] {
+    c.recipe_line = apply_recipe(app, c);
     if (c.bits == 32 && c.activations != 32)
       throw CLI::ValidationError("--activations", "quantized activations need quantized weights: add --bits 4 or 8");
     if (c.scheme == "paper") return;
@@ -118,6 +123,7 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   options.schedule = c.schedule == "one-cycle" ? nibble::lr_schedule::one_cycle : nibble::lr_schedule::cosine;
   options.model_name = c.model == "vgg" ? "VGG4bit" : "SimpleResNet4bit";
   const nibble::network_description description = nibble::describe_network<Net>();
+  if (!c.recipe_line.empty()) fmt::print("{}\n", c.recipe_line);
   fmt::print("network: {}, {}; optimizer {}\n", options.model_name, description.summary, c.optimizer);
   for (const std::string& s : description.schemes) fmt::print("scheme: {}\n", s);
   if (!c.init_from.empty()) {

@@ -224,8 +224,12 @@ TEST_CASE("evaluate with flip averages the logits of each image and its mirror i
   std::mt19937_64 rng(3);
   net.init(rng);
   const auto test_set = fixtures::colour_dataset(40, 4);
-  const double plain_loss = evaluate(net, test_set, {.batch_size = 16}).loss;
-  const double flip_loss = evaluate(net, test_set, {.batch_size = 16, .flip = true}).loss;
+  const evaluation plain = evaluate(net, test_set, {.batch_size = 16});
+  const evaluation flipped = evaluate(net, test_set, {.batch_size = 16, .flip = true});
+  const double plain_loss = plain.loss, flip_loss = flipped.loss;
+  // The flipped pass also reports the images as they are, for comparison.
+  CHECK(plain.unflipped_accuracy == plain.accuracy);
+  CHECK(flipped.unflipped_accuracy == plain.accuracy);
   // By hand: one batch of all 40 images, both ways.
   data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
   loader.start_epoch(0);
@@ -234,9 +238,11 @@ TEST_CASE("evaluate with flip averages the logits of each image and its mirror i
   context ctx{.phase = mode::eval};
   activation logits = net.forward(b.images, ctx), mirrored, grad;
   data::mirror_images(b.images, mirrored);
+  CHECK(softmax_cross_entropy(logits, b.labels, grad).correct == std::size_t(std::lround(plain.accuracy * 40)));
   logits = (logits + net.forward(mirrored, ctx)) * 0.5f;
-  const double expected = softmax_cross_entropy(logits, b.labels, grad).loss;
-  CHECK(flip_loss == Approx(expected).epsilon(1e-5));
+  const auto expected = softmax_cross_entropy(logits, b.labels, grad);
+  CHECK(flip_loss == Approx(expected.loss).epsilon(1e-5));
+  CHECK(expected.correct == std::size_t(std::lround(flipped.accuracy * 40)));
   CHECK(flip_loss != Approx(plain_loss).epsilon(1e-6));  // the mirror images do change the logits
 }
 

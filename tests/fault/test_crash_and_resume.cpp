@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -312,4 +313,41 @@ TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinatio
   r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "shift"}));
   CHECK(r.exit_code != 0);
   CHECK(!fs::exists(t.root / "other"));
+}
+
+TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, and prints them", "[fault]") {
+  trainer_runs t;
+  const fs::path run = t.root / "run";
+  // The test's own --epochs and --batch-size are given, so they win.
+  auto r = t.run(t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("recipe fast: --epochs 2 (given), --batch-size 16 (given), --optimizer sgd, "
+                                       "--momentum 0.9, --nesterov true, --weight-decay 0.0005, --schedule one-cycle, "
+                                       "--lr 0.05 (given)") &&
+                           Catch::Contains("--label-smoothing 0.1, --test-flip true") &&
+                           Catch::Contains("optimizer sgd"));
+  // The flip's and the weight average's figures are shown beside the plain ones.
+  CHECK_THAT(r.output, Catch::Contains("test acc without the flip: ") && Catch::Contains(", weight average ") &&
+                           Catch::Contains("weight average (decay 0.9): test loss"));
+  const checkpoint saved = checkpoint::read(run / "last.ckpt");
+  std::map<std::string, std::string> settings(saved.run().settings.begin(), saved.run().settings.end());
+  CHECK(settings["optimizer"] == "sgd");
+  CHECK(settings["optimizer nesterov"] == "true");
+  CHECK(settings["schedule"] == "one_cycle");
+  CHECK(settings["learning_rate"] == "0.05");
+  CHECK(settings["grad_clip"] == "0");
+  CHECK(settings["label_smoothing"] == "0.1");
+  CHECK(settings["weight_average"] == "0.9");
+  CHECK_FALSE(saved.run().weight_average.empty());
+  CHECK_THAT(fixtures::lines(fixtures::file_text(run / "metrics.csv"))[0],
+             Catch::EndsWith("average_test_loss,average_test_accuracy"));
+
+  // The paper recipe is the flags' defaults: nothing is printed or changed.
+  r = t.run(t.args(t.root / "paper", 1, {"--recipe", "paper", "--max-batches", "1"}));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, !Catch::Contains("recipe") && Catch::Contains("optimizer adamw"));
+  r = t.run(t.args(t.root / "other", 1, {"--recipe", "quick"}));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("--recipe"));
 }

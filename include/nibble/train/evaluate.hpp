@@ -26,6 +26,9 @@ struct evaluation {
   double accuracy = 0;  // top-1, in [0, 1]
   double loss = 0;      // mean softmax cross-entropy
   std::size_t images = 0;
+  // With flip: the top-1 of the images as they are, from the same pass, so
+  // a run shows what the flip adds. Without flip it equals accuracy.
+  double unflipped_accuracy = 0;
 };
 
 struct eval_options {
@@ -37,22 +40,23 @@ struct eval_options {
 namespace detail {
 
 // Logits of one batch in eval mode, with the optional mirrored average;
-// valid until the next call.
+// valid until the next call, as is unflipped() after a flipped call.
 template <class Net>
 class eval_forward {
  public:
   const activation& operator()(Net& net, const activation& images, bool flip) {
     const activation& logits = net.forward(images, ctx_);
     if (!flip) return logits;
-    averaged_ = logits;
+    unflipped_ = logits;
     data::mirror_images(images, mirrored_);
-    averaged_ = (averaged_ + net.forward(mirrored_, ctx_)) * 0.5f;
+    averaged_ = (unflipped_ + net.forward(mirrored_, ctx_)) * 0.5f;
     return averaged_;
   }
+  const activation& unflipped() const { return unflipped_; }
 
  private:
   context ctx_{.phase = mode::eval};
-  activation mirrored_, averaged_;
+  activation mirrored_, unflipped_, averaged_;
 };
 
 struct evaluation_sum {
@@ -60,14 +64,25 @@ struct evaluation_sum {
   double loss = 0;
   activation grad;  // softmax_cross_entropy writes it; evaluation ignores it
 
+  std::size_t unflipped_correct = 0;
+
   void add(const activation& logits, std::span<const std::int32_t> labels) {
     const auto r = softmax_cross_entropy(logits, labels, grad);
     correct += r.correct;
     loss += r.loss * double(labels.size());
     seen += labels.size();
   }
+  template <class Net>
+  void add(const eval_forward<Net>& forward, const activation& logits, std::span<const std::int32_t> labels,
+           bool flip) {
+    const std::size_t before = correct;
+    add(logits, labels);
+    unflipped_correct += flip ? softmax_cross_entropy(forward.unflipped(), labels, grad).correct : correct - before;
+  }
   double accuracy() const { return seen ? double(correct) / double(seen) : 0.0; }
-  evaluation result() const { return {accuracy(), seen ? loss / double(seen) : 0.0, seen}; }
+  evaluation result() const {
+    return {accuracy(), seen ? loss / double(seen) : 0.0, seen, seen ? double(unflipped_correct) / double(seen) : 0.0};
+  }
 };
 
 inline void check_batch_size(std::size_t batch_size) {
@@ -94,7 +109,7 @@ evaluation evaluate(Net& net, const data::basic_dataset<Sample>& test, const eva
   data::batch b;
   progress_bar bar("  eval", loader.batches_per_epoch(), o.progress);
   for (std::size_t i = 0; loader.next(b); ++i) {
-    sum.add(forward(net, b.images, o.flip), b.labels);
+    sum.add(forward, forward(net, b.images, o.flip), b.labels, o.flip);
     bar.update(i + 1, sum.seen, fmt::format("acc {:.2f}%", 100.0 * sum.accuracy()));
   }
   return sum.result();
@@ -116,7 +131,7 @@ evaluation evaluate(Net& net, const activation& images, std::span<const std::int
   for (std::size_t first = 0; first < images.shape(0); first += o.batch_size) {
     const std::size_t n = std::min(o.batch_size, images.shape(0) - first);
     detail::copy_images(images, first, n, part);
-    sum.add(forward(net, part, o.flip), labels.subspan(first, n));
+    sum.add(forward, forward(net, part, o.flip), labels.subspan(first, n), o.flip);
   }
   return sum.result();
 }

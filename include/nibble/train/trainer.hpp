@@ -319,6 +319,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     m.test_accuracy = e.accuracy;
     m.test_loss = e.loss;
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
+    double average_unflipped = 0;
     if (average && average->updates() > 0) {
       average->swap_into(net);
       const evaluation a = evaluate(net, test_set, eval);
@@ -326,6 +327,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
       m.averaged = true;
       m.average_test_accuracy = a.accuracy;
       m.average_test_loss = a.loss;
+      average_unflipped = a.unflipped_accuracy;
     }
     m.seconds = train_seconds + eval_clock.elapsed();
     if (!detail::all_finite(net) || !std::isfinite(m.test_loss))
@@ -347,6 +349,9 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
                100 * m.test_accuracy, m.train_images_per_second, format_duration(m.seconds),
                fmt::join(m.weight_levels, " "), double(m.fp32_bytes) / 1e6, double(m.packed_bytes) / 1e6,
                double(m.fp32_bytes) / double(std::max<std::size_t>(m.packed_bytes, 1)));
+    if (o.test_flip)  // what the flip adds, from the same pass
+      fmt::print(log, "  test acc without the flip: {:.2f}%{}\n", 100 * e.unflipped_accuracy,
+                 m.averaged ? fmt::format(", weight average {:.2f}%", 100 * average_unflipped) : "");
     if (m.averaged)
       fmt::print(log, "  weight average (decay {}): test loss {:.4f} acc {:.2f}%\n", average->decay(),
                  m.average_test_loss, 100 * m.average_test_accuracy);
