@@ -4,6 +4,7 @@
 // the machine lacks runs the portable loops instead.
 #include <catch2/catch.hpp>
 
+#include <nibble/kernels/int8/implicit_conv.hpp>
 #include <nibble/kernels/int8/packed_gemm.hpp>
 #include <nibble/kernels/int8/reference.hpp>
 
@@ -74,4 +75,64 @@ TEST_CASE("the packed int8 product equals the reference on every path", "[kernel
       }
     }
   }
+}
+
+TEST_CASE("the implicit convolution on tiles gives the sums of the convolution itself", "[kernels][int8]") {
+  // 64 and 128 channels, square and wide images, 3×3 and 1×1 filters, with
+  // the zero-point code in the padding.
+  const implicit_conv_shape shapes[] = {{64, 8, 8, 3, 1, 32}, {128, 4, 6, 3, 1, 64}, {64, 5, 5, 1, 0, 32}};
+  for (const auto& s : shapes) {
+    INFO("channels " << s.channels << ", " << s.height << "x" << s.width << ", kernel " << s.kernel << ", filters "
+                     << s.filters << "; AMX usable: " << amx_usable());
+    std::mt19937_64 rng(s.channels + s.height);
+    std::uniform_int_distribution<int> wd(-8, 7), xd(0, 255);
+    const std::size_t taps = s.kernel * s.kernel;
+    std::vector<std::int8_t> w(s.filters * s.channels * taps);
+    for (auto& v : w) v = std::int8_t(wd(rng));
+    std::vector<std::uint8_t> plain(s.channels * s.height * s.width);  // c, y, x
+    for (auto& v : plain) v = std::uint8_t(xd(rng));
+    plain[0] = 255;
+    w[0] = -8;
+    const std::uint8_t zero = 17;
+
+    // The padded channels-last image the kernel reads, slack included.
+    const std::size_t wp = s.padded_width();
+    std::vector<std::uint8_t> image(s.input_pixels() * s.channels, zero);
+    for (std::size_t c = 0; c < s.channels; ++c)
+      for (std::size_t y = 0; y < s.height; ++y)
+        for (std::size_t x = 0; x < s.width; ++x)
+          image[((y + s.padding) * wp + x + s.padding) * s.channels + c] = plain[(c * s.height + y) * s.width + x];
+
+    std::vector<std::int32_t> expected(s.positions() * s.filters);
+    implicit_conv_reference(image.data(), w.data(), s, expected.data());
+    // The reference against the convolution written out on the unpadded image.
+    for (std::size_t f = 0; f < s.filters; ++f)
+      for (std::size_t oy = 0; oy < s.out_height(); ++oy)
+        for (std::size_t ox = 0; ox < s.out_width(); ++ox) {
+          std::int32_t sum = 0;
+          for (std::size_t c = 0; c < s.channels; ++c)
+            for (std::size_t ky = 0; ky < s.kernel; ++ky)
+              for (std::size_t kx = 0; kx < s.kernel; ++kx) {
+                const long y = long(oy + ky) - long(s.padding), x = long(ox + kx) - long(s.padding);
+                const bool inside = y >= 0 && y < long(s.height) && x >= 0 && x < long(s.width);
+                const int code = inside ? plain[(c * s.height + std::size_t(y)) * s.width + std::size_t(x)] : zero;
+                sum += w[((f * s.channels + c) * s.kernel + ky) * s.kernel + kx] * code;
+              }
+          REQUIRE(expected[(oy * wp + ox) * s.filters + f] == sum);
+        }
+
+#if NIBBLE_ISA_AMX_INT8
+    if (amx_usable()) {
+      implicit_conv_weights packed;
+      pack_implicit_conv_weights(w.data(), s, packed);
+      std::vector<std::int32_t> sums(s.positions() * s.filters, -1);
+      implicit_conv_amx(image.data(), packed, sums.data());
+      CHECK(sums == expected);
+    }
+#endif
+  }
+  implicit_conv_weights packed;
+  const std::int8_t none[1] = {};
+  CHECK_THROWS_WITH(pack_implicit_conv_weights(none, {48, 4, 4, 3, 1, 32}, packed),
+                    Catch::Contains("multiples of 64"));
 }
