@@ -50,6 +50,17 @@ struct trial {
     if (out) *out = net;
     return history;
   }
+  // The same run stopped after `first` epochs and resumed by a fresh
+  // network and optimizer, as a new process would; returns the resumed part.
+  template <class Optimizer = adamw, class Scheme = paper_4bit>
+  std::vector<epoch_metrics> run_resumed(std::size_t first, small_net<Scheme>* out) {
+    const std::size_t total = o.epochs;
+    o.epochs = first;
+    run<Optimizer, Scheme>(o);
+    o.epochs = total;
+    o.resume = true;
+    return run<Optimizer, Scheme>(o, out);
+  }
   // Runs one epoch, as an earlier run that later calls meet; returns its
   // checkpoint and metrics file as they are then.
   std::pair<std::string, std::string> earlier_run() {
@@ -80,12 +91,8 @@ TEST_CASE("training learns, and a resumed run equals an uninterrupted one with t
   CHECK(history.back().weight_levels.size() == 2);
 
   trial parts;
-  parts.o.epochs = 2;
-  parts.run(parts.o);
-  parts.o.epochs = 4;
-  parts.o.resume = true;
   small_net<paper_4bit> b;
-  const auto rest = parts.run(parts.o, &b);
+  const auto rest = parts.run_resumed(2, &b);
   REQUIRE(rest.size() == 2);
   CHECK(rest.front().epoch == 3);
   CHECK(fixtures::all_values(a) == fixtures::all_values(b));
@@ -117,12 +124,8 @@ TEST_CASE("stochastic rounding trains, and a resumed run equals an uninterrupted
   CHECK(history.back().test_accuracy > 0.8);
 
   trial parts;
-  parts.o.epochs = 2;
-  parts.run<adamw, stochastic>(parts.o);
-  parts.o.epochs = 4;
-  parts.o.resume = true;
   small_net<stochastic> b;
-  parts.run<adamw, stochastic>(parts.o, &b);
+  parts.run_resumed<adamw, stochastic>(2, &b);
   CHECK(fixtures::all_values(a) == fixtures::all_values(b));
 
   // The draws matter: the same run rounding to nearest ends elsewhere.
@@ -189,12 +192,8 @@ TEST_CASE("a weight average is tested beside the weights, checkpointed, and resu
 
   trial parts;
   parts.o.weight_average = 0.9f;
-  parts.o.epochs = 2;
-  parts.run(parts.o);
-  parts.o.epochs = 4;
-  parts.o.resume = true;
   small_net<paper_4bit> b;
-  const auto rest = parts.run(parts.o, &b);
+  const auto rest = parts.run_resumed(2, &b);
   REQUIRE(rest.size() == 2);
   CHECK(fixtures::all_values(a) == fixtures::all_values(b));
   CHECK(rest.back().average_test_loss == history.back().average_test_loss);  // the average resumed too

@@ -79,6 +79,20 @@ struct trainer_runs {
   fault::child_result run(const std::vector<std::string>& a, const fault::child_options& o = {}) const {
     return fault::run_child(a, o, root / "output.txt");
   }
+  // Runs a command that must succeed.
+  fault::child_result succeeds(const std::vector<std::string>& a) const {
+    auto r = run(a);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    return r;
+  }
+  // The command fails with a non-zero exit, saying `message`.
+  void refused(const std::vector<std::string>& a, const std::string& message) const {
+    const auto r = run(a);
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Catch::Contains(message));
+  }
   ~trainer_runs() { fs::remove_all(root); }
 };
 
@@ -292,24 +306,19 @@ TEST_CASE("the trainer program refuses mistakes with short messages and a non-ze
 TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinations it does not build", "[fault]") {
   trainer_runs t;
   const fs::path run = t.root / "run";
-  auto r = t.run(t.args(run, 1, {"--model", "vgg", "--scheme", "lsq", "--activations", "4", "--max-batches", "1"}));
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
+  auto r = t.succeeds(t.args(run, 1, {"--model", "vgg", "--scheme", "lsq", "--activations", "4", "--max-batches", "1"}));
   CHECK_THAT(r.output, Catch::Contains("network: VGG4bit") && Catch::Contains("scheme: 4-bit, learned step") &&
                            Catch::Contains("4-bit activations (LSQ step)"));
   const checkpoint saved = checkpoint::read(run / "last.ckpt");
   CHECK_THAT(saved.network(), Catch::Contains("4-bit activations (LSQ step)"));
   CHECK(metrics_rows(run / "metrics.csv").size() == 1);
 
-  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "lsq", "--bits", "8"}));
-  CHECK(r.exit_code != 0);
-  CHECK_THAT(r.output, Catch::Contains("lsq is a 4-bit scheme"));
-  r = t.run(t.args(t.root / "other", 1, {"--scheme", "pot"}));  // the default command trains the resnet
-  CHECK(r.exit_code != 0);
-  CHECK_THAT(r.output, Catch::Contains("pot is built for --model vgg only"));
-  r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "percentile", "--activations", "4"}));
-  CHECK(r.exit_code != 0);
-  CHECK_THAT(r.output, Catch::Contains("quantized activations with percentile are not built"));
+  t.refused(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "lsq", "--bits", "8"}),
+            "lsq is a 4-bit scheme");
+  // The default command trains the resnet.
+  t.refused(t.args(t.root / "other", 1, {"--scheme", "pot"}), "pot is built for --model vgg only");
+  t.refused(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "percentile", "--activations", "4"}),
+            "quantized activations with percentile are not built");
   r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "shift"}));
   CHECK(r.exit_code != 0);
   CHECK(!fs::exists(t.root / "other"));
@@ -319,9 +328,8 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   trainer_runs t;
   const fs::path run = t.root / "run";
   // The test's own --epochs and --batch-size are given, so they win.
-  auto r = t.run(t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2"}));
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
+  auto r = t.succeeds(
+      t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2"}));
   CHECK_THAT(r.output, Catch::Contains("recipe fast: --epochs 2 (given), --batch-size 16 (given), --optimizer sgd, "
                                        "--momentum 0.9, --nesterov true, --weight-decay 0.0005, --schedule one-cycle, "
                                        "--lr 0.05 (given)") &&
@@ -344,10 +352,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
              Catch::EndsWith("average_test_loss,average_test_accuracy"));
 
   // The paper recipe is the flags' defaults: nothing is printed or changed.
-  r = t.run(t.args(t.root / "paper", 1, {"--recipe", "paper", "--max-batches", "1"}));
-  REQUIRE(r.exit_code == 0);
+  r = t.succeeds(t.args(t.root / "paper", 1, {"--recipe", "paper", "--max-batches", "1"}));
   CHECK_THAT(r.output, !Catch::Contains("recipe") && Catch::Contains("optimizer adamw"));
-  r = t.run(t.args(t.root / "other", 1, {"--recipe", "quick"}));
-  CHECK(r.exit_code != 0);
-  CHECK_THAT(r.output, Catch::Contains("--recipe"));
+  t.refused(t.args(t.root / "other", 1, {"--recipe", "quick"}), "--recipe");
 }
