@@ -74,42 +74,41 @@ bool have_amx(benchmark::State& state) {
   return false;
 }
 
-template <class L>
-void im2col(benchmark::State& state) {
+// Times run(l) on one thread; TOPS counts the layer's real products.
+template <class L, class Run>
+void timed(benchmark::State& state, Run run) {
   omp_set_num_threads(1);
   L l;
   if (!have_amx(state)) return;
   for (auto _ : state) {
-    l.pack();
-    k8::packed_gemm(l.packed, l.columns, l.sums.data(), l.columns.cols);
+    run(l);
     benchmark::DoNotOptimize(l.sums.data());
   }
   state.counters["TOPS"] = benchmark::Counter(L::ops * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class L>
+void im2col(benchmark::State& state) {
+  timed<L>(state, [](L& l) {
+    l.pack();
+    k8::packed_gemm(l.packed, l.columns, l.sums.data(), l.columns.cols);
+  });
 }
 
 template <class L>
 void gemm(benchmark::State& state) {
-  omp_set_num_threads(1);
-  L l;
-  if (!have_amx(state)) return;
-  for (auto _ : state) {
-    k8::packed_gemm(l.packed, l.columns, l.sums.data(), l.columns.cols);
-    benchmark::DoNotOptimize(l.sums.data());
-  }
-  state.counters["TOPS"] = benchmark::Counter(L::ops * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
+  timed<L>(state, [](L& l) { k8::packed_gemm(l.packed, l.columns, l.sums.data(), l.columns.cols); });
 }
 
 template <class L>
 void implicit(benchmark::State& state) {
-  L l;
-  if (!have_amx(state)) return;
+  timed<L>(state, [](L& l) {
 #if NIBBLE_ISA_AMX_INT8
-  for (auto _ : state) {
     k8::implicit_conv_amx(l.padded.data(), l.implicit, l.sums.data());
-    benchmark::DoNotOptimize(l.sums.data());
-  }
+#else
+    (void)l;  // have_amx() has already skipped this benchmark
 #endif
-  state.counters["TOPS"] = benchmark::Counter(L::ops * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
+  });
 }
 
 using conv2 = layer<64, 32, 64>;
