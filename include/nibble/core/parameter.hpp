@@ -3,6 +3,7 @@
 // which decides whether weight decay and the scheme's clip apply.
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <xtensor/xtensor.hpp>
 
@@ -24,5 +25,14 @@ struct parameter {
       : value(xt::zeros<float>({n})), grad(xt::zeros<float>({n})), role(r) {}
   std::size_t size() const { return value.size(); }
 };
+
+// The size of each of a network's parameters, in visit order: what saved
+// optimizer state or a weight average is checked against.
+template <class Net>
+std::vector<std::size_t> parameter_sizes(Net& net) {
+  std::vector<std::size_t> sizes;
+  net.visit_parameters([&](parameter& p) { sizes.push_back(p.size()); });
+  return sizes;
+}
 
 }  // namespace nibble

@@ -125,8 +125,7 @@ class checkpoint {
   template <class Net, class Optimizer>
   void restore(Net& net, Optimizer& opt, std::string_view program_model = {}) const {
     check_network(describe_network<Net>(), program_model);
-    std::vector<std::size_t> parameter_sizes;
-    net.visit_parameters([&](parameter& p) { parameter_sizes.push_back(p.size()); });
+    const std::vector<std::size_t> sizes = parameter_sizes(net);
     const auto tensors = read_tensors(net);
 
     io::byte_reader optm = file_.section("OPTM");
@@ -135,7 +134,7 @@ class checkpoint {
       throw checkpoint_error(file_.name() + ": it holds the state of the " + name + " optimizer, but this run uses " +
                              std::string(Optimizer::name) + "; an optimizer's state cannot be carried over to another");
     Optimizer staged = opt;
-    staged.load(optm, parameter_sizes);
+    staged.load(optm, sizes);
     optm.expect_end();
 
     io::assign_network_tensors(net, tensors);

@@ -66,18 +66,19 @@ struct evaluation_sum {
 
   std::size_t unflipped_correct = 0;
 
-  void add(const activation& logits, std::span<const std::int32_t> labels) {
+  // Returns the batch's hits.
+  std::size_t add(const activation& logits, std::span<const std::int32_t> labels) {
     const auto r = softmax_cross_entropy(logits, labels, grad);
     correct += r.correct;
     loss += r.loss * double(labels.size());
     seen += labels.size();
+    return r.correct;
   }
   template <class Net>
   void add(const eval_forward<Net>& forward, const activation& logits, std::span<const std::int32_t> labels,
            bool flip) {
-    const std::size_t before = correct;
-    add(logits, labels);
-    unflipped_correct += flip ? softmax_cross_entropy(forward.unflipped(), labels, grad).correct : correct - before;
+    const std::size_t hits = add(logits, labels);
+    unflipped_correct += flip ? softmax_cross_entropy(forward.unflipped(), labels, grad).correct : hits;
   }
   double accuracy() const { return seen ? double(correct) / double(seen) : 0.0; }
   evaluation result() const {

@@ -190,13 +190,6 @@ void check_data(const data::basic_dataset<Sample>& train_set, const data::basic_
         fmt::join(test_set.norm.std, ", ")));
 }
 
-template <class Net>
-std::vector<std::size_t> parameter_sizes(Net& net) {
-  std::vector<std::size_t> sizes;
-  net.visit_parameters([&](parameter& p) { sizes.push_back(p.size()); });
-  return sizes;
-}
-
 // The weight average of a resumed run, from its checkpoint; a run that kept
 // none before (its settings changed, as allowed) starts one now.
 template <class Net>

@@ -56,8 +56,12 @@ struct implicit_conv_weights {
 
   std::size_t chunks() const { return shape.channels / 64; }
   std::size_t blocks() const { return shape.filters / 16; }
+  // Where tile (tap, chunk, block) starts in `tiles`.
+  std::size_t offset(std::size_t tap, std::size_t chunk, std::size_t block) const {
+    return ((tap * chunks() + chunk) * blocks() + block) * 1024;
+  }
   const std::int8_t* tile(std::size_t tap, std::size_t chunk, std::size_t block) const {
-    return tiles.data() + ((tap * chunks() + chunk) * blocks() + block) * 1024;
+    return tiles.data() + offset(tap, chunk, block);
   }
 };
 
@@ -72,7 +76,7 @@ inline void pack_implicit_conv_weights(const std::int8_t* w, const implicit_conv
   for (std::size_t tap = 0; tap < taps; ++tap)
     for (std::size_t chunk = 0; chunk < out.chunks(); ++chunk)
       for (std::size_t block = 0; block < out.blocks(); ++block) {
-        std::int8_t* t = out.tiles.data() + ((tap * out.chunks() + chunk) * out.blocks() + block) * 1024;
+        std::int8_t* t = out.tiles.data() + out.offset(tap, chunk, block);
         for (std::size_t r = 0; r < 16; ++r)
           for (std::size_t n = 0; n < 16; ++n)
             for (std::size_t j = 0; j < 4; ++j) {
