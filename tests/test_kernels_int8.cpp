@@ -8,6 +8,8 @@
 #include <nibble/kernels/int8/packed_gemm.hpp>
 #include <nibble/kernels/int8/reference.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -102,6 +104,12 @@ TEST_CASE("the implicit convolution on tiles gives the sums of the convolution i
       for (std::size_t y = 0; y < s.height; ++y)
         for (std::size_t x = 0; x < s.width; ++x)
           image[((y + s.padding) * wp + x + s.padding) * s.channels + c] = plain[(c * s.height + y) * s.width + x];
+    // pad_image frames the channels-last pixels the same way.
+    std::vector<std::uint8_t> pixels(plain.size()), padded(image.size(), 0);
+    for (std::size_t c = 0; c < s.channels; ++c)
+      for (std::size_t p = 0; p < s.height * s.width; ++p) pixels[p * s.channels + c] = plain[c * s.height * s.width + p];
+    pad_image(pixels.data(), s, zero, padded.data());
+    REQUIRE(padded == image);
 
     std::vector<std::int32_t> expected(s.positions() * s.filters);
     implicit_conv_reference(image.data(), w.data(), s, expected.data());
@@ -128,6 +136,12 @@ TEST_CASE("the implicit convolution on tiles gives the sums of the convolution i
       std::vector<std::int32_t> sums(s.positions() * s.filters, -1);
       implicit_conv_amx(image.data(), packed, sums.data());
       CHECK(sums == expected);
+      // A range of positions: the sums from its first block on.
+      if (s.positions() > 32) {
+        std::vector<std::int32_t> part((s.positions() - 32) * s.filters, -1);
+        implicit_conv_amx(image.data(), packed, 32, s.positions(), part.data());
+        CHECK(std::equal(part.begin(), part.end(), expected.begin() + 32 * std::ptrdiff_t(s.filters)));
+      }
     }
 #endif
   }

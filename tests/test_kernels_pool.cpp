@@ -3,6 +3,7 @@
 // one, with many ties: the first maximum in row-major order must win.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -52,4 +53,24 @@ TEST_CASE("max_pool2 kernels pick the first maximum and route the gradient to it
   check_max_pool2(2, 6, 8);    // 4 windows per output row, but 3 rows: scalar
   check_max_pool2(2, 6, 10);   // scalar, not square
   check_max_pool2(2, 4, 64);   // 32 windows per output row
+}
+
+TEST_CASE("max pooling of channels-last codes takes each channel's largest code in its window", "[kernels][pool]") {
+  const std::size_t batch = 2, h = 6, w = 4, channels = 67;  // a channel count no vector width divides
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> code(0, 255);
+  std::vector<std::uint8_t> x(batch * h * w * channels), y(batch * h * w * channels / 4, 0);
+  for (auto& v : x) v = std::uint8_t(code(rng));
+  nibble::kernels::max_pool_pixel_codes<2>(batch, h, w, channels, x.data(), y.data());
+  const auto at = [&](std::size_t n, std::size_t yy, std::size_t xx, std::size_t c) {
+    return x[((n * h + yy) * w + xx) * channels + c];
+  };
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t oy = 0; oy < h / 2; ++oy)
+      for (std::size_t ox = 0; ox < w / 2; ++ox)
+        for (std::size_t c = 0; c < channels; ++c) {
+          const std::uint8_t m = std::max({at(n, 2 * oy, 2 * ox, c), at(n, 2 * oy, 2 * ox + 1, c),
+                                           at(n, 2 * oy + 1, 2 * ox, c), at(n, 2 * oy + 1, 2 * ox + 1, c)});
+          REQUIRE(y[((n * h / 2 + oy) * w / 2 + ox) * channels + c] == m);
+        }
 }

@@ -33,9 +33,14 @@ concept sample_shape = is_shape<T>::value;
 // A batch of activations or their gradients: (batch, channels, height, width).
 using activation = xt::xtensor<float, 4>;
 
-// A batch of activation codes in the same layout, one byte per value: what
-// deployed integer layers hand each other (see layers/layer.hpp).
-using code_activation = xt::xtensor<std::uint8_t, 4>;
+// A batch of activation codes, one byte per value, channels last:
+// (batch, height, width, channels). What deployed integer layers hand each
+// other (see layers/layer.hpp): a pixel's codes lie together, as the
+// implicit convolution (kernels/int8/implicit_conv.hpp) reads them. A type
+// of its own, so that no layer mistakes it for (batch, channels, ...).
+struct code_activation : xt::xtensor<std::uint8_t, 4> {
+  using xt::xtensor<std::uint8_t, 4>::xtensor;
+};
 
 // Resize only when the shape changes, so a training step with a fixed batch
 // size allocates nothing after its first call.
@@ -44,6 +49,12 @@ inline void ensure_batch_shape(xt::xtensor<T, 4>& t, std::size_t batch) {
   if (t.shape(0) != batch || t.shape(1) != Shape::channels || t.shape(2) != Shape::height ||
       t.shape(3) != Shape::width)
     t.resize({batch, Shape::channels, Shape::height, Shape::width});
+}
+template <class Shape>
+inline void ensure_batch_shape(code_activation& t, std::size_t batch) {
+  if (t.shape(0) != batch || t.shape(1) != Shape::height || t.shape(2) != Shape::width ||
+      t.shape(3) != Shape::channels)
+    t.resize({batch, Shape::height, Shape::width, Shape::channels});
 }
 
 }  // namespace nibble

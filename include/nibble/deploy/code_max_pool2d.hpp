@@ -2,7 +2,7 @@
 // deploy::code_max_pool2d<K>
 //
 // Represents: max_pool2d<K> between two deployed integer layers, on the u8
-// codes the first hands the second. code_of is monotone, so the largest
+// codes the first hands the second (channels last). code_of is monotone, so the largest
 // code of a window is the code of its largest float: the result is the
 // codes the second layer would have made of the pooled floats.
 // Requires: codes of a spatial input whose sides are multiples of K.
@@ -30,7 +30,7 @@ class code_max_pool2d_layer : public parameter_free {
   static std::string describe() { return "max_pool2d " + std::to_string(K) + "x" + std::to_string(K); }
 
   void forward(const code_activation& x, code_activation& y, context&) {
-    kernels::max_pool_codes<K>(x.shape(0) * In::channels, In::height, In::width, x.data(), y.data());
+    kernels::max_pool_pixel_codes<K>(x.shape(0), In::height, In::width, In::channels, x.data(), y.data());
   }
 };
 

@@ -96,41 +96,77 @@ class integer_matrix {
   }
 
  protected:
+  // The weight codes as s8, filter by filter (row by row).
+  std::vector<std::int8_t> signed_codes() const {
+    std::vector<std::int8_t> w(weight_count);
+    for (std::size_t i = 0; i < weight_count; ++i) w[i] = std::int8_t(codes.code(i));
+    return w;
+  }
+
   // The packed s8 codes for the kernel, built on the first forward (after
-  // conversion or loading has set the codes).
+  // conversion or loading has set the codes), with each row's Σ w.
   const kernels::int8::packed_weights& packed() {
-    if (packed_.rows == 0) {
-      std::vector<std::int8_t> w(weight_count);
-      for (std::size_t i = 0; i < weight_count; ++i) w[i] = std::int8_t(codes.code(i));
-      kernels::int8::pack_weights(w.data(), Rows, Cols, packed_);
-    }
+    if (packed_.rows == 0) kernels::int8::pack_weights(signed_codes().data(), Rows, Cols, packed_);
     return packed_;
+  }
+  // z·Σ w of each row: what the zero point adds to the row's sums. Built
+  // on the first forward, as packed() is.
+  const std::vector<std::int32_t>& zero_point_sums() {
+    if (zero_point_sums_.empty()) {
+      zero_point_sums_.assign(Rows, 0);
+      const std::int32_t z = std::int32_t(input_grid[1]);
+      for (std::size_t r = 0; r < Rows; ++r) {
+        std::int32_t sum = 0;
+        for (std::size_t c = 0; c < Cols; ++c) sum += codes.code(r * Cols + c);
+        zero_point_sums_[r] = z * sum;
+      }
+    }
+    return zero_point_sums_;
   }
 
   // int32 sums (Rows × pixels per image, row stride ld) to floats: the
   // centred sum Σ (c − z)·w = Σ c·w − z·Σ w.
   void centred_sums(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y, std::size_t y_row,
-                    std::size_t y_col) const {
-    const std::int32_t z = std::int32_t(input_grid[1]);
-    for (std::size_t r = 0; r < Rows; ++r) {
-      const std::int32_t correction = z * packed_.row_sums[r];
-      for (std::size_t p = 0; p < pixels; ++p) y[r * y_row + p * y_col] = float(acc[r * ld + p] - correction);
-    }
+                    std::size_t y_col) {
+    const auto& zs = zero_point_sums();
+    for (std::size_t r = 0; r < Rows; ++r)
+      for (std::size_t p = 0; p < pixels; ++p) y[r * y_row + p * y_col] = float(acc[r * ld + p] - zs[r]);
   }
 
   // The centred sums and step 3 for one output channel r of a convolution
   // (its pixels sums at acc, floats to y): the same float operations as
   // centred_sums then finish.
-  void finish_row(std::size_t r, const std::int32_t* acc, std::size_t pixels, float* y) const {
-    const std::int32_t correction = std::int32_t(input_grid[1]) * packed_.row_sums[r];
+  void finish_row(std::size_t r, const std::int32_t* acc, std::size_t pixels, float* y) {
+    const std::int32_t correction = zero_point_sums()[r];
     for (std::size_t p = 0; p < pixels; ++p) y[p] = float(acc[p] - correction);
     kernels::affine_row<false>(scale.multiplier[r], scale.offset[r], y, y, pixels);
     if constexpr (Norm) kernels::affine_row<Relu>(norm.multiplier[r], norm.offset[r], y, y, pixels);
   }
   // finish_row for every channel of one image (Rows × pixels sums, row
   // stride ld), while the sums are in cache.
-  void finish_image(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y) const {
+  void finish_image(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y) {
     for (std::size_t r = 0; r < Rows; ++r) finish_row(r, acc + r * ld, pixels, y + r * pixels);
+  }
+  // The same operations for one pixel's sums in the other order: acc holds
+  // its Rows sums side by side (the implicit convolution's pixel-major
+  // output), y gets its Rows outputs. Vectors run across channels; each
+  // element meets the same affine_lanes as in finish_row, so the two orders
+  // agree bit for bit. Needs Rows to be a multiple of the vector width.
+  void finish_pixel(const std::int32_t* acc, float* y) {
+    static_assert(Rows % kernels::fvec_width == 0);
+    using ivec = xsimd::batch<std::int32_t>;
+    static_assert(ivec::size == kernels::fvec_width);
+    const std::int32_t* zs = zero_point_sums().data();
+    for (std::size_t r = 0; r < Rows; r += kernels::fvec_width) {
+      const ivec centred = ivec::load_unaligned(acc + r) - ivec::load_unaligned(zs + r);
+      kernels::fvec v = xsimd::batch_cast<float>(centred);
+      v = kernels::affine_lanes<false>(kernels::load(scale.multiplier.data() + r), v,
+                                       kernels::load(scale.offset.data() + r));
+      if constexpr (Norm)
+        v = kernels::affine_lanes<Relu>(kernels::load(norm.multiplier.data() + r), v,
+                                        kernels::load(norm.offset.data() + r));
+      kernels::store(y + r, v);
+    }
   }
 
   // Step 3 for a whole batch: the trained layer's epilogue, then its batch norm's.
@@ -158,9 +194,11 @@ class integer_matrix {
       scale.offset[r] = trained.bias.value(r);
     }
     packed_ = {};
+    zero_point_sums_.clear();
   }
 
   kernels::int8::packed_weights packed_;
+  std::vector<std::int32_t> zero_point_sums_;
 };
 
 }  // namespace nibble::deploy

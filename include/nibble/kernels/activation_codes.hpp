@@ -68,13 +68,13 @@ inline void centered_codes(const float* x, float* out, std::size_t n, const code
 // so the conversion to integers is exact.
 inline void byte_codes(const float* x, std::uint8_t* out, std::size_t n, const code_grid& g) {
   static_assert(xsimd::batch<std::int32_t>::size == fvec_width);
-  std::size_t i = 0;
-  for (; i + fvec_width <= n; i += fvec_width) {
+  const std::size_t vn = n / fvec_width * fvec_width;
+  for (std::size_t i = 0; i < vn; i += fvec_width) {
     alignas(simd_alignment) std::int32_t lanes[fvec_width];
     xsimd::batch_cast<std::int32_t>(code_of(load(x + i), g)).store_aligned(lanes);
     for (std::size_t j = 0; j < fvec_width; ++j) out[i + j] = std::uint8_t(lanes[j]);
   }
-  for (; i < n; ++i) out[i] = std::uint8_t(code_of(x[i], g));
+  for (std::size_t i = vn; i < n; ++i) out[i] = std::uint8_t(code_of(x[i], g));
 }
 
 // The straight-through estimator of the rounding, clipped: dx[i] is kept

@@ -3,6 +3,7 @@
 // Relu. It is the last pass of batch norm in training and of every deployed
 // conv or linear layer (batch norm folded in), so both lives of a network
 // end a layer with the same instructions.
+#include <algorithm>
 #include <cstddef>
 
 #include "nibble/kernels/parallel.hpp"
@@ -14,21 +15,33 @@ struct channel_geometry {
   std::size_t batch, channels, pixels;
 };
 
+// The lanes of a·x + b (then max(·, 0) when Relu): the one instruction
+// every element of every affine pass goes through.
+template <bool Relu>
+inline fvec affine_lanes(fvec a, fvec x, fvec b) {
+  const fvec v = fma(a, x, b);
+  if constexpr (Relu) return select_where(v > broadcast(0.0f), v, broadcast(0.0f));
+  return v;
+}
+
 // y[i] = a·x[i] + b (then max(·, 0) when Relu) for i < n: one channel of
 // one image. Callers that fuse it into their own loops (deployed integer
 // layers) round exactly as channel_affine does. x may equal y.
+//
+// The tail goes through affine_lanes too (in a lane buffer): a scalar
+// a·x + b may or may not be fused into one rounding, depending on the
+// compiler's flags, and deployed integer convolutions compute the same
+// elements pixel by pixel, across channels, with affine_lanes.
 template <bool Relu>
 void affine_row(float a, float b, const float* x, float* y, std::size_t n) {
-  const fvec av = broadcast(a), bv = broadcast(b), zero = broadcast(0.0f);
+  const fvec av = broadcast(a), bv = broadcast(b);
   const std::size_t vn = n / fvec_width * fvec_width;
-  for (std::size_t i = 0; i < vn; i += fvec_width) {
-    fvec v = fma(av, load(x + i), bv);
-    if constexpr (Relu) v = select_where(v > zero, v, zero);
-    store(y + i, v);
-  }
-  for (std::size_t i = vn; i < n; ++i) {
-    const float v = a * x[i] + b;
-    y[i] = Relu ? (v > 0.0f ? v : 0.0f) : v;
+  for (std::size_t i = 0; i < vn; i += fvec_width) store(y + i, affine_lanes<Relu>(av, load(x + i), bv));
+  if (vn < n) {
+    alignas(simd_alignment) float lanes[fvec_width] = {};
+    std::copy(x + vn, x + n, lanes);
+    store(lanes, affine_lanes<Relu>(av, load(lanes), bv));
+    std::copy(lanes, lanes + (n - vn), y + vn);
   }
 }
 

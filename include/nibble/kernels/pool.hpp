@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "nibble/config.hpp"
 #if NIBBLE_ISA_AVX512BW_DQ
@@ -210,28 +209,26 @@ inline void global_avg_pool_backward(std::size_t planes, std::size_t pixels, con
   });
 }
 
-// The maximum of each K×K window of u8 codes (deployed integer networks pool
-// their codes: code_of is monotone, so the largest code is the code of the
-// largest float). Row pairs are reduced first, so the inner loops are plain
-// byte maxima the compiler vectorises.
+// The maximum of each K×K window of u8 codes, channels last (batch × h × w
+// × channels, as deployed integer networks hand codes on). code_of is
+// monotone, so the largest code is the code of the largest float. A
+// pixel's codes are adjacent, so each window is K·K byte maxima over runs
+// of `channels` bytes, which the compiler vectorises.
 template <std::size_t k>
-void max_pool_codes(std::size_t planes, std::size_t h, std::size_t w, const std::uint8_t* x, std::uint8_t* y) {
+void max_pool_pixel_codes(std::size_t batch, std::size_t h, std::size_t w, std::size_t channels,
+                          const std::uint8_t* x, std::uint8_t* y) {
   const std::size_t oh = h / k, ow = w / k;
-  parallel_for(planes, [&](std::size_t p, int) {
-    thread_local std::vector<std::uint8_t> band_max;  // the column maxima of one band of k rows
-    band_max.resize(w);
-    std::uint8_t* rows = band_max.data();
-    for (std::size_t oy = 0; oy < oh; ++oy) {
-      const std::uint8_t* band = x + (p * h + oy * k) * w;
-      std::copy(band, band + w, rows);
-      for (std::size_t r = 1; r < k; ++r)
-        for (std::size_t i = 0; i < w; ++i) rows[i] = std::max(rows[i], band[r * w + i]);
-      std::uint8_t* out = y + (p * oh + oy) * ow;
-      for (std::size_t ox = 0; ox < ow; ++ox) {
-        std::uint8_t m = rows[ox * k];
-        for (std::size_t c = 1; c < k; ++c) m = std::max(m, rows[ox * k + c]);
-        out[ox] = m;
-      }
+  parallel_for(batch * oh, [&](std::size_t line, int) {
+    const std::size_t n = line / oh, oy = line % oh;
+    for (std::size_t ox = 0; ox < ow; ++ox) {
+      std::uint8_t* out = y + (line * ow + ox) * channels;
+      const std::uint8_t* corner = x + ((n * h + oy * k) * w + ox * k) * channels;
+      std::copy(corner, corner + channels, out);
+      for (std::size_t dy = 0; dy < k; ++dy)
+        for (std::size_t dx = 0; dx < k; ++dx) {
+          const std::uint8_t* in = corner + (dy * w + dx) * channels;
+          for (std::size_t i = 0; i < channels; ++i) out[i] = std::max(out[i], in[i]);
+        }
     }
   });
 }

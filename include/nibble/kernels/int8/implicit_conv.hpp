@@ -16,8 +16,10 @@
 //
 // The weights are packed once into B tiles (VNNI layout: 16 rows of four
 // channels × 16 filters) for each tap, 64-channel chunk and 16 filters.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -29,19 +31,19 @@ namespace nibble::kernels::int8 {
 struct implicit_conv_shape {
   std::size_t channels = 0, height = 0, width = 0, kernel = 0, padding = 0, filters = 0;
 
-  std::size_t padded_width() const { return width + 2 * padding; }
-  std::size_t padded_height() const { return height + 2 * padding; }
-  std::size_t out_height() const { return padded_height() - kernel + 1; }
-  std::size_t out_width() const { return padded_width() - kernel + 1; }
+  constexpr std::size_t padded_width() const { return width + 2 * padding; }
+  constexpr std::size_t padded_height() const { return height + 2 * padding; }
+  constexpr std::size_t out_height() const { return padded_height() - kernel + 1; }
+  constexpr std::size_t out_width() const { return padded_width() - kernel + 1; }
   // Output positions q computed: whole padded rows, rounded up to the 32
   // pixels of a micro-tile.
-  std::size_t positions() const { return (out_height() * padded_width() + 31) / 32 * 32; }
+  constexpr std::size_t positions() const { return (out_height() * padded_width() + 31) / 32 * 32; }
   // Pixels the input buffer holds: the padded image, plus slack that the
   // last micro-tile's loads may reach (their sums are ignored).
-  std::size_t input_pixels() const {
+  constexpr std::size_t input_pixels() const {
     return positions() + (kernel - 1) * padded_width() + kernel - 1;
   }
-  bool valid() const {
+  constexpr bool valid() const {
     return channels % 64 == 0 && channels > 0 && filters % 32 == 0 && filters > 0 && kernel > 0 &&
            height + 2 * padding >= kernel && width + 2 * padding >= kernel;
   }
@@ -104,15 +106,37 @@ inline void implicit_conv_reference(const std::uint8_t* image, const std::int8_t
     }
 }
 
+// The padded input of one image: its pixels (H × W × C codes, channels
+// last) framed by `padding` pixels of the code `pad` (the zero point) on
+// every side, and the slack after it filled with `pad` too. `out` holds
+// input_pixels() pixels.
+inline void pad_image(const std::uint8_t* pixels, const implicit_conv_shape& s, std::uint8_t pad,
+                      std::uint8_t* out) {
+  const std::size_t c = s.channels, wp = s.padded_width(), row = s.width * c;
+  const std::size_t top = s.padding * wp + s.padding;  // pixels before the first image pixel
+  std::fill(out, out + top * c, pad);
+  for (std::size_t y = 0; y < s.height; ++y) {
+    std::uint8_t* line = out + (top + y * wp) * c;
+    std::memcpy(line, pixels + y * row, row);
+    // the right padding of this row and the left padding of the next
+    std::fill(line + row, line + (wp - s.width) * c + row, pad);
+  }
+  const std::size_t written = top + s.height * wp;
+  std::fill(out + written * c, out + s.input_pixels() * c, pad);
+}
+
 #if NIBBLE_ISA_AMX_INT8
-// sums[q][o] for q < positions(), all filters; `image` holds input_pixels()
-// pixels. Needs amx_usable().
-inline void implicit_conv_amx(const std::uint8_t* image, const implicit_conv_weights& w, std::int32_t* sums) {
+// sums[q − first][o] for positions first ≤ q < last (multiples of 32, last
+// at most positions()), all filters; `image` holds input_pixels() pixels.
+// Filter pairs outside, pixel blocks inside: a pair's weights stay in L1
+// while the range's pixels stream past them. Needs amx_usable().
+inline void implicit_conv_amx(const std::uint8_t* image, const implicit_conv_weights& w, std::size_t first,
+                              std::size_t last, std::int32_t* sums) {
   detail::configure_tiles_once();
   const implicit_conv_shape& s = w.shape;
   const std::size_t c = s.channels, wp = s.padded_width(), ldo = s.filters * sizeof(std::int32_t);
-  for (std::size_t q0 = 0; q0 < s.positions(); q0 += 32)
-    for (std::size_t b = 0; b < w.blocks(); b += 2) {
+  for (std::size_t b = 0; b < w.blocks(); b += 2)
+    for (std::size_t q0 = first; q0 < last; q0 += 32) {
       _tile_zero(0);
       _tile_zero(1);
       _tile_zero(2);
@@ -132,12 +156,16 @@ inline void implicit_conv_amx(const std::uint8_t* image, const implicit_conv_wei
             _tile_dpbusd(3, 5, 7);
           }
         }
-      std::int32_t* out = sums + q0 * s.filters + 16 * b;
+      std::int32_t* out = sums + (q0 - first) * s.filters + 16 * b;
       _tile_stored(0, out, ldo);
       _tile_stored(1, out + 16, ldo);
       _tile_stored(2, out + 16 * s.filters, ldo);
       _tile_stored(3, out + 16 * s.filters + 16, ldo);
     }
+}
+// Every position.
+inline void implicit_conv_amx(const std::uint8_t* image, const implicit_conv_weights& w, std::int32_t* sums) {
+  implicit_conv_amx(image, w, 0, w.shape.positions(), sums);
 }
 #endif
 
