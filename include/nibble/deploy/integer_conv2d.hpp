@@ -123,14 +123,18 @@ class integer_conv2d_layer
       kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels);
       if constexpr (CodesOut) {
         // Channel by channel, so each channel's floats stay in L1 on their
-        // way to codes; the codes then go to their pixels.
+        // way to codes; then the codes go to their pixels, 16 pixels at a
+        // time, so that both sides of the transpose stay in cache.
         s.row.resize(pixels);
-        s.row_codes.resize(pixels);
+        s.row_codes.resize(Out * pixels);
         for (std::size_t r = 0; r < Out; ++r) {
           this->finish_row(r, s.sums.data() + r * pixels, pixels, s.row.data());
-          kernels::byte_codes(s.row.data(), s.row_codes.data(), pixels, output_grid);
-          for (std::size_t p = 0; p < pixels; ++p) y.data()[code_index(n, p, r)] = s.row_codes[p];
+          kernels::byte_codes(s.row.data(), s.row_codes.data() + r * pixels, pixels, output_grid);
         }
+        for (std::size_t p0 = 0; p0 < pixels; p0 += 16)
+          for (std::size_t r = 0; r < Out; ++r)
+            for (std::size_t p = p0; p < std::min(p0 + 16, pixels); ++p)
+              y.data()[code_index(n, p, r)] = s.row_codes[r * pixels + p];
       } else {
         this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
       }
@@ -219,7 +223,7 @@ class integer_conv2d_layer
   struct thread_scratch {
     std::vector<std::uint8_t> codes;      // one image's input codes (channel by channel, or padded)
     std::vector<float> row;               // one channel's or one pixel's output floats
-    std::vector<std::uint8_t> row_codes;  // one channel's output codes
+    std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
     kernels::int8::packed_columns columns;
     std::vector<std::int32_t> sums;
   };

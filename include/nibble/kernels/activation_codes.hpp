@@ -10,8 +10,13 @@
 #include <cstdint>
 #include <utility>
 
+#include "nibble/config.hpp"
 #include "nibble/kernels/elementwise.hpp"
 #include "nibble/kernels/simd.hpp"
+
+#if NIBBLE_ISA_AVX512F
+#include <immintrin.h>
+#endif
 
 namespace nibble::kernels {
 
@@ -64,16 +69,26 @@ inline void centered_codes(const float* x, float* out, std::size_t n, const code
   });
 }
 
+// Stores int32 lanes that hold bytes (0 to 255) as bytes: one narrowing
+// store with AVX-512, lane by lane otherwise.
+inline void store_bytes(xsimd::batch<std::int32_t> v, std::uint8_t* out) {
+  static_assert(xsimd::batch<std::int32_t>::size == fvec_width);
+#if NIBBLE_ISA_AVX512F
+  if constexpr (fvec_width == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(v));
+    return;
+  }
+#endif
+  alignas(simd_alignment) std::int32_t lanes[fvec_width];
+  v.store_aligned(lanes);
+  for (std::size_t j = 0; j < fvec_width; ++j) out[j] = std::uint8_t(lanes[j]);
+}
+
 // out[i] = code_of(x[i]) as a byte. Codes are whole floats from 0 to 255,
 // so the conversion to integers is exact.
 inline void byte_codes(const float* x, std::uint8_t* out, std::size_t n, const code_grid& g) {
-  static_assert(xsimd::batch<std::int32_t>::size == fvec_width);
   const std::size_t vn = n / fvec_width * fvec_width;
-  for (std::size_t i = 0; i < vn; i += fvec_width) {
-    alignas(simd_alignment) std::int32_t lanes[fvec_width];
-    xsimd::batch_cast<std::int32_t>(code_of(load(x + i), g)).store_aligned(lanes);
-    for (std::size_t j = 0; j < fvec_width; ++j) out[i + j] = std::uint8_t(lanes[j]);
-  }
+  for (std::size_t i = 0; i < vn; i += fvec_width) store_bytes(xsimd::batch_cast<std::int32_t>(code_of(load(x + i), g)), out + i);
   for (std::size_t i = vn; i < n; ++i) out[i] = std::uint8_t(code_of(x[i], g));
 }
 

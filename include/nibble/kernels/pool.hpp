@@ -10,6 +10,7 @@
 #endif
 
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels {
 
@@ -212,23 +213,30 @@ inline void global_avg_pool_backward(std::size_t planes, std::size_t pixels, con
 // The maximum of each K×K window of u8 codes, channels last (batch × h × w
 // × channels, as deployed integer networks hand codes on). code_of is
 // monotone, so the largest code is the code of the largest float. A
-// pixel's codes are adjacent, so each window is K·K byte maxima over runs
-// of `channels` bytes, which the compiler vectorises.
+// pixel's codes are adjacent, so a window is K·K vector maxima per run of
+// channels.
 template <std::size_t k>
 void max_pool_pixel_codes(std::size_t batch, std::size_t h, std::size_t w, std::size_t channels,
                           const std::uint8_t* x, std::uint8_t* y) {
-  const std::size_t oh = h / k, ow = w / k;
+  using bytes = xsimd::batch<std::uint8_t>;
+  const std::size_t oh = h / k, ow = w / k, vn = channels / bytes::size * bytes::size;
   parallel_for(batch * oh, [&](std::size_t line, int) {
     const std::size_t n = line / oh, oy = line % oh;
     for (std::size_t ox = 0; ox < ow; ++ox) {
       std::uint8_t* out = y + (line * ow + ox) * channels;
       const std::uint8_t* corner = x + ((n * h + oy * k) * w + ox * k) * channels;
-      std::copy(corner, corner + channels, out);
-      for (std::size_t dy = 0; dy < k; ++dy)
-        for (std::size_t dx = 0; dx < k; ++dx) {
-          const std::uint8_t* in = corner + (dy * w + dx) * channels;
-          for (std::size_t i = 0; i < channels; ++i) out[i] = std::max(out[i], in[i]);
-        }
+      for (std::size_t i = 0; i < vn; i += bytes::size) {
+        bytes m = bytes::load_unaligned(corner + i);
+        for (std::size_t dy = 0; dy < k; ++dy)
+          for (std::size_t dx = 0; dx < k; ++dx) m = xsimd::max(m, bytes::load_unaligned(corner + (dy * w + dx) * channels + i));
+        m.store_unaligned(out + i);
+      }
+      for (std::size_t i = vn; i < channels; ++i) {
+        std::uint8_t m = corner[i];
+        for (std::size_t dy = 0; dy < k; ++dy)
+          for (std::size_t dx = 0; dx < k; ++dx) m = std::max(m, corner[(dy * w + dx) * channels + i]);
+        out[i] = m;
+      }
     }
   });
 }
