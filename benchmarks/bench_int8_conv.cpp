@@ -41,7 +41,7 @@ struct layer {
   std::vector<std::int8_t> weights = std::vector<std::int8_t>(F * C * 9);
   std::vector<std::uint8_t> codes = std::vector<std::uint8_t>(C * H * H);  // c, y, x
   k8::implicit_conv_shape shape{C, H, H, 3, 1, F};
-  std::vector<std::uint8_t> padded;  // channels last, zero-point padding, slack
+  std::vector<std::uint8_t, nibble::kernels::aligned_allocator<std::uint8_t>> padded;  // channels last, padded, slack
   k8::packed_weights packed;
   k8::implicit_conv_weights implicit;
   k8::packed_columns columns;
@@ -100,13 +100,18 @@ void gemm(benchmark::State& state) {
   timed<L>(state, [](L& l) { k8::packed_gemm(l.packed, l.columns, l.sums.data(), l.columns.cols); });
 }
 
+// Argument: positions per call of the kernel (0: all; the deployed layer
+// takes 32).
 template <class L>
 void implicit(benchmark::State& state) {
-  timed<L>(state, [](L& l) {
+  const std::size_t range = std::size_t(state.range(0));
+  timed<L>(state, [&](L& l) {
 #if NIBBLE_ISA_AMX_INT8
-    k8::implicit_conv_amx(l.padded.data(), l.implicit, l.sums.data());
+    const std::size_t all = l.shape.positions(), step = range == 0 ? all : range;
+    for (std::size_t q = 0; q < all; q += step)
+      k8::implicit_conv_amx(l.padded.data(), l.implicit, q, std::min(all, q + step), l.sums.data());
 #else
-    (void)l;  // have_amx() has already skipped this benchmark
+    (void)l, (void)range;  // have_amx() has already skipped this benchmark
 #endif
   });
 }
@@ -121,7 +126,7 @@ using conv6 = layer<256, 8, 256>;
 #define NIBBLE_INT8_CONV(L)                                         \
   BENCHMARK(im2col<L>)->Name("int8_conv/im2col/" #L);               \
   BENCHMARK(gemm<L>)->Name("int8_conv/gemm/" #L);                   \
-  BENCHMARK(implicit<L>)->Name("int8_conv/implicit/" #L);
+  BENCHMARK(implicit<L>)->Name("int8_conv/implicit/" #L)->Arg(32)->Arg(0);
 NIBBLE_INT8_CONV(conv2)
 NIBBLE_INT8_CONV(conv3)
 NIBBLE_INT8_CONV(conv4)

@@ -144,10 +144,10 @@ class integer_conv2d_layer
 #if NIBBLE_ISA_AMX_INT8
   static constexpr kernels::int8::implicit_conv_shape implicit_geometry{In::channels, In::height, In::width,
                                                                         Kernel,      Padding,    Out};
-  // Positions per call of the kernel: as many blocks of 32 as keep their
-  // sums within 64 KB, so a filter pair's weights serve them all from L1
-  // and the sums are finished while in cache.
-  static constexpr std::size_t implicit_range = 32 * std::max<std::size_t>(1, 65536 / (32 * Out * 4));
+  // Positions per call of the kernel: one block of 32, whose sums are
+  // finished while in L1 (measured faster than longer ranges on every
+  // VGG4bit layer: benchmarks/bench_int8_conv).
+  static constexpr std::size_t implicit_range = 32;
 
   void forward_implicit(const input_tensor& x, output_tensor& y) {
     constexpr auto geo = implicit_geometry;
@@ -176,13 +176,13 @@ class integer_conv2d_layer
     };
     each_image(x.shape(0), [&](std::size_t n, int t, bool shared) {
       auto& s = scratch_[std::size_t(t)];
-      s.codes.resize(geo.input_pixels() * In::channels);
-      kernels::int8::pad_image(x.data() + n * In::size, geo, pad, s.codes.data());
+      s.padded.resize(geo.input_pixels() * In::channels);
+      kernels::int8::pad_image(x.data() + n * In::size, geo, pad, s.padded.data());
       if (!shared) {
-        for (std::size_t i = 0; i < ranges; ++i) range(n, s.codes.data(), i, s);
+        for (std::size_t i = 0; i < ranges; ++i) range(n, s.padded.data(), i, s);
         return;
       }
-      kernels::parallel_for(ranges, [&](std::size_t i, int u) { range(n, s.codes.data(), i, scratch_[std::size_t(u)]); });
+      kernels::parallel_for(ranges, [&](std::size_t i, int u) { range(n, s.padded.data(), i, scratch_[std::size_t(u)]); });
     });
   }
   kernels::int8::implicit_conv_weights implicit_weights_;
@@ -221,7 +221,8 @@ class integer_conv2d_layer
 
  private:
   struct thread_scratch {
-    std::vector<std::uint8_t> codes;      // one image's input codes (channel by channel, or padded)
+    std::vector<std::uint8_t> codes;      // one image's input codes, channel by channel
+    std::vector<std::uint8_t, kernels::aligned_allocator<std::uint8_t>> padded;  // padded, channels last
     std::vector<float> row;               // one channel's or one pixel's output floats
     std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
     kernels::int8::packed_columns columns;

@@ -25,6 +25,7 @@
 
 #include "nibble/config.hpp"
 #include "nibble/kernels/int8/amx.hpp"
+#include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels::int8 {
 
@@ -54,7 +55,7 @@ struct implicit_conv_shape {
 // filter 16·block + n and channel 64·chunk + 4r + j.
 struct implicit_conv_weights {
   implicit_conv_shape shape;
-  std::vector<std::int8_t> tiles;
+  std::vector<std::int8_t, aligned_allocator<std::int8_t>> tiles;  // rows on cache lines
 
   std::size_t chunks() const { return shape.channels / 64; }
   std::size_t blocks() const { return shape.filters / 16; }
@@ -109,7 +110,8 @@ inline void implicit_conv_reference(const std::uint8_t* image, const std::int8_t
 // The padded input of one image: its pixels (H × W × C codes, channels
 // last) framed by `padding` pixels of the code `pad` (the zero point) on
 // every side, and the slack after it filled with `pad` too. `out` holds
-// input_pixels() pixels.
+// input_pixels() pixels; on a 64-byte boundary, each tile row is one
+// cache line.
 inline void pad_image(const std::uint8_t* pixels, const implicit_conv_shape& s, std::uint8_t pad,
                       std::uint8_t* out) {
   const std::size_t c = s.channels, wp = s.padded_width(), row = s.width * c;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "nibble/config.hpp"
+#include "nibble/kernels/simd.hpp"
 #if NIBBLE_ISA_SSE2
 #include <emmintrin.h>
 #endif
@@ -33,7 +34,7 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1
 
 struct packed_weights {
   std::size_t rows = 0, depth = 0, padded_rows = 0, padded_depth = 0;
-  std::vector<std::int8_t> codes;       // padded_rows × padded_depth
+  std::vector<std::int8_t, aligned_allocator<std::int8_t>> codes;  // padded_rows × padded_depth, rows on cache lines
   std::vector<std::int32_t> row_sums;   // Σ_k w[r][k], for zero-point corrections
 };
 
@@ -52,7 +53,7 @@ inline void pack_weights(const std::int8_t* w, std::size_t rows, std::size_t dep
 
 struct packed_columns {
   std::size_t depth = 0, cols = 0, padded_depth = 0, tiles = 0;
-  std::vector<std::uint8_t> codes;  // tiles × padded_depth/4 × col_block × 4
+  std::vector<std::uint8_t, aligned_allocator<std::uint8_t>> codes;  // tiles × padded_depth/4 × col_block × 4
   std::vector<std::uint8_t> rows;   // scratch: four unpacked rows of x
 
   void shape(std::size_t d, std::size_t c) {
