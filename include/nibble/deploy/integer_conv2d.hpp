@@ -10,13 +10,15 @@
 // (output_grid, set by link_code_grids), channels last, instead of floats.
 // deploy::convert chooses both.
 //
-// Two ways to the sums, the same integers:
-//   implicit  codes in, stride 1, channels a multiple of 64, filters of 32,
-//             on AMX: the padded channels-last image is read in place
-//             (kernels/int8/implicit_conv.hpp) and each pixel's sums are
-//             finished across channels (finish_pixel);
-//   im2col    otherwise: the image's im2col matrix times the packed
-//             weights, finished channel by channel (finish_row).
+// The ways to the sums, the same integers on every one:
+//   on AMX, filters in multiples of 32: a tile kernel that gives each
+//             pixel's sums side by side (kernels/int8/implicit_conv.hpp),
+//             finished across channels (finish_pixel): "implicit" reads
+//             the padded channels-last image in place (codes in, stride 1,
+//             channels a multiple of 64); "lowered" lays each pixel's
+//             window in a row first (the 3-channel first layer);
+//   otherwise (VNNI, portable): the image's im2col matrix times the
+//             packed weights, finished channel by channel (finish_row).
 // Requires: the input shape the trained layer had.
 // Ensures: the trained layer's eval output (after its batch norm and ReLU
 // when folded), bit for bit; with CodesOut, the codes the next layer would
@@ -63,8 +65,24 @@ class integer_conv2d_layer
   // the next integer layer's input grid. Not part of a model file.
   kernels::code_grid output_grid{0.0f, 0.0f, 0.0f};
 
-  // Whether this layer suits the implicit convolution (which also needs AMX).
-  static constexpr bool implicit_shape = CodesIn && Stride == 1 && In::channels % 64 == 0 && Out % 32 == 0;
+  // How the sums are made on AMX (the other ISAs take the im2col way):
+  //   implicit  codes in, stride 1, channels a multiple of 64: the padded
+  //             image read in place, K×K taps;
+  //   lowered   otherwise: each output pixel's window of codes laid in a
+  //             row of its own (im2col, pixel by pixel, depth padded to 64),
+  //             then the same kernel as a 1×1 convolution.
+  // Both need filters in multiples of 32 and give sums pixel by pixel.
+  static constexpr bool on_tiles = Out % 32 == 0;
+  static constexpr bool implicit_shape = on_tiles && CodesIn && Stride == 1 && In::channels % 64 == 0;
+  static constexpr std::size_t lowered_depth = (depth + 63) / 64 * 64;
+  static constexpr kernels::int8::implicit_conv_shape tile_geometry =
+      implicit_shape ? kernels::int8::implicit_conv_shape{In::channels, In::height, In::width, Kernel, Padding, Out}
+                     : kernels::int8::implicit_conv_shape{lowered_depth, output_shape::height, output_shape::width,
+                                                          1,             0,                   Out};
+  // Positions per call of the tile kernel: one block of 32, whose sums are
+  // finished while in L1 (measured faster than longer ranges on every
+  // VGG4bit layer: benchmarks/bench_int8_conv).
+  static constexpr std::size_t tile_range = 32;
 
   void forward(const input_tensor& x, output_tensor& y, context&) {
     if constexpr (CodesOut) {
@@ -75,9 +93,9 @@ class integer_conv2d_layer
     this->zero_point_sums();  // built before the threads share them
     scratch_.resize(std::size_t(kernels::max_threads()));
 #if NIBBLE_ISA_AMX_INT8
-    if constexpr (implicit_shape) {
+    if constexpr (on_tiles) {
       if (kernels::int8::best_int8_path() == kernels::int8::int8_path::amx) {
-        forward_implicit(x, y);
+        forward_tiles(x, y);
         return;
       }
     }
@@ -86,6 +104,17 @@ class integer_conv2d_layer
   }
 
  private:
+  struct thread_scratch {
+    std::vector<std::uint8_t> codes;      // one image's input codes, channel by channel
+    std::vector<std::uint8_t, kernels::aligned_allocator<std::uint8_t>> padded;  // the tile kernel's input
+    std::vector<float> row;               // one channel's output floats, or a range's, pixel by pixel
+    std::size_t pixel_of[tile_range];  // the output pixel of each kept position of a range
+    std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
+    kernels::int8::packed_columns columns;
+    std::vector<std::int32_t> sums;
+  };
+  std::vector<thread_scratch> scratch_;
+
   // Where output pixel p (of `pixels`, channel r) of image n goes.
   static std::size_t code_index(std::size_t n, std::size_t p, std::size_t r) { return (n * pixels + p) * Out + r; }
   static std::size_t float_index(std::size_t n, std::size_t p, std::size_t r) { return (n * Out + r) * pixels + p; }
@@ -131,10 +160,11 @@ class integer_conv2d_layer
           this->finish_row(r, s.sums.data() + r * pixels, pixels, s.row.data());
           kernels::byte_codes(s.row.data(), s.row_codes.data() + r * pixels, pixels, output_grid);
         }
+        std::uint8_t* out = y.data() + code_index(n, 0, 0);  // (bytes may alias anything: keep
+        const std::uint8_t* codes = s.row_codes.data();      // the pointers out of the loop)
         for (std::size_t p0 = 0; p0 < pixels; p0 += 16)
           for (std::size_t r = 0; r < Out; ++r)
-            for (std::size_t p = p0; p < std::min(p0 + 16, pixels); ++p)
-              y.data()[code_index(n, p, r)] = s.row_codes[r * pixels + p];
+            for (std::size_t p = p0; p < std::min(p0 + 16, pixels); ++p) out[p * Out + r] = codes[r * pixels + p];
       } else {
         this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
       }
@@ -142,42 +172,49 @@ class integer_conv2d_layer
   }
 
 #if NIBBLE_ISA_AMX_INT8
-  static constexpr kernels::int8::implicit_conv_shape implicit_geometry{In::channels, In::height, In::width,
-                                                                        Kernel,      Padding,    Out};
-  // Positions per call of the kernel: one block of 32, whose sums are
-  // finished while in L1 (measured faster than longer ranges on every
-  // VGG4bit layer: benchmarks/bench_int8_conv).
-  static constexpr std::size_t implicit_range = 32;
-
-  void forward_implicit(const input_tensor& x, output_tensor& y) {
-    constexpr auto geo = implicit_geometry;
+  void forward_tiles(const input_tensor& x, output_tensor& y) {
+    constexpr auto geo = tile_geometry;
     static_assert(geo.out_height() == output_shape::height && geo.out_width() == output_shape::width);
-    if (implicit_weights_.tiles.empty())
-      kernels::int8::pack_implicit_conv_weights(this->signed_codes().data(), geo, implicit_weights_);
-    const std::uint8_t pad = std::uint8_t(this->grid().zero);
-    constexpr std::size_t ranges = (geo.positions() + implicit_range - 1) / implicit_range;
-    // Positions [first, last) of image n, with the padded image in `image`.
+    if (tile_weights_.tiles.empty()) {
+      std::vector<std::int8_t> w = this->signed_codes();
+      if constexpr (!implicit_shape) {  // each filter's codes, then zeros to the padded depth
+        std::vector<std::int8_t> padded(Out * lowered_depth, 0);
+        for (std::size_t f = 0; f < Out; ++f) std::copy_n(w.data() + f * depth, depth, padded.data() + f * lowered_depth);
+        w = std::move(padded);
+      }
+      kernels::int8::pack_implicit_conv_weights(w.data(), geo, tile_weights_);
+    }
+    constexpr std::size_t ranges = (geo.positions() + tile_range - 1) / tile_range;
+    // Positions [first, last) of image n, with its tile input in `image`.
     const auto range = [&](std::size_t n, const std::uint8_t* image, std::size_t i, thread_scratch& s) {
-      const std::size_t first = i * implicit_range, last = std::min(first + implicit_range, geo.positions());
-      s.sums.resize(implicit_range * Out);
-      s.row.resize(Out);
-      kernels::int8::implicit_conv_amx(image, implicit_weights_, first, last, s.sums.data());
+      const std::size_t first = i * tile_range, last = std::min(first + tile_range, geo.positions());
+      s.sums.resize(tile_range * Out);
+      s.row.resize(tile_range * Out);
+      kernels::int8::implicit_conv_amx(image, tile_weights_, first, last, s.sums.data());
+      std::size_t kept = 0;  // the range's output pixels (not the right padding or the slack)
       for (std::size_t q = first; q < last; ++q) {
         const std::size_t oy = q / geo.padded_width(), ox = q % geo.padded_width();
-        if (oy >= output_shape::height || ox >= output_shape::width) continue;  // the right padding, the slack
-        const std::size_t p = oy * output_shape::width + ox;
-        this->finish_pixel(s.sums.data() + (q - first) * Out, s.row.data());
-        if constexpr (CodesOut) {
-          kernels::byte_codes(s.row.data(), y.data() + code_index(n, p, 0), Out, output_grid);
-        } else {
-          for (std::size_t r = 0; r < Out; ++r) y.data()[float_index(n, p, r)] = s.row[r];
-        }
+        if (oy >= output_shape::height || ox >= output_shape::width) continue;
+        s.pixel_of[kept] = oy * output_shape::width + ox;
+        this->finish_pixel(s.sums.data() + (q - first) * Out, s.row.data() + kept * Out);
+        if constexpr (CodesOut)
+          kernels::byte_codes(s.row.data() + kept * Out, y.data() + code_index(n, s.pixel_of[kept], 0), Out,
+                              output_grid);
+        ++kept;
+      }
+      if constexpr (!CodesOut) {  // channel by channel, so the writes run along the pixels
+        float* out = y.data() + float_index(n, 0, 0);
+        for (std::size_t r = 0; r < Out; ++r)
+          for (std::size_t k = 0; k < kept; ++k) out[r * pixels + s.pixel_of[k]] = s.row[k * Out + r];
       }
     };
     each_image(x.shape(0), [&](std::size_t n, int t, bool shared) {
       auto& s = scratch_[std::size_t(t)];
-      s.padded.resize(geo.input_pixels() * In::channels);
-      kernels::int8::pad_image(x.data() + n * In::size, geo, pad, s.padded.data());
+      s.padded.resize(geo.input_pixels() * geo.channels);
+      if constexpr (implicit_shape)
+        kernels::int8::pad_image(x.data() + n * In::size, geo, std::uint8_t(this->grid().zero), s.padded.data());
+      else
+        lower(x, n, s);
       if (!shared) {
         for (std::size_t i = 0; i < ranges; ++i) range(n, s.padded.data(), i, s);
         return;
@@ -185,7 +222,44 @@ class integer_conv2d_layer
       kernels::parallel_for(ranges, [&](std::size_t i, int u) { range(n, s.padded.data(), i, scratch_[std::size_t(u)]); });
     });
   }
-  kernels::int8::implicit_conv_weights implicit_weights_;
+
+  // The lowered input of image n in s.padded: row p holds the codes under
+  // output pixel p's window in (c, ky, kx) order, the zero point where the
+  // window falls on the padding, then zeros to lowered_depth (their
+  // weights are zero).
+  void lower(const input_tensor& x, std::size_t n, thread_scratch& s) const {
+    const kernels::code_grid g = this->grid();
+    const std::uint8_t pad = std::uint8_t(g.zero);
+    constexpr std::size_t plane = In::height * In::width;
+    // code(c, iy, ix) of the image, channels last or channel by channel
+    const std::uint8_t* image = nullptr;
+    if constexpr (CodesIn) {
+      image = x.data() + n * In::size;
+    } else {
+      s.codes.resize(In::size);
+      kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
+      image = s.codes.data();
+    }
+    const auto code = [&](std::size_t c, std::size_t iy, std::size_t ix) {
+      return CodesIn ? image[(iy * In::width + ix) * In::channels + c] : image[c * plane + iy * In::width + ix];
+    };
+    std::uint8_t* row = s.padded.data();
+    for (std::size_t oy = 0; oy < output_shape::height; ++oy)
+      for (std::size_t ox = 0; ox < output_shape::width; ++ox, row += lowered_depth) {
+        std::size_t k = 0;
+        for (std::size_t c = 0; c < In::channels; ++c)
+          for (std::size_t ky = 0; ky < Kernel; ++ky) {
+            const long iy = long(oy * Stride + ky) - long(Padding);
+            for (std::size_t kx = 0; kx < Kernel; ++kx, ++k) {
+              const long ix = long(ox * Stride + kx) - long(Padding);
+              const bool inside = iy >= 0 && iy < long(In::height) && ix >= 0 && ix < long(In::width);
+              row[k] = inside ? code(c, std::size_t(iy), std::size_t(ix)) : pad;
+            }
+          }
+        std::fill(row + depth, row + lowered_depth, std::uint8_t(0));
+      }
+  }
+  kernels::int8::implicit_conv_weights tile_weights_;
 #endif
 
  public:
@@ -219,16 +293,6 @@ class integer_conv2d_layer
     }
   }
 
- private:
-  struct thread_scratch {
-    std::vector<std::uint8_t> codes;      // one image's input codes, channel by channel
-    std::vector<std::uint8_t, kernels::aligned_allocator<std::uint8_t>> padded;  // padded, channels last
-    std::vector<float> row;               // one channel's or one pixel's output floats
-    std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
-    kernels::int8::packed_columns columns;
-    std::vector<std::int32_t> sums;
-  };
-  std::vector<thread_scratch> scratch_;
 };
 
 template <std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride, std::size_t Padding,
