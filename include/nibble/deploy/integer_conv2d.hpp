@@ -226,35 +226,33 @@ class integer_conv2d_layer
   // The lowered input of image n in s.padded: row p holds the codes under
   // output pixel p's window in (c, ky, kx) order, the zero point where the
   // window falls on the padding, then zeros to lowered_depth (their
-  // weights are zero).
+  // weights are zero). The image is framed with the zero point first (in
+  // s.codes), so that no window read needs a test.
   void lower(const input_tensor& x, std::size_t n, thread_scratch& s) const {
     const kernels::code_grid g = this->grid();
     const std::uint8_t pad = std::uint8_t(g.zero);
-    constexpr std::size_t plane = In::height * In::width;
-    // code(c, iy, ix) of the image, channels last or channel by channel
-    const std::uint8_t* image = nullptr;
-    if constexpr (CodesIn) {
-      image = x.data() + n * In::size;
-    } else {
-      s.codes.resize(In::size);
-      kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
-      image = s.codes.data();
-    }
-    const auto code = [&](std::size_t c, std::size_t iy, std::size_t ix) {
-      return CodesIn ? image[(iy * In::width + ix) * In::channels + c] : image[c * plane + iy * In::width + ix];
-    };
+    constexpr std::size_t hp = In::height + 2 * Padding, wp = In::width + 2 * Padding, c_in = In::channels;
+    s.codes.assign(c_in * hp * wp, pad);
+    // code(c, y, x) of the framed image is framed[(c * hp + y) * wp + x]
+    std::uint8_t* framed = s.codes.data();
+    for (std::size_t c = 0; c < c_in; ++c)
+      for (std::size_t iy = 0; iy < In::height; ++iy) {
+        std::uint8_t* line = framed + (c * hp + iy + Padding) * wp + Padding;
+        if constexpr (CodesIn) {
+          const std::uint8_t* pixel = x.data() + n * In::size + iy * In::width * c_in + c;
+          for (std::size_t ix = 0; ix < In::width; ++ix) line[ix] = pixel[ix * c_in];
+        } else {
+          kernels::byte_codes(x.data() + n * In::size + (c * In::height + iy) * In::width, line, In::width, g);
+        }
+      }
     std::uint8_t* row = s.padded.data();
     for (std::size_t oy = 0; oy < output_shape::height; ++oy)
       for (std::size_t ox = 0; ox < output_shape::width; ++ox, row += lowered_depth) {
-        std::size_t k = 0;
-        for (std::size_t c = 0; c < In::channels; ++c)
-          for (std::size_t ky = 0; ky < Kernel; ++ky) {
-            const long iy = long(oy * Stride + ky) - long(Padding);
-            for (std::size_t kx = 0; kx < Kernel; ++kx, ++k) {
-              const long ix = long(ox * Stride + kx) - long(Padding);
-              const bool inside = iy >= 0 && iy < long(In::height) && ix >= 0 && ix < long(In::width);
-              row[k] = inside ? code(c, std::size_t(iy), std::size_t(ix)) : pad;
-            }
+        std::uint8_t* k = row;
+        for (std::size_t c = 0; c < c_in; ++c)
+          for (std::size_t ky = 0; ky < Kernel; ++ky, k += Kernel) {
+            const std::uint8_t* from = framed + (c * hp + oy * Stride + ky) * wp + ox * Stride;
+            for (std::size_t kx = 0; kx < Kernel; ++kx) k[kx] = from[kx];  // a few bytes: no memmove call
           }
         std::fill(row + depth, row + lowered_depth, std::uint8_t(0));
       }
