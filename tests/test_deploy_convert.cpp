@@ -33,7 +33,7 @@ using plain_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu,
 template <class S>
 using pooled_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu, max_pool2d<2>, conv2d<16, 3, S>,
                               batch_norm_relu, max_pool2d<2>, conv2d<8, 3, S>, batch_norm_relu, flatten, linear<10, S>>;
-// Shaped for the tile kernels (filters in multiples of 32): the first
+// Shaped for the pixel-major kernels (filters in multiples of 32): the first
 // convolution lowered from floats; the second and third implicit (codes
 // in, 64 channels, stride 1), the second handing codes through a pool; the
 // fourth lowered from codes (32 channels, stride 2), handing floats on.
@@ -295,18 +295,18 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
   SECTION("W4A8, residual") { require_bit_exact_deployment<residual_net<w4a8>>(305); }
   SECTION("W4A8, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a8>>(307); }
   SECTION("W4A4, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a4>>(308); }
-  SECTION("W4A8, convolutions on the tile kernels") {
+  SECTION("W4A8, convolutions on the pixel-major kernels") {
     using D = deploy::deployed_t<wide_net<w4a8>>;
     using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
     using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
     using L3 = std::remove_cvref_t<decltype(std::declval<D&>().layer<3>())>;
     using L4 = std::remove_cvref_t<decltype(std::declval<D&>().layer<4>())>;
-    static_assert(L0::on_tiles && !L0::implicit_shape && L1::implicit_shape && L3::implicit_shape);
-    static_assert(L4::on_tiles && !L4::implicit_shape && L4::codes_in && !L4::codes_out);
+    static_assert(L0::pixel_major && !L0::implicit_shape && L1::implicit_shape && L3::implicit_shape);
+    static_assert(L4::pixel_major && !L4::implicit_shape && L4::codes_in && !L4::codes_out);
     INFO("int8 kernel: " << kernels::int8::name(kernels::int8::best_int8_path()));
     require_bit_exact_deployment<wide_net<w4a8>>(313);
   }
-  SECTION("W4A4, convolutions on the tile kernels") { require_bit_exact_deployment<wide_net<w4a4>>(314); }
+  SECTION("W4A4, convolutions on the pixel-major kernels") { require_bit_exact_deployment<wide_net<w4a4>>(314); }
   SECTION("W4A8, an unpadded 5x5 and a 1x1 convolution, no batch norm after the second") {
     using net = sequential<input<3, 12, 12>, conv2d<6, 5, w4a8, 1, 0>, batch_norm_relu, conv2d<4, 1, w4a8>, relu,
                            global_avg_pool, linear<3, w4a8>>;

@@ -79,7 +79,7 @@ TEST_CASE("the packed int8 product equals the reference on every path", "[kernel
   }
 }
 
-TEST_CASE("the implicit convolution on tiles gives the sums of the convolution itself", "[kernels][int8]") {
+TEST_CASE("the implicit convolution on AMX tiles and on VNNI gives the sums of the convolution itself", "[kernels][int8]") {
   // 64 and 128 channels, square and wide images, 3×3 and 1×1 filters, with
   // the zero-point code in the padding.
   const implicit_conv_shape shapes[] = {{64, 8, 8, 3, 1, 32}, {128, 4, 6, 3, 1, 64}, {64, 5, 5, 1, 0, 32}};
@@ -129,10 +129,22 @@ TEST_CASE("the implicit convolution on tiles gives the sums of the convolution i
           REQUIRE(expected[(oy * wp + ox) * s.filters + f] == sum);
         }
 
+    implicit_conv_weights packed;
+    pack_implicit_conv_weights(w.data(), s, packed);
+#if NIBBLE_ISA_AVX512_VNNI
+    {
+      std::vector<std::int32_t> sums(s.positions() * s.filters, -1);
+      implicit_conv_vnni(image.data(), packed, 0, s.positions(), sums.data());
+      CHECK(sums == expected);
+      if (s.positions() > 32) {  // a range of positions
+        std::vector<std::int32_t> part((s.positions() - 32) * s.filters, -1);
+        implicit_conv_vnni(image.data(), packed, 32, s.positions(), part.data());
+        CHECK(std::equal(part.begin(), part.end(), expected.begin() + 32 * std::ptrdiff_t(s.filters)));
+      }
+    }
+#endif
 #if NIBBLE_ISA_AMX_INT8
     if (amx_usable()) {
-      implicit_conv_weights packed;
-      pack_implicit_conv_weights(w.data(), s, packed);
       std::vector<std::int32_t> sums(s.positions() * s.filters, -1);
       implicit_conv_amx(image.data(), packed, sums.data());
       CHECK(sums == expected);
@@ -145,8 +157,8 @@ TEST_CASE("the implicit convolution on tiles gives the sums of the convolution i
     }
 #endif
   }
-  implicit_conv_weights packed;
+  implicit_conv_weights refused;
   const std::int8_t none[1] = {};
-  CHECK_THROWS_WITH(pack_implicit_conv_weights(none, {48, 4, 4, 3, 1, 32}, packed),
+  CHECK_THROWS_WITH(pack_implicit_conv_weights(none, {48, 4, 4, 3, 1, 32}, refused),
                     Catch::Contains("multiples of 64"));
 }

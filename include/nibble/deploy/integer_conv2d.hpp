@@ -11,14 +11,17 @@
 // deploy::convert chooses both.
 //
 // The ways to the sums, the same integers on every one:
-//   on AMX, filters in multiples of 32: a tile kernel that gives each
-//             pixel's sums side by side (kernels/int8/implicit_conv.hpp),
-//             finished across channels (finish_pixel): "implicit" reads
-//             the padded channels-last image in place (codes in, stride 1,
-//             channels a multiple of 64); "lowered" lays each pixel's
-//             window in a row first (the 3-channel first layer);
-//   otherwise (VNNI, portable): the image's im2col matrix times the
-//             packed weights, finished channel by channel (finish_row).
+//   pixel-major  filters in multiples of 32, on AMX or AVX-512 VNNI: a
+//             kernel that gives each pixel's sums side by side
+//             (kernels/int8/implicit_conv.hpp), finished across channels
+//             (finish_pixel), the codes handed on channels last as they
+//             come. "Implicit" reads the padded channels-last image in
+//             place (codes in, stride 1, channels a multiple of 64);
+//             "lowered" lays each pixel's window in a row first (the
+//             3-channel first layer, strided or narrow layers);
+//   im2col    otherwise (and on the portable path): the image's im2col
+//             matrix times the packed weights, finished channel by
+//             channel (finish_row).
 // Requires: the input shape the trained layer had.
 // Ensures: the trained layer's eval output (after its batch norm and ReLU
 // when folded), bit for bit; with CodesOut, the codes the next layer would
@@ -65,24 +68,19 @@ class integer_conv2d_layer
   // the next integer layer's input grid. Not part of a model file.
   kernels::code_grid output_grid{0.0f, 0.0f, 0.0f};
 
-  // How the sums are made on AMX (the other ISAs take the im2col way):
-  //   implicit  codes in, stride 1, channels a multiple of 64: the padded
-  //             image read in place, K×K taps;
-  //   lowered   otherwise: each output pixel's window of codes laid in a
-  //             row of its own (im2col, pixel by pixel, depth padded to 64),
-  //             then the same kernel as a 1×1 convolution.
-  // Both need filters in multiples of 32 and give sums pixel by pixel.
-  static constexpr bool on_tiles = Out % 32 == 0;
-  static constexpr bool implicit_shape = on_tiles && CodesIn && Stride == 1 && In::channels % 64 == 0;
+  // The pixel-major way (above) and its two inputs; both give sums
+  // pixel by pixel, 32 filters at a time.
+  static constexpr bool pixel_major = Out % 32 == 0;
+  static constexpr bool implicit_shape = pixel_major && CodesIn && Stride == 1 && In::channels % 64 == 0;
   static constexpr std::size_t lowered_depth = (depth + 63) / 64 * 64;
-  static constexpr kernels::int8::implicit_conv_shape tile_geometry =
+  static constexpr kernels::int8::implicit_conv_shape pixel_geometry =
       implicit_shape ? kernels::int8::implicit_conv_shape{In::channels, In::height, In::width, Kernel, Padding, Out}
                      : kernels::int8::implicit_conv_shape{lowered_depth, output_shape::height, output_shape::width,
                                                           1,             0,                   Out};
-  // Positions per call of the tile kernel: one block of 32, whose sums are
+  // Positions per call of the kernel: one block of 32, whose sums are
   // finished while in L1 (measured faster than longer ranges on every
   // VGG4bit layer: benchmarks/bench_int8_conv).
-  static constexpr std::size_t tile_range = 32;
+  static constexpr std::size_t pixel_range = 32;
 
   void forward(const input_tensor& x, output_tensor& y, context&) {
     if constexpr (CodesOut) {
@@ -92,10 +90,11 @@ class integer_conv2d_layer
     }
     this->zero_point_sums();  // built before the threads share them
     scratch_.resize(std::size_t(kernels::max_threads()));
-#if NIBBLE_ISA_AMX_INT8
-    if constexpr (on_tiles) {
-      if (kernels::int8::best_int8_path() == kernels::int8::int8_path::amx) {
-        forward_tiles(x, y);
+#if NIBBLE_ISA_AVX512_VNNI || NIBBLE_ISA_AMX_INT8
+    if constexpr (pixel_major) {
+      const kernels::int8::int8_path path = kernels::int8::best_int8_path();
+      if (path == kernels::int8::int8_path::amx || path == kernels::int8::int8_path::vnni) {
+        forward_pixel_major(x, y, path);
         return;
       }
     }
@@ -106,9 +105,9 @@ class integer_conv2d_layer
  private:
   struct thread_scratch {
     std::vector<std::uint8_t> codes;      // one image's input codes, channel by channel
-    std::vector<std::uint8_t, kernels::aligned_allocator<std::uint8_t>> padded;  // the tile kernel's input
+    std::vector<std::uint8_t, kernels::aligned_allocator<std::uint8_t>> padded;  // the pixel-major kernel's input
     std::vector<float> row;               // one channel's output floats, or a range's, pixel by pixel
-    std::size_t pixel_of[tile_range];  // the output pixel of each kept position of a range
+    std::size_t pixel_of[pixel_range];  // the output pixel of each kept position of a range
     std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
     kernels::int8::packed_columns columns;
     std::vector<std::int32_t> sums;
@@ -171,26 +170,33 @@ class integer_conv2d_layer
     });
   }
 
-#if NIBBLE_ISA_AMX_INT8
-  void forward_tiles(const input_tensor& x, output_tensor& y) {
-    constexpr auto geo = tile_geometry;
+#if NIBBLE_ISA_AVX512_VNNI || NIBBLE_ISA_AMX_INT8
+  void forward_pixel_major(const input_tensor& x, output_tensor& y, kernels::int8::int8_path path) {
+    constexpr auto geo = pixel_geometry;
     static_assert(geo.out_height() == output_shape::height && geo.out_width() == output_shape::width);
-    if (tile_weights_.tiles.empty()) {
+    if (pixel_weights_.tiles.empty()) {
       std::vector<std::int8_t> w = this->signed_codes();
       if constexpr (!implicit_shape) {  // each filter's codes, then zeros to the padded depth
         std::vector<std::int8_t> padded(Out * lowered_depth, 0);
         for (std::size_t f = 0; f < Out; ++f) std::copy_n(w.data() + f * depth, depth, padded.data() + f * lowered_depth);
         w = std::move(padded);
       }
-      kernels::int8::pack_implicit_conv_weights(w.data(), geo, tile_weights_);
+      kernels::int8::pack_implicit_conv_weights(w.data(), geo, pixel_weights_);
     }
-    constexpr std::size_t ranges = (geo.positions() + tile_range - 1) / tile_range;
+    constexpr std::size_t ranges = (geo.positions() + pixel_range - 1) / pixel_range;
     // Positions [first, last) of image n, with its tile input in `image`.
     const auto range = [&](std::size_t n, const std::uint8_t* image, std::size_t i, thread_scratch& s) {
-      const std::size_t first = i * tile_range, last = std::min(first + tile_range, geo.positions());
-      s.sums.resize(tile_range * Out);
-      s.row.resize(tile_range * Out);
-      kernels::int8::implicit_conv_amx(image, tile_weights_, first, last, s.sums.data());
+      const std::size_t first = i * pixel_range, last = std::min(first + pixel_range, geo.positions());
+      s.sums.resize(pixel_range * Out);
+      s.row.resize(pixel_range * Out);
+#if NIBBLE_ISA_AMX_INT8
+      if (path == kernels::int8::int8_path::amx)
+        kernels::int8::implicit_conv_amx(image, pixel_weights_, first, last, s.sums.data());
+#endif
+#if NIBBLE_ISA_AVX512_VNNI
+      if (path == kernels::int8::int8_path::vnni)
+        kernels::int8::implicit_conv_vnni(image, pixel_weights_, first, last, s.sums.data());
+#endif
       std::size_t kept = 0;  // the range's output pixels (not the right padding or the slack)
       for (std::size_t q = first; q < last; ++q) {
         const std::size_t oy = q / geo.padded_width(), ox = q % geo.padded_width();
@@ -257,7 +263,7 @@ class integer_conv2d_layer
         std::fill(row + depth, row + lowered_depth, std::uint8_t(0));
       }
   }
-  kernels::int8::implicit_conv_weights tile_weights_;
+  kernels::int8::implicit_conv_weights pixel_weights_;
 #endif
 
  public:
