@@ -79,7 +79,8 @@ TEST_CASE("the packed int8 product equals the reference on every path", "[kernel
   }
 }
 
-TEST_CASE("the implicit convolution on AMX tiles and on VNNI gives the sums of the convolution itself", "[kernels][int8]") {
+TEST_CASE("the implicit convolution on AMX tiles and on VNNI gives the sums of the convolution itself",
+          "[kernels][int8]") {
   // 64 and 128 channels, square and wide images, 3×3 and 1×1 filters, with
   // the zero-point code in the padding.
   const implicit_conv_shape shapes[] = {{64, 8, 8, 3, 1, 32}, {128, 4, 6, 3, 1, 64}, {64, 5, 5, 1, 0, 32}};
@@ -107,7 +108,8 @@ TEST_CASE("the implicit convolution on AMX tiles and on VNNI gives the sums of t
     // pad_image frames the channels-last pixels the same way.
     std::vector<std::uint8_t> pixels(plain.size()), padded(image.size(), 0);
     for (std::size_t c = 0; c < s.channels; ++c)
-      for (std::size_t p = 0; p < s.height * s.width; ++p) pixels[p * s.channels + c] = plain[c * s.height * s.width + p];
+      for (std::size_t p = 0; p < s.height * s.width; ++p)
+        pixels[p * s.channels + c] = plain[c * s.height * s.width + p];
     pad_image(pixels.data(), s, zero, padded.data());
     REQUIRE(padded == image);
 

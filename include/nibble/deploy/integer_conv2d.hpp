@@ -178,7 +178,8 @@ class integer_conv2d_layer
       std::vector<std::int8_t> w = this->signed_codes();
       if constexpr (!implicit_shape) {  // each filter's codes, then zeros to the padded depth
         std::vector<std::int8_t> padded(Out * lowered_depth, 0);
-        for (std::size_t f = 0; f < Out; ++f) std::copy_n(w.data() + f * depth, depth, padded.data() + f * lowered_depth);
+        for (std::size_t f = 0; f < Out; ++f)
+          std::copy_n(w.data() + f * depth, depth, padded.data() + f * lowered_depth);
         w = std::move(padded);
       }
       kernels::int8::pack_implicit_conv_weights(w.data(), geo, pixel_weights_);
@@ -225,7 +226,8 @@ class integer_conv2d_layer
         for (std::size_t i = 0; i < ranges; ++i) range(n, s.padded.data(), i, s);
         return;
       }
-      kernels::parallel_for(ranges, [&](std::size_t i, int u) { range(n, s.padded.data(), i, scratch_[std::size_t(u)]); });
+      kernels::parallel_for(ranges,
+                            [&](std::size_t i, int u) { range(n, s.padded.data(), i, scratch_[std::size_t(u)]); });
     });
   }
 

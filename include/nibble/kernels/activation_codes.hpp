@@ -88,7 +88,8 @@ inline void store_bytes(xsimd::batch<std::int32_t> v, std::uint8_t* out) {
 // so the conversion to integers is exact.
 inline void byte_codes(const float* x, std::uint8_t* out, std::size_t n, const code_grid& g) {
   const std::size_t vn = n / fvec_width * fvec_width;
-  for (std::size_t i = 0; i < vn; i += fvec_width) store_bytes(xsimd::batch_cast<std::int32_t>(code_of(load(x + i), g)), out + i);
+  for (std::size_t i = 0; i < vn; i += fvec_width)
+    store_bytes(xsimd::batch_cast<std::int32_t>(code_of(load(x + i), g)), out + i);
   for (std::size_t i = vn; i < n; ++i) out[i] = std::uint8_t(code_of(x[i], g));
 }
 

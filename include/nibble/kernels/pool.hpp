@@ -228,7 +228,8 @@ void max_pool_pixel_codes(std::size_t batch, std::size_t h, std::size_t w, std::
       for (std::size_t i = 0; i < vn; i += bytes::size) {
         bytes m = bytes::load_unaligned(corner + i);
         for (std::size_t dy = 0; dy < k; ++dy)
-          for (std::size_t dx = 0; dx < k; ++dx) m = xsimd::max(m, bytes::load_unaligned(corner + (dy * w + dx) * channels + i));
+          for (std::size_t dx = 0; dx < k; ++dx)
+            m = xsimd::max(m, bytes::load_unaligned(corner + (dy * w + dx) * channels + i));
         m.store_unaligned(out + i);
       }
       for (std::size_t i = vn; i < channels; ++i) {

@@ -34,7 +34,7 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1
 
 struct packed_weights {
   std::size_t rows = 0, depth = 0, padded_rows = 0, padded_depth = 0;
-  std::vector<std::int8_t, aligned_allocator<std::int8_t>> codes;  // padded_rows × padded_depth, rows on cache lines
+  std::vector<std::int8_t, aligned_allocator<std::int8_t>> codes;  // padded_rows × padded_depth, on cache lines
   std::vector<std::int32_t> row_sums;   // Σ_k w[r][k], for zero-point corrections
 };
 
