@@ -81,6 +81,10 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--weight-average", t.weight_average,
                  "Keep a moving average of the weights with this decay (e.g. 0.999) and test it beside them (0: none)")
       ->check(finite_number(0, true, 0.99999))->capture_default_str();
+  app.add_option("--average-refresh-batches", t.average_refresh_batches,
+                 "Training batches that refresh the weight average's batch-norm statistics before it is tested "
+                 "(0: test it with the live ones)")
+      ->check(count_from(0, 1 << 20))->capture_default_str();
   app.add_option("--optimizer", c.optimizer, "adamw or sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   app.add_option("--momentum", c.momentum, "SGD momentum")->check(finite_number(0, true, 1))->capture_default_str();
   app.add_flag("--nesterov", c.nesterov, "SGD with Nesterov momentum");

@@ -3,7 +3,18 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <memory>
 #include <numbers>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "nibble/layers/batch_norm.hpp"
+#include "nibble/layers/conv2d.hpp"
+#include "nibble/layers/flatten.hpp"
+#include "nibble/layers/linear.hpp"
+#include "nibble/net/sequential.hpp"
+#include "nibble/quant/presets.hpp"
 
 #include "nibble/train/loss.hpp"
 #include "nibble/train/optimizer.hpp"
@@ -211,4 +222,79 @@ TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "
     CHECK(smooth.loss == Approx((sample0 + sample1) / 2));
     CHECK_THROWS_WITH(softmax_cross_entropy(z, labels, g, 1.0f), Catch::Contains("label smoothing"));
   }
+}
+
+namespace {
+using refresh_net = sequential<input<3, 4, 4>, conv2d<4, 3, paper_4bit>, batch_norm_relu, flatten,
+                               linear<3, with_activations_t<paper_4bit, activation_bits<8>>>>;
+
+std::vector<xt::xtensor<float, 1>> buffers_of(refresh_net& net) {
+  std::vector<xt::xtensor<float, 1>> out;
+  net.visit_buffers([&](xt::xtensor<float, 1>& b) { out.push_back(b); });
+  return out;
+}
+std::vector<xt::xtensor<float, 1>> parameters_of(refresh_net& net) {
+  std::vector<xt::xtensor<float, 1>> out;
+  net.visit_parameters([&](parameter& p) { out.push_back(p.value); });
+  return out;
+}
+activation random_images(std::uint64_t seed, float shift) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(shift, 1.0f);
+  activation x({5, 3, 4, 4});
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+}  // namespace
+
+TEST_CASE("weight average: tested with batch-norm statistics and input ranges refreshed for it, the live ones put back",
+          "[optimizer]") {
+  auto net = std::make_unique<refresh_net>();
+  std::mt19937_64 rng(3);
+  net->init(rng);
+  context train{.phase = mode::train};
+  net->forward(random_images(1, 0.0f), train);  // live statistics
+  weight_average avg(0.5f);
+  avg.update(*net);
+  net->visit_parameters([](parameter& p) {  // the live weights move away from the average
+    for (auto& v : p.value) v = v * 1.5f + 0.25f;
+  });
+  net->forward(random_images(2, 3.0f), train);
+  const auto live_buffers = buffers_of(*net), live_parameters = parameters_of(*net);
+
+  // What the refresh must give: the averaged weights, then the same passes.
+  const std::vector<activation> batches = {random_images(10, -1.0f), random_images(11, 2.0f)};
+  auto twin = std::make_unique<refresh_net>(*net);
+  avg.swap_into(*twin);
+  context twin_pass{.phase = mode::train};
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    twin_pass.begin_step(i);
+    twin->forward(batches[i], twin_pass);
+  }
+  const auto expected_buffers = buffers_of(*twin), averaged_parameters = parameters_of(*twin);
+  avg.swap_into(*twin);  // (a swap: the average is the average again)
+  REQUIRE(expected_buffers != live_buffers);
+
+  std::size_t given = 0;
+  const auto next = [&](activation& x) {
+    if (given == batches.size()) return false;
+    x = batches[given++];
+    return true;
+  };
+  bool ran = false;
+  with_average(avg, *net, next, [&] {
+    ran = true;
+    CHECK(parameters_of(*net) == averaged_parameters);
+    CHECK(buffers_of(*net) == expected_buffers);
+  });
+  CHECK(ran);
+  CHECK(given == batches.size());
+  CHECK(parameters_of(*net) == live_parameters);
+  CHECK(buffers_of(*net) == live_buffers);
+
+  // Put back also when the test throws.
+  given = 0;
+  CHECK_THROWS_AS(with_average(avg, *net, next, [] { throw std::runtime_error("test failed"); }), std::runtime_error);
+  CHECK(parameters_of(*net) == live_parameters);
+  CHECK(buffers_of(*net) == live_buffers);
 }

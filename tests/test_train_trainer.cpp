@@ -190,6 +190,20 @@ TEST_CASE("a weight average is tested beside the weights, checkpointed, and resu
   const auto json = fixtures::lines(fixtures::file_text(straight.o.metrics_file));
   CHECK(json[0].find("\"average_test_accuracy\":") != std::string::npos);
 
+  // Refreshing the average's batch-norm statistics (by default) changes its
+  // figures, and nothing of the training itself.
+  trial unrefreshed;
+  unrefreshed.o.checkpoint_dir.clear();
+  unrefreshed.o.metrics_file.clear();
+  unrefreshed.o.weight_average = 0.9f;
+  unrefreshed.o.average_refresh_batches = 0;
+  small_net<paper_4bit> u;
+  const auto plain = unrefreshed.run(unrefreshed.o, &u);
+  REQUIRE(plain.size() == 4);
+  CHECK(fixtures::all_values(u) == fixtures::all_values(a));
+  CHECK(plain.back().test_loss == history.back().test_loss);
+  CHECK(plain.back().average_test_loss != history.back().average_test_loss);
+
   trial parts;
   parts.o.weight_average = 0.9f;
   small_net<paper_4bit> b;

@@ -35,6 +35,8 @@ struct train_options {
   data::augmentation augment{};  // of each training image; {0, false} for none
   bool test_flip = false;        // evaluate on each test image and its mirror image, averaging the logits
   float weight_average = 0;      // decay of a moving average of the weights, evaluated beside them (0: none)
+  std::size_t average_refresh_batches = 50;  // training batches (unaugmented) that refresh the average's
+                                             // batch-norm statistics before it is tested (0: the live ones)
   std::uint64_t seed = 0;
   std::filesystem::path checkpoint_dir;  // empty: no checkpoints
   bool resume = false;                   // continue from checkpoint_dir/last.ckpt

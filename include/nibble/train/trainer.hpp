@@ -3,7 +3,9 @@
 // backward, gradient-norm clip, optimizer step and the scheme's post-step
 // clip; evaluation, checkpoint and metrics after every epoch. With
 // o.weight_average, a moving average of the weights is kept too, evaluated
-// after each epoch beside the weights themselves, and checkpointed.
+// after each epoch beside the weights themselves (with batch-norm
+// statistics refreshed for it on o.average_refresh_batches training
+// batches), and checkpointed.
 //
 // What a run guarantees, whenever and however it stops:
 // - Before any work, every output is checked: folders are created and
@@ -314,13 +316,26 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
     double average_unflipped = 0;
     if (average && average->updates() > 0) {
-      average->swap_into(net);
-      const evaluation a = evaluate(net, test_set, eval);
-      average->swap_into(net);
-      m.averaged = true;
-      m.average_test_accuracy = a.accuracy;
-      m.average_test_loss = a.loss;
-      average_unflipped = a.unflipped_accuracy;
+      // The first training batches, in order and unaugmented, refresh the
+      // average's batch-norm statistics; the run's own loader does not move.
+      data::basic_batch_loader<Sample> refresh(train_set, {.batch_size = o.batch_size, .shuffle = false,
+                                                           .augment = false, .seed = o.seed});
+      refresh.start_epoch(0);
+      std::size_t refreshed = 0;
+      data::batch rb;
+      const auto next = [&](activation& x) {
+        if (refreshed == o.average_refresh_batches || !refresh.next(rb)) return false;
+        ++refreshed;
+        std::swap(x, rb.images);
+        return true;
+      };
+      with_average(*average, net, next, [&] {
+        const evaluation a = evaluate(net, test_set, eval);
+        m.averaged = true;
+        m.average_test_accuracy = a.accuracy;
+        m.average_test_loss = a.loss;
+        average_unflipped = a.unflipped_accuracy;
+      });
     }
     m.seconds = train_seconds + eval_clock.elapsed();
     if (!detail::all_finite(net) || !std::isfinite(m.test_loss))

@@ -7,9 +7,11 @@
 //
 // Every parameter is averaged: weights, biases, batch-norm scale and shift,
 // learned quantizer steps. Buffers are not: some hold flags (a grid's zero
-// point, whether an input is signed) that an average would spoil, so the
-// averaged weights are evaluated with the live batch-norm statistics and
-// activation ranges.
+// point, whether an input is signed) that an average would spoil. The live
+// batch-norm statistics and activation ranges belong to the live weights,
+// though, so with_average refreshes them for the averaged weights with a
+// few forward passes in training mode before they are evaluated, and puts
+// the live ones back after.
 //
 // The decay warms up as (1 + t)/(10 + t) after t updates until it reaches
 // its setting, so the first averages are not held back by the random
@@ -25,7 +27,9 @@
 
 #include <fmt/core.h>
 
+#include "nibble/core/context.hpp"
 #include "nibble/core/parameter.hpp"
+#include "nibble/core/shape.hpp"
 #include "nibble/io/byte_order.hpp"
 
 namespace nibble {
@@ -102,5 +106,36 @@ class weight_average {
   std::uint64_t updates_ = 0;
   std::vector<std::vector<float>> values_;
 };
+
+// Runs f() with the average's parameters in `net` and buffers made for
+// them: the batch-norm running statistics and activation ranges are
+// refreshed by forward passes in training mode over the batches that
+// next(x) writes into x until it returns false (with momentum 0.1, 50
+// batches leave 0.5 % of the live statistics). Then the live parameters and
+// buffers are put back, exactly, even if f throws. The passes use a
+// context of their own, so no random stream of the run moves.
+template <class Net, class NextBatch, class F>
+void with_average(weight_average& average, Net& net, NextBatch&& next, F&& f) {
+  std::vector<xt::xtensor<float, 1>> live;
+  net.visit_buffers([&](xt::xtensor<float, 1>& b) { live.push_back(b); });
+  average.swap_into(net);
+  struct put_back {
+    weight_average& average;
+    Net& net;
+    std::vector<xt::xtensor<float, 1>>& live;
+    ~put_back() {
+      average.swap_into(net);
+      std::size_t k = 0;
+      net.visit_buffers([&](xt::xtensor<float, 1>& b) { b = live[k++]; });
+    }
+  } guard{average, net, live};
+  context refresh{.phase = mode::train};
+  activation x;
+  for (std::uint64_t step = 0; next(x); ++step) {
+    refresh.begin_step(step);
+    net.forward(x, refresh);
+  }
+  f();
+}
 
 }  // namespace nibble
