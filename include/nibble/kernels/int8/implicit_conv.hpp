@@ -1,8 +1,8 @@
 #pragma once
-// A stride-1 convolution straight from channels-last u8 codes on AMX tiles,
-// with no im2col matrix ("implicit GEMM"): the int32 sums Σ w·x of every
-// output pixel and filter, exactly those of im2col + packed_gemm, but in
-// pixel-major order (sums[q][o]).
+// A stride-1 convolution straight from channels-last u8 codes, with no
+// im2col matrix ("implicit GEMM"), on AMX tiles or with AVX-512 VNNI: the
+// int32 sums Σ w·x of every output pixel and filter, exactly those of
+// im2col + packed_gemm, but in pixel-major order (sums[q][o]).
 //
 // The input is one image padded on every side by P pixels of the zero-point
 // code, channels last: Hp = H + 2P rows of Wp = W + 2P pixels of C codes,
@@ -15,7 +15,10 @@
 // 6 % more at W = 32, 25 % at W = 8), which keeps every load a plain tile.
 //
 // The weights are packed once into B tiles (VNNI layout: 16 rows of four
-// channels × 16 filters) for each tap, 64-channel chunk and 16 filters.
+// channels × 16 filters) for each tap, 64-channel chunk and 16 filters;
+// the VNNI kernel reads the same tiles a row at a time. A 1×1 convolution
+// over rows laid out by the caller (each output pixel's window, "lowered")
+// makes any convolution one of these.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
