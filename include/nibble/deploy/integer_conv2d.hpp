@@ -129,21 +129,32 @@ class integer_conv2d_layer
     }
   }
 
+  // The codes of image n channel by channel into planes framed by `frame`
+  // pixels on every side, (In::height + 2·frame) × (In::width + 2·frame)
+  // each; the frame itself is left as it is. From floats, the layer makes
+  // the codes; from codes, they come channels last.
+  void write_planes(const input_tensor& x, std::size_t n, std::size_t frame, std::uint8_t* planes) const {
+    const std::size_t hp = In::height + 2 * frame, wp = In::width + 2 * frame;
+    for (std::size_t c = 0; c < In::channels; ++c)
+      for (std::size_t iy = 0; iy < In::height; ++iy) {
+        std::uint8_t* line = planes + (c * hp + iy + frame) * wp + frame;
+        if constexpr (CodesIn) {
+          const std::uint8_t* pixel = x.data() + n * In::size + iy * In::width * In::channels + c;
+          for (std::size_t ix = 0; ix < In::width; ++ix) line[ix] = pixel[ix * In::channels];
+        } else {
+          kernels::byte_codes(x.data() + n * In::size + (c * In::height + iy) * In::width, line, In::width,
+                              this->grid());
+        }
+      }
+  }
+
   void forward_im2col(const input_tensor& x, output_tensor& y) {
     const auto& w = this->packed();
-    const kernels::code_grid g = this->grid();
-    const std::uint8_t pad = std::uint8_t(g.zero);
+    const std::uint8_t pad = std::uint8_t(this->grid().zero);
     each_image(x.shape(0), [&](std::size_t n, int t, bool) {
       auto& s = scratch_[std::size_t(t)];
-      s.codes.resize(In::size);  // the image's codes, channel by channel
-      if constexpr (CodesIn) {
-        const std::uint8_t* pixel = x.data() + n * In::size;
-        constexpr std::size_t plane = In::height * In::width;
-        for (std::size_t p = 0; p < plane; ++p, pixel += In::channels)
-          for (std::size_t c = 0; c < In::channels; ++c) s.codes[c * plane + p] = pixel[c];
-      } else {
-        kernels::byte_codes(x.data() + n * In::size, s.codes.data(), In::size, g);
-      }
+      s.codes.resize(In::size);
+      write_planes(x, n, 0, s.codes.data());
       kernels::int8::pack_columns(depth, pixels, [&](std::size_t k, std::uint8_t* row) {
         im2col_row(s.codes.data(), k, pad, row);
       }, s.columns);
@@ -237,22 +248,11 @@ class integer_conv2d_layer
   // weights are zero). The image is framed with the zero point first (in
   // s.codes), so that no window read needs a test.
   void lower(const input_tensor& x, std::size_t n, thread_scratch& s) const {
-    const kernels::code_grid g = this->grid();
-    const std::uint8_t pad = std::uint8_t(g.zero);
     constexpr std::size_t hp = In::height + 2 * Padding, wp = In::width + 2 * Padding, c_in = In::channels;
-    s.codes.assign(c_in * hp * wp, pad);
+    s.codes.assign(c_in * hp * wp, std::uint8_t(this->grid().zero));
     // code(c, y, x) of the framed image is framed[(c * hp + y) * wp + x]
     std::uint8_t* framed = s.codes.data();
-    for (std::size_t c = 0; c < c_in; ++c)
-      for (std::size_t iy = 0; iy < In::height; ++iy) {
-        std::uint8_t* line = framed + (c * hp + iy + Padding) * wp + Padding;
-        if constexpr (CodesIn) {
-          const std::uint8_t* pixel = x.data() + n * In::size + iy * In::width * c_in + c;
-          for (std::size_t ix = 0; ix < In::width; ++ix) line[ix] = pixel[ix * c_in];
-        } else {
-          kernels::byte_codes(x.data() + n * In::size + (c * In::height + iy) * In::width, line, In::width, g);
-        }
-      }
+    write_planes(x, n, Padding, framed);
     std::uint8_t* row = s.padded.data();
     for (std::size_t oy = 0; oy < output_shape::height; ++oy)
       for (std::size_t ox = 0; ox < output_shape::width; ++ox, row += lowered_depth) {

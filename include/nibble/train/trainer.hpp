@@ -259,6 +259,12 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
   data::basic_batch_loader<Sample> loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true,
                                        .aug = o.augment, .seed = o.seed});
   context ctx{.phase = mode::train, .seed = o.seed};
+  // The first training batches, in order and unaugmented, refresh the
+  // weight average's batch-norm statistics; the run's own loader does not move.
+  std::optional<data::basic_batch_loader<Sample>> refresh;
+  if (average)
+    refresh.emplace(train_set, data::loader_options{.batch_size = o.batch_size, .shuffle = false, .augment = false,
+                                                    .seed = o.seed});
   data::batch b;
   activation grad;
   std::vector<epoch_metrics> ran;
@@ -316,15 +322,11 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
     double average_unflipped = 0;
     if (average && average->updates() > 0) {
-      // The first training batches, in order and unaugmented, refresh the
-      // average's batch-norm statistics; the run's own loader does not move.
-      data::basic_batch_loader<Sample> refresh(train_set, {.batch_size = o.batch_size, .shuffle = false,
-                                                           .augment = false, .seed = o.seed});
-      refresh.start_epoch(0);
+      refresh->start_epoch(0);
       std::size_t refreshed = 0;
       data::batch rb;
       const auto next = [&](activation& x) {
-        if (refreshed == o.average_refresh_batches || !refresh.next(rb)) return false;
+        if (refreshed == o.average_refresh_batches || !refresh->next(rb)) return false;
         ++refreshed;
         std::swap(x, rb.images);
         return true;
