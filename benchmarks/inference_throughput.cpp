@@ -1,5 +1,7 @@
-// Inference throughput of VGG4bit<10, …> on random data: the nibble half of
-// benchmarks/inference_side_by_side.py.
+// Inference throughput of VGG4bit<10, …> on random images: the nibble half
+// of benchmarks/inference_side_by_side.py. The trained network is timed on
+// the images normalised beforehand; a deployed network takes their bytes
+// and normalises them itself, inside the timed forward.
 //
 //   --kind trained   the trained network's eval forward (paper_4bit, fp32:
 //                    weights fake-quantized on every pass)
@@ -10,7 +12,7 @@
 //                    weight codes in int32)
 //
 // Networks that quantize activations get their ranges from one training
-// pass on the random data first. After one warm-up batch it times
+// pass on the random images first. After one warm-up batch it times
 // --repeats windows of --batches forwards and prints "key value" lines:
 //
 //   int8_kernel amx                   (the int8 micro-tile: amx, vnni or
@@ -30,6 +32,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <nibble/data/augment.hpp>
+#include <nibble/data/cifar.hpp>
 #include <nibble/deploy/convert.hpp>
 #include <nibble/kernels/int8/packed_gemm.hpp>
 #include <nibble/kernels/parallel.hpp>
@@ -52,8 +56,8 @@ struct settings {
   std::uint64_t seed = 0;
 };
 
-template <class Net>
-void time_forward(Net& net, const nibble::activation& x, const settings& s) {
+template <class Net, class Input>
+void time_forward(Net& net, const Input& x, const settings& s) {
   nibble::context eval{.phase = nibble::mode::eval};
   float checksum = net.forward(x, eval).data()[0];  // warm-up
   std::vector<double> rates;
@@ -76,10 +80,14 @@ int run(const settings& s) {
   auto net = std::make_unique<trained_type>();
   std::mt19937_64 rng(s.seed);
   net->init(rng);
+  using In = typename trained_type::input_shape;
+  nibble::image_batch images({s.batch, In::channels, In::height, In::width});
+  for (auto& v : images) v = std::uint8_t(rng() >> 56);
+  const auto norm = nibble::data::cifar_normalisation();
+  const nibble::data::image_preparation<std::uint8_t> prepare({In::channels, In::height, In::width}, norm);
   nibble::activation x;
-  nibble::ensure_batch_shape<typename trained_type::input_shape>(x, s.batch);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (auto& v : x) v = normal(rng);
+  nibble::ensure_batch_shape<In>(x, s.batch);
+  for (std::size_t i = 0; i < s.batch; ++i) prepare.normalise(images.data() + i * In::size, x.data() + i * In::size);
   if constexpr (Scheme::quantizes_activations) {
     nibble::context train;
     net->forward(x, train);
@@ -87,9 +95,9 @@ int run(const settings& s) {
   fmt::print("kind {}\nthreads {}\nbatch_size {}\nint8_kernel {}\n", s.kind, nibble::kernels::max_threads(), s.batch,
              nibble::kernels::int8::name(nibble::kernels::int8::best_int8_path()));
   if constexpr (Deploy) {
-    auto deployed = nibble::deploy::convert(*net);
+    auto deployed = nibble::deploy::convert(*net, norm);
     net.reset();
-    time_forward(*deployed, x, s);
+    time_forward(*deployed, images, s);
   } else {
     time_forward(*net, x, s);
   }

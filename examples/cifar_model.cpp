@@ -89,10 +89,10 @@ int export_model(const std::filesystem::path& checkpoint_file, const std::filesy
     if (c.network() != describe_network<Trained>().text()) return false;
     auto trained = std::make_unique<Trained>();
     c.restore_network(*trained, label);
-    auto deployed = deploy::convert(*trained);
+    // The trainers feed CIFAR with its usual statistics (data::read_cifar10).
+    auto deployed = deploy::convert(*trained, data::cifar_normalisation());
 
-    const auto norm = data::cifar_normalisation();
-    model_info info{label, norm.mean, norm.std, {}};
+    model_info info{label, {}};
     info.notes.emplace_back("checkpoint", std::filesystem::absolute(checkpoint_file).string());
     info.notes.emplace_back("epochs trained", std::to_string(c.run().epochs_done));
     const auto history = decode_history(c.run().history, "the checkpoint's history");
@@ -137,24 +137,31 @@ std::size_t top1(const activation& logits, std::size_t i) {
   return best;
 }
 
+// The deployed network takes the test images' bytes; the trained one, when
+// given, takes them normalised as training fed them, with the deployed
+// network's own normalisation.
 template <class Trained>
 evaluation evaluate_deployed(deploy::deployed_t<Trained>& deployed, Trained* trained, const data::dataset& test,
-                             const model_info& info, std::size_t batch_size) {
-  const data::image_preparation<std::uint8_t> prepare(test.shape, {info.input_mean, info.input_std});
+                             std::size_t batch_size) {
+  const data::image_preparation<std::uint8_t> prepare(test.shape, deployed.template layer<0>().normalisation());
   const data::image_shape& shape = test.shape;
   evaluation e;
   context eval{mode::eval};
-  activation images;
+  image_batch images;
+  activation normalised;
   for (std::size_t start = 0; start < test.size(); start += batch_size) {
     const std::size_t n = std::min(batch_size, test.size() - start);
     images.resize({n, shape.channels, shape.height, shape.width});
-    for (std::size_t i = 0; i < n; ++i) prepare.normalise(test.image(start + i), images.data() + i * shape.size());
+    std::copy_n(test.image(start), n * shape.size(), images.data());
     const auto t0 = std::chrono::steady_clock::now();
     const activation& logits = deployed.forward(images, eval);
     e.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t i = 0; i < n; ++i) e.correct += top1(logits, i) == std::size_t(test.labels[start + i]);
     if (trained) {
-      const activation& reference = trained->forward(images, eval);
+      normalised.resize({n, shape.channels, shape.height, shape.width});
+      for (std::size_t i = 0; i < n; ++i)
+        prepare.normalise(test.image(start + i), normalised.data() + i * shape.size());
+      const activation& reference = trained->forward(normalised, eval);
       for (std::size_t i = 0; i < n; ++i) {
         e.agreeing += top1(logits, i) == top1(reference, i);
         bool same = true;
@@ -192,7 +199,7 @@ int evaluate_model(const std::filesystem::path& model_path, const std::string& d
                                     : data::read_cifar100(data_dir, data::split::test);
     fmt::print("{}: {}, {}\n  {} bytes ({:.2f} MB)\n", model_path.string(), label, describe_network<Deployed>().summary,
                m.size(), double(m.size()) / 1e6);
-    const evaluation e = evaluate_deployed<Trained>(*deployed, trained.get(), test, m.info(), batch_size);
+    const evaluation e = evaluate_deployed<Trained>(*deployed, trained.get(), test, batch_size);
     fmt::print("  test accuracy {:.2f}% ({} of {} images), {:.0f} images/s at batch {} on {} threads\n",
                100.0 * double(e.correct) / double(e.seen), e.correct, e.seen, double(e.seen) / e.seconds, batch_size,
                kernels::max_threads());
@@ -247,12 +254,12 @@ int classify(const std::filesystem::path& model_path, const std::vector<std::fil
     using Deployed = deploy::deployed_t<Trained>;
     if (!m.holds<Deployed>()) return false;
     auto deployed = m.load<Deployed>(label);
-    const data::image_preparation<std::uint8_t> prepare(data::cifar_image, {m.info().input_mean, m.info().input_std});
     constexpr std::size_t classes = Trained::output_shape::channels;
-    activation x({1, 3, 32, 32});
+    image_batch x({1, 3, 32, 32});
     context eval{mode::eval};
     for (const auto& file : images) {
-      prepare.normalise(read_ppm(file).data(), x.data());
+      const std::vector<std::uint8_t> planes = read_ppm(file);
+      std::copy(planes.begin(), planes.end(), x.begin());
       const activation& logits = deployed->forward(x, eval);
       // Softmax, then the three largest.
       std::vector<std::pair<double, std::size_t>> p(classes);

@@ -3,6 +3,7 @@
 // test case only makes the file show up in the test list.
 #include <catch2/catch.hpp>
 
+#include <nibble/deploy/integer_conv2d.hpp>
 #include <nibble/layers/batch_norm.hpp>
 #include <nibble/layers/conv2d.hpp>
 #include <nibble/layers/dropout.hpp>
@@ -138,6 +139,13 @@ static_assert(valid_model<vgg4bit<10, paper_4bit>>::value);
 static_assert(valid_model<vgg4bit<100, int8_scheme>>::value);
 static_assert(valid_model<simple_resnet4bit<10, paper_4bit>>::value);
 static_assert(valid_model<simple_resnet4bit<10, f32>>::value);
+
+// A network reads what its first layer reads: floats, or the u8 codes of
+// a deployed integer layer that takes codes; it always writes floats.
+static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::input_tensor, activation>);
+using codes_in_first = sequential<input<8, 4, 4>, deploy::integer_conv2d<8, 3, bits<4>, activation_bits<8>, 1, 1,
+                                                                         false, false, true, false>>;
+static_assert(std::is_same_v<codes_in_first::input_tensor, code_activation>);
 
 // linear directly after a convolution: its input is not flat.
 static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32>, linear<10, f32>>);

@@ -34,13 +34,18 @@ template <class S>
 using pooled_net = sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu, max_pool2d<2>, conv2d<16, 3, S>,
                               batch_norm_relu, max_pool2d<2>, conv2d<8, 3, S>, batch_norm_relu, flatten, linear<10, S>>;
 // Shaped for the pixel-major kernels (filters in multiples of 32): the first
-// convolution lowered from floats; the second and third implicit (codes
-// in, 64 channels, stride 1), the second handing codes through a pool; the
-// fourth lowered from codes (32 channels, stride 2), handing floats on.
+// convolution lowered from the image input's codes; the second and third
+// implicit (codes in, 64 channels, stride 1), the second handing codes
+// through a pool; the fourth lowered from codes (32 channels, stride 2),
+// handing floats on.
 template <class S>
 using wide_net =
     sequential<input<3, 8, 8>, conv2d<64, 3, S>, batch_norm_relu, conv2d<64, 3, S>, batch_norm_relu, max_pool2d<2>,
                conv2d<32, 3, S>, batch_norm_relu, conv2d<32, 3, S, 2>, batch_norm_relu, flatten, linear<10, S>>;
+// A pixel-major convolution lowered from floats (a batch norm before it).
+template <class S>
+using normed_wide_net =
+    sequential<input<3, 8, 8>, batch_norm, conv2d<32, 3, S>, batch_norm_relu, flatten, linear<10, S>>;
 template <class S>
 using residual_net = sequential<input<3, 16, 16>, batch_norm, conv2d<8, 3, S>, batch_norm_relu,
                                 residual<conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S>, batch_norm>, relu,
@@ -72,15 +77,18 @@ struct agreement {
   std::size_t same_top1 = 0, samples = 0;
 };
 
+// The trained network on the images as training feeds them, and the
+// deployed network on their bytes.
 template <class Net>
-agreement compare_with_deployed(Net& net, const activation& x) {
+agreement compare_with_deployed(Net& net, const image_batch& images) {
+  const auto norm = fixtures::test_normalisation(Net::input_shape::channels);
   context eval{mode::eval};
-  const activation trained = net.forward(x, eval);
-  auto deployed = deploy::convert(net);
-  const activation& out = deployed->forward(x, eval);
+  const activation trained = net.forward(fixtures::normalised(images, norm), eval);
+  auto deployed = deploy::convert(net, norm);
+  const activation& out = deployed->forward(images, eval);
   REQUIRE(out.shape() == trained.shape());
   agreement a;
-  const std::size_t n = x.shape(0), classes = trained.shape(1);
+  const std::size_t n = images.shape(0), classes = trained.shape(1);
   a.samples = n;
   for (std::size_t i = 0; i < n; ++i) {
     std::size_t best_t = 0, best_d = 0;
@@ -99,7 +107,7 @@ template <class Net>
 void check_agrees_in_fp32(std::uint64_t seed) {
   auto net = std::make_unique<Net>();
   randomise(*net, seed);
-  const auto a = compare_with_deployed(*net, fixtures::random_batch<typename Net::input_shape>(64, seed + 1));
+  const auto a = compare_with_deployed(*net, fixtures::random_images<typename Net::input_shape>(64, seed + 1));
   INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
   CHECK(a.max_logit > 0.1f);
   CHECK(a.max_difference <= 1e-4f * std::max(1.0f, a.max_logit));
@@ -163,7 +171,8 @@ TEST_CASE("codes outside the levels and a used padding nibble are reported", "[d
 
 TEST_CASE("a deployed network's types: batch norms folded, dropout gone, blocks kept", "[deploy]") {
   using D = deploy::deployed_t<plain_net<paper_4bit>>;
-  STATIC_REQUIRE(D::size == 7);  // conv+bnrelu, conv+bn, relu, pool, flatten, linear+bnrelu, linear
+  STATIC_REQUIRE(D::size == 8);  // image, conv+bnrelu, conv+bn, relu, pool, flatten, linear+bnrelu, linear
+  STATIC_REQUIRE(std::is_same_v<typename D::input_tensor, image_batch>);  // it takes the image's bytes
   STATIC_REQUIRE(std::is_same_v<typename D::output_shape, shape<10, 1, 1>>);
   const auto text = describe_network<D>().text();
   CHECK(text.find("dropout") == std::string::npos);
@@ -173,7 +182,7 @@ TEST_CASE("a deployed network's types: batch norms folded, dropout gone, blocks 
   CHECK(describe_network<D>().summary.rfind("10 classes, 4-bit weights, float activations, fp32 arithmetic", 0) == 0);
 
   using R = deploy::deployed_t<residual_net<paper_4bit>>;
-  STATIC_REQUIRE(R::size == 7);  // affine, conv+bnrelu, residual, relu, conv, pool, linear
+  STATIC_REQUIRE(R::size == 8);  // image, affine, conv+bnrelu, residual, relu, conv, pool, linear
   CHECK(describe_network<R>().text().find("per-channel affine (batch norm)") != std::string::npos);
 }
 
@@ -182,9 +191,9 @@ TEST_CASE("deployed codes are the codes the trained forward pass multiplies with
   randomise(*net, 7);
   context eval{mode::eval};
   net->forward(fixtures::random_batch<input<3, 16, 16>>(2, 8), eval);  // fills each layer's quantized copy
-  auto deployed = deploy::convert(*net);
+  auto deployed = deploy::convert(*net, fixtures::test_normalisation(3));
   const auto& trained = net->layer<0>();
-  const auto& conv = deployed->layer<0>();
+  const auto& conv = deployed->layer<1>();
   std::set<int> distinct;
   for (std::size_t r = 0; r < 8; ++r)
     for (std::size_t c = 0; c < 27; ++c) {
@@ -218,7 +227,7 @@ TEST_CASE("with bf16 products the deployed network stays close to the trained on
   // rounding of the weights (about 2^-9 relative), not more.
   auto net = std::make_unique<plain_net<paper_4bit_bf16>>();
   randomise(*net, 21);
-  const auto a = compare_with_deployed(*net, fixtures::random_batch<input<3, 16, 16>>(64, 22));
+  const auto a = compare_with_deployed(*net, fixtures::random_images<input<3, 16, 16>>(64, 22));
   INFO("largest logit " << a.max_logit << ", largest difference " << a.max_difference);
   CHECK(a.max_difference <= 0.02f * std::max(1.0f, a.max_logit));
   CHECK(a.same_top1 >= a.samples - 2);
@@ -231,10 +240,11 @@ namespace {
 
 
 template <class Net, class Deployed>
-void require_bit_exact_batch(Net& net, Deployed& deployed, const activation& x) {
+void require_bit_exact_batch(Net& net, Deployed& deployed, const image_batch& images) {
   context eval{mode::eval};
-  const activation trained = net.forward(x, eval);
-  const activation& out = deployed.forward(x, eval);
+  const auto norm = deployed.template layer<0>().normalisation();
+  const activation trained = net.forward(fixtures::normalised(images, norm), eval);
+  const activation& out = deployed.forward(images, eval);
   REQUIRE(out.shape() == trained.shape());
   std::size_t equal = 0;
   for (std::size_t i = 0; i < out.size(); ++i) equal += out.data()[i] == trained.data()[i];
@@ -250,10 +260,10 @@ void require_bit_exact_batch(Net& net, Deployed& deployed, const activation& x) 
 template <class Net>
 void require_bit_exact_deployment(std::uint64_t seed) {
   auto net = fixtures::trained_looking<Net>(seed);
-  auto deployed = deploy::convert(*net);
+  auto deployed = deploy::convert(*net, fixtures::test_normalisation(Net::input_shape::channels));
   for (std::size_t batch : {16, 1}) {
     INFO("batch " << batch);
-    require_bit_exact_batch(*net, *deployed, fixtures::random_batch<typename Net::input_shape>(batch, seed + 100));
+    require_bit_exact_batch(*net, *deployed, fixtures::random_images<typename Net::input_shape>(batch, seed + 100));
   }
 }
 
@@ -261,12 +271,15 @@ void require_bit_exact_deployment(std::uint64_t seed) {
 
 TEST_CASE("an integer deployed network's types: integer layers with their batch norms folded", "[deploy][integer]") {
   using D = deploy::deployed_t<plain_net<w4a8>>;
-  using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
-  // The first convolution hands the second its codes (nothing but its batch
-  // norm between them); the second hands floats to the relu after it.
-  using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
+  // The image input hands the first convolution codes on its grid, from a
+  // table; the first convolution hands the second its codes (nothing but
+  // its batch norm between them); the second hands floats to the relu.
+  using I = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
+  using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
+  using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<2>())>;
+  static_assert(std::is_same_v<I, deploy::image_input_layer<input<3, 16, 16>, true>>);
   static_assert(std::is_same_v<L0, deploy::integer_conv2d_layer<input<3, 16, 16>, 8, 3, bits<4>, activation_bits<8>,
-                                                                 1, 1, true, true, false, true>>);
+                                                                 1, 1, true, true, true, true>>);
   static_assert(L1::codes_in && !L1::codes_out);
   static_assert(std::is_same_v<typename L1::input_tensor, code_activation>);
   static_assert(std::is_same_v<typename L1::output_tensor, activation>);
@@ -274,8 +287,8 @@ TEST_CASE("an integer deployed network's types: integer layers with their batch 
   // Through max pools, the pools pool codes; the last convolution, before
   // flatten, hands on floats.
   using P = deploy::deployed_t<pooled_net<w4a8>>;
-  using P1 = std::remove_cvref_t<decltype(std::declval<P&>().layer<1>())>;
-  using P4 = std::remove_cvref_t<decltype(std::declval<P&>().layer<4>())>;
+  using P1 = std::remove_cvref_t<decltype(std::declval<P&>().layer<2>())>;
+  using P4 = std::remove_cvref_t<decltype(std::declval<P&>().layer<5>())>;
   static_assert(std::is_same_v<P1, deploy::code_max_pool2d_layer<shape<8, 16, 16>, 2>>);
   static_assert(std::is_same_v<P4, deploy::integer_conv2d_layer<shape<16, 4, 4>, 8, 3, bits<4>, activation_bits<8>,
                                                                  1, 1, true, true, true, false>>);
@@ -297,16 +310,22 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
   SECTION("W4A4, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a4>>(308); }
   SECTION("W4A8, convolutions on the pixel-major kernels") {
     using D = deploy::deployed_t<wide_net<w4a8>>;
-    using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
-    using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
-    using L3 = std::remove_cvref_t<decltype(std::declval<D&>().layer<3>())>;
-    using L4 = std::remove_cvref_t<decltype(std::declval<D&>().layer<4>())>;
+    using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
+    using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<2>())>;
+    using L3 = std::remove_cvref_t<decltype(std::declval<D&>().layer<4>())>;
+    using L4 = std::remove_cvref_t<decltype(std::declval<D&>().layer<5>())>;
     static_assert(L0::pixel_major && !L0::implicit_shape && L1::implicit_shape && L3::implicit_shape);
     static_assert(L4::pixel_major && !L4::implicit_shape && L4::codes_in && !L4::codes_out);
     INFO("int8 kernel: " << kernels::int8::name(kernels::int8::best_int8_path()));
     require_bit_exact_deployment<wide_net<w4a8>>(313);
   }
   SECTION("W4A4, convolutions on the pixel-major kernels") { require_bit_exact_deployment<wide_net<w4a4>>(314); }
+  SECTION("W4A8, a pixel-major convolution lowered from floats") {
+    using D = deploy::deployed_t<normed_wide_net<w4a8>>;
+    using L = std::remove_cvref_t<decltype(std::declval<D&>().layer<2>())>;
+    static_assert(L::pixel_major && !L::codes_in);
+    require_bit_exact_deployment<normed_wide_net<w4a8>>(315);
+  }
   SECTION("W4A8, an unpadded 5x5 and a 1x1 convolution, no batch norm after the second") {
     using net = sequential<input<3, 12, 12>, conv2d<6, 5, w4a8, 1, 0>, batch_norm_relu, conv2d<4, 1, w4a8>, relu,
                            global_avg_pool, linear<3, w4a8>>;

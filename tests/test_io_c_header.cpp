@@ -47,13 +47,13 @@ std::vector<float> read_floats(const fs::path& file) {
 const char* main_c = R"C(#include <stdio.h>
 #include "model.h"
 int main(int argc, char** argv) {
-  static float image[MODEL_INPUT_FLOATS];
+  static uint8_t image[MODEL_INPUT_BYTES];
   static float work[MODEL_WORK_FLOATS];
   FILE* in = fopen(argv[1], "rb");
   FILE* out = fopen(argv[2], "wb");
   (void)argc;
   if (!in || !out) return 2;
-  while (fread(image, sizeof(float), MODEL_INPUT_FLOATS, in) == MODEL_INPUT_FLOATS) {
+  while (fread(image, 1, MODEL_INPUT_BYTES, in) == MODEL_INPUT_BYTES) {
     const float* logits = model_forward(image, work);
     if (!logits || fwrite(logits, sizeof(float), MODEL_OUTPUTS, out) != MODEL_OUTPUTS) return 3;
   }
@@ -69,18 +69,14 @@ void require_c_agrees(std::uint64_t seed, const std::string& name) {
 #else
   const fs::path dir = fixtures::fresh_folder("c_header_" + name);
   auto net = fixtures::trained_looking<Net>(seed);
-  auto deployed = deploy::convert(*net);
-  save_c_header(dir / "model.h", *deployed, "model", model_info{name, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}, {}});
+  auto deployed = deploy::convert(*net, fixtures::test_normalisation(Net::input_shape::channels));
+  save_c_header(dir / "model.h", *deployed, "model", model_info{name, {}});
   std::ofstream(dir / "main.c") << main_c;
 
   constexpr std::size_t n = 24;
-  using In = typename Net::input_shape;
-  activation x({n, In::channels, In::height, In::width});
-  std::mt19937_64 rng(seed + 7);
-  std::normal_distribution<float> normal;
-  for (auto& v : x) v = normal(rng);
+  const image_batch x = fixtures::random_images<typename Net::input_shape>(n, seed + 7);
   std::ofstream(dir / "input.bin", std::ios::binary).write(reinterpret_cast<const char*>(x.data()),
-                                                           std::streamsize(x.size() * sizeof(float)));
+                                                           std::streamsize(x.size()));
 
   const std::string compile = std::string(NIBBLE_C_COMPILER) + " -std=c99 -pedantic -Wall -Wextra -Werror -O1 -o " +
                               (dir / "model").string() + " " + (dir / "main.c").string() + " -lm 2> " +
@@ -123,10 +119,12 @@ TEST_CASE("an exported C header computes the library's answers (C99, warnings as
 }
 
 TEST_CASE("a C header prefix must be a C identifier", "[c_header]") {
-  auto deployed = deploy::convert(*fixtures::trained_looking<plain_net<w4a8>>(404));
+  auto deployed = deploy::convert(*fixtures::trained_looking<plain_net<w4a8>>(404), fixtures::test_normalisation(3));
   CHECK_THROWS_WITH(c_header(*deployed, "4bit-net"), Catch::Contains("the prefix '4bit-net' is not a C identifier"));
   const std::string h = c_header(*deployed, "net_a");
-  CHECK(h.find("static const float* net_a_forward(const float* input, float* work)") != std::string::npos);
+  CHECK(h.find("static const float* net_a_forward(const uint8_t* image, float* work)") != std::string::npos);
+  CHECK(h.find("#define NET_A_INPUT_BYTES 768") != std::string::npos);
+  CHECK(h.find("normalised inside as (pixel / 255 - mean) / std with mean 0.45 ") != std::string::npos);
   CHECK(h.find("#define NET_A_WORK_FLOATS") != std::string::npos);
   CHECK(h.find("pfx") == std::string::npos);
 }

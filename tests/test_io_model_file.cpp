@@ -3,6 +3,7 @@
 // is refused in words; VGG4bit with 4-bit weights stays near 1.6 MB.
 #include <catch2/catch.hpp>
 
+#include <nibble/data/cifar.hpp>
 #include <nibble/deploy/convert.hpp>
 #include <nibble/io/checkpoint.hpp>
 #include <nibble/io/model_file.hpp>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "deploy_fixtures.hpp"
 #include "reseal.hpp"
 #include "training_fixtures.hpp"
 
@@ -33,7 +35,8 @@ using trained_net = sequential<input<3, 8, 8>, conv2d<6, 3, S>, batch_norm_relu,
 template <class S>
 using deployed_net = deploy::deployed_t<trained_net<S>>;
 
-const model_info example_info{"tiny", {0.5f, 0.4f, 0.3f}, {0.2f, 0.25f, 0.3f}, {{"epochs", "3"}, {"seed", "1"}}};
+const model_info example_info{"tiny", {{"epochs", "3"}, {"seed", "1"}}};
+const data::normalisation example_normalisation{{0.5f, 0.4f, 0.3f}, {0.2f, 0.25f, 0.3f}};
 
 template <class S>
 std::unique_ptr<deployed_net<S>> example_deployed(std::uint64_t seed = 1) {
@@ -52,7 +55,7 @@ std::unique_ptr<deployed_net<S>> example_deployed(std::uint64_t seed = 1) {
     for (auto& v : x) v = normal(rng);
     net->forward(x, train);
   }
-  return deploy::convert(*net);
+  return deploy::convert(*net, example_normalisation);
 }
 
 template <class S>
@@ -60,13 +63,7 @@ std::vector<std::byte> example_file() {
   return encode_model(*example_deployed<S>(), example_info);
 }
 
-activation example_input(std::size_t n) {
-  std::mt19937_64 rng(3);
-  std::normal_distribution<float> normal;
-  activation x({n, 3, 8, 8});
-  for (auto& v : x) v = normal(rng);
-  return x;
-}
+image_batch example_input(std::size_t n) { return fixtures::random_images<input<3, 8, 8>>(n, 3); }
 
 // The offset just past the first text field (u64 length, then the text)
 // that holds `text` in `bytes`.
@@ -89,16 +86,15 @@ TEST_CASE("a model file round trip gives a network that computes bit for bit the
   model_info info;
   auto loaded = load_model<deployed_net<paper_4bit>>(dir / "tiny.nibble", &info);
   CHECK(info.model == "tiny");
-  CHECK(info.input_mean == example_info.input_mean);
-  CHECK(info.input_std == example_info.input_std);
   CHECK(info.notes == example_info.notes);
+  CHECK(loaded->layer<0>().normalisation() == example_normalisation);  // the image input's tensors
 
   context eval{mode::eval};
-  const activation x = example_input(5);
+  const image_batch x = example_input(5);
   const activation before = deployed->forward(x, eval);
   const activation& after = loaded->forward(x, eval);
   CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
-  CHECK(loaded->layer<0>().codes.storage() == deployed->layer<0>().codes.storage());
+  CHECK(loaded->layer<1>().codes.storage() == deployed->layer<1>().codes.storage());
   fs::remove_all(dir);
 }
 
@@ -109,14 +105,15 @@ TEST_CASE("model files of 4-bit, 8-bit and float networks hold their weights at 
   CHECK(eight - four == 447 - 224);
   CHECK(full - eight == 447 * 3 - 3 * 5);  // and float tensors are called "weights", not "weight codes"
   auto loaded = model_file::parse(example_file<float32_scheme>(), "model 'f'").load<deployed_net<float32_scheme>>();
-  CHECK(loaded->layer<0>().codes.size() == 6 * 27);
+  CHECK(loaded->layer<1>().codes.size() == 6 * 27);
 }
 
 TEST_CASE("VGG4bit with 4-bit weights is a 1.6 MB model file, with 8-bit 3.3 MB", "[model_file]") {
   auto trained = std::make_unique<vgg4bit<10, paper_4bit>>();
   std::mt19937_64 rng(1);
   trained->init(rng);
-  const std::size_t bytes = encode_model(*deploy::convert(*trained), example_info).size();
+  const auto norm = data::cifar_normalisation();
+  const std::size_t bytes = encode_model(*deploy::convert(*trained, norm), example_info).size();
   INFO("VGG4bit W4 model file: " << bytes << " bytes");
   // 3,246,784 weights as pairs of codes, two floats per output channel.
   CHECK(bytes >= 3246784 / 2);
@@ -124,7 +121,7 @@ TEST_CASE("VGG4bit with 4-bit weights is a 1.6 MB model file, with 8-bit 3.3 MB"
 
   auto eight = std::make_unique<vgg4bit<10, int8_scheme>>();
   eight->init(rng);
-  const std::size_t bytes8 = encode_model(*deploy::convert(*eight), example_info).size();
+  const std::size_t bytes8 = encode_model(*deploy::convert(*eight, norm), example_info).size();
   CHECK(bytes8 - bytes == 3246784 / 2);
 }
 
@@ -141,7 +138,7 @@ TEST_CASE("a model file of another network is refused in words a user reads", "[
   CHECK_THAT(message, Catch::Contains("'a.nibble' holds a different network") &&
                           Catch::Contains("model file: tiny, 3 classes, 4-bit weights") &&
                           Catch::Contains("program:    tiny8, 3 classes, 8-bit weights") &&
-                          Catch::Contains("first difference") && Catch::Contains("0 conv2d 6 filters"));
+                          Catch::Contains("first difference") && Catch::Contains("1 conv2d 6 filters"));
   CHECK(message.find("nibble::") == std::string::npos);
 }
 
@@ -183,7 +180,7 @@ TEST_CASE("a forged model file with a valid checksum is refused tensor by tensor
     forged[first_code] = std::byte{0x08};  // element 0: −8
     fixtures::reseal(forged);
     CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
-                      Catch::Contains("layer with tensors 0 (conv2d 6 filters") &&
+                      Catch::Contains("layer with tensors 1 (conv2d 6 filters") &&
                           Catch::Contains("code -8 at element 0 lies outside the 15 levels of 4-bit weights"));
   }
   SECTION("another format") {
@@ -191,7 +188,7 @@ TEST_CASE("a forged model file with a valid checksum is refused tensor by tensor
     forged[codes] = std::byte{2};
     fixtures::reseal(forged);
     CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
-                      Catch::Contains("tensor 0 is weight codes (8-bit codes, 6x27), but the network expects weight "
+                      Catch::Contains("tensor 2 is weight codes (8-bit codes, 6x27), but the network expects weight "
                                       "codes (4-bit codes, two per byte, 6x27)"));
   }
   SECTION("another shape") {
@@ -199,7 +196,7 @@ TEST_CASE("a forged model file with a valid checksum is refused tensor by tensor
     forged[codes + 2] = std::byte{7};
     fixtures::reseal(forged);
     CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
-                      Catch::Contains("tensor 0 is weight codes (4-bit codes, two per byte, 7x27)"));
+                      Catch::Contains("tensor 2 is weight codes (4-bit codes, two per byte, 7x27)"));
   }
   SECTION("a multiplier that is not a number") {
     auto forged = bytes;
@@ -209,16 +206,45 @@ TEST_CASE("a forged model file with a valid checksum is refused tensor by tensor
     CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
                       Catch::Contains("the multiplier or offset of channel 0 is not a finite number"));
   }
+  SECTION("an input std of zero") {
+    auto forged = bytes;
+    const std::size_t deviation = end_of_text_field(bytes, "input std") + 1 + 1 + 8 + 8;
+    const float zero = 0.0f;
+    std::memcpy(&forged[deviation + 4], &zero, 4);  // channel 1
+    fixtures::reseal(forged);
+    CHECK_THROWS_WITH(model_file::parse(forged, "m").load<deployed_net<paper_4bit>>(),
+                      Catch::Contains("layer with tensors 0 (8-bit image") &&
+                          Catch::Contains("the input normalisation of channel 1 (mean 0.4") &&
+                          Catch::Contains("needs a finite mean and a finite std above 0"));
+  }
+}
+
+TEST_CASE("a model file of format version 1 (networks that took floats) is refused with what to do",
+          "[model_file]") {
+  auto old = example_file<paper_4bit>();
+  old[12] = std::byte{1};  // the format version, a little-endian u32 after the signature and kind
+  fixtures::reseal(old);
+  CHECK_THROWS_WITH(model_file::parse(old, "model file 'old.nibble'"),
+                    Catch::Contains("'old.nibble': it is a model file of format version 1") &&
+                        Catch::Contains("export the model again from its checkpoint"));
+}
+
+TEST_CASE("converting with a normalisation that does not fit the input is refused", "[model_file]") {
+  auto net = std::make_unique<trained_net<paper_4bit>>();
+  CHECK_THROWS_WITH(deploy::convert(*net, {{0.5f}, {0.2f}}),
+                    Catch::Contains("takes images of 3 channels, but the normalisation has 1 means and 1 deviations"));
+  CHECK_THROWS_WITH(deploy::convert(*net, {{0.5f, 0.5f, 0.5f}, {0.2f, -1.0f, 0.2f}}),
+                    Catch::Contains("the input normalisation of channel 1"));
 }
 
 TEST_CASE("an integer network (W4A8) round-trips through a model file with its input grids", "[model_file]") {
   auto deployed = example_deployed<w4a8>();
   const auto bytes = encode_model(*deployed, example_info);
   auto loaded = model_file::parse(bytes, "m").load<deployed_net<w4a8>>();
-  CHECK(loaded->layer<0>().input_grid == deployed->layer<0>().input_grid);
-  CHECK(deployed->layer<0>().input_grid[1] > 0.0f);  // a signed input: the zero point inside the range
+  CHECK(loaded->layer<1>().input_grid == deployed->layer<1>().input_grid);
+  CHECK(deployed->layer<1>().input_grid[1] > 0.0f);  // a signed input: the zero point inside the range
   context eval{mode::eval};
-  const activation x = example_input(5);
+  const image_batch x = example_input(5);
   const activation before = deployed->forward(x, eval);
   const activation& after = loaded->forward(x, eval);
   CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));

@@ -11,4 +11,4 @@
 using s = nibble::with_activations_t<nibble::paper_4bit, nibble::power_of_two_activations<4>>;
 using net = nibble::sequential<nibble::input<1, 4, 4>, nibble::conv2d<2, 3, s>, nibble::flatten, nibble::linear<2, s>>;
 
-void deploy(net& n) { auto d = nibble::deploy::convert(n); }
+void deploy(net& n) { auto d = nibble::deploy::convert(n, {{0.5f}, {0.25f}}); }

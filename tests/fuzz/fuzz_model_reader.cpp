@@ -39,8 +39,9 @@ std::vector<std::byte> valid_model() {
   for (auto& v : x) v = normal(rng);
   nibble::context train;
   net.forward(x, train);  // input ranges, for the integer network
-  const nibble::model_info info{"fuzz", {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}, {{"seed", "1"}}};
-  return nibble::encode_model(*nibble::deploy::convert(net), info);
+  const nibble::model_info info{"fuzz", {{"seed", "1"}}};
+  const nibble::data::normalisation norm{{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
+  return nibble::encode_model(*nibble::deploy::convert(net, norm), info);
 }
 
 template <class Trained>
@@ -50,8 +51,8 @@ void read_and_run(const std::uint8_t* data, std::size_t size) {
   try {
     const nibble::model_file m = nibble::model_file::parse(std::move(file), "model file 'fuzz'");
     auto net = m.load<nibble::deploy::deployed_t<Trained>>();
-    nibble::activation x({1, 3, 8, 8});
-    x.fill(0.5f);
+    nibble::image_batch x({1, 3, 8, 8});
+    x.fill(128);
     nibble::context eval{nibble::mode::eval};
     net->forward(x, eval);
   } catch (const nibble::io::io_error&) {

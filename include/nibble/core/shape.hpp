@@ -42,6 +42,14 @@ struct code_activation : xt::xtensor<std::uint8_t, 4> {
   using xt::xtensor<std::uint8_t, 4>::xtensor;
 };
 
+// A batch of 8-bit images as datasets hold them, one byte per sample:
+// (batch, channels, height, width). What a deployed network takes
+// (deploy/image_input.hpp); a type of its own, so that it is not taken for
+// activation codes.
+struct image_batch : xt::xtensor<std::uint8_t, 4> {
+  using xt::xtensor<std::uint8_t, 4>::xtensor;
+};
+
 // Resize only when the shape changes, so a training step with a fixed batch
 // size allocates nothing after its first call.
 template <class Shape, class T>

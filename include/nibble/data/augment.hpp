@@ -41,7 +41,7 @@ inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
 }  // namespace detail
 
 // Turns images of one shape into the network's floats: the normalisation
-// folded into one multiply-add per sample, computed once.
+// folded into one fused multiply-add per sample (channel_normaliser).
 template <image_sample Sample>
 class image_preparation {
  public:
@@ -49,10 +49,7 @@ class image_preparation {
     if (norm.mean.size() != shape.channels || norm.std.size() != shape.channels)
       throw std::invalid_argument("nibble::data: a normalisation for " + std::to_string(norm.mean.size()) +
                                   " channels cannot prepare images of " + shape.text());
-    for (std::size_t c = 0; c < shape.channels; ++c) {
-      scale_.push_back(1.0f / (sample_range<Sample> * norm.std[c]));
-      bias_.push_back(-norm.mean[c] / norm.std[c]);
-    }
+    for (std::size_t c = 0; c < shape.channels; ++c) channels_.push_back(normaliser_of<Sample>(norm, c));
   }
   explicit image_preparation(const basic_dataset<Sample>& d) : image_preparation(d.shape, d.norm) {}
 
@@ -64,8 +61,8 @@ class image_preparation {
     for (std::size_t c = 0; c < shape_.channels; ++c) {
       const Sample* s = src + c * plane;
       float* d = dst + c * plane;
-      const float scale = scale_[c], bias = bias_[c];
-      for (std::size_t i = 0; i < plane; ++i) d[i] = static_cast<float>(s[i]) * scale + bias;
+      const channel_normaliser f = channels_[c];
+      for (std::size_t i = 0; i < plane; ++i) d[i] = f(static_cast<float>(s[i]));
     }
   }
 
@@ -91,8 +88,8 @@ class image_preparation {
     for (std::size_t c = 0; c < shape_.channels; ++c) {
       const Sample* plane = src + c * shape_.plane();
       float* out = dst + c * shape_.plane();
-      const float scale = scale_[c];
-      const float zero = bias_[c];  // normalised black
+      const channel_normaliser f = channels_[c];
+      const float zero = f(0.0f);  // normalised black
       for (int y = 0; y < height; ++y, out += width) {
         const int sy = y + dy;
         if (sy < 0 || sy >= height || x_begin >= x_end) {
@@ -102,9 +99,9 @@ class image_preparation {
         const Sample* row = plane + sy * width;
         std::fill(out, out + x_begin, zero);
         if (mirror) {
-          for (int x = x_begin; x < x_end; ++x) out[x] = static_cast<float>(row[width - 1 - x + dx]) * scale + zero;
+          for (int x = x_begin; x < x_end; ++x) out[x] = f(static_cast<float>(row[width - 1 - x + dx]));
         } else {
-          for (int x = x_begin; x < x_end; ++x) out[x] = static_cast<float>(row[x + dx]) * scale + zero;
+          for (int x = x_begin; x < x_end; ++x) out[x] = f(static_cast<float>(row[x + dx]));
         }
         std::fill(out + x_end, out + width, zero);
       }
@@ -113,7 +110,7 @@ class image_preparation {
 
  private:
   image_shape shape_;
-  std::vector<float> scale_, bias_;
+  std::vector<channel_normaliser> channels_;
 };
 
 template <class Sample>

@@ -51,6 +51,20 @@ struct normalisation {
 template <class Sample>
 inline constexpr float sample_range = std::is_same_v<Sample, std::uint8_t> ? 255.0f : 1.0f;
 
+// How one channel's samples become the network's floats:
+// (v / range − mean) / std as one fused multiply-add, v · scale + bias.
+// Fused by hand (std::fma), so the float does not depend on whether a
+// compiler contracts the expression: training, evaluation and a deployed
+// network's input table (deploy/image_input.hpp) compute the same floats.
+struct channel_normaliser {
+  float scale, bias;
+  float operator()(float v) const { return std::fma(v, scale, bias); }
+};
+template <class Sample>
+channel_normaliser normaliser_of(const normalisation& n, std::size_t channel) {
+  return {1.0f / (sample_range<Sample> * n.std[channel]), -n.mean[channel] / n.std[channel]};
+}
+
 template <class Sample>
 concept image_sample = std::is_same_v<Sample, std::uint8_t> || std::is_same_v<Sample, float>;
 

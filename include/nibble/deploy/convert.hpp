@@ -3,10 +3,11 @@
 //
 //   using Trained  = vgg4bit<10, paper_4bit>;
 //   using Deployed = deploy::deployed_t<Trained>;   // a sequential of inference layers
-//   Deployed d = deploy::convert(trained);
+//   auto d = deploy::convert(trained, data::cifar_normalisation());
 //
-// The deployed network is a sequential whose specs are derived from the
-// trained one's, spec by spec:
+// The deployed network is a sequential that takes the image's bytes
+// (image_input, holding the normalisation training fed the images with),
+// followed by specs derived from the trained one's, spec by spec:
 //
 //   conv2d / linear followed by batch_norm(_relu)  ->  deploy::conv2d / linear, BN (and ReLU) folded
 //   conv2d / linear otherwise                      ->  deploy::conv2d / linear
@@ -17,7 +18,8 @@
 //   residual<Specs...>                             ->  residual<deployed Specs...>
 //   relu, max_pool2d, flatten, global_avg_pool     ->  themselves
 //   (max_pool2d between two integer conv2d         ->  deploy::code_max_pool2d:
-//    the first hands the second u8 codes on the second's grid, pooled as codes)
+//    the first hands the second u8 codes on the second's grid, pooled as codes;
+//    so does image_input to a first integer conv2d)
 //
 // Deployed layers hold codes and epilogues, no master weights, and have no
 // backward. The conversion reads the trained layers only; training can go on.
@@ -28,6 +30,7 @@
 #include "nibble/deploy/channel_affine.hpp"
 #include "nibble/deploy/code_max_pool2d.hpp"
 #include "nibble/deploy/conv2d.hpp"
+#include "nibble/deploy/image_input.hpp"
 #include "nibble/deploy/integer_conv2d.hpp"
 #include "nibble/deploy/integer_linear.hpp"
 #include "nibble/deploy/link_code_grids.hpp"
@@ -256,10 +259,14 @@ struct deployed_network {
 };
 template <class In, class... Specs>
 struct deployed_network<sequential<In, Specs...>> {
-  using type = typename sequential_of<In, typename deployed_specs<type_list<Specs...>>::type>::type;
+  // The image input hands codes to a first integer conv2d (through pools).
+  static constexpr bool codes_in = reaches_integer_conv<type_list<Specs...>>::value;
+  using body = typename deployed_specs<type_list<Specs...>, codes_in>::type;
+  using type = typename sequential_of<In, typename prepend<image_input<codes_in>, body>::type>::type;
   template <class D>
-  static void fill(const sequential<In, Specs...>& trained, D& deployed) {
-    fill_chain<0, 0, type_list<Specs...>>::run(trained, deployed);
+  static void fill(const sequential<In, Specs...>& trained, const data::normalisation& norm, D& deployed) {
+    deployed.template layer<0>().set_normalisation(norm);
+    fill_chain<0, 1, type_list<Specs...>>::run(trained, deployed);
   }
 };
 
@@ -270,12 +277,14 @@ template <class Net>
 using deployed_t = typename detail::deployed_network<Net>::type;
 
 // The deployed form of `trained`: its weight codes as the trained forward
-// pass computes them, with scales, biases and batch norms folded. Heap
-// allocated: a network type holds its activations inline.
+// pass computes them, with scales, biases and batch norms folded, taking
+// the image's bytes normalised with `norm` (the normalisation training fed
+// it with; one mean and std per input channel, else std::invalid_argument).
+// Heap allocated: a network type holds its activations inline.
 template <class Net>
-std::unique_ptr<deployed_t<Net>> convert(const Net& trained) {
+std::unique_ptr<deployed_t<Net>> convert(const Net& trained, const data::normalisation& norm) {
   auto deployed = std::make_unique<deployed_t<Net>>();
-  detail::deployed_network<Net>::fill(trained, *deployed);
+  detail::deployed_network<Net>::fill(trained, norm, *deployed);
   link_code_grids(*deployed);
   return deployed;
 }

@@ -6,7 +6,7 @@
 //
 //   #include "vgg4bit.h"
 //   static float work[VGG4BIT_WORK_FLOATS];
-//   const float* logits = vgg4bit_forward(image, work);   /* image: C×H×W, normalised */
+//   const float* logits = vgg4bit_forward(image, work);   /* image: C×H×W bytes */
 //
 // Every name in the header starts with the prefix the caller chooses, so
 // several models can live in one program. Integer layers compute their sums
@@ -14,8 +14,13 @@
 // steps are the same formulas, though a C compiler may order or fuse them
 // differently, so outputs agree to float rounding and top-1 answers agree.
 //
-// Exportable layers: deployed conv2d and linear (weight-only or integer),
-// channel_affine, relu, max_pool2d, flatten and global_avg_pool. Residual
+// The image's bytes are normalised as the library's image_input does: one
+// fmaf per byte with the library's own scale and bias, so the first
+// layer's codes are the library's too.
+//
+// Exportable layers: the image input, deployed conv2d and linear
+// (weight-only or integer), channel_affine, relu, max_pool2d, flatten and
+// global_avg_pool. Residual
 // blocks and float weights are refused when the header is built (a compile
 // error names the layer).
 #include <algorithm>
@@ -44,7 +49,7 @@ namespace nibble {
 
 namespace detail {
 
-enum class c_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine };
+enum class c_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image };
 
 // The rows of the layer table and the two arrays, as they are built.
 struct c_model {
@@ -140,6 +145,14 @@ void add_c_layer(c_model& m, const deploy::linear_layer<In, Out, B, A, R>& l) {
   m.add_floats(l.epilogue.offset);
 }
 
+// The normalisation as the library computes it: scale and bias per channel.
+template <class In, bool CO>
+void add_c_layer(c_model& m, const deploy::image_input_layer<In, CO>& l) {
+  m.add<deploy::image_input_layer<In, CO>>(c_kind::image);
+  for (std::size_t c = 0; c < In::channels; ++c) m.floats.push_back(l.normaliser(c).scale);
+  for (std::size_t c = 0; c < In::channels; ++c) m.floats.push_back(l.normaliser(c).bias);
+}
+
 template <class In, bool R>
 void add_c_layer(c_model& m, const deploy::channel_affine_layer<In, R>& l) {
   auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::affine);
@@ -170,7 +183,7 @@ void add_c_layer(c_model& m, const global_avg_pool_layer<In>&) {
 
 // The reference forward pass, written once with "PFX" for the prefix.
 inline constexpr const char* c_runtime = R"C(
-enum { PFX_CONV = 1, PFX_LINEAR, PFX_RELU, PFX_MAXPOOL, PFX_FLATTEN, PFX_AVGPOOL, PFX_AFFINE };
+enum { PFX_CONV = 1, PFX_LINEAR, PFX_RELU, PFX_MAXPOOL, PFX_FLATTEN, PFX_AVGPOOL, PFX_AFFINE, PFX_IMAGE };
 
 /* Weight code i of a layer: 4-bit codes two per byte, low nibble first; 8-bit codes one signed byte each. */
 static int32_t pfx_weight(const pfx_layer* l, long i) {
@@ -232,19 +245,23 @@ static void pfx_conv(const pfx_layer* l, float* x, float* y) {
       }
 }
 
-/* Runs the network on one image (PFX_INPUT_FLOATS floats, C x H x W, normalised as in training);
+/* Runs the network on one image (PFX_INPUT_BYTES bytes, C x H x W, the pixel values as they are);
    work holds PFX_WORK_FLOATS floats. Returns the PFX_OUTPUTS outputs, inside work. */
-static const float* pfx_forward(const float* input, float* work) {
+static const float* pfx_forward(const uint8_t* image, float* work) {
   float* x = work;
   float* y = work + PFX_WORK_FLOATS / 2;
   long i;
   int n;
-  for (i = 0; i < PFX_INPUT_FLOATS; ++i) x[i] = input[i];
   for (n = 0; n < PFX_LAYER_COUNT; ++n) {
     const pfx_layer* l = &pfx_layers[n];
     const long planes = l->in_c, pixels = (long)l->in_h * l->in_w;
     float* t;
     switch (l->kind) {
+      case PFX_IMAGE: { /* the first layer: bytes to normalised floats, v * scale + bias in one rounding */
+        const float* f = pfx_floats + l->floats;
+        for (i = 0; i < planes * pixels; ++i) y[i] = fmaf((float)image[i], f[i / pixels], f[planes + i / pixels]);
+        break;
+      }
       case PFX_CONV:
       case PFX_LINEAR:
         pfx_conv(l, x, y);
@@ -313,8 +330,8 @@ inline bool is_c_identifier(const std::string& s) {
 }  // namespace detail
 
 // The header's text. `prefix` names everything in it (a C identifier, e.g.
-// "vgg4bit": vgg4bit_forward, VGG4BIT_WORK_FLOATS); `info` adds the input
-// normalisation and provenance as comments.
+// "vgg4bit": vgg4bit_forward, VGG4BIT_WORK_FLOATS); `info` adds the model's
+// label and provenance as comments.
 template <class Net>
 std::string c_header(Net& deployed, const std::string& prefix, const model_info& info = {}) {
   if (!detail::is_c_identifier(prefix))
@@ -333,20 +350,19 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
                    version_major, version_minor, version_patch);
   for (const auto& line : describe_network<Net>().layers) h += " *   " + line + "\n";
   if (!info.model.empty()) h += " *\n * Model: " + info.model + "\n";
-  if (!info.input_mean.empty()) {
-    h += " * Input: each channel as (pixel / 255 - mean) / std with mean";
-    for (float v : info.input_mean) h += fmt::format(" {}", v);
-    h += ", std";
-    for (float v : info.input_std) h += fmt::format(" {}", v);
-    h += "\n";
-  }
+  const auto& input = deployed.template layer<0>();
+  h += " * Input: C x H x W bytes; each channel is normalised inside as (pixel / 255 - mean) / std with mean";
+  for (float v : input.mean) h += fmt::format(" {}", v);
+  h += ", std";
+  for (float v : input.std) h += fmt::format(" {}", v);
+  h += "\n";
   for (const auto& [key, value] : info.notes) h += " * " + key + ": " + value + "\n";
   h += fmt::format(
-      " *\n * Use: static float work[{0}_WORK_FLOATS];\n *      const float* out = {1}_forward(input, work);\n"
+      " *\n * Use: static float work[{0}_WORK_FLOATS];\n *      const float* out = {1}_forward(image, work);\n"
       " * Needs <stdint.h> and <math.h> (link with -lm). C99.\n */\n",
       upper, prefix);
   h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <math.h>\n#include <stdint.h>\n\n", upper);
-  h += fmt::format("#define {}_INPUT_FLOATS {}\n#define {}_OUTPUTS {}\n#define {}_WORK_FLOATS {}\n#define {}_LAYER_COUNT {}\n\n",
+  h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_WORK_FLOATS {}\n#define {}_LAYER_COUNT {}\n\n",
                    upper, Net::input_shape::size, upper, Net::output_shape::size, upper, 2 * largest, upper,
                    m.rows.size());
   h += fmt::format(

@@ -1,12 +1,11 @@
 #pragma once
 // Model files: a deployed network as it leaves training — weight codes
 // packed as they are held in memory, the per-channel epilogues, the input
-// normalisation and where the model came from. A sectioned_file of kind
-// MODL, version 1, written atomically:
+// normalisation (the image input layer's tensors) and where the model came
+// from. A sectioned_file of kind MODL, version 2, written atomically:
 //
 //   NETW  the deployed network in words (describe_network): compared on load
-//   INFO  model label; input normalisation (per input channel: mean, std of
-//         pixel/255); notes (key, value): the checkpoint, epochs, accuracy...
+//   INFO  model label; notes (key, value): the checkpoint, epochs, accuracy...
 //   TENS  u64 count, then per tensor in the network's visit order:
 //         role (text), u8 format (deploy::code_format), u8 rank, u64 dims,
 //         u64 payload bytes, payload — codes as bytes (4-bit: two per byte,
@@ -16,6 +15,10 @@
 // checks every tensor's role, format and shape against that type and every
 // code against its bit width's levels, so a file forged with a valid
 // checksum is refused too.
+//
+// Version 1 (before the networks took the image's bytes) held the input
+// normalisation in INFO and networks that took normalised floats; it is
+// refused with a message that says to export the model again.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -42,13 +45,11 @@ class model_file_error : public io::io_error {
   using io::io_error::io_error;
 };
 
-inline constexpr io::file_kind model_file_kind{"MODL", "model file", 1};
+inline constexpr io::file_kind model_file_kind{"MODL", "model file", 2};
 
 // What a model file holds besides the network and its tensors.
 struct model_info {
-  std::string model;                // a label for messages ("VGG4bit"); may be empty
-  std::vector<float> input_mean;    // per input channel, of pixel/255
-  std::vector<float> input_std;
+  std::string model;  // a label for messages ("VGG4bit"); may be empty
   std::vector<std::pair<std::string, std::string>> notes;  // provenance, for people
 };
 
@@ -83,10 +84,6 @@ std::vector<std::byte> encode_model(Net& net, const model_info& info) {
 
   io::byte_writer inf;
   inf.text(info.model);
-  inf.u64(info.input_mean.size());
-  inf.floats(info.input_mean);
-  inf.u64(info.input_std.size());
-  inf.floats(info.input_std);
   inf.u64(info.notes.size());
   for (const auto& [key, value] : info.notes) {
     inf.text(key);
@@ -175,16 +172,17 @@ class model_file {
 
  private:
   explicit model_file(io::sectioned_file file) : file_(std::move(file)) {
+    if (file_.version() < 2)
+      throw model_file_error(file_.name() + ": it is a model file of format version " +
+                             std::to_string(file_.version()) +
+                             ", whose networks take normalised floats; this nibble's networks take the image's "
+                             "bytes: export the model again from its checkpoint (cifar_model export)");
     io::byte_reader netw = file_.section("NETW");
     network_ = netw.text("network description", detail::model_text_limit);
     netw.expect_end();
 
     io::byte_reader inf = file_.section("INFO");
     info_.model = inf.text("model label", 256);
-    for (auto* v : {&info_.input_mean, &info_.input_std}) {
-      v->resize(std::size_t(inf.count("number of input channels", 4096)));
-      inf.floats(*v, "input normalisation");
-    }
     const std::uint64_t notes = inf.count("number of notes", detail::model_count_limit);
     for (std::uint64_t i = 0; i < notes; ++i) {
       std::string key = inf.text("note name", 256);

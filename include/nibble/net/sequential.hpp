@@ -119,18 +119,21 @@ struct chain_valid<In, Spec, Rest...> {
 };
 
 // The output batches of bound layers L..., and whether each layer reads
-// what the one before it writes, starting and ending with floats.
+// what the one before it writes, ending with floats. The network reads
+// what its first layer reads: floats, or (a deployed network that takes
+// the image's bytes) u8 samples.
 template <class Tuple>
 struct tensor_chain;
-template <class... L>
-struct tensor_chain<boost::hana::tuple<L...>> {
-  using outputs = boost::hana::tuple<output_tensor_t<L>...>;
-  // What each layer is handed: the network's float input, then every output.
-  using handed = std::tuple<activation, output_tensor_t<L>...>;
+template <class L0, class... L>
+struct tensor_chain<boost::hana::tuple<L0, L...>> {
+  using input = input_tensor_t<L0>;
+  using outputs = boost::hana::tuple<output_tensor_t<L0>, output_tensor_t<L>...>;
+  // What each layer is handed: the network's input, then every output.
+  using handed = std::tuple<input, output_tensor_t<L0>, output_tensor_t<L>...>;
   static constexpr bool valid = [] {
     return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (std::is_same_v<input_tensor_t<L>, std::tuple_element_t<I, handed>> && ...);
-    }(std::index_sequence_for<L...>{}) && std::is_same_v<std::tuple_element_t<sizeof...(L), handed>, activation>;
+      return (std::is_same_v<input_tensor_t<L>, std::tuple_element_t<I + 1, handed>> && ...);
+    }(std::index_sequence_for<L...>{}) && std::is_same_v<std::tuple_element_t<sizeof...(L) + 1, handed>, activation>;
   }();
 };
 
@@ -150,10 +153,11 @@ class sequential {
   using tuple_type = typename chain::template tuple<>;
   static_assert(detail::tensor_chain<tuple_type>::valid,
                 "nibble::sequential: each layer must read the batch type the layer before it writes (floats, or "
-                "the u8 codes deployed integer layers pass on), and the network must read and write floats.");
+                "the u8 codes deployed integer layers pass on), and the network must write floats.");
 
  public:
   using input_shape = In;
+  using input_tensor = typename detail::tensor_chain<tuple_type>::input;  // floats, unless the first layer reads bytes
   using output_shape = typename chain::output;
   static constexpr std::size_t size = sizeof...(Specs);
 
@@ -197,7 +201,7 @@ class sequential {
   // the output, which stays valid until the next forward.
   // A batch of another sample shape is refused (std::invalid_argument,
   // both shapes in the message) rather than read out of bounds.
-  const activation& forward(const activation& x, context& ctx) {
+  const activation& forward(const input_tensor& x, context& ctx) {
     if (x.shape(1) != In::channels || x.shape(2) != In::height || x.shape(3) != In::width)
       throw std::invalid_argument("nibble::sequential: the network takes batches of shape (N, " +
                                   std::to_string(In::channels) + ", " + std::to_string(In::height) + ", " +
@@ -304,7 +308,7 @@ class sequential {
   }
 
   tuple_type layers_;
-  const activation* input_ = nullptr;
+  const input_tensor* input_ = nullptr;
   typename detail::tensor_chain<tuple_type>::outputs outputs_;
   std::array<activation, size> gradients_;  // gradients_[i] = dL/d outputs_[i], while it is live
   std::vector<activation> spare_gradients_ = [] {

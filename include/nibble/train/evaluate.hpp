@@ -2,7 +2,8 @@
 // Accuracy and loss of a network on labelled images, and its predictions:
 // from a dataset (normalised batch by batch) or from a plain tensor of
 // images already prepared as the network takes them (N, C, H, W). Works for
-// any network with forward(images, context), trained or deployed.
+// any network whose forward(images, context) takes floats; a deployed
+// network takes the image's bytes instead (examples/cifar_model.cpp).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
