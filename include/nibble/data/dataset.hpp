@@ -61,8 +61,12 @@ struct channel_normaliser {
   float operator()(float v) const { return std::fma(v, scale, bias); }
 };
 template <class Sample>
+channel_normaliser normaliser_of(float mean, float std) {
+  return {1.0f / (sample_range<Sample> * std), -mean / std};
+}
+template <class Sample>
 channel_normaliser normaliser_of(const normalisation& n, std::size_t channel) {
-  return {1.0f / (sample_range<Sample> * n.std[channel]), -n.mean[channel] / n.std[channel]};
+  return normaliser_of<Sample>(n.mean[channel], n.std[channel]);
 }
 
 template <class Sample>

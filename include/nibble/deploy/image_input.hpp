@@ -26,6 +26,7 @@
 #include "nibble/data/dataset.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/kernels/activation_codes.hpp"
+#include "nibble/kernels/parallel.hpp"
 #include "nibble/layers/layer.hpp"
 
 namespace nibble::deploy {
@@ -63,31 +64,32 @@ class image_input_layer {
   }
   data::normalisation normalisation() const { return {mean, std}; }
   data::channel_normaliser normaliser(std::size_t c) const {
-    return data::normaliser_of<std::uint8_t>(normalisation(), c);
+    return data::normaliser_of<std::uint8_t>(mean[c], std[c]);
   }
 
   void forward(const image_batch& x, output_tensor& y, context&) {
     constexpr std::size_t plane = In::height * In::width;
     const std::size_t batch = x.shape(0);
+    // Images are shared among the threads, as the layers after it share them.
     if constexpr (CodesOut) {
-      const auto& table = code_table();
-      for (std::size_t n = 0; n < batch; ++n) {
+      const std::uint8_t* table = code_table().data();
+      kernels::parallel_for(batch, [&](std::size_t n, int) {
         const std::uint8_t* image = x.data() + n * In::size;
         std::uint8_t* out = y.data() + n * In::size;
-        for (std::size_t c = 0; c < In::channels; ++c) {
-          const std::uint8_t* codes = table.data() + c * 256;
-          for (std::size_t p = 0; p < plane; ++p) out[p * In::channels + c] = codes[image[c * plane + p]];
-        }
-      }
+        for (std::size_t p = 0; p < plane; ++p, out += In::channels)  // writes in order, a pixel at a time
+          for (std::size_t c = 0; c < In::channels; ++c) out[c] = table[c * 256 + image[c * plane + p]];
+      });
     } else {
-      for (std::size_t c = 0; c < In::channels; ++c) {
-        const data::channel_normaliser f = normaliser(c);
-        for (std::size_t n = 0; n < batch; ++n) {
+      std::array<data::channel_normaliser, In::channels> normalisers;
+      for (std::size_t c = 0; c < In::channels; ++c) normalisers[c] = normaliser(c);
+      kernels::parallel_for(batch, [&](std::size_t n, int) {
+        for (std::size_t c = 0; c < In::channels; ++c) {
+          const data::channel_normaliser f = normalisers[c];
           const std::uint8_t* from = x.data() + (n * In::channels + c) * plane;
           float* to = y.data() + (n * In::channels + c) * plane;
           for (std::size_t p = 0; p < plane; ++p) to[p] = f(float(from[p]));
         }
-      }
+      });
     }
   }
 
