@@ -31,6 +31,18 @@ image_batch every_byte_value() {
   return x;
 }
 
+// An image input on 3 × 16 × 16 images with the test normalisation, and
+// images that hold every byte value.
+template <bool CodesOut>
+struct image_input_case {
+  using In = shape<3, 16, 16>;
+  data::normalisation norm = fixtures::test_normalisation(3);
+  deploy::image_input_layer<In, CodesOut> layer;
+  image_batch x = every_byte_value<In>();
+  context eval{mode::eval};
+  image_input_case() { layer.set_normalisation(norm); }
+};
+
 }  // namespace
 
 TEST_CASE("normalisation is one fused multiply-add, so every path computes the same floats", "[data][deploy]") {
@@ -58,33 +70,23 @@ TEST_CASE("normalisation is one fused multiply-add, so every path computes the s
 }
 
 TEST_CASE("the image input writes the floats training feeds the network, bit for bit", "[deploy]") {
-  using In = shape<3, 16, 16>;
-  deploy::image_input_layer<In, false> layer;
-  const auto norm = fixtures::test_normalisation(3);
-  layer.set_normalisation(norm);
-  const image_batch x = every_byte_value<In>();
+  image_input_case<false> t;
   activation y;
-  ensure_batch_shape<In>(y, 2);
-  context eval{mode::eval};
-  layer.forward(x, y, eval);
-  const activation want = fixtures::normalised(x, norm);
+  ensure_batch_shape<shape<3, 16, 16>>(y, 2);
+  t.layer.forward(t.x, y, t.eval);
+  const activation want = fixtures::normalised(t.x, t.norm);
   REQUIRE(y.shape() == want.shape());
   for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y.data()[i] == want.data()[i]);
 }
 
 TEST_CASE("the image input's codes are the trained layer's codes of the normalised floats", "[deploy][integer]") {
-  using In = shape<3, 16, 16>;
-  deploy::image_input_layer<In, true> layer;
-  const auto norm = fixtures::test_normalisation(3);
-  layer.set_normalisation(norm);
-  const image_batch x = every_byte_value<In>();
-  const activation floats = fixtures::normalised(x, norm);
-  context eval{mode::eval};
+  image_input_case<true> t;
+  const activation floats = fixtures::normalised(t.x, t.norm);
   code_activation y;
-  ensure_batch_shape<In>(y, 2);
+  ensure_batch_shape<shape<3, 16, 16>>(y, 2);
 
   SECTION("without a grid it refuses to run") {
-    CHECK_THROWS_AS(layer.forward(x, y, eval), std::logic_error);
+    CHECK_THROWS_AS(t.layer.forward(t.x, y, t.eval), std::logic_error);
   }
   SECTION("on two grids in turn, the table follows the grid") {
     // 8-bit codes with a zero point inside (a signed input), then 4-bit codes.
@@ -92,8 +94,8 @@ TEST_CASE("the image input's codes are the trained layer's codes of the normalis
     for (const kernels::code_grid g :
          {kernels::code_grid{0.015f, 110.0f, 255.0f}, kernels::code_grid{0.3f, 8.0f, 15.0f}}) {
       INFO("step " << g.step << ", zero point " << g.zero);
-      layer.output_grid = g;
-      layer.forward(x, y, eval);
+      t.layer.output_grid = g;
+      t.layer.forward(t.x, y, t.eval);
       // What a trained conv2d quantizing its input computes: the centred
       // code of each float, plus the zero point.
       std::vector<float> centred(floats.size());
