@@ -106,11 +106,15 @@ class integer_conv2d_layer
   struct thread_scratch {
     std::vector<std::uint8_t> codes;      // one image's input codes, channel by channel
     std::vector<std::uint8_t, kernels::aligned_allocator<std::uint8_t>> padded;  // the pixel-major kernel's input
-    std::vector<float> row;               // one channel's output floats, or a range's, pixel by pixel
+    // row and sums on 64-byte lines: tiles store the sums and vectors read
+    // them back, a line each. Left to malloc, where they fell depended on
+    // what else the heap held (VGG4bit W4A8, batch 128, AMX: 8,036 images/s
+    // aligned, 7,552 before; inference_throughput, median of 3).
+    std::vector<float, kernels::aligned_allocator<float>> row;  // one channel's output floats, or a range's
     std::size_t pixel_of[pixel_range];  // the output pixel of each kept position of a range
     std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
     kernels::int8::packed_columns columns;
-    std::vector<std::int32_t> sums;
+    std::vector<std::int32_t, kernels::aligned_allocator<std::int32_t>> sums;
   };
   std::vector<thread_scratch> scratch_;
 
