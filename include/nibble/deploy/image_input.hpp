@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "nibble/data/augment.hpp"
 #include "nibble/data/dataset.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/kernels/activation_codes.hpp"
@@ -68,10 +69,10 @@ class image_input_layer {
   }
 
   void forward(const image_batch& x, output_tensor& y, context&) {
-    constexpr std::size_t plane = In::height * In::width;
     const std::size_t batch = x.shape(0);
     // Images are shared among the threads, as the layers after it share them.
     if constexpr (CodesOut) {
+      constexpr std::size_t plane = In::height * In::width;
       const std::uint8_t* table = code_table().data();
       kernels::parallel_for(batch, [&](std::size_t n, int) {
         const std::uint8_t* image = x.data() + n * In::size;
@@ -79,16 +80,10 @@ class image_input_layer {
         for (std::size_t p = 0; p < plane; ++p, out += In::channels)  // writes in order, a pixel at a time
           for (std::size_t c = 0; c < In::channels; ++c) out[c] = table[c * 256 + image[c * plane + p]];
       });
-    } else {
-      std::array<data::channel_normaliser, In::channels> normalisers;
-      for (std::size_t c = 0; c < In::channels; ++c) normalisers[c] = normaliser(c);
+    } else {  // the data pipeline's own evaluation path
+      const data::image_preparation<std::uint8_t> prepare({In::channels, In::height, In::width}, normalisation());
       kernels::parallel_for(batch, [&](std::size_t n, int) {
-        for (std::size_t c = 0; c < In::channels; ++c) {
-          const data::channel_normaliser f = normalisers[c];
-          const std::uint8_t* from = x.data() + (n * In::channels + c) * plane;
-          float* to = y.data() + (n * In::channels + c) * plane;
-          for (std::size_t p = 0; p < plane; ++p) to[p] = f(float(from[p]));
-        }
+        prepare.normalise(x.data() + n * In::size, y.data() + n * In::size);
       });
     }
   }
