@@ -2,10 +2,14 @@
 // bf16 agreeing with fp32 ones to bf16 accuracy.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "nibble/kernels/bf16.hpp"
+#include "nibble/kernels/direct_conv.hpp"
+#include "nibble/kernels/direct_weight_gradient.hpp"
 #include "nibble/layers/conv2d.hpp"
 #include "nibble/quant/presets.hpp"
 
@@ -38,10 +42,10 @@ TEST_CASE("bf16 pair packing of rows matches the scalar rounding", "[kernels][bf
 }
 
 namespace {
-template <class in_shape>
+template <class in_shape, std::size_t Filters = 6>
 void check_bf16_convolution() {
-  conv2d_layer<in_shape, 6, 3, paper_4bit, 1, 1> exact;
-  conv2d_layer<in_shape, 6, 3, paper_4bit_bf16, 1, 1> rounded;
+  conv2d_layer<in_shape, Filters, 3, paper_4bit, 1, 1> exact;
+  conv2d_layer<in_shape, Filters, 3, paper_4bit_bf16, 1, 1> rounded;
   std::mt19937_64 rng(11);
   exact.init(rng);
   rounded.weight.value = exact.weight.value;
@@ -90,4 +94,122 @@ TEST_CASE("a bf16 convolution agrees with the fp32 one to bf16 accuracy, forward
   check_bf16_convolution<shape<20, 7, 9>>();
   check_bf16_convolution<shape<16, 16, 16>>();
   check_bf16_convolution<shape<32, 8, 8>>();
+  // 32 channels and 32 filters: forward, input and weight gradient on AMX
+  // tiles where the machine has them.
+  check_bf16_convolution<shape<32, 8, 8>, 32>();
+  check_bf16_convolution<shape<32, 16, 16>, 32>();
+}
+
+namespace {
+// A direct convolution's forward and weight gradient on one path.
+struct direct_results {
+  std::vector<float> y, dw;
+};
+
+direct_results direct_bf16(const kernels::conv_geometry& g, std::size_t filters, std::size_t batch,
+                           const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& bias,
+                           const std::vector<float>& dy, kernels::bf16_path path) {
+  kernels::direct_conv<true> conv;
+  kernels::direct_weight_gradient<true> gradient;
+  direct_results r{std::vector<float>(batch * filters * g.col_cols()), std::vector<float>(w.size())};
+  conv.forward(g, filters, batch, x.data(), w.data(), bias.data(), r.y.data(), path);
+  gradient.compute(g, filters, batch, x.data(), dy.data(), r.dw.data(), path);
+  return r;
+}
+
+// y and dW summed in double, straight from the definitions.
+direct_results direct_reference(const kernels::conv_geometry& g, std::size_t filters, std::size_t batch,
+                                const std::vector<float>& x, const std::vector<float>& w,
+                                const std::vector<float>& bias, const std::vector<float>& dy) {
+  const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
+  direct_results r{std::vector<float>(batch * filters * oh * ow), std::vector<float>(w.size())};
+  std::vector<double> dw(w.size(), 0.0);
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t o = 0; o < filters; ++o)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const std::size_t out = ((n * filters + o) * oh + oy) * ow + ox;
+          double sum = bias[o];
+          for (std::size_t c = 0; c < g.channels; ++c)
+            for (std::size_t t = 0; t < k * k; ++t) {
+              const std::ptrdiff_t iy = std::ptrdiff_t(oy + t / k) - std::ptrdiff_t(g.padding);
+              const std::ptrdiff_t ix = std::ptrdiff_t(ox + t % k) - std::ptrdiff_t(g.padding);
+              if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
+              const double xv = x[(n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix)];
+              sum += double(w[(o * g.channels + c) * k * k + t]) * xv;
+              dw[(o * g.channels + c) * k * k + t] += double(dy[out]) * xv;
+            }
+          r.y[out] = float(sum);
+        }
+  for (std::size_t i = 0; i < dw.size(); ++i) r.dw[i] = float(dw[i]);
+  return r;
+}
+
+template <class Draw>
+std::vector<float> drawn(std::size_t n, Draw draw) {
+  std::vector<float> v(n);
+  for (auto& e : v) e = draw();
+  return v;
+}
+}  // namespace
+
+TEST_CASE("bf16 direct convolution on AMX tiles equals the AVX512-BF16 kernels bit for bit on integer operands",
+          "[kernels][bf16][amx]") {
+  INFO("AMX usable: " << kernels::amx_usable() << ", bf16 kernels: " << kernels::name(kernels::best_bf16_path()));
+  struct geometry_case {
+    kernels::conv_geometry g;
+    std::size_t filters;
+  };
+  // Rows of 16 and 32 pixels (runs within rows), of 8 (runs of padded
+  // positions), and a 5 × 5 kernel.
+  const geometry_case cases[] = {{{32, 16, 16, 3, 1, 1}, 32},
+                                 {{64, 8, 8, 3, 1, 1}, 64},
+                                 {{32, 8, 32, 3, 1, 1}, 32},
+                                 {{32, 12, 16, 5, 1, 2}, 32}};
+  for (const auto& [g, filters] : cases) {
+    INFO("channels " << g.channels << ", " << g.height << " x " << g.width << ", kernel " << g.kernel);
+    const std::size_t batch = 3;
+    std::mt19937 rng(5);
+    // Small integers: every product and partial sum is exact in fp32, so
+    // any order of the sums gives the same result.
+    std::uniform_int_distribution<int> code(-7, 7), pixel(-3, 3);
+    const auto x = drawn(batch * g.channels * g.height * g.width, [&] { return float(pixel(rng)); });
+    const auto w = drawn(filters * g.channels * g.kernel * g.kernel, [&] { return float(code(rng)); });
+    const auto bias = drawn(filters, [&] { return float(code(rng)); });
+    const auto dy = drawn(batch * filters * g.col_cols(), [&] { return float(pixel(rng)); });
+    const direct_results expected = direct_reference(g, filters, batch, x, w, bias, dy);
+    for (kernels::bf16_path path : {kernels::bf16_path::amx, kernels::bf16_path::avx512}) {
+      INFO("path " << kernels::name(path));
+      const direct_results r = direct_bf16(g, filters, batch, x, w, bias, dy, path);
+      CHECK(r.y == expected.y);
+      CHECK(r.dw == expected.dw);
+    }
+  }
+}
+
+TEST_CASE("bf16 direct convolution on AMX tiles agrees with the AVX512-BF16 kernels on real-valued operands",
+          "[kernels][bf16][amx]") {
+  // The same bf16 products summed in another order: equal to fp32 rounding.
+  const kernels::conv_geometry g{64, 16, 16, 3, 1, 1};
+  const std::size_t filters = 32, batch = 2;
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal;
+  const auto x = drawn(batch * g.channels * g.height * g.width, [&] { return normal(rng); });
+  const auto w = drawn(filters * g.channels * 9, [&] { return normal(rng); });
+  const auto bias = drawn(filters, [&] { return normal(rng); });
+  const auto dy = drawn(batch * filters * g.col_cols(), [&] { return normal(rng); });
+  const direct_results tiles = direct_bf16(g, filters, batch, x, w, bias, dy, kernels::bf16_path::amx);
+  const direct_results vectors = direct_bf16(g, filters, batch, x, w, bias, dy, kernels::bf16_path::avx512);
+  const direct_results exact = direct_reference(g, filters, batch, x, w, bias, dy);
+  auto largest_difference = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double d = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+    return d;
+  };
+  CHECK(largest_difference(tiles.y, vectors.y) < 1e-4);
+  CHECK(largest_difference(tiles.dw, vectors.dw) < 1e-3);
+  if (kernels::bf16_available) {  // and both are bf16, not fp32, products
+    CHECK(largest_difference(tiles.y, exact.y) > 1e-3);
+    CHECK(largest_difference(tiles.dw, exact.dw) > 1e-3);
+  }
 }

@@ -42,12 +42,18 @@
 #define NIBBLE_ISA_AVX512_VNNI 0
 #endif
 
-// AMX tiles with int8 dot products (tdpbsud). The kernel must also grant
-// the process its tile state at run time (kernels/int8/amx.hpp asks).
+// AMX tiles with int8 dot products (tdpbsud), and with bf16 ones
+// (tdpbf16ps). The kernel must also grant the process its tile state at
+// run time (kernels/amx.hpp asks).
 #if defined(__AMX_TILE__) && defined(__AMX_INT8__)
 #define NIBBLE_ISA_AMX_INT8 1
 #else
 #define NIBBLE_ISA_AMX_INT8 0
+#endif
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+#define NIBBLE_ISA_AMX_BF16 1
+#else
+#define NIBBLE_ISA_AMX_BF16 0
 #endif
 
 // NIBBLE_BUILT_NATIVE: set by the nibble::native CMake target along with

@@ -21,6 +21,11 @@
 // 32-pixel tile is two 16-pixel runs of output rows (VGG4bit's 32×32 and
 // 16×16 layers) or four 8-pixel rows (its 8×8 layers, each vector loaded
 // in two halves).
+//
+// On AMX (bf16, channels and filters in multiples of 32) the same padded
+// image feeds the tiles: a B tile is 16 pair planes × 16 consecutive
+// positions, read in place. Rows of 8 pixels are covered by runs of padded
+// positions (oy·Wp + ox, the Wp − Wo border columns computed and dropped).
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -35,6 +40,7 @@
 #endif
 
 #include "nibble/kernels/bf16.hpp"
+#include "nibble/kernels/bf16_tiles.hpp"
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
@@ -115,17 +121,26 @@ class direct_conv {
 
   // y[n] = conv(x[n], w) + bias for every image n; w is Out × C × K × K,
   // bias may be null (no bias).
+  // `path` picks the bf16 kernels (AMX tiles where the geometry suits them).
   void forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x, const float* w,
-               const float* bias, float* y) {
+               const float* bias, float* y, bf16_path path = bf16_path::best) {
     using gemm_config::MR;
     const std::size_t kk = g.kernel * g.kernel, planes = plane_count(g.channels);
     const std::size_t padded_width = g.width + 2 * g.padding, padded_height = g.height + 2 * g.padding;
     const std::size_t plane_size = padded_width * padded_height;
     const std::size_t pixels = g.col_cols(), ow = g.out_width(), in_size = g.channels * g.height * g.width;
-    pack_weights(w, out_channels, g.channels, kk);
-    prepare_images(planes * plane_size);
+    prepare_images(planes * plane_size + image_slack);
     std::array<std::ptrdiff_t, 49> tap_offset{};
     for (std::size_t t = 0; t < kk; ++t) tap_offset[t] = std::ptrdiff_t(t / g.kernel * padded_width + t % g.kernel);
+#if NIBBLE_ISA_AMX_BF16
+    if constexpr (bf16)
+      if (resolve(path) == bf16_path::amx && tiles_apply(g, out_channels)) {
+        forward_tiles(g, out_channels, batch, x, w, bias, y, tap_offset.data());
+        return;
+      }
+#endif
+    (void)path;
+    pack_weights(w, out_channels, g.channels, kk);
     const std::size_t sliver_size = MR * kk * planes;
 
     parallel_for(batch, [&](std::size_t n, int thread) {
@@ -172,6 +187,82 @@ class direct_conv {
 
  private:
   static std::size_t plane_count(std::size_t channels) { return bf16 ? (channels + 1) / 2 : channels; }
+
+  // Words past the last plane that a run of padded positions may read.
+  static constexpr std::size_t image_slack = 64;
+
+#if NIBBLE_ISA_AMX_BF16
+  static bool tiles_apply(const conv_geometry& g, std::size_t out_channels) {
+    return g.channels % 32 == 0 && out_channels % 32 == 0 && g.kernel <= 7;
+  }
+
+  // The AMX forward: per image, per pair of 16-filter blocks, 32 positions
+  // at a time (two runs of 16 pixels within output rows, or of padded
+  // positions for narrower rows, whose sums pass through `dropped`).
+  void forward_tiles(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                     const float* w, const float* bias, float* y, const std::ptrdiff_t* tap_offset) {
+    const std::size_t kk = g.kernel * g.kernel, plane_blocks = plane_count(g.channels) / 16;
+    const std::size_t padded_width = g.width + 2 * g.padding;
+    const std::size_t plane_size = padded_width * (g.height + 2 * g.padding);
+    const std::size_t pixels = g.col_cols(), ow = g.out_width(), oh = g.out_height();
+    const std::size_t in_size = g.channels * g.height * g.width, block_tiles = kk * plane_blocks;
+    pack_weight_tiles(w, out_channels, g.channels, kk);
+    bias_tiles_.assign(out_channels * 16, 0.0f);
+    if (bias)
+      for (std::size_t o = 0; o < out_channels; ++o) std::fill_n(bias_tiles_.data() + o * 16, 16, bias[o]);
+    const bool row_runs = ow % 16 == 0;
+    const std::size_t positions = row_runs ? pixels : oh * padded_width;
+
+    parallel_for(batch, [&](std::size_t n, int thread) {
+      element* image = images_[std::size_t(thread)].data();
+      pad_image(g, x + n * in_size, image);
+      float* out = y + n * out_channels * pixels;
+      alignas(64) float dropped[4][16][16];
+      for (std::size_t o = 0; o < out_channels; o += 32) {
+        const element* a0 = weights_.data() + o / 16 * block_tiles * amx::tile_words;
+        const element* a1 = a0 + block_tiles * amx::tile_words;
+        const float* init0 = bias_tiles_.data() + o * 16;
+        for (std::size_t q = 0; q < positions; q += 32) {
+          if (row_runs) {
+            const element* run0 = image + q / ow * padded_width + q % ow;
+            const element* run1 = image + (q + 16) / ow * padded_width + (q + 16) % ow;
+            float* c = out + o * pixels + q;
+            amx::direct_tile(kk, tap_offset, plane_blocks, plane_size, a0, a1, run0, run1, init0, init0 + 256, c,
+                             c + 16, c + 16 * pixels, c + 16 * pixels + 16, pixels);
+            continue;
+          }
+          amx::direct_tile(kk, tap_offset, plane_blocks, plane_size, a0, a1, image + q, image + q + 16, init0,
+                           init0 + 256, dropped[0][0], dropped[1][0], dropped[2][0], dropped[3][0], 16);
+          for (std::size_t j = 0; j < 32 && q + j < positions; ++j) {
+            const std::size_t oy = (q + j) / padded_width, ox = (q + j) % padded_width;
+            if (ox >= ow) continue;
+            float* column = out + o * pixels + oy * ow + ox;
+            for (std::size_t r = 0; r < 32; ++r) column[r * pixels] = dropped[r / 16 * 2 + j / 16][r % 16][j % 16];
+          }
+        }
+      }
+    });
+  }
+
+  // weights_[block][tap][plane block][r][pair] = the pair of channels
+  // 2·(16·plane block + pair) and the next, for filter 16·block + r.
+  void pack_weight_tiles(const float* w, std::size_t out_channels, std::size_t channels, std::size_t kk) {
+    const std::size_t plane_blocks = plane_count(channels) / 16;
+    weights_.resize(out_channels * kk * plane_blocks * 16);
+    element* out = weights_.data();
+    for (std::size_t block = 0; block < out_channels / 16; ++block)
+      for (std::size_t t = 0; t < kk; ++t)
+        for (std::size_t b = 0; b < plane_blocks; ++b)
+          for (std::size_t r = 0; r < 16; ++r)
+            for (std::size_t p = 0; p < 16; ++p, ++out) {
+              const float* filter = w + (block * 16 + r) * channels * kk;
+              const std::size_t c = 2 * (b * 16 + p);
+              *out = bf16_pair(filter[c * kk + t], filter[(c + 1) * kk + t]);
+            }
+  }
+
+  std::vector<float, aligned_allocator<float>> bias_tiles_;  // 16 copies of each filter's bias
+#endif
 
   // weights_[sliver][tap][plane][r] = w[sliver·MR + r][channel(s) of plane][tap], zero past the edges.
   void pack_weights(const float* w, std::size_t out_channels, std::size_t channels, std::size_t kk) {

@@ -17,6 +17,10 @@
 // The micro-kernel's A rows are 12 consecutive channels of x_t at one tap,
 // its B columns 32 output channels; the tile is dWᵀ[t][c][o], summed over
 // this thread's images and transposed into dW at the end.
+//
+// On AMX (bf16, channels and filters in multiples of 32) the tiles read the
+// same copies in place: A is 16 filters' rows of dy pairs, B 16 pairs of
+// positions × 16 channels of x at one tap, and the sums are sum[t][o][c].
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "nibble/kernels/bf16.hpp"
+#include "nibble/kernels/bf16_tiles.hpp"
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
@@ -42,12 +47,20 @@ class direct_weight_gradient {
  public:
   static constexpr bool bf16 = Bf16 && bf16_available;
 
-  // dw (Out × C × K × K) = Σ_n dy[n] ⋆ x[n].
+  // dw (Out × C × K × K) = Σ_n dy[n] ⋆ x[n]; `path` picks the bf16 kernels.
   void compute(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x, const float* dy,
-               float* dw) {
+               float* dw, bf16_path path = bf16_path::best) {
     using gemm_config::MR;
     using gemm_config::NR;
-    const geometry d = layout(g);
+#if NIBBLE_ISA_AMX_BF16
+    if constexpr (bf16)
+      if (resolve(path) == bf16_path::amx && g.channels % 32 == 0 && out_channels % 32 == 0) {
+        compute_tiles(g, out_channels, batch, x, dy, dw);
+        return;
+      }
+#endif
+    (void)path;
+    const geometry d = layout(g, false);
     const std::size_t kk = g.kernel * g.kernel, channels = g.channels, tile_size = kk * channels * out_channels;
     prepare(d, channels, out_channels, tile_size, std::size_t(max_threads()));
 
@@ -57,6 +70,7 @@ class direct_weight_gradient {
       for (std::size_t n = n0; n < n1; ++n) {
         copy_input(g, d, x + n * channels * g.height * g.width, b);
         copy_dy(g, d, out_channels, dy + n * out_channels * g.col_cols(), b);
+        pack_dy_panels(d, out_channels, b);
         for (std::size_t panel = 0; panel * NR < out_channels; ++panel) {
           const std::size_t cols = std::min(NR, out_channels - panel * NR);
           for (std::size_t k0 = 0; k0 < d.depth; k0 += block_depth) {
@@ -95,18 +109,62 @@ class direct_weight_gradient {
     });
 
     // dw[o][c][t] = Σ over threads of sum[t][c][o].
+    add_sums(out_channels, channels, kk, dw, [&](std::size_t t, std::size_t c, std::size_t o) {
+      return (t * channels + c) * out_channels + o;
+    });
+  }
+
+ private:
+  // dw[o][c][t] = Σ over the threads that took images of sum[index(t, c, o)].
+  template <class Index>
+  void add_sums(std::size_t out_channels, std::size_t channels, std::size_t kk, float* dw, Index index) {
     parallel_for(out_channels, [&](std::size_t o, int) {
       float* row = dw + o * channels * kk;
       std::fill(row, row + channels * kk, 0.0f);
       for (const auto& b : per_thread_)
         if (b.used)
           for (std::size_t c = 0; c < channels; ++c)
-            for (std::size_t t = 0; t < kk; ++t) row[c * kk + t] += b.sum[(t * channels + c) * out_channels + o];
+            for (std::size_t t = 0; t < kk; ++t) row[c * kk + t] += b.sum[index(t, c, o)];
     });
     for (auto& b : per_thread_) b.used = false;
   }
 
- private:
+#if NIBBLE_ISA_AMX_BF16
+  // The AMX weight gradient: per image, per tap, 32 × 32 blocks of
+  // sum[t][o][c] = Σ_P dy[o][P] · x[c][P + offset(t)], over the positions'
+  // pairs in blocks of 16 (the depth is padded with zero dy to whole blocks).
+  void compute_tiles(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                     const float* dy, float* dw) {
+    const geometry d = layout(g, true);
+    const std::size_t kk = g.kernel * g.kernel, channels = g.channels;
+    prepare(d, channels, out_channels, kk * channels * out_channels, std::size_t(max_threads()));
+    parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int thread) {
+      buffers& b = per_thread_[std::size_t(thread)];
+      std::fill(b.sum.begin(), b.sum.end(), 0.0f);
+      for (std::size_t n = n0; n < n1; ++n) {
+        copy_input(g, d, x + n * channels * g.height * g.width, b);
+        copy_dy(g, d, out_channels, dy + n * out_channels * g.col_cols(), b);
+        for (std::size_t t = 0; t < kk; ++t) {
+          const std::size_t offset = t / g.kernel * d.padded_width + t % g.kernel;
+          const element* x_tap = (offset % 2 == 0 ? b.x_even : b.x_odd).data() + offset / 2 * channels;
+          for (std::size_t o = 0; o < out_channels; o += 32) {
+            const element* a0 = b.dy_pairs.data() + o * d.depth;
+            for (std::size_t c = 0; c < channels; c += 32) {
+              float* s = b.sum.data() + (t * out_channels + o) * channels + c;
+              amx::accumulate_tile(d.depth / 16, a0, a0 + 16 * d.depth, d.depth, x_tap + c, x_tap + c + 16,
+                                   channels, s, s + 16, s + 16 * channels, s + 16 * channels + 16, channels);
+            }
+          }
+        }
+      }
+      b.used = true;
+    });
+    add_sums(out_channels, channels, kk, dw, [&](std::size_t t, std::size_t c, std::size_t o) {
+      return (t * out_channels + o) * channels + c;
+    });
+  }
+#endif
+
   using element = std::conditional_t<bf16, std::uint32_t, float>;
   using gemm_buffer = std::vector<element, aligned_allocator<element>>;
   // Depth (pixel positions, or pairs of them) per micro-kernel call: 32
@@ -119,13 +177,16 @@ class direct_weight_gradient {
     std::size_t depth;      // the product's K: positions P = oy·Wp + ox (fp32) or pairs of them (bf16)
     std::size_t dy_stride;  // floats per output channel in dy_planar
   };
-  static geometry layout(const conv_geometry& g) {
+  // With `tiles` (AMX) the depth is a whole number of 16-pair blocks.
+  static geometry layout(const conv_geometry& g, bool tiles) {
     const std::size_t wp = g.width + 2 * g.padding, hp = g.height + 2 * g.padding;
     const std::size_t out_positions = g.out_height() * wp;
     // Room past the image for the last depth block at the largest tap
-    // offset, rounded to whole transposes.
-    const std::size_t positions = (hp * wp + g.kernel + 2 + 31) / 32 * 32;
-    const std::size_t depth = bf16 ? (out_positions + 1) / 2 : out_positions;
+    // offset (and, for tiles, up to 31 positions more), rounded to whole
+    // transposes.
+    const std::size_t positions = (hp * wp + g.kernel + 2 + (bf16 ? 32 : 0) + 31) / 32 * 32;
+    std::size_t depth = bf16 ? (out_positions + 1) / 2 : out_positions;
+    if (tiles) depth = (depth + 15) / 16 * 16;
     return {wp, positions, depth, bf16 ? 2 * depth : depth};
   }
 
@@ -188,24 +249,29 @@ class direct_weight_gradient {
   }
 
   // dy (Out × Ho × Wo) -> dy_planar (Out × padded positions, zero in the
-  // padding columns) -> dy_t, 32 output channels per panel.
+  // padding columns) -> (bf16) dy_pairs, the same rows as pairs.
   void copy_dy(const conv_geometry& g, const geometry& d, std::size_t out_channels, const float* dy,
                buffers& b) const {
-    using gemm_config::NR;
     const std::size_t oh = g.out_height(), ow = g.out_width(), stride = d.dy_stride;
     for (std::size_t o = 0; o < out_channels; ++o)
       for (std::size_t y = 0; y < oh; ++y)
         copy_short(b.dy_planar.data() + o * stride + y * d.padded_width, dy + (o * oh + y) * ow, ow);
+    if constexpr (bf16)
+      for (std::size_t o = 0; o < out_channels; ++o)
+        pack_bf16_line(b.dy_planar.data() + o * stride, stride, b.dy_pairs.data() + o * d.depth);
+  }
+
+  // dy's rows (pairs in bf16) -> dy_t, 32 output channels per panel.
+  void pack_dy_panels(const geometry& d, std::size_t out_channels, buffers& b) const {
+    using gemm_config::NR;
     const std::uint32_t* source;
     std::size_t source_stride;
     if constexpr (bf16) {
-      for (std::size_t o = 0; o < out_channels; ++o)
-        pack_bf16_line(b.dy_planar.data() + o * stride, stride, b.dy_pairs.data() + o * d.depth);
       source = b.dy_pairs.data();
       source_stride = d.depth;
     } else {
       source = reinterpret_cast<const std::uint32_t*>(b.dy_planar.data());
-      source_stride = stride;
+      source_stride = d.dy_stride;
     }
     for (std::size_t panel = 0; panel * NR < out_channels; ++panel)
       transpose_block(source + panel * NR * source_stride, source_stride,

@@ -5,51 +5,22 @@
 // tile of int32 sums, 16,384 products per instruction. A micro-tile of
 // 32 rows × 32 columns keeps four sum tiles, two weight and two column
 // tiles in the eight tile registers.
-//
-// Linux hands out the tile state only to a process that asks for it
-// (arch_prctl ARCH_REQ_XCOMP_PERM); amx_usable() asks once and says
-// whether the kernel agreed. Each thread loads the tile configuration once.
+// The tile state and its configuration are kernels/amx.hpp's.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "nibble/config.hpp"
+#include "nibble/kernels/amx.hpp"
 #include "nibble/kernels/int8/packing.hpp"
-
-#if NIBBLE_ISA_AMX_INT8
-#include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 namespace nibble::kernels::int8 {
 
+using kernels::amx_usable;
+
 #if NIBBLE_ISA_AMX_INT8
 namespace detail {
-
-inline constexpr long arch_req_xcomp_perm = 0x1023;  // from <asm/prctl.h>
-inline constexpr long xfeature_xtiledata = 18;
-
-struct alignas(64) tile_config {
-  std::uint8_t palette = 1, start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t bytes_per_row[16] = {};
-  std::uint8_t rows[16] = {};
-};
-
-// Tiles 0–3: sums, 4–5: weights, 6–7: columns; all 16 rows × 64 bytes.
-inline void configure_tiles_once() {
-  thread_local bool configured = false;
-  if (configured) return;
-  tile_config c;
-  for (int t = 0; t < 8; ++t) {
-    c.bytes_per_row[t] = 64;
-    c.rows[t] = 16;
-  }
-  _tile_loadconfig(&c);
-  configured = true;
-}
 
 // Copies the first rows × cols of a 16 × 16 block of sums to out.
 inline void keep_sums(const std::int32_t (&sums)[16][16], std::int32_t* out, std::size_t ldo, std::size_t rows,
@@ -61,7 +32,7 @@ inline void keep_sums(const std::int32_t (&sums)[16][16], std::int32_t* out, std
 // first `rows` rows and `cols` columns at out (row stride ldo).
 inline void tile_amx(const packed_weights& w, const packed_columns& x, std::size_t r0, std::size_t t,
                      std::size_t rows, std::size_t cols, std::int32_t* out, std::size_t ldo) {
-  configure_tiles_once();
+  amx::configure_tiles_once();
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -104,14 +75,6 @@ inline void tile_amx(const packed_weights& w, const packed_columns& x, std::size
 
 }  // namespace detail
 
-// Whether this process may use the tiles (asked of the kernel once).
-inline bool amx_usable() {
-  static const bool granted =
-      syscall(SYS_arch_prctl, detail::arch_req_xcomp_perm, detail::xfeature_xtiledata) == 0;
-  return granted;
-}
-#else
-inline bool amx_usable() { return false; }
 #endif
 
 }  // namespace nibble::kernels::int8

@@ -184,7 +184,7 @@ inline void implicit_conv_vnni(const std::uint8_t* image, const implicit_conv_we
 // while the range's pixels stream past them. Needs amx_usable().
 inline void implicit_conv_amx(const std::uint8_t* image, const implicit_conv_weights& w, std::size_t first,
                               std::size_t last, std::int32_t* sums) {
-  detail::configure_tiles_once();
+  amx::configure_tiles_once();
   const implicit_conv_shape& s = w.shape;
   const std::size_t c = s.channels, wp = s.padded_width(), ldo = s.filters * sizeof(std::int32_t);
   for (std::size_t b = 0; b < w.blocks(); b += 2)
