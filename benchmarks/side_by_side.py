@@ -12,7 +12,13 @@ Each framework runs in a child process of its own, several times, the two
 alternating. A child warms up, then times windows of training steps and
 windows of evaluation batches (eval mode, no gradients) and reports the
 median window; its peak resident memory is the ru_maxrss that wait4 returns
-for it. The table gives the medians over the runs and nibble/PyTorch ratios.
+for it. The table gives the medians over the runs and the ratios of each
+column to PyTorch fp32.
+
+Columns: PyTorch fp32, and with --torch-bf16 PyTorch under bf16 autocast
+(its convolutions and linear layers in bf16, on oneDNN; AMX where the CPU
+has it); nibble with each --arithmetic: fp32, bf16 (AMX tiles where the
+CPU has them) and bf16-avx512 (NIBBLE_BF16_KERNEL=avx512: vdpbf16ps only).
 
     /usr/bin/python3 benchmarks/side_by_side.py [path/to/train_step_throughput]
 
@@ -65,10 +71,16 @@ def torch_child(args):
 
     loss = None
 
+    def forward(images):
+        if args.autocast:
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                return model(images).float()
+        return model(images)
+
     def train_step():
         nonlocal loss
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(forward(x), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
         opt.step()
@@ -91,11 +103,11 @@ def torch_child(args):
     if args.eval_batches > 0:
         model.eval()
         with torch.no_grad():
-            model(x)
+            forward(x)
             for _ in range(args.windows):
                 t0 = time.perf_counter()
                 for _ in range(args.eval_batches):
-                    model(x)
+                    forward(x)
                 eval_rates.append(args.eval_batches * args.batch_size / (time.perf_counter() - t0))
                 print(f"eval_window_images_per_second {eval_rates[-1]:.2f}")
                 sys.stdout.flush()
@@ -122,10 +134,10 @@ def vm_hwm_mb():
 # The parent: runs the children, collects and prints
 # --------------------------------------------------------------------------
 
-def run_child(cmd, label, verbose):
+def run_child(cmd, label, verbose, env=None):
     """Runs cmd, returns its "key value" lines as a dict plus the child's own ru_maxrss."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     out = proc.stdout.read()
     proc.stdout.close()
     # wait4 rather than communicate(): it returns the resource usage of this
@@ -172,8 +184,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["pytorch", "nibble"], help="run one framework only")
-    parser.add_argument("--arithmetic", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
-                        help="nibble's convolution arithmetic, each run as its own column (default: fp32 bf16)")
+    parser.add_argument("--arithmetic", nargs="+", choices=["fp32", "bf16", "bf16-avx512"], default=["fp32", "bf16"],
+                        help="nibble's convolution arithmetic, each run as its own column (default: fp32 bf16); "
+                             "bf16-avx512 is bf16 kept off the AMX tiles")
+    parser.add_argument("--torch-bf16", action="store_true",
+                        help="also run PyTorch under bf16 autocast, as a column of its own")
+    parser.add_argument("--autocast", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write every run's figures to this file")
     parser.add_argument("--verbose", action="store_true", help="echo the children's output to stderr")
     parser.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
@@ -190,13 +206,17 @@ def main():
                          f"or pass its path as the first argument")
 
     common = child_arguments(args)
-    commands = {
-        "pytorch": [sys.executable, str(Path(__file__).resolve()), "--child", "torch", "--threads",
-                    str(args.threads), "--windows", str(args.windows)] + common,
-    }
+    torch_command = [sys.executable, str(Path(__file__).resolve()), "--child", "torch", "--threads",
+                     str(args.threads), "--windows", str(args.windows)] + common
+    commands = {"pytorch": torch_command}
+    environments = {}
+    if args.torch_bf16:
+        commands["pytorch-bf16"] = torch_command + ["--autocast"]
     for a in args.arithmetic:
         commands[f"nibble-{a}"] = [str(binary), "--threads", str(args.threads), "--repeats", str(args.windows),
-                                   "--arithmetic", a] + common
+                                   "--arithmetic", a.split("-")[0]] + common
+        if a == "bf16-avx512":
+            environments[f"nibble-{a}"] = dict(os.environ, NIBBLE_BF16_KERNEL="avx512")
     frameworks = [f for f in commands if args.only is None or f.startswith(args.only)]
     runs = {f: [] for f in frameworks}
     for r in range(args.repeats):
@@ -204,7 +224,7 @@ def main():
         # do not favour either.
         order = frameworks if r % 2 == 0 else frameworks[::-1]
         for f in order:
-            res = run_child(commands[f], f, args.verbose)
+            res = run_child(commands[f], f, args.verbose, environments.get(f))
             runs[f].append(res)
             sys.stderr.write(f"run {r + 1}/{args.repeats} {f:12s} train {res['train_images_per_second']:8.1f} img/s  "
                              f"eval {res.get('eval_images_per_second', float('nan')):8.1f} img/s  "
@@ -228,17 +248,20 @@ def main():
     print(f"\nVGG4bit 4-bit training, batch {args.batch_size}, {args.threads} threads, random data; "
           f"medians of {args.repeats} runs (each the median of {args.windows} windows)")
     print(f"PyTorch {torch_version}; parameters: {params} (expected {EXPECTED_PARAMETERS:,})\n")
-    nibbles = [f for f in frameworks if f != "pytorch"]
-    print(f"{'':16s} {'PyTorch':>10s}" + "".join(f" {f:>12s} {'ratio':>6s}" for f in nibbles))
+    nibbles = [f for f in frameworks if f != "pytorch"]  # every column after PyTorch fp32
+    print(f"{'':16s} {'PyTorch':>10s}" + "".join(f" {f:>18s} {'ratio':>6s}" for f in nibbles))
     for name, key, fmt in rows:
         a = med("pytorch", key)
         line = f"{name:16s} {fmt.format(a):>10s}"
         for f in nibbles:
             b = med(f, key)
             ratio = b / a if a == a and b == b and a > 0 else float("nan")
-            line += f" {fmt.format(b):>12s} {ratio:>6.2f}"
+            line += f" {fmt.format(b):>18s} {ratio:>6.2f}"
         print(line)
-    print("(ratio = nibble / PyTorch)")
+    print("(ratio = the column / PyTorch fp32)")
+    if "pytorch-bf16" in runs and "nibble-bf16" in runs:
+        key = "train_images_per_second"
+        print(f"nibble bf16 / PyTorch bf16 autocast, training: {med('nibble-bf16', key) / med('pytorch-bf16', key):.2f}")
     spread = {f: [round(r["train_images_per_second"], 1) for r in rs] for f, rs in runs.items()}
     print(f"\ntrain images/s per run: {spread}")
 
