@@ -61,51 +61,42 @@ class direct_weight_gradient {
 #endif
     (void)path;
     const geometry d = layout(g, false);
-    const std::size_t kk = g.kernel * g.kernel, channels = g.channels, tile_size = kk * channels * out_channels;
-    prepare(d, channels, out_channels, tile_size, std::size_t(max_threads()));
-
-    parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int thread) {
-      buffers& b = per_thread_[std::size_t(thread)];
-      std::fill(b.sum.begin(), b.sum.end(), 0.0f);
-      for (std::size_t n = n0; n < n1; ++n) {
-        copy_input(g, d, x + n * channels * g.height * g.width, b);
-        copy_dy(g, d, out_channels, dy + n * out_channels * g.col_cols(), b);
-        pack_dy_panels(d, out_channels, b);
-        for (std::size_t panel = 0; panel * NR < out_channels; ++panel) {
-          const std::size_t cols = std::min(NR, out_channels - panel * NR);
-          for (std::size_t k0 = 0; k0 < d.depth; k0 += block_depth) {
-            const std::size_t kc = std::min(block_depth, d.depth - k0);
-            const element* b_block = b.dy_t.data() + (panel * d.depth + k0) * NR;
-            for (std::size_t t = 0; t < kk; ++t) {
-              const std::size_t offset = t / g.kernel * d.padded_width + t % g.kernel;
-              // A for depth index k0, channel 0, tap t: position P + offset
-              // with P = k0 (fp32) or the pair starting at 2·k0 (bf16).
-              const element* a_tap;
-              if constexpr (bf16)
-                a_tap = (offset % 2 == 0 ? b.x_even : b.x_odd).data() + (k0 + offset / 2) * channels;
-              else
-                a_tap = b.x_t.data() + (k0 + offset) * channels;
-              for (std::size_t c0 = 0; c0 < channels; c0 += MR) {
-                const std::size_t rows = std::min(MR, channels - c0);
-                float* c_tile = b.sum.data() + (t * channels + c0) * out_channels + panel * NR;
-                auto tile = [&]<std::size_t Rows>() {
+    const std::size_t kk = g.kernel * g.kernel, channels = g.channels;
+    sum_over_images(g, d, out_channels, batch, x, dy, [&](buffers& b) {
+      pack_dy_panels(d, out_channels, b);
+      for (std::size_t panel = 0; panel * NR < out_channels; ++panel) {
+        const std::size_t cols = std::min(NR, out_channels - panel * NR);
+        for (std::size_t k0 = 0; k0 < d.depth; k0 += block_depth) {
+          const std::size_t kc = std::min(block_depth, d.depth - k0);
+          const element* b_block = b.dy_t.data() + (panel * d.depth + k0) * NR;
+          for (std::size_t t = 0; t < kk; ++t) {
+            const std::size_t offset = t / g.kernel * d.padded_width + t % g.kernel;
+            // A for depth index k0, channel 0, tap t: position P + offset
+            // with P = k0 (fp32) or the pair starting at 2·k0 (bf16).
+            const element* a_tap;
+            if constexpr (bf16)
+              a_tap = (offset % 2 == 0 ? b.x_even : b.x_odd).data() + (k0 + offset / 2) * channels;
+            else
+              a_tap = b.x_t.data() + (k0 + offset) * channels;
+            for (std::size_t c0 = 0; c0 < channels; c0 += MR) {
+              const std::size_t rows = std::min(MR, channels - c0);
+              float* c_tile = b.sum.data() + (t * channels + c0) * out_channels + panel * NR;
+              auto tile = [&]<std::size_t Rows>() {
 #if NIBBLE_ISA_AVX512_BF16
-                  if constexpr (bf16) {
-                    micro_kernel_bf16<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols, true);
-                    return;
-                  }
+                if constexpr (bf16) {
+                  micro_kernel_bf16<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols, true);
+                  return;
+                }
 #endif
-                  if constexpr (!bf16)
-                    detail::micro_kernel<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols,
-                                               true);
-                };
-                detail::with_sliver_height(rows, tile);
-              }
+                if constexpr (!bf16)
+                  detail::micro_kernel<Rows>(kc, a_tap + c0, channels, b_block, c_tile, out_channels, rows, cols,
+                                             true);
+              };
+              detail::with_sliver_height(rows, tile);
             }
           }
         }
       }
-      b.used = true;
     });
 
     // dw[o][c][t] = Σ over threads of sum[t][c][o].
@@ -137,27 +128,19 @@ class direct_weight_gradient {
                      const float* dy, float* dw) {
     const geometry d = layout(g, true);
     const std::size_t kk = g.kernel * g.kernel, channels = g.channels;
-    prepare(d, channels, out_channels, kk * channels * out_channels, std::size_t(max_threads()));
-    parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int thread) {
-      buffers& b = per_thread_[std::size_t(thread)];
-      std::fill(b.sum.begin(), b.sum.end(), 0.0f);
-      for (std::size_t n = n0; n < n1; ++n) {
-        copy_input(g, d, x + n * channels * g.height * g.width, b);
-        copy_dy(g, d, out_channels, dy + n * out_channels * g.col_cols(), b);
-        for (std::size_t t = 0; t < kk; ++t) {
-          const std::size_t offset = t / g.kernel * d.padded_width + t % g.kernel;
-          const element* x_tap = (offset % 2 == 0 ? b.x_even : b.x_odd).data() + offset / 2 * channels;
-          for (std::size_t o = 0; o < out_channels; o += 32) {
-            const element* a0 = b.dy_pairs.data() + o * d.depth;
-            for (std::size_t c = 0; c < channels; c += 32) {
-              float* s = b.sum.data() + (t * out_channels + o) * channels + c;
-              amx::accumulate_tile(d.depth / 16, a0, a0 + 16 * d.depth, d.depth, x_tap + c, x_tap + c + 16,
-                                   channels, s, s + 16, s + 16 * channels, s + 16 * channels + 16, channels);
-            }
+    sum_over_images(g, d, out_channels, batch, x, dy, [&](buffers& b) {
+      for (std::size_t t = 0; t < kk; ++t) {
+        const std::size_t offset = t / g.kernel * d.padded_width + t % g.kernel;
+        const element* x_tap = (offset % 2 == 0 ? b.x_even : b.x_odd).data() + offset / 2 * channels;
+        for (std::size_t o = 0; o < out_channels; o += 32) {
+          const element* a0 = b.dy_pairs.data() + o * d.depth;
+          for (std::size_t c = 0; c < channels; c += 32) {
+            float* s = b.sum.data() + (t * out_channels + o) * channels + c;
+            amx::accumulate_tile(d.depth / 16, a0, a0 + 16 * d.depth, d.depth, x_tap + c, x_tap + c + 16,
+                                 channels, s, s + 16, s + 16 * channels, s + 16 * channels + 16, channels);
           }
         }
       }
-      b.used = true;
     });
     add_sums(out_channels, channels, kk, dw, [&](std::size_t t, std::size_t c, std::size_t o) {
       return (t * out_channels + o) * channels + c;
@@ -277,6 +260,26 @@ class direct_weight_gradient {
       transpose_block(source + panel * NR * source_stride, source_stride,
                       reinterpret_cast<std::uint32_t*>(b.dy_t.data()) + panel * d.depth * NR, NR,
                       std::min(NR, out_channels - panel * NR), d.depth);
+  }
+
+  // Each thread zeroes its sums, then for each of its images copies x and
+  // dy (layout d) and calls product(b), which adds the image's products to
+  // b.sum.
+  template <class Product>
+  void sum_over_images(const conv_geometry& g, const geometry& d, std::size_t out_channels, std::size_t batch,
+                       const float* x, const float* dy, Product product) {
+    const std::size_t channels = g.channels;
+    prepare(d, channels, out_channels, g.kernel * g.kernel * channels * out_channels, std::size_t(max_threads()));
+    parallel_chunks(batch, [&](std::size_t n0, std::size_t n1, int thread) {
+      buffers& b = per_thread_[std::size_t(thread)];
+      std::fill(b.sum.begin(), b.sum.end(), 0.0f);
+      for (std::size_t n = n0; n < n1; ++n) {
+        copy_input(g, d, x + n * channels * g.height * g.width, b);
+        copy_dy(g, d, out_channels, dy + n * out_channels * g.col_cols(), b);
+        product(b);
+      }
+      b.used = true;
+    });
   }
 
   std::vector<buffers> per_thread_;
