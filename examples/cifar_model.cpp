@@ -246,9 +246,10 @@ std::vector<std::uint8_t> read_ppm(const std::filesystem::path& file) {
   return planes;
 }
 
+constexpr const char* cifar10_names[] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                         "dog",      "frog",       "horse", "ship", "truck"};
+
 int classify(const std::filesystem::path& model_path, const std::vector<std::filesystem::path>& images) {
-  static const char* const cifar10_names[] = {"airplane", "automobile", "bird",  "cat",  "deer",
-                                              "dog",      "frog",       "horse", "ship", "truck"};
   const model_file m = model_file::read(model_path);
   const bool done = for_some_cifar_network([&]<class Trained, bool>(const char* label) {
     using Deployed = deploy::deployed_t<Trained>;

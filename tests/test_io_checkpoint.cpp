@@ -17,7 +17,7 @@ using fixtures::small_net;
 namespace fs = std::filesystem;
 
 namespace {
-const checkpoint_run example_run{7, "small", {{"batch_size", "16"}, {"seed", "5"}}, {std::byte{1}, std::byte{2}}};
+const checkpoint_run example_run{7, "small", {{"batch_size", "16"}, {"seed", "5"}}, {std::byte{1}, std::byte{2}}, {}};
 
 template <class Net>
 std::vector<std::byte> example_checkpoint(Net& net) {

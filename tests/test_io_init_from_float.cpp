@@ -21,7 +21,9 @@ checkpoint float_checkpoint(small_net<float32_scheme>& source) {
   source.init(rng);
   source.visit_buffers([](xt::xtensor<float, 1>& b) { b.fill(0.5f); });  // running statistics of a trained net
   adamw opt;
-  return checkpoint::parse(encode_checkpoint(source, opt, {.model = "small"}), "checkpoint 'f.ckpt'");
+  checkpoint_run run;
+  run.model = "small";
+  return checkpoint::parse(encode_checkpoint(source, opt, run), "checkpoint 'f.ckpt'");
 }
 
 std::vector<float> parameters_without_steps(auto& net) {

@@ -40,7 +40,7 @@ std::vector<std::byte> valid_checkpoint() {
   nibble::epoch_metrics m;
   m.epoch = 1;
   m.weight_levels = {15, 14};
-  const nibble::checkpoint_run run{1, "fuzz", {{"seed", "1"}}, nibble::encode_history({m})};
+  const nibble::checkpoint_run run{1, "fuzz", {{"seed", "1"}}, nibble::encode_history({m}), {}};
   return nibble::encode_checkpoint(net, opt, run);
 }
 

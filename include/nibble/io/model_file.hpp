@@ -70,7 +70,10 @@ std::vector<deploy::tensor_ref> tensors_of(Net& net) {
 
 inline std::string shape_text(const std::vector<std::size_t>& shape) {
   std::string s;
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
   return s;
 }
 }  // namespace detail

@@ -25,14 +25,14 @@ inline double learned_step_sum(const float* v, const float* dv_hat, std::size_t 
   return blocked_sum(n, [&](std::size_t b, std::size_t e) {
     const fvec vs = broadcast(s), low = broadcast(-qn), high = broadcast(qp);
     fvec acc = broadcast(0.0f);
-    std::size_t i = b;
-    for (; i + fvec_width <= e; i += fvec_width) {
+    const std::size_t vector_end = b + (e - b) / fvec_width * fvec_width;
+    for (std::size_t i = b; i < vector_end; i += fvec_width) {
       const fvec x = load(v + i) / vs;
       const fvec d = select_where(x <= low, low, select_where(x >= high, high, xsimd::nearbyint(x) - x));
       acc = fma(load(dv_hat + i), d, acc);
     }
     double sum = reduce_add(acc);
-    for (; i < e; ++i) {
+    for (std::size_t i = vector_end; i < e; ++i) {
       const float x = v[i] / s;
       const float d = x <= -qn ? -qn : x >= qp ? qp : std::nearbyint(x) - x;
       sum += double(dv_hat[i]) * double(d);
