@@ -78,6 +78,10 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--label-smoothing", t.label_smoothing, "Mix this much of a uniform target into the labels")
       ->check(finite_number(0, true, 0.99))->capture_default_str();
   app.add_flag("--test-flip", t.test_flip, "Test on each image and its mirror image, averaging the two");
+  app.add_option("--test-shift", t.test_shift,
+                 "Also test on each image shifted by this many pixels diagonally both ways (borders reflected), "
+                 "averaging the logits of all the views (with --test-flip, of their mirror images too)")
+      ->check(CLI::Range(0, 16))->capture_default_str();
   app.add_option("--weight-average", t.weight_average,
                  "Keep a moving average of the weights with this decay (e.g. 0.999) and test it beside them (0: none)")
       ->check(finite_number(0, true, 0.99999))->capture_default_str();

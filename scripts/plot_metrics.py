@@ -4,7 +4,7 @@ JSON lines, or pytorch_reference_training.py's CSV): against the epoch and
 against the wall-clock time summed over epochs, several runs on one chart.
 
     /usr/bin/python3 scripts/plot_metrics.py --output curves.png \\
-        "nibble bf16, seed 0=runs/a/metrics.csv" "PyTorch, seed 0=runs/torch.csv"
+        "nibble bf16, seed 0=runs/a/metrics.csv" "PyTorch, seed 0=runs/torch.csv" [--goal 91]
 
 A run is LABEL=FILE, or just FILE (then the file name is the label). A run
 that kept a moving average of its weights (--weight-average) gets a second,
@@ -52,6 +52,8 @@ def main():
     parser.add_argument("runs", nargs="+", help="LABEL=FILE or FILE")
     parser.add_argument("--output", required=True, help="PNG (or any format matplotlib writes) to write")
     parser.add_argument("--title", default="CIFAR-10 test accuracy")
+    parser.add_argument("--goal", type=float, action="append", default=[],
+                        help="draw a dotted line at this test accuracy (%%); may be repeated")
     args = parser.parse_args()
 
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
@@ -82,6 +84,8 @@ def main():
     by_epoch.set_ylabel("test accuracy (%)")
     for ax in (by_epoch, by_time):
         ax.grid(True, alpha=0.3)
+        for goal in args.goal:
+            ax.axhline(goal, color="grey", linestyle=":", linewidth=1)
     by_epoch.legend(loc="lower right", fontsize="small")
     fig.suptitle(args.title)
     fig.tight_layout()

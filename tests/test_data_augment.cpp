@@ -4,6 +4,7 @@
 #include <nibble/data/augment.hpp>
 #include <nibble/data/cifar.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -331,4 +332,26 @@ TEST_CASE("check_dataset refuses a dataset that cannot be fed, saying why", "[da
   refused([](dataset& b) { b.norm.std[0] = 0; }, "unusable normalisation for channel 0");
   refused([](dataset& b) { b.shape = {}; }, "has no image shape");
   refused([](dataset& b) { b.classes = 0; }, "has no classes");
+}
+
+TEST_CASE("shift_images moves every plane, reflecting at the border, and refuses shifts past the image",
+          "[data][augment]") {
+  // Two images of two channels, 3x4 pixels each; every value distinct.
+  xt::xtensor<float, 4> in = xt::zeros<float>({2ul, 2ul, 3ul, 4ul});
+  for (std::size_t i = 0; i < in.size(); ++i) in.data()[i] = float(i);
+  xt::xtensor<float, 4> out;
+  shift_images(in, 0, 0, out);
+  CHECK(std::equal(out.begin(), out.end(), in.begin(), in.end()));
+  // Down 1, left 2: out(y, x) = in(y - 1, x + 2); row -1 reflects to row 1,
+  // columns 4 and 5 to columns 2 and 1.
+  shift_images(in, 1, -2, out);
+  const std::array<std::array<int, 4>, 3> source = {{{{1 * 4 + 2, 1 * 4 + 3, 1 * 4 + 2, 1 * 4 + 1}},
+                                                     {{0 * 4 + 2, 0 * 4 + 3, 0 * 4 + 2, 0 * 4 + 1}},
+                                                     {{1 * 4 + 2, 1 * 4 + 3, 1 * 4 + 2, 1 * 4 + 1}}}};
+  for (std::size_t plane = 0; plane < 4; ++plane)
+    for (std::size_t y = 0; y < 3; ++y)
+      for (std::size_t x = 0; x < 4; ++x)
+        CHECK(out.data()[plane * 12 + y * 4 + x] == float(plane * 12 + std::size_t(source[y][x])));
+  CHECK_THROWS_WITH(shift_images(in, 3, 0, out), Catch::Contains("cannot shift 3x4 images by (3, 0)"));
+  CHECK_THROWS_WITH(shift_images(in, 0, -4, out), Catch::Contains("cannot shift 3x4 images by (0, -4)"));
 }

@@ -241,8 +241,8 @@ TEST_CASE("evaluate with flip averages the logits of each image and its mirror i
   const evaluation flipped = evaluate(net, test_set, {.batch_size = 16, .flip = true});
   const double plain_loss = plain.loss, flip_loss = flipped.loss;
   // The flipped pass also reports the images as they are, for comparison.
-  CHECK(plain.unflipped_accuracy == plain.accuracy);
-  CHECK(flipped.unflipped_accuracy == plain.accuracy);
+  CHECK(plain.plain_accuracy == plain.accuracy);
+  CHECK(flipped.plain_accuracy == plain.accuracy);
   // By hand: one batch of all 40 images, both ways.
   data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
   loader.start_epoch(0);
@@ -485,4 +485,38 @@ TEST_CASE("train takes float datasets of any shape and records what differs from
   }
   CHECK(samples);
   CHECK(augmentation);
+}
+
+TEST_CASE("evaluate with shift and flip averages the logits of six views of each image", "[trainer]") {
+  small_net<paper_4bit> net;
+  std::mt19937_64 rng(3);
+  net.init(rng);
+  const auto test_set = fixtures::colour_dataset(40, 4);
+  const evaluation plain = evaluate(net, test_set, {.batch_size = 16});
+  const evaluation views = evaluate(net, test_set, {.batch_size = 16, .flip = true, .shift = 2});
+  const evaluation shifted = evaluate(net, test_set, {.batch_size = 16, .shift = 2});
+  CHECK(views.plain_accuracy == plain.accuracy);
+  CHECK(shifted.plain_accuracy == plain.accuracy);
+  // By hand: the image, moved by (2, 2) and (-2, -2), each also mirrored.
+  data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
+  loader.start_epoch(0);
+  data::batch b;
+  REQUIRE(loader.next(b));
+  context ctx{.phase = mode::eval};
+  activation sum = xt::zeros<float>({40ul, 2ul, 1ul, 1ul}), unmirrored = sum, view, mirrored, grad;
+  for (const int d : {0, 2, -2}) {
+    data::shift_images(b.images, d, d, view);
+    const activation logits = net.forward(view, ctx);
+    unmirrored += logits;
+    sum += logits;
+    data::mirror_images(view, mirrored);
+    sum += net.forward(mirrored, ctx);
+  }
+  const auto six = softmax_cross_entropy(activation(sum / 6.0f), b.labels, grad);
+  CHECK(views.loss == Approx(six.loss).epsilon(1e-5));
+  CHECK(six.correct == std::size_t(std::lround(views.accuracy * 40)));
+  const auto three = softmax_cross_entropy(activation(unmirrored / 3.0f), b.labels, grad);
+  CHECK(shifted.loss == Approx(three.loss).epsilon(1e-5));
+  CHECK(shifted.loss != Approx(plain.loss).epsilon(1e-6));  // the shifted views do change the logits
+  CHECK_THROWS_WITH(evaluate(net, test_set, {.shift = -1}), Catch::Contains("shift must be 0 or more pixels"));
 }

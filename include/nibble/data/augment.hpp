@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -123,6 +124,28 @@ inline void mirror_images(const xt::xtensor<float, 4>& in, xt::xtensor<float, 4>
   const std::size_t rows = in.shape(0) * in.shape(1) * in.shape(2), width = in.shape(3);
   for (std::size_t r = 0; r < rows; ++r) std::reverse_copy(in.data() + r * width, in.data() + (r + 1) * width,
                                                           out.data() + r * width);
+}
+
+// Every image of a batch (N, C, H, W) moved by (dy, dx) pixels: output
+// (y, x) reads input (y - dy, x - dx), and what falls outside is filled by
+// reflecting at the border (as numpy's "reflect": the edge pixel is not
+// repeated). For test-time views; |dy| and |dx| must be below H and W.
+inline void shift_images(const xt::xtensor<float, 4>& in, int dy, int dx, xt::xtensor<float, 4>& out) {
+  const int height = int(in.shape(2)), width = int(in.shape(3));
+  if (std::abs(dy) >= height || std::abs(dx) >= width)
+    throw std::invalid_argument("nibble::data: cannot shift " + std::to_string(height) + "x" + std::to_string(width) +
+                                " images by (" + std::to_string(dy) + ", " + std::to_string(dx) + ") pixels");
+  const auto reflect = [](int i, int n) { return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i; };
+  out.resize(in.shape());
+  const std::size_t planes = in.shape(0) * in.shape(1), plane = std::size_t(height * width);
+  for (std::size_t p = 0; p < planes; ++p) {
+    const float* src = in.data() + p * plane;
+    float* dst = out.data() + p * plane;
+    for (int y = 0; y < height; ++y) {
+      const float* row = src + reflect(y - dy, height) * width;
+      for (int x = 0; x < width; ++x) *dst++ = row[reflect(x - dx, width)];
+    }
+  }
 }
 
 }  // namespace nibble::data

@@ -34,6 +34,7 @@ struct train_options {
   float label_smoothing = 0;     // 0: one-hot targets
   data::augmentation augment{};  // of each training image; {0, false} for none
   bool test_flip = false;        // evaluate on each test image and its mirror image, averaging the logits
+  int test_shift = 0;            // also on each test image shifted by ±test_shift pixels (eval_options::shift)
   float weight_average = 0;      // decay of a moving average of the weights, evaluated beside them (0: none)
   std::size_t average_refresh_batches = 50;  // training batches (unaugmented) that refresh the average's
                                              // batch-norm statistics before it is tested (0: the live ones)
@@ -78,6 +79,7 @@ inline void validate(const train_options& o, std::size_t training_images) {
   require(o.weight_average >= 0 && o.weight_average < 1, "the weight average's decay must lie in [0, 1)",
           double(o.weight_average));
   require(o.augment.pad >= 0, "the augmentation pad must be 0 or more pixels", double(o.augment.pad));
+  require(o.test_shift >= 0, "the test-time shift must be 0 or more pixels", double(o.test_shift));
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite contradict each other: resume continues the earlier run, "
                                 "overwrite discards it");

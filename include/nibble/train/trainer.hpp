@@ -314,13 +314,14 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     m.train_loss = loss_sum / double(std::max<std::size_t>(seen, 1));
     m.train_accuracy = double(correct) / double(std::max<std::size_t>(seen, 1));
     m.train_images_per_second = double(seen) / train_seconds;
-    const eval_options eval{.batch_size = o.batch_size, .flip = o.test_flip, .progress = o.progress};
+    const eval_options eval{
+        .batch_size = o.batch_size, .flip = o.test_flip, .shift = o.test_shift, .progress = o.progress};
     const progress_bar eval_clock("", 0, false);
     const evaluation e = evaluate(net, test_set, eval);
     m.test_accuracy = e.accuracy;
     m.test_loss = e.loss;
     m.eval_images_per_second = double(test_set.size()) / eval_clock.elapsed();
-    double average_unflipped = 0;
+    double average_plain = 0;
     if (average && average->updates() > 0) {
       refresh->start_epoch(0);
       std::size_t refreshed = 0;
@@ -336,7 +337,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
         m.averaged = true;
         m.average_test_accuracy = a.accuracy;
         m.average_test_loss = a.loss;
-        average_unflipped = a.unflipped_accuracy;
+        average_plain = a.plain_accuracy;
       });
     }
     m.seconds = train_seconds + eval_clock.elapsed();
@@ -359,9 +360,9 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
                100 * m.test_accuracy, m.train_images_per_second, format_duration(m.seconds),
                fmt::join(m.weight_levels, " "), double(m.fp32_bytes) / 1e6, double(m.packed_bytes) / 1e6,
                double(m.fp32_bytes) / double(std::max<std::size_t>(m.packed_bytes, 1)));
-    if (o.test_flip)  // what the flip adds, from the same pass
-      fmt::print(log, "  test acc without the flip: {:.2f}%{}\n", 100 * e.unflipped_accuracy,
-                 m.averaged ? fmt::format(", weight average {:.2f}%", 100 * average_unflipped) : "");
+    if (!eval.plain())  // what the test-time views add, from the same pass
+      fmt::print(log, "  test acc without test-time views: {:.2f}%{}\n", 100 * e.plain_accuracy,
+                 m.averaged ? fmt::format(", weight average {:.2f}%", 100 * average_plain) : "");
     if (m.averaged)
       fmt::print(log, "  weight average (decay {}): test loss {:.4f} acc {:.2f}%\n", average->decay(),
                  m.average_test_loss, 100 * m.average_test_accuracy);
