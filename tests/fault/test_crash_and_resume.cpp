@@ -336,7 +336,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
                            Catch::Contains("--label-smoothing 0.1, --test-flip true") &&
                            Catch::Contains("optimizer sgd"));
   // The flip's and the weight average's figures are shown beside the plain ones.
-  CHECK_THAT(r.output, Catch::Contains("test acc without the flip: ") && Catch::Contains(", weight average ") &&
+  CHECK_THAT(r.output, Catch::Contains("test acc without test-time views: ") && Catch::Contains(", weight average ") &&
                            Catch::Contains("weight average (decay 0.9): test loss"));
   const checkpoint saved = checkpoint::read(run / "last.ckpt");
   std::map<std::string, std::string> settings(saved.run().settings.begin(), saved.run().settings.end());
