@@ -83,6 +83,7 @@ class eval_forward {
     return summed_;
   }
   const activation& plain() const { return plain_; }
+  bool has_views() const { return !o_.plain(); }
 
  private:
   context ctx_{.phase = mode::eval};
@@ -106,10 +107,9 @@ struct evaluation_sum {
     return r.correct;
   }
   template <class Net>
-  void add(const eval_forward<Net>& forward, const activation& logits, std::span<const std::int32_t> labels,
-           bool plain) {
+  void add(const eval_forward<Net>& forward, const activation& logits, std::span<const std::int32_t> labels) {
     const std::size_t hits = add(logits, labels);
-    plain_correct += plain ? hits : count_correct(forward.plain(), labels);
+    plain_correct += forward.has_views() ? count_correct(forward.plain(), labels) : hits;
   }
   double accuracy() const { return seen ? double(correct) / double(seen) : 0.0; }
   evaluation result() const {
@@ -144,7 +144,7 @@ evaluation evaluate(Net& net, const data::basic_dataset<Sample>& test, const eva
   data::batch b;
   progress_bar bar("  eval", loader.batches_per_epoch(), o.progress);
   for (std::size_t i = 0; loader.next(b); ++i) {
-    sum.add(forward, forward(net, b.images), b.labels, o.plain());
+    sum.add(forward, forward(net, b.images), b.labels);
     bar.update(i + 1, sum.seen, fmt::format("acc {:.2f}%", 100.0 * sum.accuracy()));
   }
   return sum.result();
@@ -166,7 +166,7 @@ evaluation evaluate(Net& net, const activation& images, std::span<const std::int
   for (std::size_t first = 0; first < images.shape(0); first += o.batch_size) {
     const std::size_t n = std::min(o.batch_size, images.shape(0) - first);
     detail::copy_images(images, first, n, part);
-    sum.add(forward, forward(net, part), labels.subspan(first, n), o.plain());
+    sum.add(forward, forward(net, part), labels.subspan(first, n));
   }
   return sum.result();
 }
