@@ -1,18 +1,19 @@
 #!/usr/bin/python3
-"""Trains VGG4bit with the paper's recipe in PyTorch, on the same CIFAR-10
+"""Trains VGG4bit (or SimpleResNet4bit) with the paper's recipe in PyTorch, on the same CIFAR-10
 binary files nibble reads, and writes per-epoch metrics in nibble's CSV
 columns, so the two test-accuracy curves can be laid over each other
 (scripts/plot_metrics.py). It is the check that nibble's training has no
 defect that would hide in its own tests.
 
-The recipe, as train_cifar10 runs it: 4-bit weights (torch_vgg4bit.py),
+The recipe, as train_cifar10 runs it: 4-bit weights (torch_vgg4bit.py;
+torch_simple_resnet4bit.py with --model resnet),
 AdamW (lr 1e-3, weight decay 5e-4), global gradient-norm clip 0.5, tanh
 clip after each step, cosine annealing over T_MAX epochs stepped per epoch,
 batch 128 (the last batch of an epoch smaller), random crop 32 with zero
 padding 4 and horizontal flip, per-channel normalisation.
 
     /usr/bin/python3 benchmarks/pytorch_reference_training.py --data DIR --epochs 10 --metrics torch.csv \
-        [--checkpoint torch.ckpt [--resume]]
+        [--model vgg|resnet] [--checkpoint torch.ckpt [--resume]]
 With --checkpoint the state (model, optimizer, random generators, the rows
 so far) is saved atomically after every epoch, and --resume continues from
 it, so a run can outlast a session. Needs PyTorch: python3-torch on Debian (scripts/setup-debian.sh --benchmarks).
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from torch_simple_resnet4bit import simple_resnet4bit  # noqa: E402
 from torch_vgg4bit import vgg4bit, weight_tensors, tanh_clip_  # noqa: E402
 
 MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32).reshape(1, 3, 1, 1)
@@ -79,6 +81,8 @@ def evaluate(model, images, labels, batch_size):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder with the CIFAR-10 binary files")
+    parser.add_argument("--model", choices=["vgg", "resnet"], default="vgg",
+                        help="VGG4bit or SimpleResNet4bit, as train_cifar10 --model")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--t-max", type=float, default=100.0, help="cosine period in epochs (default 100)")
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -95,7 +99,7 @@ def main():
     rng = np.random.default_rng(args.seed)
     train_x, train_y = read_cifar10(args.data, [f"data_batch_{i}.bin" for i in range(1, 6)])
     test_x, test_y = read_cifar10(args.data, ["test_batch.bin"])
-    model = vgg4bit(10)
+    model = vgg4bit(10) if args.model == "vgg" else simple_resnet4bit(10)
     weights = weight_tensors(model)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -45,6 +45,12 @@ def vgg4bit(classes=10):
         QLinear(4096, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Dropout(0.5),
         QLinear(512, classes),
     )
+    init_like_nibble(model)
+    return model
+
+
+def init_like_nibble(model):
+    """He normal for convolutions, N(0, 1/fan_in) for linear layers, zero biases."""
     for mod in model.modules():
         if isinstance(mod, nn.Conv2d):
             nn.init.normal_(mod.weight, 0.0, (2.0 / (mod.in_channels * 9)) ** 0.5)
@@ -52,7 +58,6 @@ def vgg4bit(classes=10):
         elif isinstance(mod, nn.Linear):
             nn.init.normal_(mod.weight, 0.0, (1.0 / mod.in_features) ** 0.5)
             nn.init.zeros_(mod.bias)
-    return model
 
 
 def weight_tensors(model):

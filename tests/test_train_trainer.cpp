@@ -78,6 +78,22 @@ struct trial {
   static inline int counter = 0;
 };
 
+// A small 4-bit network and 40 test images, which the test-time view tests
+// evaluate, and the same images as one batch for their by-hand forwards.
+struct view_check {
+  small_net<paper_4bit> net;
+  data::dataset test_set = fixtures::colour_dataset(40, 4);
+  data::batch all;
+  context ctx{.phase = mode::eval};
+  view_check() {
+    std::mt19937_64 rng(3);
+    net.init(rng);
+    data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
+    loader.start_epoch(0);
+    REQUIRE(loader.next(all));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("training learns, and a resumed run equals an uninterrupted one with the same metrics", "[trainer]") {
@@ -233,27 +249,19 @@ TEST_CASE("a weight average is tested beside the weights, checkpointed, and resu
 }
 
 TEST_CASE("evaluate with flip averages the logits of each image and its mirror image", "[trainer]") {
-  small_net<paper_4bit> net;
-  std::mt19937_64 rng(3);
-  net.init(rng);
-  const auto test_set = fixtures::colour_dataset(40, 4);
-  const evaluation plain = evaluate(net, test_set, {.batch_size = 16});
-  const evaluation flipped = evaluate(net, test_set, {.batch_size = 16, .flip = true});
+  view_check v;
+  const evaluation plain = evaluate(v.net, v.test_set, {.batch_size = 16});
+  const evaluation flipped = evaluate(v.net, v.test_set, {.batch_size = 16, .flip = true});
   const double plain_loss = plain.loss, flip_loss = flipped.loss;
   // The flipped pass also reports the images as they are, for comparison.
   CHECK(plain.plain_accuracy == plain.accuracy);
   CHECK(flipped.plain_accuracy == plain.accuracy);
   // By hand: one batch of all 40 images, both ways.
-  data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
-  loader.start_epoch(0);
-  data::batch b;
-  REQUIRE(loader.next(b));
-  context ctx{.phase = mode::eval};
-  activation logits = net.forward(b.images, ctx), mirrored, grad;
-  data::mirror_images(b.images, mirrored);
-  CHECK(softmax_cross_entropy(logits, b.labels, grad).correct == std::size_t(std::lround(plain.accuracy * 40)));
-  logits = (logits + net.forward(mirrored, ctx)) * 0.5f;
-  const auto expected = softmax_cross_entropy(logits, b.labels, grad);
+  activation logits = v.net.forward(v.all.images, v.ctx), mirrored, grad;
+  data::mirror_images(v.all.images, mirrored);
+  CHECK(softmax_cross_entropy(logits, v.all.labels, grad).correct == std::size_t(std::lround(plain.accuracy * 40)));
+  logits = (logits + v.net.forward(mirrored, v.ctx)) * 0.5f;
+  const auto expected = softmax_cross_entropy(logits, v.all.labels, grad);
   CHECK(flip_loss == Approx(expected.loss).epsilon(1e-5));
   CHECK(expected.correct == std::size_t(std::lround(flipped.accuracy * 40)));
   CHECK(flip_loss != Approx(plain_loss).epsilon(1e-6));  // the mirror images do change the logits
@@ -488,35 +496,27 @@ TEST_CASE("train takes float datasets of any shape and records what differs from
 }
 
 TEST_CASE("evaluate with shift and flip averages the logits of six views of each image", "[trainer]") {
-  small_net<paper_4bit> net;
-  std::mt19937_64 rng(3);
-  net.init(rng);
-  const auto test_set = fixtures::colour_dataset(40, 4);
-  const evaluation plain = evaluate(net, test_set, {.batch_size = 16});
-  const evaluation views = evaluate(net, test_set, {.batch_size = 16, .flip = true, .shift = 2});
-  const evaluation shifted = evaluate(net, test_set, {.batch_size = 16, .shift = 2});
+  view_check v;
+  const evaluation plain = evaluate(v.net, v.test_set, {.batch_size = 16});
+  const evaluation views = evaluate(v.net, v.test_set, {.batch_size = 16, .flip = true, .shift = 2});
+  const evaluation shifted = evaluate(v.net, v.test_set, {.batch_size = 16, .shift = 2});
   CHECK(views.plain_accuracy == plain.accuracy);
   CHECK(shifted.plain_accuracy == plain.accuracy);
   // By hand: the image, moved by (2, 2) and (-2, -2), each also mirrored.
-  data::batch_loader loader(test_set, {.batch_size = 40, .shuffle = false, .augment = false});
-  loader.start_epoch(0);
-  data::batch b;
-  REQUIRE(loader.next(b));
-  context ctx{.phase = mode::eval};
   activation sum = xt::zeros<float>({40ul, 2ul, 1ul, 1ul}), unmirrored = sum, view, mirrored, grad;
   for (const int d : {0, 2, -2}) {
-    data::shift_images(b.images, d, d, view);
-    const activation logits = net.forward(view, ctx);
+    data::shift_images(v.all.images, d, d, view);
+    const activation logits = v.net.forward(view, v.ctx);
     unmirrored += logits;
     sum += logits;
     data::mirror_images(view, mirrored);
-    sum += net.forward(mirrored, ctx);
+    sum += v.net.forward(mirrored, v.ctx);
   }
-  const auto six = softmax_cross_entropy(activation(sum / 6.0f), b.labels, grad);
+  const auto six = softmax_cross_entropy(activation(sum / 6.0f), v.all.labels, grad);
   CHECK(views.loss == Approx(six.loss).epsilon(1e-5));
   CHECK(six.correct == std::size_t(std::lround(views.accuracy * 40)));
-  const auto three = softmax_cross_entropy(activation(unmirrored / 3.0f), b.labels, grad);
+  const auto three = softmax_cross_entropy(activation(unmirrored / 3.0f), v.all.labels, grad);
   CHECK(shifted.loss == Approx(three.loss).epsilon(1e-5));
   CHECK(shifted.loss != Approx(plain.loss).epsilon(1e-6));  // the shifted views do change the logits
-  CHECK_THROWS_WITH(evaluate(net, test_set, {.shift = -1}), Catch::Contains("shift must be 0 or more pixels"));
+  CHECK_THROWS_WITH(evaluate(v.net, v.test_set, {.shift = -1}), Catch::Contains("shift must be 0 or more pixels"));
 }

@@ -51,6 +51,25 @@ fs::path write_cifar10(const fs::path& folder) {
   return folder;
 }
 
+// A CIFAR-100 folder in the official layout: train.bin with 48 images and
+// test.bin with 16, each record a coarse label, a fine label and the image.
+fs::path write_cifar100(const fs::path& folder) {
+  fs::create_directories(folder);
+  std::mt19937 rng(12);
+  auto write = [&](const std::string& name, int records) {
+    std::ofstream out(folder / name, std::ios::binary);
+    for (int r = 0; r < records; ++r) {
+      const int fine = int(rng() % 100);
+      out.put(char(fine / 5));
+      out.put(char(fine));
+      for (int p = 0; p < 3072; ++p) out.put(char((fine * 2 + int(rng() % 30)) & 0xFF));
+    }
+  };
+  write("train.bin", 48);
+  write("test.bin", 16);
+  return folder;
+}
+
 struct trainer_runs {
   fs::path root = fixtures::fresh_folder("fault");
   fs::path data = write_cifar10(root / "data");
@@ -159,8 +178,8 @@ TEST_CASE("a run killed at random moments, inside checkpoint writes too, resumes
   // moment a write passes a random size, which lands inside the checkpoint
   // write. After every kill the invariants must hold; a run that finishes
   // must equal the uninterrupted one, and then a new run starts.
-  // NIBBLE_FAULT_KILLS sets the number of kills (the sanitizer build, whose
-  // runs are slower, asks for fewer).
+  // NIBBLE_FAULT_KILLS sets the number of kills (fewer for a quick run, or
+  // for a build whose runs are slower).
   const int wanted = std::getenv("NIBBLE_FAULT_KILLS") ? std::max(3, std::atoi(std::getenv("NIBBLE_FAULT_KILLS"))) : 40;
   const int wanted_in_writes = std::max(2, wanted / 5);
   const fs::path run = t.root / "killed";
@@ -355,4 +374,23 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   r = t.succeeds(t.args(t.root / "paper", 1, {"--recipe", "paper", "--max-batches", "1"}));
   CHECK_THAT(r.output, !Catch::Contains("recipe") && Catch::Contains("optimizer adamw"));
   t.refused(t.args(t.root / "other", 1, {"--recipe", "quick"}), "--recipe");
+}
+
+TEST_CASE("train_cifar100 trains on fine and coarse labels and refuses quantized activations", "[fault]") {
+  trainer_runs t;
+  const fs::path data = write_cifar100(t.root / "cifar100");
+  auto cifar100 = [&](const fs::path& run, std::vector<std::string> extra) {
+    extra.insert(extra.end(), {"--data", data.string()});
+    auto a = t.args(run, 1, extra);
+    a[0] = NIBBLE_CIFAR100_TRAINER;
+    return a;
+  };
+  auto r = t.succeeds(cifar100(t.root / "fine", {}));
+  CHECK_THAT(r.output, Catch::Contains("CIFAR-100 (fine labels)") && Catch::Contains("48 training, 16 test images") &&
+                           Catch::Contains("SimpleResNet4bit, 100 classes"));
+  CHECK_THAT(checkpoint::read(t.root / "fine" / "last.ckpt").network(), Catch::Contains("100 classes"));
+  r = t.succeeds(cifar100(t.root / "coarse", {"--labels", "coarse", "--model", "vgg", "--arithmetic", "bf16"}));
+  CHECK_THAT(r.output, Catch::Contains("CIFAR-100 (coarse labels)") && Catch::Contains("VGG4bit, 20 classes"));
+  t.refused(cifar100(t.root / "other", {"--activations", "4"}), "quantized activations are built into train_cifar10 only");
+  CHECK(!fs::exists(t.root / "other"));
 }
