@@ -1,7 +1,8 @@
 // The trainer program under injected faults: killed at random moments
 // (inside checkpoint writes too), a full disk, read-only folders, and the
 // command-line mistakes a user makes. Each child is the real train_cifar10
-// on a small CIFAR-10 folder this test writes.
+// on a small CIFAR-10 folder this test writes (or train_cifar100, on a
+// CIFAR-100 folder).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
