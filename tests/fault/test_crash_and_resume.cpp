@@ -339,6 +339,7 @@ TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinatio
   t.refused(t.args(t.root / "other", 1, {"--scheme", "pot"}), "pot is built for --model vgg only");
   t.refused(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "percentile", "--activations", "4"}),
             "quantized activations with percentile are not built");
+  t.refused(t.args(t.root / "other", 1, {"--bits", "8", "--activations", "4"}), "W8A4 is not built");
   r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "shift"}));
   CHECK(r.exit_code != 0);
   CHECK(!fs::exists(t.root / "other"));
