@@ -34,40 +34,38 @@ namespace {
 using trained_net = simple_resnet4bit<10, paper_4bit>;  // what --model resnet --bits 4 trains
 constexpr int epochs = 6;
 
-// A CIFAR-10 folder in the official layout: five training files of 16
-// images and a test file of 32, each image a noisy shade of its label.
+// `records` records in the official layout: a random class, its label
+// bytes (`labels`), then the image, a noisy shade of the class (`shade`
+// grey levels apart).
+template <class Labels>
+void write_records(const fs::path& file, int records, int classes, int shade, std::mt19937& rng, Labels labels) {
+  std::ofstream out(file, std::ios::binary);
+  for (int r = 0; r < records; ++r) {
+    const int c = int(rng() % unsigned(classes));
+    for (const int byte : labels(c)) out.put(char(byte));
+    for (int p = 0; p < 3072; ++p) out.put(char((c * shade + int(rng() % 30)) & 0xFF));
+  }
+}
+
+// A CIFAR-10 folder: five training files of 16 images and a test file of 32.
 fs::path write_cifar10(const fs::path& folder) {
   fs::create_directories(folder);
   std::mt19937 rng(11);
-  auto write = [&](const std::string& name, int records) {
-    std::ofstream out(folder / name, std::ios::binary);
-    for (int r = 0; r < records; ++r) {
-      const int label = int(rng() % 10);
-      out.put(char(label));
-      for (int p = 0; p < 3072; ++p) out.put(char((label * 25 + int(rng() % 30)) & 0xFF));
-    }
-  };
-  for (int i = 1; i <= 5; ++i) write("data_batch_" + std::to_string(i) + ".bin", 16);
-  write("test_batch.bin", 32);
+  auto label = [](int c) { return std::vector<int>{c}; };
+  for (int i = 1; i <= 5; ++i)
+    write_records(folder / ("data_batch_" + std::to_string(i) + ".bin"), 16, 10, 25, rng, label);
+  write_records(folder / "test_batch.bin", 32, 10, 25, rng, label);
   return folder;
 }
 
-// A CIFAR-100 folder in the official layout: train.bin with 48 images and
-// test.bin with 16, each record a coarse label, a fine label and the image.
+// A CIFAR-100 folder: train.bin with 48 images and test.bin with 16, each
+// record a coarse label and a fine label before the image.
 fs::path write_cifar100(const fs::path& folder) {
   fs::create_directories(folder);
   std::mt19937 rng(12);
-  auto write = [&](const std::string& name, int records) {
-    std::ofstream out(folder / name, std::ios::binary);
-    for (int r = 0; r < records; ++r) {
-      const int fine = int(rng() % 100);
-      out.put(char(fine / 5));
-      out.put(char(fine));
-      for (int p = 0; p < 3072; ++p) out.put(char((fine * 2 + int(rng() % 30)) & 0xFF));
-    }
-  };
-  write("train.bin", 48);
-  write("test.bin", 16);
+  auto labels = [](int fine) { return std::vector<int>{fine / 5, fine}; };
+  write_records(folder / "train.bin", 48, 100, 2, rng, labels);
+  write_records(folder / "test.bin", 16, 100, 2, rng, labels);
   return folder;
 }
 
@@ -393,6 +391,7 @@ TEST_CASE("train_cifar100 trains on fine and coarse labels and refuses quantized
   CHECK_THAT(checkpoint::read(t.root / "fine" / "last.ckpt").network(), Catch::Contains("100 classes"));
   r = t.succeeds(cifar100(t.root / "coarse", {"--labels", "coarse", "--model", "vgg", "--arithmetic", "bf16"}));
   CHECK_THAT(r.output, Catch::Contains("CIFAR-100 (coarse labels)") && Catch::Contains("VGG4bit, 20 classes"));
-  t.refused(cifar100(t.root / "other", {"--activations", "4"}), "quantized activations are built into train_cifar10 only");
+  t.refused(cifar100(t.root / "other", {"--activations", "4"}),
+            "quantized activations are built into train_cifar10 only");
   CHECK(!fs::exists(t.root / "other"));
 }
