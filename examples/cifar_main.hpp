@@ -44,6 +44,9 @@ struct cifar_cli {
   std::string scheme = "paper";  // train_cifar10 only: one of named_schemes, or the --bits preset
   std::string recipe = "paper";  // cifar_recipes.hpp
   std::string recipe_line;       // the recipe's flags as they ended up, printed at start
+  // Whether the program instantiates networks with quantized activations
+  // (train_cifar100 does not: each network type costs compile time).
+  bool quantized_activations_built = true;
   nibble::train_options train;
 };
 
@@ -57,7 +60,8 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
       ->check(CLI::IsMember({4, 8, 32}))->capture_default_str();
   app.add_option("--activations", c.activations,
                  "Activation bits: 32 keeps them float (the paper's scheme); 8 or 4 quantizes the input of every "
-                 "conv and linear layer to unsigned codes, for integer inference (needs --bits 4 or 8)")
+                 "conv and linear layer to unsigned codes, for integer inference (needs --bits 4 or 8)" +
+                     std::string(c.quantized_activations_built ? "" : "; train_cifar10 only"))
       ->check(CLI::IsMember({4, 8, 32}))->capture_default_str();
   app.add_option("--arithmetic", c.arithmetic,
                  "Convolution products in fp32, or bf16 (AVX512-BF16; fp32 sums) for speed")
@@ -109,6 +113,10 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   add_recipe_option(app, c.recipe);
   app.final_callback([&app, &c] {
     c.recipe_line = apply_recipe(app, c);
+    if (!c.quantized_activations_built && c.activations != 32)
+      throw CLI::ValidationError("--activations", "quantized activations are built into train_cifar10 only (each "
+                                                  "network type costs compile time); this program trains float "
+                                                  "activations");
     if (c.bits == 32 && c.activations != 32)
       throw CLI::ValidationError("--activations", "quantized activations need quantized weights: add --bits 4 or 8");
     if (c.bits == 8 && c.activations == 4)
