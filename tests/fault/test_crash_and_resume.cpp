@@ -2,7 +2,7 @@
 // (inside checkpoint writes too), a full disk, read-only folders, and the
 // command-line mistakes a user makes. Each child is the real train_cifar10
 // on a small CIFAR-10 folder this test writes (or train_cifar100, on a
-// CIFAR-100 folder).
+// CIFAR-100 folder, or cifar_model on what train_cifar10 wrote).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -21,6 +21,7 @@
 #include "../training_fixtures.hpp"
 #include "child_process.hpp"
 #include "nibble/io/checkpoint.hpp"
+#include "nibble/io/model_file.hpp"
 #include "nibble/net/simple_resnet4bit.hpp"
 #include "nibble/quant/presets.hpp"
 #include "nibble/train/metrics.hpp"
@@ -394,4 +395,56 @@ TEST_CASE("train_cifar100 trains on fine and coarse labels and refuses quantized
   t.refused(cifar100(t.root / "other", {"--activations", "4"}),
             "quantized activations are built into train_cifar10 only");
   CHECK(!fs::exists(t.root / "other"));
+}
+
+TEST_CASE("cifar_model exports a trained network, checks it against its checkpoint and classifies images", "[fault]") {
+  trainer_runs t;
+  auto model_tool = [](std::vector<std::string> a) {
+    a.insert(a.begin(), NIBBLE_MODEL_TOOL);
+    return a;
+  };
+  // VGG4bit W4A8: an integer network, which the C header can also hold.
+  const fs::path run = t.root / "w4a8", ckpt = run / "last.ckpt";
+  t.succeeds(t.args(run, 1, {"--model", "vgg", "--activations", "8"}));
+  const fs::path model = t.root / "w4a8.nibble", header = t.root / "w4a8.h";
+  auto r = t.succeeds(model_tool(
+      {"export", "--checkpoint", ckpt.string(), "--output", model.string(), "--c-header", header.string()}));
+  CHECK_THAT(r.output, Catch::Contains("VGG4bit") && Catch::Contains("C99 header, prefix w4a8"));
+  CHECK_THAT(model_file::read(model).network(), Catch::Contains("10 classes"));
+  CHECK_THAT(fixtures::file_text(header), Catch::Contains("w4a8_"));
+
+  // The deployed integer network gives the trained network's logits, bit for bit.
+  r = t.succeeds(model_tool({"evaluate", model.string(), "--data", t.data.string(), "--checkpoint", ckpt.string()}));
+  CHECK_THAT(r.output, Catch::Contains("images/s") && Catch::Contains("of 32 images)") &&
+                           Catch::Contains("same top-1 on 32 of 32 images, all logits bit for bit equal on 32,"));
+
+  // A 32x32 binary PPM of the test file's first image.
+  const std::string planes = fixtures::file_text(t.data / "test_batch.bin").substr(1, 3072);
+  const fs::path image = t.root / "first.ppm";
+  {
+    std::ofstream out(image, std::ios::binary);
+    out << "P6\n# a comment\n32 32\n255\n";
+    for (int p = 0; p < 1024; ++p)
+      for (int c = 0; c < 3; ++c) out.put(planes[std::size_t(c * 1024 + p)]);
+  }
+  r = t.succeeds(model_tool({"classify", model.string(), image.string()}));
+  CHECK_THAT(r.output, Catch::Contains(image.string() + ":  ") && Catch::Contains("%  "));
+
+  // What it cannot do, it says.
+  std::ofstream(t.root / "wide.ppm", std::ios::binary) << "P6 64 32 255\n";
+  t.refused(model_tool({"classify", model.string(), (t.root / "wide.ppm").string()}),
+            "is not a binary PPM (P6) of 32x32 pixels with maxval 255");
+  const fs::path resnet_run = t.root / "resnet";
+  t.succeeds(t.args(resnet_run, 1, {"--max-batches", "1"}));
+  t.refused(model_tool({"export", "--checkpoint", (resnet_run / "last.ckpt").string(), "--output",
+                        (t.root / "resnet.nibble").string(), "--c-header", (t.root / "resnet.h").string()}),
+            "cannot be exported as a C header");
+  std::string damaged = fixtures::file_text(model);
+  damaged[damaged.size() / 2] ^= 0x10;
+  std::ofstream(t.root / "damaged.nibble", std::ios::binary) << damaged;
+  const auto d = t.run(model_tool({"evaluate", (t.root / "damaged.nibble").string(), "--data", t.data.string()}));
+  INFO(d.output);
+  CHECK(d.exit_code != 0);
+  CHECK_THAT(d.output, Catch::StartsWith("error: "));
+  CHECK(d.output.size() < 500);
 }
