@@ -1,6 +1,8 @@
 #!/bin/sh
 # Every test nibble has, from a clean clone on Debian 12 (what .ci/run runs):
-#   1. g++ 12, -march=native: the whole test suite (build/);
+#   1. g++ 12, -march=native: the whole test suite (build-tests/: a build of
+#      its own, since it compiles the example programs at -O2, which a
+#      training build should not);
 #   2. clang 19 with AddressSanitizer and UndefinedBehaviorSanitizer, baseline
 #      x86-64 (the portable kernels): the library's test suite again
 #      (build-sanitize/). The example programs, and the fault tests that run
@@ -18,9 +20,9 @@ stage "setup"
 scripts/setup-debian.sh --tests
 
 stage "g++: build and test"
-cmake -S . -B build -DNIBBLE_NATIVE=ON
-cmake --build build -j2
-ctest --test-dir build --output-on-failure -j2
+cmake -S . -B build-tests -DNIBBLE_NATIVE=ON -DNIBBLE_EXAMPLES_OPTIMIZATION=-O2
+cmake --build build-tests -j2
+ctest --test-dir build-tests --output-on-failure -j2
 
 stage "clang 19 with sanitizers: build and test"
 cmake -S . -B build-sanitize -DCMAKE_CXX_COMPILER=clang++-19 -DNIBBLE_SANITIZE=ON -DNIBBLE_BUILD_FUZZERS=ON \
