@@ -48,7 +48,8 @@ namespace {
 using namespace nibble;
 
 // f.template operator()<Trained, CHeader>(label) for every network the CIFAR
-// trainers build, until one returns true. Returns whether one did. CHeader
+// trainers build from --model, --bits, --activations and --arithmetic (not
+// train_cifar10's other --scheme values), until one returns true. Returns whether one did. CHeader
 // says whether the network can be exported as a C header (quantized
 // weights, no residual blocks).
 template <class F>
@@ -74,14 +75,15 @@ bool for_some_cifar_network(F&& f) {
   };
   return by_classes.template operator()<10>() || by_integer.template operator()<10, w4a8>() ||
          by_integer.template operator()<10, w4a4>() || by_integer.template operator()<10, w8a8>() ||
-         by_classes.template operator()<100>();
+         by_classes.template operator()<100>() || by_classes.template operator()<20>();
 }
 
 [[noreturn]] void unknown_network(const std::string& what, const std::string& description) {
   const auto end = description.find('\n');
   throw std::runtime_error(what + " holds a network this program was not built for (" + description.substr(0, end) +
-                           "); it knows VGG4bit and SimpleResNet4bit with 10 or 100 classes, 4-, 8- or 32-bit "
-                           "weights, fp32 or bf16 arithmetic, and VGG4bit for CIFAR-10 with W4A8, W4A4 or W8A8");
+                           "); it knows VGG4bit and SimpleResNet4bit with 10, 20 (CIFAR-100's coarse labels) or "
+                           "100 classes, 4-, 8- or 32-bit weights, fp32 or bf16 arithmetic, and VGG4bit for "
+                           "CIFAR-10 with W4A8, W4A4 or W8A8");
 }
 
 int export_model(const std::filesystem::path& checkpoint_file, const std::filesystem::path& output,
@@ -198,7 +200,9 @@ int evaluate_model(const std::filesystem::path& model_path, const std::string& d
     }
     constexpr std::size_t classes = Trained::output_shape::channels;
     const auto test = classes == 10 ? data::read_cifar10(data_dir, data::split::test)
-                                    : data::read_cifar100(data_dir, data::split::test);
+                                    : data::read_cifar100(data_dir, data::split::test,
+                                                          classes == 20 ? data::cifar100_labels::coarse
+                                                                        : data::cifar100_labels::fine);
     fmt::print("{}: {}, {}\n  {} bytes ({:.2f} MB)\n", model_path.string(), label, describe_network<Deployed>().summary,
                m.size(), double(m.size()) / 1e6);
     const evaluation e = evaluate_deployed<Trained>(*deployed, trained.get(), test, batch_size);

@@ -377,7 +377,8 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   t.refused(t.args(t.root / "other", 1, {"--recipe", "quick"}), "--recipe");
 }
 
-TEST_CASE("train_cifar100 trains on fine and coarse labels and refuses quantized activations", "[fault]") {
+TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model deploys, and refuses quantized activations",
+          "[fault]") {
   trainer_runs t;
   const fs::path data = write_cifar100(t.root / "cifar100");
   auto cifar100 = [&](const fs::path& run, std::vector<std::string> extra) {
@@ -392,6 +393,13 @@ TEST_CASE("train_cifar100 trains on fine and coarse labels and refuses quantized
   CHECK_THAT(checkpoint::read(t.root / "fine" / "last.ckpt").network(), Catch::Contains("100 classes"));
   r = t.succeeds(cifar100(t.root / "coarse", {"--labels", "coarse", "--model", "vgg", "--arithmetic", "bf16"}));
   CHECK_THAT(r.output, Catch::Contains("CIFAR-100 (coarse labels)") && Catch::Contains("VGG4bit, 20 classes"));
+  // cifar_model exports the 20-class network and tests it on the coarse labels.
+  const std::string coarse_checkpoint = (t.root / "coarse" / "last.ckpt").string(),
+                    coarse_model = (t.root / "coarse.nibble").string();
+  r = t.succeeds({NIBBLE_MODEL_TOOL, "export", "--checkpoint", coarse_checkpoint, "--output", coarse_model});
+  CHECK_THAT(r.output, Catch::Contains("coarse.nibble: VGG4bit"));
+  r = t.succeeds({NIBBLE_MODEL_TOOL, "evaluate", coarse_model, "--data", data.string(), "--checkpoint", coarse_checkpoint});
+  CHECK_THAT(r.output, Catch::Contains("of 16 images)") && Catch::Contains("same top-1 on "));
   t.refused(cifar100(t.root / "other", {"--activations", "4"}),
             "quantized activations are built into train_cifar10 only");
   CHECK(!fs::exists(t.root / "other"));
