@@ -49,9 +49,9 @@ using namespace nibble;
 
 // f.template operator()<Trained, CHeader>(label) for every network the CIFAR
 // trainers build from --model, --bits, --activations and --arithmetic (not
-// train_cifar10's other --scheme values), until one returns true. Returns whether one did. CHeader
-// says whether the network can be exported as a C header (quantized
-// weights, no residual blocks).
+// train_cifar10's other --scheme values), until one returns true. Returns
+// whether one did. CHeader says whether the network can be exported as a C
+// header (quantized weights, no residual blocks).
 template <class F>
 bool for_some_cifar_network(F&& f) {
   auto by_scheme = [&]<std::size_t Classes, class S>() {
