@@ -38,6 +38,7 @@
 #include <nibble/io/model_file.hpp>
 #include <nibble/kernels/parallel.hpp>
 #include <nibble/net/describe.hpp>
+#include <nibble/net/fast_vgg.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
@@ -55,6 +56,8 @@ using namespace nibble;
 template <class F>
 bool for_some_cifar_network(F&& f) {
   auto by_scheme = [&]<std::size_t Classes, class S>() {
+    if constexpr (Classes == 10)  // FastVGG: train_cifar10 only
+      if (f.template operator()<fast_vgg<Classes, S>, S::quantized>("FastVGG")) return true;
     return f.template operator()<vgg4bit<Classes, S>, S::quantized>("VGG4bit") ||
            f.template operator()<simple_resnet4bit<Classes, S>, false>("SimpleResNet4bit");
   };
@@ -82,8 +85,8 @@ bool for_some_cifar_network(F&& f) {
   const auto end = description.find('\n');
   throw std::runtime_error(what + " holds a network this program was not built for (" + description.substr(0, end) +
                            "); it knows VGG4bit and SimpleResNet4bit with 10, 20 (CIFAR-100's coarse labels) or "
-                           "100 classes, 4-, 8- or 32-bit weights, fp32 or bf16 arithmetic, and VGG4bit for "
-                           "CIFAR-10 with W4A8, W4A4 or W8A8");
+                           "100 classes, 4-, 8- or 32-bit weights, fp32 or bf16 arithmetic, VGG4bit for CIFAR-10 "
+                           "with W4A8, W4A4 or W8A8, and FastVGG for CIFAR-10 with 4-, 8- or 32-bit weights");
 }
 
 int export_model(const std::filesystem::path& checkpoint_file, const std::filesystem::path& output,

@@ -7,6 +7,7 @@ int main(int argc, char** argv) {
   cifar_cli c;
   std::string labels = "fine";
   c.quantized_activations_built = false;
+  c.fast_vgg_built = false;
   add_common_options(app, c, "data/cifar-100-binary");
   app.add_option("--labels", labels, "fine (100 classes) or coarse (20 classes)")
       ->check(CLI::IsMember({"fine", "coarse"}))->capture_default_str();

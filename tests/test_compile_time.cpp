@@ -15,6 +15,7 @@
 #include <nibble/net/residual.hpp>
 #include <nibble/net/sequential.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
+#include <nibble/net/fast_vgg.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
 
@@ -139,6 +140,8 @@ static_assert(valid_model<vgg4bit<10, paper_4bit>>::value);
 static_assert(valid_model<vgg4bit<100, int8_scheme>>::value);
 static_assert(valid_model<simple_resnet4bit<10, paper_4bit>>::value);
 static_assert(valid_model<simple_resnet4bit<10, f32>>::value);
+static_assert(valid_model<fast_vgg<10, paper_4bit>>::value);
+static_assert(valid_model<fast_vgg<10, f32>>::value);
 
 // A network reads what its first layer reads: floats, or the u8 codes of
 // a deployed integer layer that takes codes; it always writes floats.
@@ -178,6 +181,12 @@ static_assert(vgg4bit<100, paper_4bit>::parameter_count == 3297188);
 static_assert(vgg4bit<100, paper_4bit>::parameter_count == 3251018 + 90 * 513);
 static_assert(vgg4bit<10, f32>::parameter_count == 3251018);  // the scheme changes no count
 static_assert(simple_resnet4bit<10, paper_4bit>::parameter_count == 75530);
+// FastVGG: the stem (3·9·32 weights, 32 biases, 64 batch-norm parameters),
+// 32 → 64 and 64 → 64, 64 → 256, three of 256 → 256, and 256 → 10.
+static_assert(fast_vgg<10, paper_4bit>::parameter_count ==
+              (27 * 32 + 96) + (288 * 64 + 192) + (576 * 64 + 192) + (576 * 256 + 768) + 3 * (2304 * 256 + 768) +
+                  (256 * 10 + 10));
+static_assert(fast_vgg<10, paper_4bit>::parameter_count == 1979210);
 
 static_assert(conv2d<64, 3, paper_4bit>::bind<shape<3, 32, 32>>::parameter_count == 64 * 27 + 64);
 static_assert(linear<10, f32>::bind<shape<512, 1, 1>>::parameter_count == 5130);
@@ -193,6 +202,9 @@ static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::output_shape, shape<10, 1,
 static_assert(std::is_same_v<vgg4bit<100, paper_4bit>::output_shape, shape<100, 1, 1>>);
 static_assert(std::is_same_v<simple_resnet4bit<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
 static_assert(vgg4bit<10, paper_4bit>::size == 20);  // batch_norm_relu counts as one layer
+// The 4x4 map of the last stage pooled to one value per channel.
+static_assert(std::is_same_v<fast_vgg<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
+static_assert(fast_vgg<10, paper_4bit>::size == 20);
 static_assert(simple_resnet4bit<10, paper_4bit>::size == 14);
 
 static_assert(std::is_same_v<conv2d<8, 3, f32>::bind<shape<3, 32, 32>>::output_shape, shape<8, 32, 32>>);

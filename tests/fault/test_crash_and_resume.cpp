@@ -344,6 +344,29 @@ TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinatio
   CHECK(!fs::exists(t.root / "other"));
 }
 
+TEST_CASE("the trainer's --model fast-vgg trains FastVGG, with float activations only, which cifar_model deploys",
+          "[fault]") {
+  trainer_runs t;
+  const fs::path run = t.root / "run";
+  auto r = t.succeeds(t.args(run, 1, {"--model", "fast-vgg", "--bits", "8", "--arithmetic", "bf16", "--max-batches", "2"}));
+  CHECK_THAT(r.output, Catch::Contains("network: FastVGG, 10 classes, 8-bit weights") &&
+                           Catch::Contains("1,979,210 parameters"));
+  CHECK_THAT(checkpoint::read(run / "last.ckpt").network(), Catch::Contains("max_pool2d 4x4"));
+  CHECK(metrics_rows(run / "metrics.csv").size() == 1);
+  // cifar_model exports it, with a C header, and tests the deployed network against the checkpoint.
+  const std::string ckpt = (run / "last.ckpt").string(), model = (t.root / "fast.nibble").string();
+  r = t.succeeds({NIBBLE_MODEL_TOOL, "export", "--checkpoint", ckpt, "--output", model, "--c-header",
+                  (t.root / "fast.h").string()});
+  CHECK_THAT(r.output, Catch::Contains("fast.nibble: FastVGG") && Catch::Contains("C99 header"));
+  r = t.succeeds({NIBBLE_MODEL_TOOL, "evaluate", model, "--data", t.data.string(), "--checkpoint", ckpt});
+  CHECK_THAT(r.output, Catch::Contains("of 32 images)") && Catch::Contains("same top-1 on "));
+  t.refused(t.args(t.root / "other", 1, {"--model", "fast-vgg", "--activations", "8"}),
+            "FastVGG is built with float activations only");
+  t.refused(t.args(t.root / "other", 1, {"--model", "fast-vgg", "--scheme", "lsq"}),
+            "lsq is built for --model vgg only");
+  CHECK(!fs::exists(t.root / "other"));
+}
+
 TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, and prints them", "[fault]") {
   trainer_runs t;
   const fs::path run = t.root / "run";
@@ -377,7 +400,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   t.refused(t.args(t.root / "other", 1, {"--recipe", "quick"}), "--recipe");
 }
 
-TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model deploys, and refuses quantized activations",
+TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model deploys, and refuses what it does not build",
           "[fault]") {
   trainer_runs t;
   const fs::path data = write_cifar100(t.root / "cifar100");
@@ -402,6 +425,7 @@ TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model de
   CHECK_THAT(r.output, Catch::Contains("of 16 images)") && Catch::Contains("same top-1 on "));
   t.refused(cifar100(t.root / "other", {"--activations", "4"}),
             "quantized activations are built into train_cifar10 only");
+  t.refused(cifar100(t.root / "other", {"--model", "fast-vgg"}), "FastVGG is built into train_cifar10 only");
   CHECK(!fs::exists(t.root / "other"));
 }
 
