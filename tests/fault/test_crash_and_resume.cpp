@@ -373,7 +373,8 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   // The test's own --epochs and --batch-size are given, so they win.
   auto r = t.succeeds(
       t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2"}));
-  CHECK_THAT(r.output, Catch::Contains("recipe fast: --epochs 2 (given), --batch-size 16 (given), --optimizer sgd, "
+  CHECK_THAT(r.output, Catch::Contains("recipe fast: --model resnet (given), --epochs 2 (given), --batch-size 16 "
+                                       "(given), --optimizer sgd, "
                                        "--momentum 0.9, --nesterov true, --weight-decay 0.0005, --schedule one-cycle, "
                                        "--lr 0.05 (given)") &&
                            Catch::Contains("--label-smoothing 0.1, --test-flip true") &&
@@ -393,6 +394,14 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   CHECK_FALSE(saved.run().weight_average.empty());
   CHECK_THAT(fixtures::lines(fixtures::file_text(run / "metrics.csv"))[0],
              Catch::EndsWith("average_test_loss,average_test_accuracy"));
+
+  // Without --model, the recipe trains FastVGG.
+  auto no_model = t.args(t.root / "fast-vgg", 1, {"--recipe", "fast", "--max-batches", "1"});
+  const auto model_flag = std::find(no_model.begin(), no_model.end(), "--model");
+  no_model.erase(model_flag, model_flag + 2);
+  r = t.succeeds(no_model);
+  CHECK_THAT(r.output, Catch::Contains("recipe fast: --model fast-vgg, --epochs 1 (given)") &&
+                           Catch::Contains("network: FastVGG"));
 
   // The paper recipe is the flags' defaults: nothing is printed or changed.
   r = t.succeeds(t.args(t.root / "paper", 1, {"--recipe", "paper", "--max-batches", "1"}));
