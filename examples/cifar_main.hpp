@@ -88,6 +88,14 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
       ->check(finite_number(0, false, 0.99))->capture_default_str();
   app.add_option("--label-smoothing", t.label_smoothing, "Mix this much of a uniform target into the labels")
       ->check(finite_number(0, true, 0.99))->capture_default_str();
+  app.add_option("--pad", t.augment.pad,
+                 "Random-crop padding in pixels: training images are cropped from the image padded with black (0: no "
+                 "crops)")
+      ->check(CLI::Range(0, 16))->capture_default_str();
+  app.add_option("--cutout", t.augment.cutout,
+                 "Mask a square this many pixels wide at a random place of each training image with the mean "
+                 "colour (cutout; 0: none)")
+      ->check(CLI::Range(0, 32))->capture_default_str();
   app.add_flag("--test-flip", t.test_flip, "Test on each image and its mirror image, averaging the two");
   app.add_option("--test-shift", t.test_shift,
                  "Also test on each image shifted by this many pixels diagonally both ways (borders reflected), "

@@ -355,3 +355,70 @@ TEST_CASE("shift_images moves every plane, reflecting at the border, and refuses
   CHECK_THROWS_WITH(shift_images(in, 3, 0, out), Catch::Contains("cannot shift 3x4 images by (3, 0)"));
   CHECK_THROWS_WITH(shift_images(in, 0, -4, out), Catch::Contains("cannot shift 3x4 images by (0, -4)"));
 }
+
+TEST_CASE("cutout masks one square inside the image with the mean colour, anywhere it fits", "[data][augment]") {
+  // Without crop or flip, the output is the plain image but for one
+  // side x side square of zeros (the mean colour once normalised).
+  const auto src = known_image();
+  std::vector<float> plain(floats), out(floats);
+  normalise_image(src.data(), plain.data());
+  const int cut = 8;
+  std::mt19937_64 rng(31);
+  std::set<std::pair<int, int>> corners;
+  for (int draw = 0; draw < 3000; ++draw) {
+    augment_image(src.data(), out.data(), augmentation{0, false, cut}, rng);
+    int top = side, left = side, masked = 0;
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < side; ++y)
+        for (int x = 0; x < side; ++x) {
+          const std::size_t i = std::size_t((c * side + y) * side + x);
+          if (out[i] == 0.0f && plain[i] != 0.0f) {
+            ++masked;
+            top = std::min(top, y);
+            left = std::min(left, x);
+          } else {
+            REQUIRE(out[i] == plain[i]);
+          }
+        }
+    REQUIRE(masked == 3 * cut * cut);  // the whole square, in every channel, and nothing else
+    REQUIRE(top + cut <= side);
+    REQUIRE(left + cut <= side);
+    for (int c = 0; c < 3; ++c)
+      for (int y = top; y < top + cut; ++y)
+        for (int x = left; x < left + cut; ++x) REQUIRE(out[std::size_t((c * side + y) * side + x)] == 0.0f);
+    corners.insert({top, left});
+  }
+  // 25 x 25 places, 3000 draws: each is missed with probability (1 - 1/625)^3000 < 1 %.
+  CHECK(corners.size() > 600);
+  CHECK(corners.count({0, 0}) + corners.count({side - cut, side - cut}) > 0);
+}
+
+TEST_CASE("cutout leaves the crop and mirror of the same draws alone", "[data][augment]") {
+  // The crop and mirror are drawn first, so with cutout the output agrees
+  // with the one without it everywhere outside the square.
+  const auto src = known_image();
+  std::vector<float> with(floats), without(floats);
+  std::mt19937_64 rng_with(8), rng_without(8);
+  for (int draw = 0; draw < 200; ++draw) {
+    augment_image(src.data(), with.data(), augmentation{4, true, 6}, rng_with);
+    augment_image(src.data(), without.data(), augmentation{4, true, 0}, rng_without);
+    rng_without.discard(2);  // the square's two draws
+    int differ = 0;
+    for (std::size_t i = 0; i < floats; ++i)
+      if (with[i] != without[i]) {
+        REQUIRE(with[i] == 0.0f);
+        ++differ;
+      }
+    REQUIRE(differ <= 3 * 6 * 6);
+  }
+}
+
+TEST_CASE("a cutout square larger than the image, or negative, is rejected", "[data][augment]") {
+  const auto src = known_image();
+  std::vector<float> out(floats);
+  std::mt19937_64 rng(1);
+  augment_image(src.data(), out.data(), augmentation{0, false, side}, rng);  // the whole image: allowed
+  for (int c = 0; c < 3; ++c) CHECK(out[std::size_t(c * 1024 + 517)] == 0.0f);
+  CHECK_THROWS_AS(augment_image(src.data(), out.data(), augmentation{0, false, side + 1}, rng), std::invalid_argument);
+  CHECK_THROWS_AS(augment_image(src.data(), out.data(), augmentation{0, false, -1}, rng), std::invalid_argument);
+}

@@ -495,6 +495,26 @@ TEST_CASE("train takes float datasets of any shape and records what differs from
   CHECK(augmentation);
 }
 
+TEST_CASE("run settings name cutout only when it is used, so older checkpoints still resume", "[trainer]") {
+  data::dataset d;
+  d.shape = data::cifar_image;
+  d.classes = 10;
+  d.norm = data::cifar_normalisation();
+  d.labels = {0, 1};
+  d.pixels.assign(2 * data::cifar_image_bytes, 7);
+  const auto augmentation_of = [&](const train_options& o) -> std::string {
+    for (const auto& [key, value] : run_settings(o, adamw{}, d, 1))
+      if (key == "augmentation") return value;
+    return "(not recorded)";
+  };
+  train_options o;
+  CHECK(augmentation_of(o) == "(not recorded)");  // the pad-4 crop and flip every older run used
+  o.augment.cutout = 8;
+  CHECK(augmentation_of(o) == "pad 4, flip yes, cutout 8");
+  o.augment = {2, false};
+  CHECK(augmentation_of(o) == "pad 2, flip no");
+}
+
 TEST_CASE("evaluate with shift and flip averages the logits of six views of each image", "[trainer]") {
   view_check v;
   const evaluation plain = evaluate(v.net, v.test_set, {.batch_size = 16});

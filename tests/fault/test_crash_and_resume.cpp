@@ -284,6 +284,9 @@ TEST_CASE("the trainer program refuses mistakes with short messages and a non-ze
   r = t.run(t.args(run, 1, {"--weight-decay", "-1"}));
   CHECK(r.exit_code != 0);
   CHECK(r.output.size() < 200);  // no 309-digit range
+  r = t.run(t.args(run, 1, {"--cutout", "33"}));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("--cutout"));
   r = t.run(t.args(run, 1, {"--batch-size", "1000"}));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("batch size 1000 is larger than the training set (80 images)"));
@@ -372,7 +375,8 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   const fs::path run = t.root / "run";
   // The test's own --epochs and --batch-size are given, so they win.
   auto r = t.succeeds(
-      t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2"}));
+      t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2", "--pad",
+                      "2", "--cutout", "5"}));
   CHECK_THAT(r.output, Catch::Contains("recipe fast: --model resnet (given), --epochs 2 (given), --batch-size 16 "
                                        "(given), --optimizer sgd, "
                                        "--momentum 0.9, --nesterov true, --weight-decay 0.0005, --schedule one-cycle, "
@@ -391,6 +395,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   CHECK(settings["grad_clip"] == "0");
   CHECK(settings["label_smoothing"] == "0.1");
   CHECK(settings["weight_average"] == "0.9");
+  CHECK(settings["augmentation"] == "pad 2, flip yes, cutout 5");
   CHECK_FALSE(saved.run().weight_average.empty());
   CHECK_THAT(fixtures::lines(fixtures::file_text(run / "metrics.csv"))[0],
              Catch::EndsWith("average_test_loss,average_test_accuracy"));

@@ -1,7 +1,7 @@
 #pragma once
 // Per-image preparation: samples -> normalised floats, optionally with the
-// standard training augmentation (zero-padded random crop + mirror), for
-// images of any shape.
+// standard training augmentation (zero-padded random crop + mirror, and
+// optionally cutout), for images of any shape.
 
 #include <algorithm>
 #include <cstddef>
@@ -19,11 +19,14 @@
 namespace nibble::data {
 
 // Random crop of H x W out of the image zero-padded by `pad` on every side,
-// then a horizontal flip with probability 1/2 when `flip` is set.
-// {0, false} leaves images as they are.
+// then a horizontal flip with probability 1/2 when `flip` is set, then, when
+// `cutout` > 0, a cutout x cutout square at a random place inside the image
+// set to the mean colour (0 once normalised), as DeVries and Taylor's cutout
+// masks the normalised image. {0, false} leaves images as they are.
 struct augmentation {
   int pad = 4;
   bool flip = true;
+  int cutout = 0;  // side of the masked square in pixels; 0: none
   friend bool operator==(const augmentation&, const augmentation&) = default;
 };
 
@@ -73,6 +76,9 @@ class image_preparation {
   void augment(const Sample* src, float* dst, const augmentation& aug, std::mt19937_64& rng) const {
     if (aug.pad < 0)
       throw std::invalid_argument("nibble::data: augmentation pad must be >= 0, got " + std::to_string(aug.pad));
+    if (aug.cutout < 0 || std::size_t(aug.cutout) > std::min(shape_.height, shape_.width))
+      throw std::invalid_argument("nibble::data: a cutout square of " + std::to_string(aug.cutout) +
+                                  " pixels does not fit " + shape_.text() + " images");
     const auto span = static_cast<std::uint64_t>(2 * aug.pad + 1);
     // The crop offset in padded coordinates is in [0, 2*pad]; `dy`/`dx` are the
     // same offset relative to the image, so output (y, x) reads (y+dy, x+dx).
@@ -106,6 +112,18 @@ class image_preparation {
         }
         std::fill(out + x_end, out + width, zero);
       }
+    }
+    // Drawn last and only when asked for, so runs without cutout see the
+    // same random stream as before it existed.
+    if (aug.cutout > 0) {
+      const int side = aug.cutout;
+      const int top = static_cast<int>(detail::uniform_below(rng, std::uint64_t(height - side + 1)));
+      const int left = static_cast<int>(detail::uniform_below(rng, std::uint64_t(width - side + 1)));
+      for (std::size_t c = 0; c < shape_.channels; ++c)
+        for (int y = top; y < top + side; ++y) {
+          float* row = dst + c * shape_.plane() + std::size_t(y * width);
+          std::fill(row + left, row + left + side, 0.0f);
+        }
     }
   }
 

@@ -79,6 +79,7 @@ inline void validate(const train_options& o, std::size_t training_images) {
   require(o.weight_average >= 0 && o.weight_average < 1, "the weight average's decay must lie in [0, 1)",
           double(o.weight_average));
   require(o.augment.pad >= 0, "the augmentation pad must be 0 or more pixels", double(o.augment.pad));
+  require(o.augment.cutout >= 0, "the cutout square must be 0 or more pixels wide", double(o.augment.cutout));
   require(o.test_shift >= 0, "the test-time shift must be 0 or more pixels", double(o.test_shift));
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite contradict each other: resume continues the earlier run, "

@@ -28,7 +28,7 @@ inline bool setting_may_change(const std::string& key) { return key == "epochs" 
 
 // Settings added after checkpoints were first written are recorded only when
 // they differ from what those runs did (CIFAR images, their statistics, the
-// pad-4 crop and flip), so that older checkpoints still resume.
+// pad-4 crop and flip without cutout), so that older checkpoints still resume.
 template <class Optimizer, class Sample>
 setting_list run_settings(const train_options& o, const Optimizer& opt, const data::basic_dataset<Sample>& train_set,
                           int threads) {
@@ -52,7 +52,8 @@ setting_list run_settings(const train_options& o, const Optimizer& opt, const da
   add("seed", std::to_string(o.seed));
   add("max_batches", std::to_string(o.max_batches));
   if (o.augment != data::augmentation{})
-    add("augmentation", fmt::format("pad {}, flip {}", o.augment.pad, o.augment.flip ? "yes" : "no"));
+    add("augmentation", fmt::format("pad {}, flip {}{}", o.augment.pad, o.augment.flip ? "yes" : "no",
+                                    o.augment.cutout > 0 ? fmt::format(", cutout {}", o.augment.cutout) : ""));
   if (!std::is_same_v<Sample, std::uint8_t>) add("samples", "float");
   if (train_set.shape != data::cifar_image) add("image_shape", train_set.shape.text());
   if (train_set.norm != data::cifar_normalisation())
