@@ -96,6 +96,8 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
                  "Mask a square this many pixels wide at a random place of each training image with the mean "
                  "colour (cutout; 0: none)")
       ->check(CLI::Range(0, 32))->capture_default_str();
+  app.add_flag("--alternate-flip", t.augment.alternate_flip,
+               "Mirror each training image in every other epoch (from a random first one) instead of at random");
   app.add_flag("--test-flip", t.test_flip, "Test on each image and its mirror image, averaging the two");
   app.add_option("--test-shift", t.test_shift,
                  "Also test on each image shifted by this many pixels diagonally both ways (borders reflected), "

@@ -422,3 +422,30 @@ TEST_CASE("a cutout square larger than the image, or negative, is rejected", "[d
   CHECK_THROWS_AS(augment_image(src.data(), out.data(), augmentation{0, false, side + 1}, rng), std::invalid_argument);
   CHECK_THROWS_AS(augment_image(src.data(), out.data(), augmentation{0, false, -1}, rng), std::invalid_argument);
 }
+
+TEST_CASE("a mirror given to augment replaces the drawn one and leaves the crop and the draws alone", "[data][augment]") {
+  const auto src = known_image();
+  const auto row_reversed = [](const std::vector<float>& img) {
+    std::vector<float> out(img.size());
+    for (std::size_t r = 0; r < img.size() / side; ++r)
+      std::reverse_copy(img.begin() + r * side, img.begin() + (r + 1) * side, out.begin() + r * side);
+    return out;
+  };
+  const image_preparation<std::uint8_t> prepare(cifar_image, cifar_normalisation());
+  std::vector<float> mirrored(floats), plain(floats);
+  std::mt19937_64 rng(42);
+  for (int draw = 0; draw < 50; ++draw) {
+    std::mt19937_64 a = rng, b = rng;
+    prepare.augment(src.data(), mirrored.data(), augmentation{4, true}, a, true);
+    prepare.augment(src.data(), plain.data(), augmentation{4, true}, b, false);
+    REQUIRE(a == b);  // the same draws were made
+    REQUIRE(close(mirrored.data(), row_reversed(plain).data(), floats));
+    REQUIRE_FALSE(close(mirrored.data(), plain.data(), floats));
+    // Without flip a given mirror is ignored, as flip ignores nothing else.
+    std::mt19937_64 c = rng, d = rng;
+    prepare.augment(src.data(), mirrored.data(), augmentation{4, false}, c, true);
+    prepare.augment(src.data(), plain.data(), augmentation{4, false}, d);
+    REQUIRE(mirrored == plain);
+    rng = a;
+  }
+}

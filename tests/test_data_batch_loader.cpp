@@ -260,3 +260,45 @@ TEST_CASE("a float dataset of any shape is batched and normalised like a byte on
   CHECK(b.images.shape(3) == 4);
   CHECK(std::set<std::int32_t>(b.labels.begin(), b.labels.end()).size() == 3);
 }
+
+TEST_CASE("alternating flips mirror each image in every other epoch, from a random first one", "[data][loader]") {
+  // Channels 0 and 1 give the index as in indexed_dataset; channel 2 rises
+  // along each row, so a mirrored image shows its high end at column 0.
+  dataset d = indexed_dataset(300);
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    std::uint8_t* plane = d.pixels.data() + i * cifar_image_bytes + 2048;
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) plane[y * 32 + x] = static_cast<std::uint8_t>(10 + 5 * x);
+  }
+  const auto mirrors = [&](bool alternate, std::uint64_t seed) {
+    batch_loader loader(d, {.batch_size = 64, .aug = {0, true, 0, alternate}, .seed = seed});
+    std::vector<std::vector<bool>> by_epoch;  // [epoch][image]
+    for (std::uint64_t epoch = 0; epoch < 4; ++epoch) {
+      std::vector<bool> mirrored(d.size());
+      for (const batch& b : epoch_batches(loader, epoch))
+        for (std::size_t k = 0; k < b.size(); ++k) {
+          const int left = byte_of(b.images(k, 2, 16, 0), 2);
+          REQUIRE((left == 10 || left == 10 + 5 * 31));
+          mirrored[index_of(b, k)] = left != 10;
+        }
+      by_epoch.push_back(mirrored);
+    }
+    return by_epoch;
+  };
+  const auto alternating = mirrors(true, 5);
+  std::size_t first_mirrored = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    first_mirrored += alternating[0][i];
+    for (std::size_t epoch = 1; epoch < 4; ++epoch) REQUIRE(alternating[epoch][i] != alternating[epoch - 1][i]);
+  }
+  CHECK(first_mirrored > d.size() / 3);  // a random half, not all or none
+  CHECK(first_mirrored < 2 * d.size() / 3);
+  CHECK(mirrors(true, 6)[0] != alternating[0]);  // the first epoch's choice follows the seed
+  CHECK(mirrors(true, 5) == alternating);        // and only the seed
+
+  // Random flips, for contrast: some images keep their side from one epoch to the next.
+  const auto random = mirrors(false, 5);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) kept += random[1][i] == random[0][i];
+  CHECK(kept > d.size() / 4);
+}

@@ -495,7 +495,7 @@ TEST_CASE("train takes float datasets of any shape and records what differs from
   CHECK(augmentation);
 }
 
-TEST_CASE("run settings name cutout only when it is used, so older checkpoints still resume", "[trainer]") {
+TEST_CASE("run settings name cutout and alternating flips only when used, so older checkpoints still resume", "[trainer]") {
   data::dataset d;
   d.shape = data::cifar_image;
   d.classes = 10;
@@ -511,6 +511,8 @@ TEST_CASE("run settings name cutout only when it is used, so older checkpoints s
   CHECK(augmentation_of(o) == "(not recorded)");  // the pad-4 crop and flip every older run used
   o.augment.cutout = 8;
   CHECK(augmentation_of(o) == "pad 4, flip yes, cutout 8");
+  o.augment.alternate_flip = true;
+  CHECK(augmentation_of(o) == "pad 4, flip alternating, cutout 8");
   o.augment = {2, false};
   CHECK(augmentation_of(o) == "pad 2, flip no");
 }

@@ -376,7 +376,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   // The test's own --epochs and --batch-size are given, so they win.
   auto r = t.succeeds(
       t.args(run, 2, {"--recipe", "fast", "--lr", "0.05", "--weight-average", "0.9", "--max-batches", "2", "--pad",
-                      "2", "--cutout", "5"}));
+                      "2", "--cutout", "5", "--alternate-flip"}));
   CHECK_THAT(r.output, Catch::Contains("recipe fast: --model resnet (given), --epochs 2 (given), --batch-size 16 "
                                        "(given), --optimizer sgd, "
                                        "--momentum 0.9, --nesterov true, --weight-decay 0.0005, --schedule one-cycle, "
@@ -395,7 +395,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   CHECK(settings["grad_clip"] == "0");
   CHECK(settings["label_smoothing"] == "0.1");
   CHECK(settings["weight_average"] == "0.9");
-  CHECK(settings["augmentation"] == "pad 2, flip yes, cutout 5");
+  CHECK(settings["augmentation"] == "pad 2, flip alternating, cutout 5");
   CHECK_FALSE(saved.run().weight_average.empty());
   CHECK_THAT(fixtures::lines(fixtures::file_text(run / "metrics.csv"))[0],
              Catch::EndsWith("average_test_loss,average_test_accuracy"));

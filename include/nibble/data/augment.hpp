@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -23,10 +24,15 @@ namespace nibble::data {
 // `cutout` > 0, a cutout x cutout square at a random place inside the image
 // set to the mean colour (0 once normalised), as DeVries and Taylor's cutout
 // masks the normalised image. {0, false} leaves images as they are.
+// With `alternate_flip` the batch loader decides the mirror instead: each
+// image is mirrored in every other epoch, from a random first one, so that
+// any two epochs in a row show both of its sides (airbench's derandomized
+// flip); the random draw is still made, so the crops stay the same.
 struct augmentation {
   int pad = 4;
   bool flip = true;
-  int cutout = 0;  // side of the masked square in pixels; 0: none
+  int cutout = 0;               // side of the masked square in pixels; 0: none
+  bool alternate_flip = false;  // with flip: the loader alternates each image's mirror by epoch
   friend bool operator==(const augmentation&, const augmentation&) = default;
 };
 
@@ -73,7 +79,10 @@ class image_preparation {
   // Training path: same output layout as normalise. Padding is sample 0
   // (black), as torchvision's RandomCrop(padding=pad) pads before Normalize,
   // so it comes out as -mean/std.
-  void augment(const Sample* src, float* dst, const augmentation& aug, std::mt19937_64& rng) const {
+  // `mirror`, when given, overrides the random mirror (which is drawn all
+  // the same): it is how the loader alternates flips.
+  void augment(const Sample* src, float* dst, const augmentation& aug, std::mt19937_64& rng,
+               std::optional<bool> mirror_given = std::nullopt) const {
     if (aug.pad < 0)
       throw std::invalid_argument("nibble::data: augmentation pad must be >= 0, got " + std::to_string(aug.pad));
     if (aug.cutout < 0 || std::size_t(aug.cutout) > std::min(shape_.height, shape_.width))
@@ -84,7 +93,8 @@ class image_preparation {
     // same offset relative to the image, so output (y, x) reads (y+dy, x+dx).
     const int dy = static_cast<int>(detail::uniform_below(rng, span)) - aug.pad;
     const int dx = static_cast<int>(detail::uniform_below(rng, span)) - aug.pad;
-    const bool mirror = aug.flip && (rng() >> 63) != 0;
+    const bool drawn = aug.flip && (rng() >> 63) != 0;  // drawn with flip even when given: same crops
+    const bool mirror = aug.flip && mirror_given.value_or(drawn);
 
     const int height = static_cast<int>(shape_.height), width = static_cast<int>(shape_.width);
     // Output columns whose source column lies inside the image; the rest is padding.

@@ -2,9 +2,10 @@
 // Shuffled mini-batches of normalised (and optionally augmented) images,
 // each prepared on a background thread while the caller trains on the last.
 //
-// Reproducibility: the image order depends only on (seed, epoch) and each
-// batch's augmentation only on (seed, epoch, batch index), so thread timing
-// never changes what a training run sees.
+// Reproducibility: the image order depends only on (seed, epoch), each
+// batch's augmentation only on (seed, epoch, batch index) and an alternating
+// flip only on (seed, image, epoch), so thread timing never changes what a
+// training run sees.
 
 #include <algorithm>
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <exception>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -164,10 +166,19 @@ class basic_batch_loader {
       const std::size_t source = order_[first + i];
       b.labels[i] = data_.labels[source];
       if (opts_.augment)
-        prepare_.augment(data_.image(source), dst, opts_.aug, rng);
+        prepare_.augment(data_.image(source), dst, opts_.aug, rng, mirror_of(source, epoch));
       else
         prepare_.normalise(data_.image(source), dst);
     }
+  }
+
+  // With alternating flips, image `source` is mirrored in the epochs of one
+  // parity, which a bit drawn from (seed, source) picks; else none is given.
+  std::optional<bool> mirror_of(std::size_t source, std::uint64_t epoch) const {
+    if (!opts_.aug.alternate_flip) return std::nullopt;
+    constexpr std::uint64_t stream = 0x666c6970;  // "flip": apart from the batch streams (0, 1, ...)
+    const bool first = (derive_key(opts_.seed, source, stream) >> 63) != 0;
+    return first != (epoch % 2 == 1);
   }
 
   const basic_dataset<Sample>& data_;

@@ -52,7 +52,8 @@ setting_list run_settings(const train_options& o, const Optimizer& opt, const da
   add("seed", std::to_string(o.seed));
   add("max_batches", std::to_string(o.max_batches));
   if (o.augment != data::augmentation{})
-    add("augmentation", fmt::format("pad {}, flip {}{}", o.augment.pad, o.augment.flip ? "yes" : "no",
+    add("augmentation", fmt::format("pad {}, flip {}{}", o.augment.pad,
+                                    !o.augment.flip ? "no" : o.augment.alternate_flip ? "alternating" : "yes",
                                     o.augment.cutout > 0 ? fmt::format(", cutout {}", o.augment.cutout) : ""));
   if (!std::is_same_v<Sample, std::uint8_t>) add("samples", "float");
   if (train_set.shape != data::cifar_image) add("image_shape", train_set.shape.text());
