@@ -79,7 +79,7 @@ class image_preparation {
   // Training path: same output layout as normalise. Padding is sample 0
   // (black), as torchvision's RandomCrop(padding=pad) pads before Normalize,
   // so it comes out as -mean/std.
-  // `mirror`, when given, overrides the random mirror (which is drawn all
+  // `mirror_given`, when set, overrides the random mirror (which is drawn all
   // the same): it is how the loader alternates flips.
   void augment(const Sample* src, float* dst, const augmentation& aug, std::mt19937_64& rng,
                std::optional<bool> mirror_given = std::nullopt) const {
