@@ -24,11 +24,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def read_metrics(path):
-    """Rows as dicts of floats, from a .csv or a .jsonl/.json file."""
+    """Rows as dicts of floats, from a .csv (lines starting with # are
+    comments, as data_ceiling_reference.py's closing line) or a .jsonl/.json file."""
     path = Path(path)
     if path.suffix == ".csv":
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     else:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     out = []
