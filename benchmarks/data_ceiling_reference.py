@@ -158,6 +158,13 @@ def test_accuracy(model, images, labels, views=False, bf16=False):
     return correct / len(images)
 
 
+def load_average(model, average):
+    """Copies the lookahead average into the model's weights and statistics."""
+    state = model.state_dict()
+    for k, v in average.items():
+        state[k].copy_(v)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder with the CIFAR-10 binary files")
@@ -245,13 +252,11 @@ def main():
                     rho = LOOKAHEAD_BASE ** LOOKAHEAD_EVERY * (step / total_steps) ** LOOKAHEAD_POWER
                     for k, v in average.items():
                         v.lerp_(state[k], 1 - rho)
-                        state[k].copy_(v)
+                    load_average(model, average)
             if step >= total_steps:
                 break
         if average is not None:
-            state = model.state_dict()
-            for k, v in average.items():
-                state[k].copy_(v)
+            load_average(model, average)
         seconds = time.perf_counter() - start
         train_acc = (logits.argmax(1) == train_labels[idx]).float().mean().item()
         acc = test_accuracy(model, test, test_labels, bf16=args.bf16)

@@ -38,11 +38,15 @@ def steps_for_quality(quality):
     return np.clip(np.floor((LUMA_TABLE * scale + 50) / 100), 1, 255)
 
 
+def luma(x):
+    """JPEG's Y (before its 128 offset) of n×3×H×W floats."""
+    return 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+
+
 def luma_dct_blocks(pixels):
     """8×8 DCT-II (JPEG's normalisation) of the luma of n×3×32×32 bytes."""
-    x = pixels.astype(np.float64)
-    luma = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2] - 128.0
-    blocks = luma.reshape(-1, 4, 8, 4, 8).transpose(0, 1, 3, 2, 4).reshape(-1, 8, 8)
+    centred = luma(pixels.astype(np.float64)) - 128.0
+    blocks = centred.reshape(-1, 4, 8, 4, 8).transpose(0, 1, 3, 2, 4).reshape(-1, 8, 8)
     i = np.arange(8)
     basis = np.cos((2 * i[None, :] + 1) * i[:, None] * np.pi / 16) / 2
     basis[0] /= np.sqrt(2)
@@ -66,10 +70,11 @@ def estimate(pixels):
         fits[quality] = float(np.mean([lattice_fit(dct[:, u, v], steps[u, v]) for u, v in FITTED]))
     best = max(fits, key=fits.get)
     fitted = tuple(zip(*FITTED))
+    best_steps = steps_for_quality(best)[fitted]
     qualities = [] if fits[best] < 0.3 else \
-        [q for q in fits if np.array_equal(steps_for_quality(q)[fitted], steps_for_quality(best)[fitted])]
+        [q for q in fits if np.array_equal(steps_for_quality(q)[fitted], best_steps)]
     x = pixels.astype(np.float64)
-    chroma = x[:, 2] - (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])
+    chroma = x[:, 2] - luma(x)
     jumps = np.abs(np.diff(chroma, axis=2)).mean(axis=(0, 1))  # between columns j and j+1
     within, across = jumps[0::2].mean(), jumps[1::2].mean()
     return fits, qualities, (within, across, across > 1.1 * within)
