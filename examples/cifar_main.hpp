@@ -26,6 +26,7 @@
 #include <nibble/net/fast_vgg.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
 #include <nibble/net/vgg4bit.hpp>
+#include <nibble/net/whitened_vgg.hpp>
 #include <nibble/quant/presets.hpp>
 #include <nibble/train/trainer.hpp>
 
@@ -40,6 +41,7 @@ struct cifar_cli {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   bool nesterov = false;
+  double norm_rate_factor = 1;
   int threads = 0;
   std::string init_from;  // a float checkpoint to start from (fine-tuning)
   std::string scheme = "paper";  // train_cifar10 only: one of named_schemes, or the --bits preset
@@ -58,10 +60,11 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   auto& t = c.train;
   app.add_option("--data", c.data, "Folder with the official binary files (env NIBBLE_DATA)")->capture_default_str();
   app.add_option("--model", c.model,
-                 "Network: vgg (VGG4bit), resnet (SimpleResNet4bit) or fast-vgg (FastVGG, shaped for short runs; "
+                 "Network: vgg (VGG4bit), resnet (SimpleResNet4bit), fast-vgg (FastVGG, shaped for short runs) or "
+                 "whitened-vgg (airbench's network: a fixed patch-whitening first layer, GELU); the last two with "
                  "float activations" +
-                     std::string(c.fast_vgg_built ? ")" : ", train_cifar10 only)"))
-      ->check(CLI::IsMember({"vgg", "resnet", "fast-vgg"}))->capture_default_str();
+                     std::string(c.fast_vgg_built ? "" : ", train_cifar10 only"))
+      ->check(CLI::IsMember({"vgg", "resnet", "fast-vgg", "whitened-vgg"}))->capture_default_str();
   app.add_option("--bits", c.bits, "Weight bits: 4 (the paper's scheme), 8, or 32 (float baseline)")
       ->check(CLI::IsMember({4, 8, 32}))->capture_default_str();
   app.add_option("--activations", c.activations,
@@ -82,8 +85,9 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
       ->check(finite_number(0, false))->capture_default_str();
   app.add_option("--warmup", t.warmup_epochs, "Linear warm-up epochs")->check(finite_number(0, true))->capture_default_str();
   app.add_option("--schedule", c.schedule,
-                 "cosine (the paper's, over --t-max epochs) or one-cycle (up to --lr and down over the run)")
-      ->check(CLI::IsMember({"cosine", "one-cycle"}))->capture_default_str();
+                 "cosine (the paper's, over --t-max epochs), one-cycle (up to --lr and down over the run) or "
+                 "triangle (linearly from 0.2x --lr up to --lr at 23 % of the run, then down to 0.07x)")
+      ->check(CLI::IsMember({"cosine", "one-cycle", "triangle"}))->capture_default_str();
   app.add_option("--one-cycle-rise", t.one_cycle_rise, "Fraction of the run the one-cycle rate rises")
       ->check(finite_number(0, false, 0.99))->capture_default_str();
   app.add_option("--label-smoothing", t.label_smoothing, "Mix this much of a uniform target into the labels")
@@ -96,6 +100,8 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
                  "Mask a square this many pixels wide at a random place of each training image with the mean "
                  "colour (cutout; 0: none)")
       ->check(CLI::Range(0, 32))->capture_default_str();
+  app.add_flag("--reflect-pad", t.augment.reflect,
+               "Crop from the image padded by reflecting it at its border instead of with black");
   app.add_flag("--alternate-flip", t.augment.alternate_flip,
                "Mirror each training image in every other epoch (from a random first one) instead of at random");
   app.add_flag("--test-flip", t.test_flip, "Test on each image and its mirror image, averaging the two");
@@ -113,6 +119,12 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
   app.add_option("--optimizer", c.optimizer, "adamw or sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   app.add_option("--momentum", c.momentum, "SGD momentum")->check(finite_number(0, true, 1))->capture_default_str();
   app.add_flag("--nesterov", c.nesterov, "SGD with Nesterov momentum");
+  app.add_option("--norm-rate-factor", c.norm_rate_factor,
+                 "SGD: the batch-norm parameters' rate is this times --lr, and their weight decay divided by it")
+      ->check(finite_number(0, false))->capture_default_str();
+  app.add_flag("--lookahead", t.lookahead,
+               "Every 5 steps from the fourth epoch, pull the weights back to a running average of themselves, "
+               "more strongly as the run ends (airbench's lookahead)");
   app.add_option("--threads", c.threads, "Compute threads (0: all cores)")->check(count_from(0, 1 << 20));
   app.add_option("--seed", t.seed, "Seed for initialisation, shuffling, augmentation and dropout")->capture_default_str();
   app.add_option("--checkpoint-dir", t.checkpoint_dir, "Save last.ckpt here after every epoch");
@@ -125,16 +137,22 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
                "Resume even if settings differ from the checkpoint's (listing them)");
   app.add_option("--metrics", t.metrics_file, "Per-epoch metrics file (.csv, or .jsonl for JSON lines)");
   app.add_option("--max-batches", t.max_batches, "Stop each epoch after this many batches (0: all)");
+  app.add_option("--stop-after", t.stop_after,
+                 "End this run after this many epochs, keeping the schedule of --epochs, to --resume later (0: run to "
+                 "the end)");
   app.add_flag("!--no-progress", t.progress, "Hide the progress bar");
   add_recipe_option(app, c.recipe);
   app.final_callback([&app, &c] {
     c.recipe_line = apply_recipe(app, c);
-    if (!c.fast_vgg_built && c.model == "fast-vgg")
-      throw CLI::ValidationError("--model", "FastVGG is built into train_cifar10 only (each network type costs "
-                                            "compile time)");
-    if (c.model == "fast-vgg" && c.activations != 32)
-      throw CLI::ValidationError("--activations", "FastVGG is built with float activations only: drop --activations "
-                                                  "or use --model vgg");
+    const bool fast_model = c.model == "fast-vgg" || c.model == "whitened-vgg";
+    if (!c.fast_vgg_built && fast_model)
+      throw CLI::ValidationError("--model", c.model + " is built into train_cifar10 only (each network type costs "
+                                                      "compile time)");
+    if (fast_model && c.activations != 32)
+      throw CLI::ValidationError("--activations", c.model + " is built with float activations only: drop "
+                                                            "--activations or use --model vgg");
+    if (c.norm_rate_factor != 1 && c.optimizer != "sgd")
+      throw CLI::ValidationError("--norm-rate-factor", "is an SGD setting: add --optimizer sgd");
     if (!c.quantized_activations_built && c.activations != 32)
       throw CLI::ValidationError("--activations", "quantized activations are built into train_cifar10 only (each "
                                                   "network type costs compile time); this program trains float "
@@ -162,8 +180,18 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
   std::mt19937_64 rng(c.train.seed);
   net->init(rng);
   nibble::train_options options = c.train;
-  options.schedule = c.schedule == "one-cycle" ? nibble::lr_schedule::one_cycle : nibble::lr_schedule::cosine;
-  options.model_name = c.model == "vgg" ? "VGG4bit" : c.model == "resnet" ? "SimpleResNet4bit" : "FastVGG";
+  options.schedule = c.schedule == "one-cycle" ? nibble::lr_schedule::one_cycle
+                     : c.schedule == "triangle" ? nibble::lr_schedule::triangle
+                                                : nibble::lr_schedule::cosine;
+  options.model_name = c.model == "vgg"            ? "VGG4bit"
+                       : c.model == "resnet"       ? "SimpleResNet4bit"
+                       : c.model == "whitened-vgg" ? "WhitenedVGG"
+                                                   : "FastVGG";
+  // Fixed first-layer filters come from the data: the first 5,000 training
+  // images as training feeds them, unaugmented (a resume restores them).
+  if (const std::size_t n = std::min<std::size_t>(5000, train_set.size());
+      nibble::fit_patch_whitening(*net, nibble::data::normalised_images(train_set, 0, n)) > 0)
+    fmt::print("patch whitening: filters fitted to the first {} training images\n", n);
   const nibble::network_description description = nibble::describe_network<Net>();
   if (!c.recipe_line.empty()) fmt::print("{}\n", c.recipe_line);
   fmt::print("network: {}, {}; optimizer {}\n", options.model_name, description.summary, c.optimizer);
@@ -175,7 +203,10 @@ int run_with(const cifar_cli& c, const nibble::data::dataset& train_set, const n
                options.resume ? "; a checkpoint to resume replaces it" : "");
   }
   if (c.optimizer == "sgd") {
-    nibble::sgd opt{.momentum = float(c.momentum), .weight_decay = float(c.weight_decay), .nesterov = c.nesterov};
+    nibble::sgd opt{.momentum = float(c.momentum),
+                    .weight_decay = float(c.weight_decay),
+                    .nesterov = c.nesterov,
+                    .norm_rate_factor = float(c.norm_rate_factor)};
     nibble::train(*net, opt, train_set, test_set, options);
   } else {
     nibble::adamw opt{.weight_decay = float(c.weight_decay)};
@@ -196,8 +227,10 @@ template <std::size_t Classes, int Bits>
 int dispatch_bits(const cifar_cli& c, const nibble::data::dataset& train_set, const nibble::data::dataset& test_set) {
   using namespace nibble;
   auto with = [&]<class S>() {
-    if constexpr (Classes == 10 && !S::quantizes_activations)
+    if constexpr (Classes == 10 && !S::quantizes_activations) {
       if (c.model == "fast-vgg") return run_with<fast_vgg<Classes, S>>(c, train_set, test_set);
+      if (c.model == "whitened-vgg") return run_with<whitened_vgg<Classes, S>>(c, train_set, test_set);
+    }
     return c.model == "vgg" ? run_with<vgg4bit<Classes, S>>(c, train_set, test_set)
                             : run_with<simple_resnet4bit<Classes, S>>(c, train_set, test_set);
   };

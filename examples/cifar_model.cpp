@@ -86,7 +86,8 @@ bool for_some_cifar_network(F&& f) {
   throw std::runtime_error(what + " holds a network this program was not built for (" + description.substr(0, end) +
                            "); it knows VGG4bit and SimpleResNet4bit with 10, 20 (CIFAR-100's coarse labels) or "
                            "100 classes, 4-, 8- or 32-bit weights, fp32 or bf16 arithmetic, VGG4bit for CIFAR-10 "
-                           "with W4A8, W4A4 or W8A8, and FastVGG for CIFAR-10 with 4-, 8- or 32-bit weights");
+                           "with W4A8, W4A4 or W8A8, and FastVGG for CIFAR-10 with 4-, 8- or 32-bit weights (WhitenedVGG "
+                           "has no deployed form yet)");
 }
 
 int export_model(const std::filesystem::path& checkpoint_file, const std::filesystem::path& output,

@@ -11,6 +11,7 @@
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/linear.hpp>
 #include <nibble/layers/max_pool2d.hpp>
+#include <nibble/net/whitened_vgg.hpp>
 #include <nibble/layers/relu.hpp>
 #include <nibble/net/residual.hpp>
 #include <nibble/net/sequential.hpp>
@@ -155,9 +156,17 @@ static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32>, linear<10, f3
 // A convolution after flatten: its input is flat.
 static_assert(!is_valid_network<input<3, 8, 8>, flatten, conv2d<4, 3, f32>>);
 static_assert(!is_valid_network<input<3, 8, 8>, global_avg_pool, conv2d<4, 1, f32>>);
-// 2x2 pooling of an odd 5x5 image.
-static_assert(!is_valid_network<input<3, 5, 5>, max_pool2d<2>>);
-static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32, 2, 0>, max_pool2d<2>>);  // 3x3
+// Pooling floors odd sizes, as torch does (5x5 -> 2x2), but needs one whole window.
+static_assert(std::is_same_v<sequential<input<3, 5, 5>, max_pool2d<2>>::output_shape, shape<3, 2, 2>>);
+static_assert(!is_valid_network<input<3, 2, 2>, max_pool2d<3>>);
+static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32, 2, 0>, max_pool2d<4>>);  // 3x3
+// WhitenedVGG's sizes: 32 -> 32 (2x2 whitening of the reflect-extended image) -> 16 -> 8 -> 4 -> 1.
+static_assert(std::is_same_v<whitened_vgg<10, paper_4bit>::output_shape, shape<10, 1, 1>>);
+template <std::size_t I>
+using whitened_vgg_layer = std::remove_cvref_t<decltype(std::declval<whitened_vgg<10, paper_4bit>&>().layer<I>())>;
+static_assert(std::is_same_v<whitened_vgg_layer<0>::output_shape, shape<24, 32, 32>>);
+static_assert(std::is_same_v<whitened_vgg_layer<3>::output_shape, shape<64, 16, 16>>);
+static_assert(std::is_same_v<whitened_vgg_layer<24>::output_shape, shape<256, 1, 1>>);
 // A residual body that changes the channel count or the image size.
 static_assert(!is_valid_network<input<4, 6, 6>, residual<conv2d<8, 3, f32>>>);
 static_assert(!is_valid_network<input<4, 6, 6>, residual<conv2d<4, 3, f32, 2>>>);
@@ -167,7 +176,7 @@ static_assert(!is_valid_network<input<1, 3, 3>, conv2d<4, 5, f32, 1, 0>>);
 static_assert(is_valid_network<input<1, 3, 3>, conv2d<4, 5, f32, 1, 1>>);  // 3 + 2 = 5 fits
 // The error can be anywhere in the list.
 static_assert(!is_valid_network<input<3, 8, 8>, conv2d<4, 3, f32>, relu, max_pool2d<2>, relu, max_pool2d<2>,
-                                max_pool2d<2>, max_pool2d<2>>);  // 8 -> 4 -> 2 -> 1 -> 1/2
+                                max_pool2d<2>, max_pool2d<2>>);  // 8 -> 4 -> 2 -> 1 -> no window
 static_assert(!is_valid_network<int, relu>);
 
 // ---------------------------------------------------------------------------

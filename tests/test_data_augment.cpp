@@ -182,6 +182,69 @@ TEST_CASE("padded crop is a shifted copy with normalised-black borders", "[data]
   CHECK(mirrors < 3 * draws / 4);
 }
 
+TEST_CASE("reflected padding: every crop is the image shifted with its border reflected, and all offsets turn up",
+          "[data][augment]") {
+  const auto src = known_image();
+  const int pad = 2;
+  const image_preparation<std::uint8_t> prepare(cifar_image, cifar_normalisation());
+  xt::xtensor<float, 4> plain({1, 3, std::size_t(side), std::size_t(side)}), shifted, mirrored;
+  prepare.normalise(src.data(), plain.data());
+  struct candidate {
+    int dy, dx;
+    bool mirror;
+    xt::xtensor<float, 4> image;
+  };
+  std::vector<candidate> candidates;
+  for (int dy = -pad; dy <= pad; ++dy)
+    for (int dx = -pad; dx <= pad; ++dx) {
+      shift_images(plain, -dy, -dx, shifted);  // output (y, x) reads (y + dy, x + dx), reflected
+      mirror_images(shifted, mirrored);
+      candidates.push_back({dy, dx, false, shifted});
+      candidates.push_back({dy, dx, true, mirrored});
+    }
+  std::mt19937_64 rng(7), same(7);
+  std::vector<float> out(floats), black(floats);
+  std::set<std::pair<int, int>> offsets;
+  for (int draw = 0; draw < 600; ++draw) {
+    prepare.augment(src.data(), out.data(), augmentation{.pad = pad, .flip = true, .reflect = true}, rng);
+    int matches = 0;
+    for (const candidate& k : candidates)
+      if (close(out.data(), k.image.data(), floats)) {
+        ++matches;
+        offsets.insert({k.dy, k.dx});
+      }
+    REQUIRE(matches == 1);
+    // The same draws as black padding: the pixels inside the image agree.
+    prepare.augment(src.data(), black.data(), augmentation{.pad = pad, .flip = true}, same);
+    for (std::size_t c = 0; c < 3; ++c)
+      for (int y = pad; y < side - pad; ++y)
+        REQUIRE(out[(c * side + std::size_t(y)) * side + std::size_t(side) / 2] ==
+                black[(c * side + std::size_t(y)) * side + std::size_t(side) / 2]);
+  }
+  CHECK(offsets.size() == std::size_t((2 * pad + 1) * (2 * pad + 1)));
+  CHECK_THROWS_AS(prepare.augment(src.data(), out.data(), augmentation{.pad = side, .reflect = true}, rng),
+                  std::invalid_argument);
+}
+
+TEST_CASE("normalised_images: a range of a set as one batch, out-of-range refused", "[data][augment]") {
+  dataset d;
+  d.shape = cifar_image;
+  d.norm = cifar_normalisation();
+  d.classes = 10;
+  for (int i = 0; i < 3; ++i) {
+    const auto img = known_image();
+    for (auto v : img) d.pixels.push_back(std::uint8_t(v + i));
+    d.labels.push_back(std::uint8_t(i));
+  }
+  const auto batch = normalised_images(d, 1, 2);
+  CHECK(batch.shape(0) == 2);
+  const image_preparation<std::uint8_t> prepare(d);
+  std::vector<float> expected(floats);
+  prepare.normalise(d.image(2), expected.data());
+  CHECK(close(batch.data() + floats, expected.data(), floats));
+  CHECK_THROWS_AS(normalised_images(d, 2, 2), std::invalid_argument);
+}
+
 TEST_CASE("augmentation depends only on the generator state", "[data][augment]") {
   const auto src = known_image();
   std::vector<float> a(floats), b(floats);

@@ -5,6 +5,9 @@
 #include <nibble/layers/batch_norm.hpp>
 #include <nibble/layers/conv2d.hpp>
 #include <nibble/layers/dropout.hpp>
+#include <nibble/layers/fixed_scale.hpp>
+#include <nibble/layers/gelu.hpp>
+#include <nibble/layers/patch_whitening.hpp>
 #include <nibble/layers/flatten.hpp>
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/linear.hpp>
@@ -903,4 +906,76 @@ TEST_CASE("layers with power-of-two inputs: soft levels and their slopes in trai
   SECTION("linear on a signed input") {
     check_power_of_two_input_layer<linear<5, pot_a4>, linear<5, f32>, shape<12, 1, 1>>(4, 224, false);
   }
+}
+
+// ---------------------------------------------------------------------------
+// The layers of WhitenedVGG (airbench's network)
+
+TEST_CASE("gelu gradients, and its values against x·Φ(x)", "[layers][gradients][gelu]") {
+  check_layer_gaussian<gelu, shape<4, 6, 6>>();
+  // 4·6·6·3 = 432 values: the vector loop and the scalar tail both run.
+  context ctx;
+  const activation x = nibble_test::gaussian_input<shape<4, 6, 6>>(3, 5, 2.0f);
+  activation y(x.shape());
+  gelu::bind<shape<4, 6, 6>> layer;
+  layer.forward(x, y, ctx);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = x.data()[i];
+    REQUIRE(y.data()[i] == Approx(0.5 * v * std::erfc(-v / std::sqrt(2.0))).margin(1e-6));
+  }
+}
+
+TEST_CASE("shift_batch_norm gradients: only the shift is a parameter, the scale stays 1", "[layers][gradients][batch_norm]") {
+  using L = shift_batch_norm::bind<shape<4, 6, 6>>;
+  static_assert(L::parameter_count == 4);
+  check_layer_gaussian<shift_batch_norm, shape<4, 6, 6>>();
+  L layer;
+  std::mt19937_64 rng(1);
+  layer.init(rng);
+  std::size_t visited = 0;
+  layer.visit_parameters([&](parameter& p) {
+    CHECK(p.size() == 4);
+    ++visited;
+  });
+  CHECK(visited == 1);
+  CHECK(L::describe() == "shift_batch_norm");
+}
+
+TEST_CASE("max_pool2d floors odd sizes: gradients, none to the rows and columns left out", "[layers][gradients][max_pool2d]") {
+  context ctx;
+  // Widths that take each vector path of the 2x2 kernel (16, 8 and 4
+  // windows a row), one that takes the scalar loop, and a 3x3 window.
+  check_layer<max_pool2d<2>, shape<2, 5, 33>>(2, nibble_test::distinct_input<shape<2, 5, 33>>(2, 61, 0.01f), ctx);
+  check_layer<max_pool2d<2>, shape<2, 5, 17>>(2, nibble_test::distinct_input<shape<2, 5, 17>>(2, 62, 0.01f), ctx);
+  check_layer<max_pool2d<2>, shape<2, 9, 9>>(2, nibble_test::distinct_input<shape<2, 9, 9>>(2, 63, 0.01f), ctx);
+  check_layer<max_pool2d<2>, shape<2, 7, 7>>(2, nibble_test::distinct_input<shape<2, 7, 7>>(2, 64, 0.01f), ctx);
+  check_layer<max_pool2d<3>, shape<2, 4, 4>>(2, nibble_test::distinct_input<shape<2, 4, 4>>(2, 65, 0.01f), ctx);
+  // The output is the maximum of each whole window only.
+  using L = max_pool2d<2>::bind<shape<1, 3, 3>>;
+  static_assert(std::is_same_v<L::output_shape, shape<1, 1, 1>>);
+  activation x = xt::zeros<float>({1, 1, 3, 3}), y = xt::zeros<float>({1, 1, 1, 1});
+  x(0, 0, 2, 2) = 5.0f;  // outside the window
+  x(0, 0, 1, 0) = 2.0f;
+  L pool;
+  pool.forward(x, y, ctx);
+  CHECK(y(0, 0, 0, 0) == 2.0f);
+}
+
+TEST_CASE("fixed_scale gradients and values", "[layers][gradients][fixed_scale]") {
+  check_layer_gaussian<fixed_scale<1, 9>, shape<10, 1, 1>>();
+  context ctx;
+  const activation x = nibble_test::gaussian_input<shape<10, 1, 1>>(2, 3);
+  activation y(x.shape());
+  fixed_scale<1, 9>::bind<shape<10, 1, 1>> layer;
+  layer.forward(x, y, ctx);
+  for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(y.data()[i] == Approx(x.data()[i] / 9.0f));
+}
+
+TEST_CASE("patch_whitening gradients: to its input (through the reflected border) and its bias",
+          "[layers][gradients][patch_whitening]") {
+  check_layer_gaussian<patch_whitening<2, f32>, shape<3, 6, 6>>();
+  check_layer_gaussian<patch_whitening<3, f32>, shape<2, 5, 5>>();
+  using L = patch_whitening<2, f32>::bind<shape<3, 6, 6>>;
+  static_assert(std::is_same_v<L::output_shape, shape<24, 6, 6>>);
+  static_assert(L::parameter_count == 24);
 }

@@ -16,6 +16,7 @@
 #include "nibble/net/sequential.hpp"
 #include "nibble/quant/presets.hpp"
 
+#include "nibble/train/lookahead.hpp"
 #include "nibble/train/loss.hpp"
 #include "nibble/train/optimizer.hpp"
 #include "nibble/train/schedule.hpp"
@@ -167,6 +168,97 @@ TEST_CASE("one-cycle schedule: from max/div up to max at the rise, down to max/(
     CHECK(s.at(t) <= previous);
     previous = s.at(t);
   }
+}
+
+TEST_CASE("triangle schedule: 0.2 of the peak at the start, the peak at 23 %, 0.07 of it at the end", "[schedule]") {
+  triangle_schedule s{.peak_lr = 2.0, .total_epochs = 20};
+  CHECK(s.at(0) == Approx(0.4));
+  CHECK(s.at(0.23 * 20) == Approx(2.0));
+  CHECK(s.at(0.115 * 20) == Approx((0.4 + 2.0) / 2));  // linear on the way up
+  CHECK(s.at(20) == Approx(0.14));
+  CHECK(s.at((0.23 + 0.77 / 2) * 20) == Approx((2.0 + 0.14) / 2));  // and on the way down
+  CHECK(s.at(25) == Approx(0.14));  // held past the end
+}
+
+namespace {
+// Two parameters of different roles, for rules that treat roles apart.
+struct weight_and_norm {
+  parameter w{2, parameter_role::weight};
+  parameter n{2, parameter_role::norm};
+  template <class F>
+  void visit_parameters(F&& f) {
+    f(w);
+    f(n);
+  }
+};
+}  // namespace
+
+TEST_CASE("sgd norm_rate_factor: batch-norm parameters at factor x the rate and decay / factor", "[optimizer]") {
+  weight_and_norm net, reference;
+  for (auto* m : {&net, &reference}) {
+    m->w.value = {1.0f, -1.0f};
+    m->n.value = {0.5f, 2.0f};
+  }
+  sgd fast{.momentum = 0.85f, .weight_decay = 0.01f, .nesterov = true, .norm_rate_factor = 64.0f};
+  sgd plain_weights{.momentum = 0.85f, .weight_decay = 0.01f, .nesterov = true};
+  for (int i = 0; i < 3; ++i) {
+    for (auto* m : {&net, &reference}) {
+      m->w.grad = {0.3f, -0.2f};
+      m->n.grad = {0.1f, -0.4f};
+    }
+    fast.step(net, 0.01f);
+    plain_weights.step(reference, 0.01f);
+  }
+  // The weights move as without the factor.
+  CHECK(net.w.value(0) == reference.w.value(0));
+  CHECK(net.w.value(1) == reference.w.value(1));
+  // The norm parameters as torch.optim.SGD with lr 0.64 and weight decay 0.01 / 64, worked out here.
+  for (std::size_t i = 0; i < 2; ++i) {
+    double w = i == 0 ? 0.5 : 2.0, buf = 0;
+    const double g = i == 0 ? 0.1 : -0.4;
+    for (int step = 0; step < 3; ++step) {
+      const double d = g + 0.01 / 64 * w;
+      buf = step == 0 ? d : 0.85 * buf + d;
+      w -= 0.64 * (d + 0.85 * buf);
+    }
+    CHECK(net.n.value(i) == Approx(w).epsilon(1e-5));
+  }
+  CHECK(fast.settings().back() == std::pair<std::string, std::string>{"norm_rate_factor", "64"});
+  CHECK(plain_weights.settings().size() == 3);  // unset: checkpoints from before it still resume
+}
+
+TEST_CASE("lookahead: pulls the weights back to their running average, stronger towards the end", "[optimizer]") {
+  one_parameter net;
+  net.p.value = {1.0f, 2.0f, 3.0f};
+  lookahead la;  // from epoch 3, every 5 steps, rho = 0.95^5 (step/total)^3
+  la.begin_epoch(net, 2);
+  la.after_step(net, 2, 10, 100);  // before the start epoch: nothing
+  CHECK(net.p.value(0) == 1.0f);
+  la.begin_epoch(net, 3);
+  la.after_step(net, 3, 12, 100);  // not a multiple of 5: nothing
+  la.after_step(net, 3, 15, 100);  // the first: the average starts as a copy
+  CHECK(net.p.value(0) == 1.0f);
+  net.p.value = {2.0f, 2.0f, 2.0f};  // training moved the weights
+  la.after_step(net, 3, 50, 100);
+  const double rho = std::pow(0.95, 5) * std::pow(0.5, 3);
+  CHECK(net.p.value(0) == Approx(rho * 1.0 + (1 - rho) * 2.0));
+  CHECK(net.p.value(2) == Approx(rho * 3.0 + (1 - rho) * 2.0));
+  const float pulled = net.p.value(0);
+  net.p.value = {0.0f, 0.0f, 0.0f};
+  la.end_epoch(net);  // the weights become the average
+  CHECK(net.p.value(0) == pulled);
+
+  // A later epoch starts its average from the weights, which end_epoch made
+  // the average: a resumed run (a new lookahead) goes on exactly alike.
+  one_parameter resumed = net;
+  lookahead fresh;
+  for (auto [l, m] : {std::pair{&la, &net}, std::pair{&fresh, &resumed}}) {
+    l->begin_epoch(*m, 4);
+    m->p.value = {5.0f, 5.0f, 5.0f};
+    l->after_step(*m, 4, 60, 100);
+  }
+  CHECK(net.p.value(0) == resumed.p.value(0));
+  CHECK(net.p.value(0) < 5.0f);
 }
 
 TEST_CASE("softmax cross-entropy: value, gradient and its finite differences", "[loss]") {

@@ -5,6 +5,8 @@
 // checkpoint agree.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -188,6 +190,58 @@ TEST_CASE("one-cycle schedule and label smoothing train, are recorded, and resum
   longer.resume = true;
   longer.epochs = 6;
   CHECK_THROWS_WITH(parts.run(longer), Catch::Contains("one_cycle_epochs: 4 in the checkpoint, 6 now"));
+}
+
+namespace {
+// SGD as the airbench recipe sets it, with a smaller rate factor.
+struct airbench_like_sgd : sgd {
+  airbench_like_sgd() {
+    momentum = 0.85f;
+    nesterov = true;
+    norm_rate_factor = 8.0f;
+  }
+};
+}  // namespace
+
+TEST_CASE("triangle schedule, lookahead, reflected crops and a norm rate factor train, are recorded, and resume exactly",
+          "[trainer]") {
+  auto airbench_like = [](train_options& o) {
+    o.epochs = 6;  // lookahead from the fourth epoch: every 5 of the 36 steps from step 19
+    o.schedule = lr_schedule::triangle;
+    o.lookahead = true;
+    o.augment = {.pad = 2, .flip = true, .alternate_flip = true, .reflect = true};
+    o.learning_rate = 0.05;
+  };
+  trial straight;
+  airbench_like(straight.o);
+  small_net<paper_4bit> a;
+  const auto history = straight.run<airbench_like_sgd>(straight.o, &a);
+  REQUIRE(history.size() == 6);
+  CHECK(history.back().test_accuracy > 0.8);
+  CHECK(history.back().learning_rate == Approx(0.05 * (0.07 + 0.93 * (1.0 / 36) / 0.77)).epsilon(1e-3));
+  const checkpoint c = checkpoint::read(straight.o.checkpoint_dir / "last.ckpt");
+  std::set<std::string> recorded;
+  for (const auto& [key, value] : c.run().settings) recorded.insert(key + "=" + value);
+  CHECK(recorded.count("schedule=triangle"));
+  CHECK(recorded.count("lookahead=from epoch 4, every 5 steps"));
+  CHECK(recorded.count("augmentation=pad 2 reflected, flip alternating"));
+  CHECK(recorded.count("optimizer norm_rate_factor=8"));
+
+  CHECK(recorded.count("triangle_epochs=6"));
+  CHECK(recorded.count("lookahead_epochs=6"));
+
+  // Stopped inside the lookahead epochs (--stop-after keeps the 6-epoch
+  // schedule), then resumed by a fresh network, as a new process would.
+  trial parts;
+  airbench_like(parts.o);
+  parts.o.stop_after = 4;
+  CHECK(parts.run<airbench_like_sgd>(parts.o).size() == 4);
+  CHECK_THAT(parts.log_text(), Catch::Contains("stopped after 4 epochs of this call (--stop-after): 4 of 6 done"));
+  parts.o.stop_after = 0;
+  parts.o.resume = true;
+  small_net<paper_4bit> b;
+  CHECK(parts.run<airbench_like_sgd>(parts.o, &b).size() == 2);
+  CHECK(fixtures::all_values(a) == fixtures::all_values(b));
 }
 
 TEST_CASE("a weight average is tested beside the weights, checkpointed, and resumes exactly", "[trainer]") {

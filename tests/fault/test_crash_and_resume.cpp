@@ -364,7 +364,7 @@ TEST_CASE("the trainer's --model fast-vgg trains FastVGG, with float activations
   r = t.succeeds({NIBBLE_MODEL_TOOL, "evaluate", model, "--data", t.data.string(), "--checkpoint", ckpt});
   CHECK_THAT(r.output, Catch::Contains("of 32 images)") && Catch::Contains("same top-1 on "));
   t.refused(t.args(t.root / "other", 1, {"--model", "fast-vgg", "--activations", "8"}),
-            "FastVGG is built with float activations only");
+            "fast-vgg is built with float activations only");
   t.refused(t.args(t.root / "other", 1, {"--model", "fast-vgg", "--scheme", "lsq"}),
             "lsq is built for --model vgg only");
   CHECK(!fs::exists(t.root / "other"));
@@ -414,6 +414,49 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
   t.refused(t.args(t.root / "other", 1, {"--recipe", "quick"}), "--recipe");
 }
 
+TEST_CASE("the trainer's --recipe airbench trains WhitenedVGG with airbench's settings, and resumes", "[fault]") {
+  trainer_runs t;
+  const fs::path run = t.root / "run";
+  // Two epochs, stopped after the first (--stop-after keeps the two-epoch schedule).
+  auto first = t.args(run, 2, {"--recipe", "airbench", "--max-batches", "2", "--stop-after", "1"});
+  const auto model_flag = std::find(first.begin(), first.end(), "--model");
+  first.erase(model_flag, model_flag + 2);
+  auto r = t.succeeds(first);
+  CHECK_THAT(r.output, Catch::Contains("recipe airbench: --model whitened-vgg, --epochs 2 (given), --batch-size 16 "
+                                       "(given), --optimizer sgd, --momentum 0.85, --nesterov true") &&
+                           Catch::Contains("--norm-rate-factor 64, --schedule triangle, --lr 1.5") &&
+                           Catch::Contains("--pad 2, --reflect-pad true, --alternate-flip true, --lookahead true") &&
+                           Catch::Contains("--test-flip true, --test-shift 1") &&
+                           Catch::Contains("network: WhitenedVGG") &&
+                           Catch::Contains("patch whitening: filters fitted to the first") &&
+                           Catch::Contains("stopped after 1 epochs of this call (--stop-after): 1 of 2 done"));
+  const checkpoint saved = checkpoint::read(run / "last.ckpt");
+  std::map<std::string, std::string> settings(saved.run().settings.begin(), saved.run().settings.end());
+  CHECK(settings["schedule"] == "triangle");
+  CHECK(settings["optimizer norm_rate_factor"] == "64");
+  CHECK(settings["lookahead"] == "from epoch 4, every 5 steps");
+  CHECK(settings["augmentation"] == "pad 2 reflected, flip alternating");
+  CHECK_THAT(saved.network(), Catch::Contains("patch_whitening 24 filters 2x2") && Catch::Contains("gelu") &&
+                                  Catch::Contains("shift_batch_norm") && Catch::Contains("fixed_scale 1/9"));
+  CHECK(metrics_rows(run / "metrics.csv").size() == 1);
+  // The second epoch resumes the first (the fitted filters come back from the checkpoint).
+  auto second = t.args(run, 2, {"--recipe", "airbench", "--max-batches", "2", "--resume"});
+  second.erase(std::find(second.begin(), second.end(), "--model"), std::find(second.begin(), second.end(), "--model") + 2);
+  r = t.succeeds(second);
+  CHECK_THAT(r.output, Catch::Contains("resumed from") && Catch::Contains("after epoch 1"));
+  CHECK(metrics_rows(run / "metrics.csv").size() == 2);
+  // cifar_model says it cannot deploy it, and writes nothing.
+  const fs::path model = t.root / "whitened.nibble";
+  r = t.run({NIBBLE_MODEL_TOOL, "export", "--checkpoint", (run / "last.ckpt").string(), "--output", model.string()});
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.output, Catch::Contains("WhitenedVGG has no deployed form yet"));
+  CHECK(!fs::exists(model));
+  t.refused(t.args(t.root / "other", 1, {"--model", "whitened-vgg", "--activations", "8"}),
+            "whitened-vgg is built with float activations only");
+  t.refused(t.args(t.root / "other", 1, {"--norm-rate-factor", "64"}), "is an SGD setting");
+  CHECK(!fs::exists(t.root / "other"));
+}
+
 TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model deploys, and refuses what it does not build",
           "[fault]") {
   trainer_runs t;
@@ -439,7 +482,7 @@ TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model de
   CHECK_THAT(r.output, Catch::Contains("of 16 images)") && Catch::Contains("same top-1 on "));
   t.refused(cifar100(t.root / "other", {"--activations", "4"}),
             "quantized activations are built into train_cifar10 only");
-  t.refused(cifar100(t.root / "other", {"--model", "fast-vgg"}), "FastVGG is built into train_cifar10 only");
+  t.refused(cifar100(t.root / "other", {"--model", "fast-vgg"}), "fast-vgg is built into train_cifar10 only");
   CHECK(!fs::exists(t.root / "other"));
 }
 

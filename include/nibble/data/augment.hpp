@@ -28,11 +28,15 @@ namespace nibble::data {
 // image is mirrored in every other epoch, from a random first one, so that
 // any two epochs in a row show both of its sides (airbench's derandomized
 // flip); the random draw is still made, so the crops stay the same.
+// With `reflect` the crop reads past the border by reflecting the image
+// there (numpy's "reflect": the edge pixel is not repeated) instead of
+// padding it with black, as airbench translates its images.
 struct augmentation {
   int pad = 4;
   bool flip = true;
   int cutout = 0;               // side of the masked square in pixels; 0: none
   bool alternate_flip = false;  // with flip: the loader alternates each image's mirror by epoch
+  bool reflect = false;         // pad by reflection instead of black
   friend bool operator==(const augmentation&, const augmentation&) = default;
 };
 
@@ -47,6 +51,10 @@ inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
     if (r >= threshold) return r % n;
   }
 }
+
+// Index i of a row or column of n reflected at its ends (numpy's "reflect":
+// the edge is not repeated); |i| must stay below n.
+inline int reflect_index(int i, int n) { return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i; }
 
 }  // namespace detail
 
@@ -97,12 +105,28 @@ class image_preparation {
     const bool mirror = aug.flip && mirror_given.value_or(drawn);
 
     const int height = static_cast<int>(shape_.height), width = static_cast<int>(shape_.width);
+    if (aug.reflect && (aug.pad >= height || aug.pad >= width))
+      throw std::invalid_argument("nibble::data: a reflected pad of " + std::to_string(aug.pad) +
+                                  " pixels does not fit " + shape_.text() + " images");
+    if (aug.reflect) {
+      using detail::reflect_index;
+      for (std::size_t c = 0; c < shape_.channels; ++c) {
+        const Sample* plane = src + c * shape_.plane();
+        float* out = dst + c * shape_.plane();
+        const channel_normaliser f = channels_[c];
+        for (int y = 0; y < height; ++y, out += width) {
+          const Sample* row = plane + reflect_index(y + dy, height) * width;
+          for (int x = 0; x < width; ++x)
+            out[x] = f(static_cast<float>(row[reflect_index(mirror ? width - 1 - x + dx : x + dx, width)]));
+        }
+      }
+    }
     // Output columns whose source column lies inside the image; the rest is padding.
     // Unmirrored: sx = x + dx. Mirrored (flip after crop): sx = (width-1-x) + dx.
     const int x_begin = std::max(0, mirror ? dx : -dx);
     const int x_end = std::min(width, mirror ? width + dx : width - dx);
 
-    for (std::size_t c = 0; c < shape_.channels; ++c) {
+    for (std::size_t c = 0; c < shape_.channels && !aug.reflect; ++c) {  // black borders (reflected: above)
       const Sample* plane = src + c * shape_.plane();
       float* out = dst + c * shape_.plane();
       const channel_normaliser f = channels_[c];
@@ -145,6 +169,19 @@ class image_preparation {
 template <class Sample>
 image_preparation(const basic_dataset<Sample>&) -> image_preparation<Sample>;
 
+// Images first … first + count − 1 of d as the network takes them
+// (normalised, unaugmented), as one batch.
+template <class Sample>
+xt::xtensor<float, 4> normalised_images(const basic_dataset<Sample>& d, std::size_t first, std::size_t count) {
+  if (first + count > d.size() || first + count < first)
+    throw std::invalid_argument("nibble::data: images " + std::to_string(first) + " to " +
+                                std::to_string(first + count) + " asked of a set of " + std::to_string(d.size()));
+  const image_preparation<Sample> prepare(d);
+  xt::xtensor<float, 4> out({count, d.shape.channels, d.shape.height, d.shape.width});
+  for (std::size_t i = 0; i < count; ++i) prepare.normalise(d.image(first + i), out.data() + i * d.shape.size());
+  return out;
+}
+
 // Every image of a batch (N, C, H, W) mirrored left to right, for
 // test-time flip augmentation.
 inline void mirror_images(const xt::xtensor<float, 4>& in, xt::xtensor<float, 4>& out) {
@@ -163,15 +200,15 @@ inline void shift_images(const xt::xtensor<float, 4>& in, int dy, int dx, xt::xt
   if (std::abs(dy) >= height || std::abs(dx) >= width)
     throw std::invalid_argument("nibble::data: cannot shift " + std::to_string(height) + "x" + std::to_string(width) +
                                 " images by (" + std::to_string(dy) + ", " + std::to_string(dx) + ") pixels");
-  const auto reflect = [](int i, int n) { return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i; };
+  using detail::reflect_index;
   out.resize(in.shape());
   const std::size_t planes = in.shape(0) * in.shape(1), plane = std::size_t(height * width);
   for (std::size_t p = 0; p < planes; ++p) {
     const float* src = in.data() + p * plane;
     float* dst = out.data() + p * plane;
     for (int y = 0; y < height; ++y) {
-      const float* row = src + reflect(y - dy, height) * width;
-      for (int x = 0; x < width; ++x) *dst++ = row[reflect(x - dx, width)];
+      const float* row = src + reflect_index(y - dy, height) * width;
+      for (int x = 0; x < width; ++x) *dst++ = row[reflect_index(x - dx, width)];
     }
   }
 }

@@ -40,6 +40,7 @@
 #include "nibble/layers/dropout.hpp"
 #include "nibble/layers/linear.hpp"
 #include "nibble/layers/max_pool2d.hpp"
+#include "nibble/layers/patch_whitening.hpp"
 #include "nibble/net/residual.hpp"
 #include "nibble/net/sequential.hpp"
 
@@ -114,8 +115,8 @@ struct weighted_rule {
     d.fold_from(trained...);
   }
 };
-template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class Next>
-struct rule<nibble::conv2d<Out, K, S, St, P>, Next> : weighted_rule<Next> {
+template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
+struct rule<nibble::conv2d<Out, K, S, St, P, I>, Next> : weighted_rule<Next> {
   // Quantized activations: integer products; else weight-only codes.
   using spec = std::conditional_t<
       S::quantizes_activations,
@@ -123,8 +124,8 @@ struct rule<nibble::conv2d<Out, K, S, St, P>, Next> : weighted_rule<Next> {
                              weighted_rule<Next>::relu>,
       deploy::conv2d<Out, K, typename S::bit_width, typename S::arithmetic, St, P, weighted_rule<Next>::relu>>;
 };
-template <std::size_t Out, class S, class Next>
-struct rule<nibble::linear<Out, S>, Next> : weighted_rule<Next> {
+template <std::size_t Out, class S, class I, class Next>
+struct rule<nibble::linear<Out, S, I>, Next> : weighted_rule<Next> {
   using spec = std::conditional_t<
       S::quantizes_activations,
       deploy::integer_linear<Out, typename S::bit_width, typename S::activations, weighted_rule<Next>::folds,
@@ -146,6 +147,19 @@ struct rule<nibble::batch_norm, Next> : lone_norm_rule<false> {};
 template <class Next>
 struct rule<nibble::batch_norm_relu, Next> : lone_norm_rule<true> {};
 
+// Not deployable yet: a parameter-free rule would keep their training
+// layers without their values.
+template <class... T>
+inline constexpr bool not_deployable_yet = false;
+template <std::size_t K, class S, class Next>
+struct rule<nibble::patch_whitening<K, S>, Next> {
+  static_assert(not_deployable_yet<S, Next>, "nibble::deploy::convert: patch_whitening has no deployed form yet.");
+};
+template <class Next>
+struct rule<nibble::shift_batch_norm, Next> {
+  static_assert(not_deployable_yet<Next>, "nibble::deploy::convert: shift_batch_norm has no deployed form yet.");
+};
+
 template <float P, class Next>
 struct rule<nibble::dropout<P>, Next> {
   using spec = void;
@@ -158,8 +172,8 @@ struct rule<nibble::dropout<P>, Next> {
 
 template <class Spec>
 struct is_integer_conv : std::false_type {};
-template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P>
-struct is_integer_conv<nibble::conv2d<Out, K, S, St, P>> : std::bool_constant<S::quantizes_activations> {};
+template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I>
+struct is_integer_conv<nibble::conv2d<Out, K, S, St, P, I>> : std::bool_constant<S::quantizes_activations> {};
 
 // Whether the trained specs in List, from their start, reach an integer
 // conv2d through max pools only.

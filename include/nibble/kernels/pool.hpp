@@ -60,7 +60,8 @@ inline pool_window_rows max_pool2_backward_16(const float* g, const std::uint8_t
 }
 #endif
 
-// planes = batch·channels images of h×w, pooled to (h/k)×(w/k). Records
+// planes = batch·channels images of h×w, pooled to ⌊h/k⌋×⌊w/k⌋ (rows and
+// columns past the last whole window are not read). Records
 // the position of each window's first maximum (row-major in the window) so
 // backward is a single scatter.
 // The window size is a template argument so the window loops unroll.
@@ -137,7 +138,8 @@ void max_pool_forward(std::size_t planes, std::size_t h, std::size_t w, const fl
   });
 }
 
-// The gradient of each window goes to its recorded maximum; the rest is 0.
+// The gradient of each window goes to its recorded maximum; the rest is 0,
+// the rows and columns past the last whole window included.
 template <std::size_t k>
 void max_pool_backward(std::size_t planes, std::size_t h, std::size_t w, const std::uint8_t* argmax, const float* dy,
                        float* dx) {
@@ -146,6 +148,9 @@ void max_pool_backward(std::size_t planes, std::size_t h, std::size_t w, const s
     float* din = dx + p * h * w;
     const float* g = dy + p * oh * ow;
     const std::uint8_t* arg = argmax + p * oh * ow;
+    if (w != ow * k)
+      for (std::size_t y = 0; y < oh * k; ++y) std::fill(din + y * w + ow * k, din + (y + 1) * w, 0.0f);
+    std::fill(din + oh * k * w, din + h * w, 0.0f);
 #if NIBBLE_ISA_AVX512BW_DQ
     if constexpr (k == 2) {
       if (ow % 16 == 0) {

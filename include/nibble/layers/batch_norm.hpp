@@ -8,6 +8,9 @@
 // Ensures: output shape = input shape. In train mode it normalises with the
 // batch statistics and updates running mean and (unbiased) variance with
 // momentum 0.1; in eval mode it uses the running statistics. γ, β stay float.
+// Without a learned scale (LearnedScale = false, spec shift_batch_norm) γ
+// stays 1 and only β trains, as in the fastest CIFAR-10 recipes: the next
+// layer's weights can take any scale the channel needs.
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -17,17 +20,19 @@
 
 namespace nibble {
 
-template <class In, bool Relu = false>
+template <class In, bool Relu = false, bool LearnedScale = true>
 class batch_norm_layer {
  public:
   using input_shape = In;
   using output_shape = In;
   static constexpr std::size_t channels = In::channels;
-  static constexpr std::size_t parameter_count = 2 * channels;
+  static constexpr std::size_t parameter_count = (LearnedScale ? 2 : 1) * channels;
   static constexpr float epsilon = 1e-5f;
   static constexpr float momentum = 0.1f;
 
-  static std::string describe() { return Relu ? "batch_norm_relu" : "batch_norm"; }
+  static std::string describe() {
+    return std::string(LearnedScale ? "" : "shift_") + (Relu ? "batch_norm_relu" : "batch_norm");
+  }
 
   parameter gamma{channels, parameter_role::norm};
   parameter beta{channels, parameter_role::norm};
@@ -79,7 +84,7 @@ class batch_norm_layer {
 
   template <class F>
   void visit_parameters(F&& f) {
-    f(gamma);
+    if constexpr (LearnedScale) f(gamma);
     f(beta);
   }
   template <class F>
@@ -110,6 +115,15 @@ struct batch_norm_relu {
   static constexpr bool accepts = true;
   template <class In>
   using bind = batch_norm_layer<In, true>;
+};
+
+// shift_batch_norm — Represents: batch_norm with γ fixed at 1 (only the
+// shift β is a parameter).
+struct shift_batch_norm {
+  template <class In>
+  static constexpr bool accepts = true;
+  template <class In>
+  using bind = batch_norm_layer<In, false, false>;
 };
 
 }  // namespace nibble

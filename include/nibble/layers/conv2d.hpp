@@ -1,5 +1,5 @@
 #pragma once
-// conv2d<Out, Kernel, Scheme, Stride = 1, Padding = Kernel / 2>
+// conv2d<Out, Kernel, Scheme, Stride = 1, Padding = Kernel / 2, Init = paper_init>
 //
 // Represents: a 2-D convolution with Out filters of size Kernel×Kernel over
 // all input channels, plus a per-filter bias. Its weights are fake-quantized
@@ -9,20 +9,23 @@
 // weight gradient is the Scheme's estimator applied to dL/dWq. When Scheme
 // quantizes activations the input is quantized too (input_quantizer) and
 // the product runs on codes (quantized_weight_matrix); dL/dx is the
-// straight-through gradient, zero where the input codes saturate.
+// straight-through gradient, zero where the input codes saturate. Init
+// (layers/init.hpp) draws the initial weights.
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 
 #include "nibble/kernels/conv.hpp"
+#include "nibble/layers/init.hpp"
 #include "nibble/layers/layer.hpp"
 #include "nibble/layers/quantized_weight_matrix.hpp"
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
 
-template <class In, std::size_t Out, std::size_t Kernel, class Scheme, std::size_t Stride, std::size_t Padding>
+template <class In, std::size_t Out, std::size_t Kernel, class Scheme, std::size_t Stride, std::size_t Padding,
+          class Init = paper_init>
 class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * Kernel * Kernel> {
   static_assert(!In::is_flat,
                 "nibble::conv2d: its input is a flat vector (after flatten or global_avg_pool), but a "
@@ -40,11 +43,11 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   static std::string describe() {
     return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
            ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; weights " +
-           Scheme::describe();
+           Scheme::describe() + Init::describe();
   }
 
-  // He initialisation N(0, 2/fan_in), zero bias (the paper's choice).
-  void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(2.0f / float(fan_in))); }
+  // The paper's: He initialisation N(0, 2/fan_in), zero bias.
+  void init(std::mt19937_64& rng) { Init::apply(*this, rng, fan_in, 2.0f); }
 
   void forward(const activation& x, activation& y, context& ctx) {
     this->quantize_weights(ctx);
@@ -81,14 +84,14 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
 };
 
 template <std::size_t Out, std::size_t Kernel, quant_scheme Scheme, std::size_t Stride = 1,
-          std::size_t Padding = Kernel / 2>
+          std::size_t Padding = Kernel / 2, class Init = paper_init>
 struct conv2d {
   static_assert(Out > 0 && Kernel > 0 && Stride > 0, "nibble::conv2d: sizes and stride must be positive.");
   template <class In>
   static constexpr bool accepts =
       !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
   template <class In>
-  using bind = conv2d_layer<In, Out, Kernel, Scheme, Stride, Padding>;
+  using bind = conv2d_layer<In, Out, Kernel, Scheme, Stride, Padding, Init>;
 };
 
 }  // namespace nibble

@@ -1,5 +1,5 @@
 #pragma once
-// linear<Out, Scheme>
+// linear<Out, Scheme, Init = paper_init>
 //
 // Represents: a fully connected layer y = Wq·x + b with Out outputs, W
 // fake-quantized by Scheme on every forward pass.
@@ -12,13 +12,14 @@
 #include <random>
 
 #include "nibble/kernels/gemm.hpp"
+#include "nibble/layers/init.hpp"
 #include "nibble/layers/layer.hpp"
 #include "nibble/layers/quantized_weight_matrix.hpp"
 #include "nibble/quant/scheme.hpp"
 
 namespace nibble {
 
-template <class In, std::size_t Out, class Scheme>
+template <class In, std::size_t Out, class Scheme, class Init = paper_init>
 class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
   static_assert(In::is_flat,
                 "nibble::linear: its input is not flat (it has height and width); put flatten or "
@@ -29,10 +30,12 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
   using output_shape = shape<Out, 1, 1>;
   static constexpr std::size_t fan_in = In::size;
 
-  static std::string describe() { return "linear " + std::to_string(Out) + " outputs; weights " + Scheme::describe(); }
+  static std::string describe() {
+    return "linear " + std::to_string(Out) + " outputs; weights " + Scheme::describe() + Init::describe();
+  }
 
-  // N(0, 1/fan_in), zero bias (the paper's choice).
-  void init(std::mt19937_64& rng) { this->init_normal(rng, std::sqrt(1.0f / float(fan_in))); }
+  // The paper's: N(0, 1/fan_in), zero bias.
+  void init(std::mt19937_64& rng) { Init::apply(*this, rng, fan_in, 1.0f); }
 
   void forward(const activation& x, activation& y, context& ctx) {
     this->quantize_weights(ctx);
@@ -76,13 +79,13 @@ class linear_layer : public quantized_weight_matrix<Scheme, Out, In::size> {
   }
 };
 
-template <std::size_t Out, quant_scheme Scheme>
+template <std::size_t Out, quant_scheme Scheme, class Init = paper_init>
 struct linear {
   static_assert(Out > 0, "nibble::linear: the number of outputs must be positive.");
   template <class In>
   static constexpr bool accepts = In::is_flat;
   template <class In>
-  using bind = linear_layer<In, Out, Scheme>;
+  using bind = linear_layer<In, Out, Scheme, Init>;
 };
 
 }  // namespace nibble

@@ -1,7 +1,8 @@
 #pragma once
 // max_pool2d<K> — Represents: the maximum over non-overlapping K×K windows.
-// Requires: a spatial input whose height and width are multiples of K.
-// Ensures: output C × H/K × W/K.
+// Requires: a spatial input at least K×K.
+// Ensures: output C × ⌊H/K⌋ × ⌊W/K⌋, as torch's max_pool2d: rows and
+// columns past the last whole window are left out (and get no gradient).
 #include <cstdint>
 #include <vector>
 
@@ -12,8 +13,8 @@ namespace nibble {
 
 template <class In, std::size_t K>
 class max_pool2d_layer : public parameter_free {
-  static_assert(!In::is_flat && In::height % K == 0 && In::width % K == 0,
-                "nibble::max_pool2d: the input height and width must be multiples of the window size.");
+  static_assert(!In::is_flat && In::height >= K && In::width >= K,
+                "nibble::max_pool2d: the input must be spatial and at least as large as the window.");
   static_assert(K * K <= 256, "nibble::max_pool2d: windows larger than 16x16 are not supported.");
 
  public:
@@ -38,7 +39,7 @@ template <std::size_t K>
 struct max_pool2d {
   static_assert(K > 0, "nibble::max_pool2d: the window must be positive.");
   template <class In>
-  static constexpr bool accepts = !In::is_flat && In::height % K == 0 && In::width % K == 0;
+  static constexpr bool accepts = !In::is_flat && In::height >= K && In::width >= K;
   template <class In>
   using bind = max_pool2d_layer<In, K>;
 };

@@ -60,6 +60,16 @@ class quantized_weight_matrix {
   void init_normal(std::mt19937_64& rng, float stddev) {
     std::normal_distribution<float> normal(0.0f, stddev);
     for (auto& w : weight.value) w = normal(rng);
+    after_init();
+  }
+  // Weights U(−bound, bound), zero bias.
+  void init_uniform(std::mt19937_64& rng, float bound) {
+    std::uniform_real_distribution<float> uniform(-bound, bound);
+    for (auto& w : weight.value) w = uniform(rng);
+    after_init();
+  }
+
+  void after_init() {
     bias.value.fill(0.0f);
     if constexpr (Scheme::learned_scale) reset_steps();
     if constexpr (Scheme::quantizes_activations) inputs.reset();

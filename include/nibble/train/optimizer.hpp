@@ -95,10 +95,14 @@ struct adamw {
 
 // SGD with momentum; Nesterov uses g + μ·buf as PyTorch does. Weight decay
 // is added to the gradient (L2), as in torch.optim.SGD.
+// norm_rate_factor multiplies the rate of the batch-norm parameters and
+// divides their weight decay, so that the shrink per step, rate × decay,
+// stays the weights' (airbench trains its norm shifts at 64× the rate).
 struct sgd {
   static constexpr std::string_view name = "sgd";
   float momentum = 0.9f, weight_decay = 5e-4f;
   bool nesterov = false;
+  float norm_rate_factor = 1.0f;
   std::uint64_t steps = 0;
   std::vector<std::vector<float>> buffers{};
 
@@ -111,19 +115,26 @@ struct sgd {
       float* w = p.value.data();
       const float* grad = p.grad.data();
       float* b = buffers[k].data();
-      const float decay = p.role == parameter_role::step ? 0.0f : weight_decay;  // as in adamw
+      const bool norm = p.role == parameter_role::norm;
+      const float decay = p.role == parameter_role::step ? 0.0f  // as in adamw
+                          : norm                         ? weight_decay / norm_rate_factor
+                                                         : weight_decay;
+      const float rate = norm ? lr * norm_rate_factor : lr;
       for (std::size_t i = 0; i < p.size(); ++i) {
         const float g = grad[i] + decay * w[i];
         b[i] = steps == 1 ? g : momentum * b[i] + g;
-        w[i] -= lr * (nesterov ? g + momentum * b[i] : b[i]);
+        w[i] -= rate * (nesterov ? g + momentum * b[i] : b[i]);
       }
       ++k;
     });
   }
   std::vector<std::pair<std::string, std::string>> settings() const {
-    return {{"momentum", detail::number(momentum)},
-            {"weight_decay", detail::number(weight_decay)},
-            {"nesterov", nesterov ? "true" : "false"}};
+    std::vector<std::pair<std::string, std::string>> s = {{"momentum", detail::number(momentum)},
+                                                          {"weight_decay", detail::number(weight_decay)},
+                                                          {"nesterov", nesterov ? "true" : "false"}};
+    // Only when set, so that checkpoints from before it resume.
+    if (norm_rate_factor != 1.0f) s.emplace_back("norm_rate_factor", detail::number(norm_rate_factor));
+    return s;
   }
   void save(io::byte_writer& out) const { detail::save_state(out, steps, buffers); }
   void load(io::byte_reader& in, std::span<const std::size_t> parameter_sizes) {

@@ -17,7 +17,8 @@ namespace nibble {
 
 enum class lr_schedule {
   cosine,    // the paper's: cosine annealing over t_max epochs, stepped per epoch (after any warm-up)
-  one_cycle  // up, then down over the whole run, stepped per batch (one_cycle_schedule)
+  one_cycle,  // up, then down over the whole run, stepped per batch (one_cycle_schedule)
+  triangle    // linearly up, then linearly down over the whole run, stepped per batch (triangle_schedule)
 };
 
 // Defaults are the paper's recipe.
@@ -36,6 +37,7 @@ struct train_options {
   bool test_flip = false;        // evaluate on each test image and its mirror image, averaging the logits
   int test_shift = 0;            // also on each test image shifted by ±test_shift pixels (eval_options::shift)
   float weight_average = 0;      // decay of a moving average of the weights, evaluated beside them (0: none)
+  bool lookahead = false;        // pull the weights back to a running average of themselves (train/lookahead.hpp)
   std::size_t average_refresh_batches = 50;  // training batches (unaugmented) that refresh the average's
                                              // batch-norm statistics before it is tested (0: the live ones)
   std::uint64_t seed = 0;
@@ -47,6 +49,7 @@ struct train_options {
   std::string model_name;                // a label for messages and checkpoints ("VGG4bit")
   bool progress = true;
   std::size_t max_batches = 0;  // per epoch, 0 = all (quick trials)
+  std::size_t stop_after = 0;   // end this call after this many epochs, to resume later (0: run to `epochs`)
 };
 
 namespace detail {

@@ -47,12 +47,20 @@ setting_list run_settings(const train_options& o, const Optimizer& opt, const da
     add("one_cycle_rise", fmt::format("{}", o.one_cycle_rise));
     add("one_cycle_epochs", std::to_string(o.epochs));  // the cycle spans the run: its length is the recipe
   }
+  if (o.schedule == lr_schedule::triangle) {
+    add("schedule", "triangle");
+    add("triangle_epochs", std::to_string(o.epochs));
+  }
+  if (o.lookahead) {  // its pull grows with the fraction of the run done: the length is the recipe
+    add("lookahead", "from epoch 4, every 5 steps");
+    add("lookahead_epochs", std::to_string(o.epochs));
+  }
   if (o.label_smoothing > 0) add("label_smoothing", fmt::format("{}", o.label_smoothing));
   if (o.weight_average > 0) add("weight_average", fmt::format("{}", o.weight_average));
   add("seed", std::to_string(o.seed));
   add("max_batches", std::to_string(o.max_batches));
   if (o.augment != data::augmentation{})
-    add("augmentation", fmt::format("pad {}, flip {}{}", o.augment.pad,
+    add("augmentation", fmt::format("pad {}{}, flip {}{}", o.augment.pad, o.augment.reflect ? " reflected" : "",
                                     !o.augment.flip ? "no" : o.augment.alternate_flip ? "alternating" : "yes",
                                     o.augment.cutout > 0 ? fmt::format(", cutout {}", o.augment.cutout) : ""));
   if (!std::is_same_v<Sample, std::uint8_t>) add("samples", "float");

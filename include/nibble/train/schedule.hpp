@@ -44,4 +44,20 @@ struct one_cycle_schedule {
   }
 };
 
+// A triangle (airbench's): linearly from start_fraction·peak_lr up to
+// peak_lr at peak_fraction of the run, then linearly down to
+// end_fraction·peak_lr at its end; t in fractional epochs of total_epochs.
+struct triangle_schedule {
+  double peak_lr = 1.0;
+  double total_epochs = 20.0;
+  double start_fraction = 0.2, peak_fraction = 0.23, end_fraction = 0.07;
+
+  double at(double epoch) const {
+    const double f = std::clamp(epoch / total_epochs, 0.0, 1.0);
+    const double shape = f < peak_fraction ? start_fraction + (1.0 - start_fraction) * f / peak_fraction
+                                           : 1.0 + (end_fraction - 1.0) * (f - peak_fraction) / (1.0 - peak_fraction);
+    return peak_lr * shape;
+  }
+};
+
 }  // namespace nibble

@@ -5,7 +5,8 @@
 // o.weight_average, a moving average of the weights is kept too, evaluated
 // after each epoch beside the weights themselves (with batch-norm
 // statistics refreshed for it on o.average_refresh_batches training
-// batches), and checkpointed.
+// batches), and checkpointed. With o.lookahead the weights are pulled back
+// to a running average of themselves every few steps (train/lookahead.hpp).
 //
 // What a run guarantees, whenever and however it stops:
 // - Before any work, every output is checked: folders are created and
@@ -40,6 +41,7 @@
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/net/weight_statistics.hpp"
 #include "nibble/train/evaluate.hpp"
+#include "nibble/train/lookahead.hpp"
 #include "nibble/train/loss.hpp"
 #include "nibble/train/metrics.hpp"
 #include "nibble/train/optimizer.hpp"
@@ -256,6 +258,9 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
   const cosine_schedule schedule{o.learning_rate, o.min_learning_rate, o.t_max, o.warmup_epochs};
   const one_cycle_schedule cycle{.max_lr = o.learning_rate, .total_epochs = double(o.epochs),
                                  .rise_fraction = o.one_cycle_rise};
+  const triangle_schedule triangle{.peak_lr = o.learning_rate, .total_epochs = double(o.epochs)};
+  std::optional<lookahead> pull_back;
+  if (o.lookahead) pull_back.emplace();
   data::basic_batch_loader<Sample> loader(train_set, {.batch_size = o.batch_size, .shuffle = true, .augment = true,
                                        .aug = o.augment, .seed = o.seed});
   context ctx{.phase = mode::train, .seed = o.seed};
@@ -282,10 +287,13 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0;
     double lr = schedule.at(double(epoch));
+    if (pull_back) pull_back->begin_epoch(net, epoch);
     for (std::size_t i = 0; i < per_epoch && loader.next(b); ++i) {
       const double t = double(epoch) + double(i) / double(per_epoch);
       if (o.schedule == lr_schedule::one_cycle)
         lr = cycle.at(t);
+      else if (o.schedule == lr_schedule::triangle)
+        lr = triangle.at(t);
       else if (epoch < o.warmup_epochs)
         lr = schedule.at(t);
       ctx.begin_step(epoch * per_epoch + i);  // counter-based draws (stochastic rounding) by step
@@ -299,6 +307,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
             epoch + 1, i + 1, per_epoch, r.loss, std::isfinite(r.loss) ? fmt::format("{:.4g}", r.gradient_norm)
                                                                         : std::string("was not computed"),
             lr, detail::last_good_state(ckpt, epoch)));
+      if (pull_back) pull_back->after_step(net, epoch, epoch * per_epoch + i + 1, o.epochs * per_epoch);
       if (average) average->update(net);
       loss_sum += r.loss * double(b.size());
       correct += r.correct;
@@ -306,6 +315,7 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
       bar.update(i + 1, seen,
                  fmt::format("loss {:.3f} acc {:.2f}%", loss_sum / double(seen), 100.0 * double(correct) / double(seen)));
     }
+    if (pull_back) pull_back->end_epoch(net);
     const double train_seconds = bar.elapsed();
 
     epoch_metrics m;
@@ -380,6 +390,11 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
       save_checkpoint(ckpt, net, opt, run);
     }
     if (!o.metrics_file.empty()) write_metrics_file(o.metrics_file, history);
+    if (o.stop_after > 0 && ran.size() == o.stop_after && epoch + 1 < o.epochs) {
+      fmt::print(log, "stopped after {} epochs of this call (--stop-after): {} of {} done; resume to go on\n",
+                 o.stop_after, epoch + 1, o.epochs);
+      break;
+    }
   }
   return ran;
 }
