@@ -74,6 +74,15 @@ struct trainer_runs {
   fs::path root = fixtures::fresh_folder("fault");
   fs::path data = write_cifar10(root / "data");
 
+  // args() without its --model, so that a recipe picks the network.
+  std::vector<std::string> args_without_model(const fs::path& run, int run_epochs,
+                                              std::vector<std::string> extra) const {
+    std::vector<std::string> a = args(run, run_epochs, std::move(extra));
+    const auto model_flag = std::find(a.begin(), a.end(), "--model");
+    a.erase(model_flag, model_flag + 2);
+    return a;
+  }
+
   // The command for a run in folder `run`; `extra` adds flags or replaces
   // the value of one given here.
   std::vector<std::string> args(const fs::path& run, int run_epochs, std::vector<std::string> extra = {}) const {
@@ -401,10 +410,7 @@ TEST_CASE("the trainer's --recipe fast sets its flags, yields to flags given, an
              Catch::EndsWith("average_test_loss,average_test_accuracy"));
 
   // Without --model, the recipe trains FastVGG.
-  auto no_model = t.args(t.root / "fast-vgg", 1, {"--recipe", "fast", "--max-batches", "1"});
-  const auto model_flag = std::find(no_model.begin(), no_model.end(), "--model");
-  no_model.erase(model_flag, model_flag + 2);
-  r = t.succeeds(no_model);
+  r = t.succeeds(t.args_without_model(t.root / "fast-vgg", 1, {"--recipe", "fast", "--max-batches", "1"}));
   CHECK_THAT(r.output, Catch::Contains("recipe fast: --model fast-vgg, --epochs 1 (given)") &&
                            Catch::Contains("network: FastVGG"));
 
@@ -418,10 +424,7 @@ TEST_CASE("the trainer's --recipe airbench trains WhitenedVGG with airbench's se
   trainer_runs t;
   const fs::path run = t.root / "run";
   // Two epochs, stopped after the first (--stop-after keeps the two-epoch schedule).
-  auto first = t.args(run, 2, {"--recipe", "airbench", "--max-batches", "2", "--stop-after", "1"});
-  const auto model_flag = std::find(first.begin(), first.end(), "--model");
-  first.erase(model_flag, model_flag + 2);
-  auto r = t.succeeds(first);
+  auto r = t.succeeds(t.args_without_model(run, 2, {"--recipe", "airbench", "--max-batches", "2", "--stop-after", "1"}));
   CHECK_THAT(r.output, Catch::Contains("recipe airbench: --model whitened-vgg, --epochs 2 (given), --batch-size 16 "
                                        "(given), --optimizer sgd, --momentum 0.85, --nesterov true") &&
                            Catch::Contains("--norm-rate-factor 64, --schedule triangle, --lr 1.5") &&
@@ -440,9 +443,7 @@ TEST_CASE("the trainer's --recipe airbench trains WhitenedVGG with airbench's se
                                   Catch::Contains("shift_batch_norm") && Catch::Contains("fixed_scale 1/9"));
   CHECK(metrics_rows(run / "metrics.csv").size() == 1);
   // The second epoch resumes the first (the fitted filters come back from the checkpoint).
-  auto second = t.args(run, 2, {"--recipe", "airbench", "--max-batches", "2", "--resume"});
-  second.erase(std::find(second.begin(), second.end(), "--model"), std::find(second.begin(), second.end(), "--model") + 2);
-  r = t.succeeds(second);
+  r = t.succeeds(t.args_without_model(run, 2, {"--recipe", "airbench", "--max-batches", "2", "--resume"}));
   CHECK_THAT(r.output, Catch::Contains("resumed from") && Catch::Contains("after epoch 1"));
   CHECK(metrics_rows(run / "metrics.csv").size() == 2);
   // cifar_model says it cannot deploy it, and writes nothing.
