@@ -20,6 +20,7 @@
 
 #include "../training_fixtures.hpp"
 #include "child_process.hpp"
+#include "trainer_runs.hpp"
 #include "nibble/io/checkpoint.hpp"
 #include "nibble/io/model_file.hpp"
 #include "nibble/net/simple_resnet4bit.hpp"
@@ -32,119 +33,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using namespace fault;
 using trained_net = simple_resnet4bit<10, paper_4bit>;  // what --model resnet --bits 4 trains
 constexpr int epochs = 6;
-
-// `records` records in the official layout: a random class, its label
-// bytes (`labels`), then the image, a noisy shade of the class (`shade`
-// grey levels apart).
-template <class Labels>
-void write_records(const fs::path& file, int records, int classes, int shade, std::mt19937& rng, Labels labels) {
-  std::ofstream out(file, std::ios::binary);
-  for (int r = 0; r < records; ++r) {
-    const int c = int(rng() % unsigned(classes));
-    for (const int byte : labels(c)) out.put(char(byte));
-    for (int p = 0; p < 3072; ++p) out.put(char((c * shade + int(rng() % 30)) & 0xFF));
-  }
-}
-
-// A CIFAR-10 folder: five training files of 16 images and a test file of 32.
-fs::path write_cifar10(const fs::path& folder) {
-  fs::create_directories(folder);
-  std::mt19937 rng(11);
-  auto label = [](int c) { return std::vector<int>{c}; };
-  for (int i = 1; i <= 5; ++i)
-    write_records(folder / ("data_batch_" + std::to_string(i) + ".bin"), 16, 10, 25, rng, label);
-  write_records(folder / "test_batch.bin", 32, 10, 25, rng, label);
-  return folder;
-}
-
-// A CIFAR-100 folder: train.bin with 48 images and test.bin with 16, each
-// record a coarse label and a fine label before the image.
-fs::path write_cifar100(const fs::path& folder) {
-  fs::create_directories(folder);
-  std::mt19937 rng(12);
-  auto labels = [](int fine) { return std::vector<int>{fine / 5, fine}; };
-  write_records(folder / "train.bin", 48, 100, 2, rng, labels);
-  write_records(folder / "test.bin", 16, 100, 2, rng, labels);
-  return folder;
-}
-
-struct trainer_runs {
-  fs::path root = fixtures::fresh_folder("fault");
-  fs::path data = write_cifar10(root / "data");
-
-  // args() without its --model, so that a recipe picks the network.
-  std::vector<std::string> args_without_model(const fs::path& run, int run_epochs,
-                                              std::vector<std::string> extra) const {
-    std::vector<std::string> a = args(run, run_epochs, std::move(extra));
-    const auto model_flag = std::find(a.begin(), a.end(), "--model");
-    a.erase(model_flag, model_flag + 2);
-    return a;
-  }
-
-  // The command for a run in folder `run`; `extra` adds flags or replaces
-  // the value of one given here.
-  std::vector<std::string> args(const fs::path& run, int run_epochs, std::vector<std::string> extra = {}) const {
-    std::vector<std::pair<std::string, std::string>> flags = {
-        {"--data", data.string()}, {"--model", "resnet"},  {"--batch-size", "16"},
-        {"--epochs", std::to_string(run_epochs)},          {"--threads", "1"},
-        {"--seed", "3"},           {"--checkpoint-dir", run.string()},
-        {"--metrics", (run / "metrics.csv").string()}};
-    std::vector<std::string> plain = {"--no-progress"};
-    for (std::size_t i = 0; i < extra.size(); ++i) {
-      auto given = std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == extra[i]; });
-      if (given != flags.end() && i + 1 < extra.size())
-        given->second = extra[++i];
-      else
-        plain.push_back(extra[i]);
-    }
-    std::vector<std::string> a = {NIBBLE_TRAINER};
-    for (const auto& [flag, value] : flags) a.insert(a.end(), {flag, value});
-    a.insert(a.end(), plain.begin(), plain.end());
-    return a;
-  }
-  fault::child_result run(const std::vector<std::string>& a, const fault::child_options& o = {}) const {
-    return fault::run_child(a, o, root / "output.txt");
-  }
-  // Runs a command that must succeed.
-  fault::child_result succeeds(const std::vector<std::string>& a) const {
-    auto r = run(a);
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    return r;
-  }
-  // The command fails with a non-zero exit, saying `message`.
-  void refused(const std::vector<std::string>& a, const std::string& message) const {
-    const auto r = run(a);
-    INFO(r.output);
-    CHECK(r.exit_code != 0);
-    CHECK_THAT(r.output, Catch::Contains(message));
-  }
-  ~trainer_runs() { fs::remove_all(root); }
-};
-
-// The columns of a metrics row that a rerun reproduces (not times or speeds).
-std::string reproducible_columns(const std::string& row) {
-  std::string out, cell;
-  int column = 0;
-  for (char c : row + ",") {
-    if (c != ',') {
-      cell += c;
-      continue;
-    }
-    if (column < 6 || column > 8) out += cell + ",";
-    cell.clear();
-    ++column;
-  }
-  return out;
-}
-std::vector<std::string> metrics_rows(const fs::path& file) {
-  auto lines = fixtures::lines(fixtures::file_text(file));
-  if (!lines.empty()) lines.erase(lines.begin());  // the header
-  for (auto& l : lines) l = reproducible_columns(l);
-  return lines;
-}
 
 std::string section(const checkpoint& c, const char* tag) {
   const auto b = c.section_bytes(tag);
@@ -345,12 +236,13 @@ TEST_CASE("the trainer's --scheme trains the named scheme and refuses combinatio
   CHECK(metrics_rows(run / "metrics.csv").size() == 1);
 
   t.refused(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "lsq", "--bits", "8"}),
-            "lsq is a 4-bit scheme");
+            "--scheme lsq with --bits 8 --activations 32 is not built for --model vgg (10 classes); it takes "
+            "--bits 4 --activations 32; --bits 4 --activations 4");
   // The default command trains the resnet.
-  t.refused(t.args(t.root / "other", 1, {"--scheme", "pot"}), "pot is built for --model vgg only");
+  t.refused(t.args(t.root / "other", 1, {"--scheme", "pot"}), "--scheme pot is not built for --model resnet (10 classes); it has --scheme paper");
   t.refused(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "percentile", "--activations", "4"}),
-            "quantized activations with percentile are not built");
-  t.refused(t.args(t.root / "other", 1, {"--bits", "8", "--activations", "4"}), "W8A4 is not built");
+            "--scheme percentile with --bits 4 --activations 4 is not built for --model vgg");
+  t.refused(t.args(t.root / "other", 1, {"--bits", "8", "--activations", "4"}), "--scheme paper with --bits 8 --activations 4 is not built for --model resnet");
   r = t.run(t.args(t.root / "other", 1, {"--model", "vgg", "--scheme", "shift"}));
   CHECK(r.exit_code != 0);
   CHECK(!fs::exists(t.root / "other"));
@@ -373,9 +265,9 @@ TEST_CASE("the trainer's --model fast-vgg trains FastVGG, with float activations
   r = t.succeeds({NIBBLE_MODEL_TOOL, "evaluate", model, "--data", t.data.string(), "--checkpoint", ckpt});
   CHECK_THAT(r.output, Catch::Contains("of 32 images)") && Catch::Contains("same top-1 on "));
   t.refused(t.args(t.root / "other", 1, {"--model", "fast-vgg", "--activations", "8"}),
-            "fast-vgg is built with float activations only");
+            "--scheme paper with --bits 4 --activations 8 is not built for --model fast-vgg");
   t.refused(t.args(t.root / "other", 1, {"--model", "fast-vgg", "--scheme", "lsq"}),
-            "lsq is built for --model vgg only");
+            "--scheme lsq is not built for --model fast-vgg");
   CHECK(!fs::exists(t.root / "other"));
 }
 
@@ -453,7 +345,7 @@ TEST_CASE("the trainer's --recipe airbench trains WhitenedVGG with airbench's se
   CHECK_THAT(r.output, Catch::Contains("WhitenedVGG has no deployed form yet"));
   CHECK(!fs::exists(model));
   t.refused(t.args(t.root / "other", 1, {"--model", "whitened-vgg", "--activations", "8"}),
-            "whitened-vgg is built with float activations only");
+            "--scheme paper with --bits 4 --activations 8 is not built for --model whitened-vgg");
   t.refused(t.args(t.root / "other", 1, {"--norm-rate-factor", "64"}), "is an SGD setting");
   CHECK(!fs::exists(t.root / "other"));
 }
@@ -482,8 +374,8 @@ TEST_CASE("train_cifar100 trains on fine and coarse labels, which cifar_model de
   r = t.succeeds({NIBBLE_MODEL_TOOL, "evaluate", coarse_model, "--data", data.string(), "--checkpoint", coarse_checkpoint});
   CHECK_THAT(r.output, Catch::Contains("of 16 images)") && Catch::Contains("same top-1 on "));
   t.refused(cifar100(t.root / "other", {"--activations", "4"}),
-            "quantized activations are built into train_cifar10 only");
-  t.refused(cifar100(t.root / "other", {"--model", "fast-vgg"}), "fast-vgg is built into train_cifar10 only");
+            "--scheme paper with --bits 4 --activations 4 is not built for --model resnet (100 classes)");
+  t.refused(cifar100(t.root / "other", {"--model", "fast-vgg"}), "--model fast-vgg is not built for 100 classes");
   CHECK(!fs::exists(t.root / "other"));
 }
 

@@ -15,6 +15,8 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include "catalogue_lookup.hpp"
+
 inline void add_recipe_option(CLI::App& app, std::string& recipe) {
   app.add_option("--recipe", recipe,
                  "paper (the defaults below), fast (20 epochs: SGD with Nesterov momentum, one-cycle rate, label "
@@ -61,7 +63,7 @@ std::string apply_recipe(const CLI::App& app, Cli& c) {
     set("--test-shift", t.test_shift, 1);
     return fmt::format("recipe {}: {}", c.recipe, fmt::join(shown, ", "));
   }
-  if (c.fast_vgg_built) set("--model", c.model, std::string("fast-vgg"));
+  if (nibble::tools::has_network("fast-vgg", c.classes)) set("--model", c.model, std::string("fast-vgg"));
   set("--epochs", t.epochs, std::size_t(20));
   set("--batch-size", t.batch_size, std::size_t(128));
   set("--optimizer", c.optimizer, std::string("sgd"));
