@@ -4,7 +4,9 @@
 
 #include <numeric>
 
+#include "deploy_fixtures.hpp"
 #include "nibble/data/batch_loader.hpp"
+#include "nibble/deploy/convert.hpp"
 #include "nibble/quant/presets.hpp"
 #include "nibble/train/evaluate.hpp"
 #include "training_fixtures.hpp"
@@ -77,4 +79,34 @@ TEST_CASE("evaluate and predict on tensors refuse what does not fit, saying so",
   const activation wrong({4, 1, 28, 28});
   CHECK_THROWS_WITH(predict(net, wrong), Catch::Contains("(N, 3, 32, 32)") && Catch::Contains("(4, 1, 28, 28)"));
   CHECK_THROWS_WITH(predict(net, images, 0), Catch::Contains("batch size must be at least 1"));
+}
+
+TEST_CASE("a deployed network's evaluate and predict take bytes and agree with the trained network", "[evaluate][deploy]") {
+  using trained_type = small_net<w4a8>;  // integer layers: the deployed logits equal the trained ones
+  const auto trained = fixtures::trained_looking<trained_type>(17);
+  const auto test_set = fixtures::colour_dataset(45, 8);
+  auto deployed = deploy::convert(*trained, test_set.norm);
+  static_assert(takes_image_bytes<deploy::deployed_t<trained_type>> && !takes_image_bytes<trained_type>);
+
+  const evaluation reference = evaluate(*trained, test_set, {.batch_size = 45});
+  REQUIRE(reference.accuracy > 0.0);
+  REQUIRE(reference.accuracy < 1.0);  // some right, some wrong, so a miscount shows
+  image_batch bytes({45, 3, 32, 32});
+  std::copy_n(test_set.image(0), bytes.size(), bytes.data());
+  const std::vector<std::int32_t> expected = predict(*trained, all_images(test_set));
+  for (std::size_t batch : {1u, 7u, 45u, 100u}) {
+    const evaluation d = evaluate(*deployed, test_set, {.batch_size = batch});
+    CHECK(d.images == 45);
+    CHECK(d.accuracy == reference.accuracy);
+    CHECK(d.loss == Approx(reference.loss).epsilon(1e-6));
+    const evaluation t = evaluate(*deployed, bytes, test_set.labels, {.batch_size = batch});
+    CHECK(t.accuracy == reference.accuracy);
+    CHECK(predict(*deployed, bytes, batch) == expected);
+  }
+  // What does not fit is refused in words.
+  CHECK_THROWS_WITH(evaluate(*deployed, test_set, {.flip = true}), Catch::Contains("test-time views"));
+  std::vector<std::int32_t> short_labels(test_set.labels.begin(), test_set.labels.end() - 1);
+  CHECK_THROWS_WITH(evaluate(*deployed, bytes, short_labels), Catch::Contains("44 labels for 45 images"));
+  CHECK_THROWS_WITH(predict(*deployed, image_batch({2, 1, 32, 32})),
+                    Catch::Contains("images of 1x32x32 for a network that takes 3x32x32"));
 }

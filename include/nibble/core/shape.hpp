@@ -48,6 +48,21 @@ struct code_activation : xt::xtensor<std::uint8_t, 4> {
 // activation codes.
 struct image_batch : xt::xtensor<std::uint8_t, 4> {
   using xt::xtensor<std::uint8_t, 4>::xtensor;
+  using xt::xtensor<std::uint8_t, 4>::operator=;
+  // Floats are not images: xtensor would cast normalised values to bytes
+  // (0.7 to 0, -1.2 to 255) and a deployed network would answer nonsense.
+  template <class E>
+    requires(!std::is_same_v<typename E::value_type, std::uint8_t>)
+  image_batch(const xt::xexpression<E>&) {
+    static_assert(sizeof(E) == 0,
+                  "nibble::image_batch holds the image's bytes (0..255, as datasets hold them); it cannot be made "
+                  "from floats such as normalised images: a deployed network normalises the bytes itself.");
+  }
+  template <class E>
+    requires(!std::is_same_v<typename E::value_type, std::uint8_t>)
+  image_batch& operator=(const xt::xexpression<E>& e) {
+    return *this = image_batch(e);
+  }
 };
 
 // Resize only when the shape changes, so a training step with a fixed batch
