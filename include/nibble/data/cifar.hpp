@@ -19,7 +19,7 @@
 
 #include "nibble/data/dataset.hpp"
 #include "nibble/data/files.hpp"
-#include "nibble/io/error.hpp"
+#include "nibble/core/message_words.hpp"
 
 namespace nibble::data {
 
@@ -37,7 +37,7 @@ enum class cifar100_labels { fine, coarse };
 
 namespace detail {
 
-using io::quoted;
+using nibble::quoted;
 
 // Rejects anything that is not a positive whole number of records, so a
 // truncated download fails loudly.

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "nibble/data/dataset.hpp"
-#include "nibble/io/error.hpp"
+#include "nibble/core/message_words.hpp"
 
 namespace nibble::data::detail {
 
-using io::quoted;
+using nibble::quoted;
 
 inline std::string cannot_read(const std::filesystem::path& file, const char* format) {
   return std::string("nibble::data: cannot read ") + format + " file " + quoted(file) + ": ";

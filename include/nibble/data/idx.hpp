@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "nibble/io/error.hpp"
+#include "nibble/core/message_words.hpp"
 
 #include "nibble/data/dataset.hpp"
 #include "nibble/data/files.hpp"
@@ -92,8 +92,8 @@ inline idx_array read_idx(const std::filesystem::path& file) {
 // `classes` 0 means one more than the largest label.
 inline dataset idx_dataset(const idx_array& images, const idx_array& labels, const std::filesystem::path& images_file,
                            const std::filesystem::path& labels_file, int classes = 0) {
-  const std::string head = "nibble::data: cannot use IDX files " + io::quoted(images_file) + " and " +
-                           io::quoted(labels_file) + ": ";
+  const std::string head = "nibble::data: cannot use IDX files " + quoted(images_file) + " and " +
+                           quoted(labels_file) + ": ";
   if (images.dims.size() != 3)
     throw data_error(head + "the images have " + std::to_string(images.dims.size()) +
                      " dimensions, expected 3 (images x height x width)");

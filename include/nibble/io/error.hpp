@@ -2,11 +2,9 @@
 // The one error type of io/: a file nibble reads or writes cannot be used.
 // Its message names the file and says why, in words, with the operating
 // system's reason when there is one ("No space left on device").
-#include <cerrno>
-#include <filesystem>
 #include <stdexcept>
-#include <string>
-#include <system_error>
+
+#include "nibble/core/message_words.hpp"
 
 namespace nibble::io {
 
@@ -15,16 +13,8 @@ class io_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The operating system's words for an errno value.
-inline std::string system_reason(int error_number) { return std::generic_category().message(error_number); }
-
-// 'path', quoted for messages. Built by appending rather than "'" + s + "'",
-// which trips a false -Wrestrict in GCC 12 at -O3.
-inline std::string quoted(const std::filesystem::path& p) {
-  std::string s(1, '\'');
-  s += p.string();
-  s += '\'';
-  return s;
-}
+// The words of every message (core/message_words.hpp), by their io/ names too.
+using nibble::quoted;
+using nibble::system_reason;
 
 }  // namespace nibble::io
