@@ -1,5 +1,7 @@
 // summary(net): one row per layer with its position, description, output
-// shape and parameter count; the counts add up to the network's.
+// shape and parameter count; the counts add up to the network's; schemes
+// are named by a letter and spelled out once below, so no line passes 100
+// columns.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -28,21 +30,26 @@ TEST_CASE("summary lists every layer with its output shape and parameters", "[su
   using net_type = fixtures::small_net<w4a8>;
   const net_type net;
   const auto lines = lines_of(summary(net));
-  REQUIRE(lines.size() == 2 + 1 + 6);  // summary line, header, input, six layers
+  REQUIRE(lines.size() >= 2 + 1 + 6 + 1);  // summary line, header, input, six layers, the scheme
   CHECK(lines[0] == describe_network<net_type>().summary);
   CHECK(lines[1].find("layer") != std::string::npos);
   CHECK(lines[2].find("input") != std::string::npos);
   CHECK(lines[2].find("3x32x32") != std::string::npos);
   CHECK(lines[3].rfind("0 ", 0) == 0);
   CHECK(lines[3].find("conv2d") != std::string::npos);
-  CHECK(lines[3].find("8-bit") != std::string::npos);  // the activation scheme shows
+  CHECK(lines[3].find("scheme A") != std::string::npos);
+  CHECK(lines[9].rfind("scheme A: " + w4a8::describe().substr(0, 20), 0) == 0);
+  std::string legend;
+  for (std::size_t i = 9; i < lines.size(); ++i) legend += lines[i];
+  CHECK(legend.find("8-bit") != std::string::npos);  // the activation scheme shows
+  for (const auto& line : lines) CHECK(line.size() <= 100);
   CHECK(lines[3].find("4x16x16") != std::string::npos);  // stride 2
   CHECK(parameters_of(lines[3]) == 4 * 3 * 3 * 3 + 4);
   CHECK(lines[8].rfind("5 ", 0) == 0);
   CHECK(lines[8].find("linear") != std::string::npos);
   CHECK(lines[8].find("2x1x1") != std::string::npos);
   std::size_t total = 0;
-  for (std::size_t i = 3; i < lines.size(); ++i) total += parameters_of(lines[i]);
+  for (std::size_t i = 3; i < 9; ++i) total += parameters_of(lines[i]);
   CHECK(total == net_type::parameter_count);
   CHECK(summary<net_type>() == summary(net));
 }
@@ -74,10 +81,13 @@ TEST_CASE("a mixed-precision network is one type whose layers keep their own sch
   static_assert(is_valid_network<input<3, 32, 32>, conv2d<8, 3, int8_scheme>, conv2d<8, 3, paper_4bit>>);
   const auto lines = lines_of(summary<mixed>());
   CHECK(lines[0].rfind("10 classes, mixed 8-bit/4-bit weights", 0) == 0);
-  CHECK(lines[3].find("weights 8-bit") != std::string::npos);
-  CHECK(lines[6].find("weights 4-bit") != std::string::npos);
-  CHECK(lines[9].find("weights 8-bit") != std::string::npos);
-  CHECK(lines[9].find("stochastic rounding") != std::string::npos);
+  CHECK(lines[3].find("scheme A") != std::string::npos);
+  CHECK(lines[6].find("scheme B") != std::string::npos);
+  CHECK(lines[9].find("scheme C") != std::string::npos);
+  const std::string text = summary<mixed>();
+  CHECK(text.find("scheme A: " + int8_scheme::describe().substr(0, 20)) != std::string::npos);
+  CHECK(text.find("scheme B: " + paper_4bit::describe().substr(0, 20)) != std::string::npos);
+  CHECK(text.find("stochastic rounding") > text.find("scheme C: "));
   CHECK(describe_network<mixed>().schemes ==
         std::vector<std::string>{int8_scheme::describe(), paper_4bit::describe(),
                                  with_rounding_t<int8_scheme, stochastic_rounding>::describe()});

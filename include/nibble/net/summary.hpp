@@ -1,13 +1,16 @@
 #pragma once
 // summary(net): a table a user reads, one row per layer with its position,
 // what it is (sizes and scheme), its output shape and its parameters, then
-// the totals. Built from the type alone, like describe_network.
+// the totals. Built from the type alone, like describe_network. Schemes,
+// which are long, are named once below the table and by a letter in it, so
+// that a row fits a terminal:
 //
-//   VGG4bit-like: 10 classes, 4-bit weights, float activations, fp32 arithmetic, 3,251,018 parameters
-//   #    layer                                      output       parameters
-//   -    input                                      3x32x32               -
-//   0    conv2d 3->128 3x3 pad 1, 4-bit weights ... 128x32x32        3,584
+//   10 classes, 4-bit weights, float activations, fp32 arithmetic, 3,251,018 parameters
+//   #   layer                          output      parameters
+//   -   input                          3x32x32              -
+//   0   conv2d 64 3x3 pad 1, scheme A  64x32x32         1,792
 //   ...
+//   scheme A: 4-bit weights (15 levels), per-tensor abs-max scale, tanh clip 3, ...
 #include <algorithm>
 #include <cstddef>
 #include <string>
@@ -28,8 +31,21 @@ std::string summary() {
   };
   std::vector<row> rows{{"#", "layer", "output", "parameters"},
                         {"-", "input", detail::shape_text<typename Net::input_shape>(), "-"}};
+  const network_description d = describe_network<Net>();
+  auto scheme_key = [&](std::size_t i) { return "scheme " + std::string(1, char('A' + i % 26)); };
   Net::for_each_layer_type([&]<class L>(const std::string& position) {
-    rows.push_back({position, L::describe(), detail::shape_text<typename L::output_shape>(),
+    std::string layer = L::describe();
+    // The longest scheme first: one may begin with another's words.
+    std::vector<std::size_t> order(d.schemes.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return d.schemes[a].size() > d.schemes[b].size(); });
+    for (const std::size_t i : order)
+      if (const auto at = layer.find(d.schemes[i]); at != std::string::npos) {
+        layer.replace(at, d.schemes[i].size(), scheme_key(i));
+        break;
+      }
+    rows.push_back({position, layer, detail::shape_text<typename L::output_shape>(),
                     detail::grouped(L::parameter_count)});
   });
   std::size_t widths[3] = {0, 0, 0};
@@ -38,10 +54,28 @@ std::string summary() {
     widths[1] = std::max(widths[1], r.layer.size());
     widths[2] = std::max(widths[2], r.output.size());
   }
-  std::string text = describe_network<Net>().summary + "\n";
+  std::string text = d.summary + "\n";
   for (const row& r : rows)
     text += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", r.position, widths[0], r.layer, widths[1], r.output,
                         widths[2], r.parameters);
+  // Each scheme, its words wrapped at 100 columns.
+  for (std::size_t i = 0; i < d.schemes.size(); ++i) {
+    std::string line = scheme_key(i) + ":";
+    const std::string indent(line.size() + 1, ' ');
+    std::size_t from = 0;
+    while (from < d.schemes[i].size()) {
+      std::size_t to = d.schemes[i].find(' ', from);
+      if (to == std::string::npos) to = d.schemes[i].size();
+      const std::string word = d.schemes[i].substr(from, to - from);
+      if (line.size() + 1 + word.size() > 100 && line.size() > indent.size()) {
+        text += line + "\n";
+        line = indent.substr(1);
+      }
+      line += " " + word;
+      from = to + 1;
+    }
+    text += line + "\n";
+  }
   return text;
 }
 
