@@ -4,8 +4,8 @@
 // help and refusals, cifar_model's lookup and its "unknown network" message,
 // and the compiled units (tools/CMakeLists.txt) all come from this list.
 //
-// A network line: its --model name, its label, the template, the numbers
-// of classes it is built for, and its schemes. A scheme line: its --scheme
+// A network line: its --model name, its label and help, the template, and
+// the schemes it is built with for each number of classes. A scheme line: its --scheme
 // name with the --bits and --activations that pick it, and the type. Every
 // (network, classes, scheme) is built in fp32 and bf16 arithmetic
 // (--arithmetic). Where a network or scheme cannot leave training yet, its
@@ -42,22 +42,17 @@ using other_4bit_schemes = list<
                   "power-of-two weights and activations have no deployed form yet">>;
 
 using catalogue = list<
-    network_choice<"vgg", "VGG4bit", vgg4bit, classes<10, 20, 100>, paper_schemes>,
-    network_choice<"vgg", "VGG4bit", vgg4bit, classes<10>, concat<integer_schemes, other_4bit_schemes>>,
-    network_choice<"resnet", "SimpleResNet4bit", simple_resnet4bit, classes<10, 20, 100>, paper_schemes, "",
+    network_choice<"vgg", "VGG4bit", "the paper's network", vgg4bit,
+                   list<built_for<classes<10, 20, 100>, paper_schemes>,
+                        built_for<classes<10>, integer_schemes, other_4bit_schemes>>>,
+    network_choice<"resnet", "SimpleResNet4bit", "the paper's residual network", simple_resnet4bit,
+                   list<built_for<classes<10, 20, 100>, paper_schemes>, built_for<classes<10>, integer_schemes>>, "",
                    "the C header has no residual blocks">,
-    network_choice<"resnet", "SimpleResNet4bit", simple_resnet4bit, classes<10>, integer_schemes, "",
-                   "the C header has no residual blocks">,
-    network_choice<"fast-vgg", "FastVGG", fast_vgg, classes<10>, paper_schemes>,
-    network_choice<"whitened-vgg", "WhitenedVGG", whitened_vgg, classes<10>, paper_schemes,
+    network_choice<"fast-vgg", "FastVGG", "a VGG shaped for short runs", fast_vgg,
+                   list<built_for<classes<10>, paper_schemes>>>,
+    network_choice<"whitened-vgg", "WhitenedVGG", "airbench's network: a fixed patch-whitening first layer, GELU",
+                   whitened_vgg, list<built_for<classes<10>, paper_schemes>>,
                    "WhitenedVGG has no deployed form yet (its fixed patch-whitening layer)">>;
-
-// What each --model is, for the help text.
-inline constexpr std::pair<std::string_view, std::string_view> network_help[] = {
-    {"vgg", "VGG4bit, the paper's network"},
-    {"resnet", "SimpleResNet4bit, the paper's residual network"},
-    {"fast-vgg", "FastVGG, a VGG shaped for short runs"},
-    {"whitened-vgg", "WhitenedVGG, airbench's network: a fixed patch-whitening first layer, GELU"}};
 
 // What the README's main command runs (-DNIBBLE_CATALOGUE=main builds these alone).
 inline constexpr choice main_choice{.network = "vgg", .scheme = "paper", .bits = 4, .activations = 32, .bf16 = false};

@@ -86,9 +86,20 @@ inline std::string why_not_available(const choice& c) {
                      c.scheme, c.bits, c.activations, c.network, c.classes, fmt::join(with_scheme, "; "));
 }
 
+// The networks in catalogue order, each once, with their words.
+inline std::vector<std::pair<std::string, std::string>> networks() {
+  std::vector<std::pair<std::string, std::string>> found;
+  for_each_variant<variants>([&]<std::size_t, class V>() {
+    const std::string name(V::network::flag);
+    if (std::find_if(found.begin(), found.end(), [&](const auto& f) { return f.first == name; }) == found.end())
+      found.emplace_back(name, std::string(V::network::label) + ", " + std::string(V::network::help));
+  });
+  return found;
+}
+
 inline std::vector<std::string> model_names() {
   std::vector<std::string> names;
-  for (const auto& [name, help] : network_help) names.emplace_back(name);
+  for (const auto& [name, help] : networks()) names.push_back(name);
   return names;
 }
 
@@ -102,25 +113,36 @@ inline std::vector<std::string> scheme_names() {
   return names;
 }
 
-// For each network: what it is, the classes it is built for, its schemes
-// with their --bits/--activations, and where it cannot go.
+// For each network: what it is, its schemes grouped by the numbers of
+// classes they are built for, and where it cannot go.
 inline std::string model_help() {
   std::string help;
-  for (const auto& [name, what] : network_help) {
-    std::vector<std::string> classes, schemes, limits;
+  for (const auto& [name, what] : networks()) {
+    std::vector<std::pair<std::string, std::string>> schemes;  // (scheme, its classes "10/20/100")
+    std::vector<std::string> limits;
     for_each_variant<variants>([&]<std::size_t, class V>() {
       if (V::network::flag != name || V::bf16) return;
-      auto add = [](std::vector<std::string>& to, std::string s) {
-        if (std::find(to.begin(), to.end(), s) == to.end()) to.push_back(std::move(s));
-      };
-      add(classes, std::to_string(V::classes));
       using S = typename V::scheme;
-      add(schemes, S::activations == 32 ? fmt::format("{} W{}", S::flag, S::bits)
-                                        : fmt::format("{} W{}A{}", S::flag, S::bits, S::activations));
-      if (!V::no_c_header.empty()) add(limits, std::string(V::no_c_header));
+      const std::string scheme = S::activations == 32 ? fmt::format("{} W{}", S::flag, S::bits)
+                                                      : fmt::format("{} W{}A{}", S::flag, S::bits, S::activations);
+      auto at = std::find_if(schemes.begin(), schemes.end(), [&](const auto& s) { return s.first == scheme; });
+      if (at == schemes.end()) at = schemes.insert(schemes.end(), {scheme, ""});
+      at->second += (at->second.empty() ? "" : "/") + std::to_string(V::classes);
+      const std::string limit(V::no_c_header);
+      if (!limit.empty() && std::find(limits.begin(), limits.end(), limit) == limits.end()) limits.push_back(limit);
     });
-    help += fmt::format("\n  {}: {}; {} classes; schemes {}{}", name, what, fmt::join(classes, "/"),
-                        fmt::join(schemes, ", "), limits.empty() ? "" : fmt::format(" ({})", fmt::join(limits, "; ")));
+    std::vector<std::string> groups;  // schemes with the same classes, in order
+    for (std::size_t i = 0; i < schemes.size(); ++i) {
+      bool seen = false;
+      for (std::size_t j = 0; j < i; ++j) seen = seen || schemes[j].second == schemes[i].second;
+      if (seen) continue;
+      std::vector<std::string> same;
+      for (const auto& s : schemes)
+        if (s.second == schemes[i].second) same.push_back(s.first);
+      groups.push_back(fmt::format("{} classes: {}", schemes[i].second, fmt::join(same, ", ")));
+    }
+    help += fmt::format("\n  {}: {}; {}{}", name, what, fmt::join(groups, "; "),
+                        limits.empty() ? "" : fmt::format(" ({})", fmt::join(limits, "; ")));
   }
   return help;
 }

@@ -60,16 +60,23 @@ struct scheme_choice {
   static constexpr std::string_view no_deploy = NoDeploy.view(), no_c_header = NoCHeader.view();
 };
 
-// A network of the catalogue, built for each number of classes in Classes
-// with each scheme in Schemes.
-template <text Flag, text Label, template <std::size_t, quant_scheme> class Net, class Classes, class Schemes,
+// Schemes built for each number of classes in Classes.
+template <class Classes, class... SchemeLists>
+struct built_for {
+  using class_counts = Classes;
+  using schemes = concat<list<>, SchemeLists...>;
+};
+
+// A network of the catalogue: its --model name, label and words for the
+// help, the template, what it is built for (a list of built_for), and why
+// it cannot deploy or have a C header ("" if it can).
+template <text Flag, text Label, text Help, template <std::size_t, quant_scheme> class Net, class Builds,
           text NoDeploy = "", text NoCHeader = "">
 struct network_choice {
-  static constexpr std::string_view flag = Flag.view(), label = Label.view();
+  static constexpr std::string_view flag = Flag.view(), label = Label.view(), help = Help.view();
   template <std::size_t N, class S>
   using type = Net<N, S>;
-  using class_counts = Classes;
-  using schemes = Schemes;
+  using builds = Builds;
   static constexpr std::string_view no_deploy = NoDeploy.view(), no_c_header = NoCHeader.view();
 };
 
@@ -107,20 +114,26 @@ template <class Network, std::size_t Classes, class Scheme>
 using both_arithmetics = list<variant<Network, Classes, Scheme, false>, variant<Network, Classes, Scheme, true>>;
 
 template <class Network, class Classes, class Schemes>
-struct network_variants;
+struct variants_for;
 template <class Network, std::size_t... N, class... S>
-struct network_variants<Network, classes<N...>, list<S...>> {
+struct variants_for<Network, classes<N...>, list<S...>> {
   template <std::size_t C>
   using for_classes = concat<list<>, both_arithmetics<Network, C, S>...>;
   using type = concat<list<>, for_classes<N>...>;
+};
+
+template <class Network, class Builds>
+struct network_variants;
+template <class Network, class... B>
+struct network_variants<Network, list<B...>> {
+  using type = concat<list<>, typename variants_for<Network, typename B::class_counts, typename B::schemes>::type...>;
 };
 
 template <class Catalogue>
 struct all_variants;
 template <class... Network>
 struct all_variants<list<Network...>> {
-  using type = concat<list<>, typename network_variants<Network, typename Network::class_counts,
-                                                        typename Network::schemes>::type...>;
+  using type = concat<list<>, typename network_variants<Network, typename Network::builds>::type...>;
 };
 }  // namespace detail
 

@@ -29,6 +29,8 @@ int train_variant(const cifar_cli& c, const nibble::data::dataset& train_set, co
                      : c.schedule == "triangle" ? nibble::lr_schedule::triangle
                                                 : nibble::lr_schedule::cosine;
   options.model_name = std::string(Variant::network::label);
+  options.names = {.resume = "--resume", .overwrite = "--overwrite",
+                   .allow_changed_settings = "--allow-changed-settings", .stop_after = "--stop-after"};
   // Fixed first-layer filters come from the data: the first 5,000 training
   // images as training feeds them, unaugmented (a resume restores them).
   if (const std::size_t n = std::min<std::size_t>(5000, train_set.size());
@@ -42,7 +44,11 @@ int train_variant(const cifar_cli& c, const nibble::data::dataset& train_set, co
     fmt::print("note: cifar_model cannot export this network: {}\n", Variant::no_deploy);
   if (!c.init_from.empty()) {
     const nibble::checkpoint from = nibble::checkpoint::read(c.init_from);
-    nibble::init_from_float(from, *net, options.model_name);
+    try {
+      nibble::init_from_float(from, *net, options.model_name);
+    } catch (const nibble::checkpoint_error& e) {
+      throw nibble::checkpoint_error(std::string(e.what()) + " (the float network is the one trained with --bits 32)");
+    }
     fmt::print("started from the float network in {} (after epoch {}){}\n", c.init_from, from.run().epochs_done,
                options.resume ? "; a checkpoint to resume replaces it" : "");
   }
