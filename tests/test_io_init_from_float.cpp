@@ -85,5 +85,5 @@ TEST_CASE("another topology or a quantized source is refused, and nothing change
   adamw opt;
   const checkpoint q = checkpoint::parse(encode_checkpoint(quantized_source, opt, {}), "checkpoint 'q.ckpt'");
   CHECK_THROWS_WITH(init_from_float(q, target), Catch::Contains("it holds quantized weights") &&
-                                                    Catch::Contains("--bits 32"));
+                                                    Catch::Contains("float32_scheme"));
 }

@@ -236,7 +236,7 @@ TEST_CASE("triangle schedule, lookahead, reflected crops and a norm rate factor 
   airbench_like(parts.o);
   parts.o.stop_after = 4;
   CHECK(parts.run<airbench_like_sgd>(parts.o).size() == 4);
-  CHECK_THAT(parts.log_text(), Catch::Contains("stopped after 4 epochs of this call (--stop-after): 4 of 6 done"));
+  CHECK_THAT(parts.log_text(), Catch::Contains("stopped after 4 epochs of this call (train_options::stop_after): 4 of 6 done"));
   parts.o.stop_after = 0;
   parts.o.resume = true;
   small_net<paper_4bit> b;
@@ -327,7 +327,13 @@ TEST_CASE("an earlier run's checkpoint and metrics are never replaced without re
   const fs::path ckpt = t.o.checkpoint_dir / "last.ckpt";
   CHECK_THROWS_AS(t.run(t.o), earlier_run_exists);
   CHECK_THROWS_WITH(t.run(t.o), Catch::Contains("already holds a run after epoch 1 of 1") &&
-                                    Catch::Contains("--resume") && Catch::Contains("--overwrite"));
+                                    Catch::Contains("(train_options::resume)") &&
+                                    Catch::Contains("(train_options::overwrite)"));
+  // A program names the options as its users know them.
+  train_options named = t.o;
+  named.names.resume = "--resume";
+  named.names.overwrite = "--overwrite";
+  CHECK_THROWS_WITH(t.run(named), Catch::Contains("Resume it (--resume), discard it and start again (--overwrite)"));
   CHECK(fixtures::file_text(ckpt) == checkpoint_before);
   CHECK(fixtures::file_text(t.o.metrics_file) == metrics_before);
 
@@ -337,7 +343,7 @@ TEST_CASE("an earlier run's checkpoint and metrics are never replaced without re
   CHECK_THROWS_WITH(t.run(metrics_only), Catch::Contains("metrics file") && Catch::Contains("already holds"));
   CHECK(fixtures::file_text(t.o.metrics_file) == metrics_before);
 
-  // --overwrite starts again and says what it discarded.
+  // overwrite starts again and says what it discarded.
   train_options again = t.o;
   again.overwrite = true;
   again.seed = 6;
@@ -359,7 +365,7 @@ TEST_CASE("a resume with other settings is refused, naming each change, unless a
   CHECK_THROWS_WITH(t.run(r), Catch::Contains("batch_size: 16 in the checkpoint, 32 now") &&
                                   Catch::Contains("seed: 5 in the checkpoint, 9 now") &&
                                   Catch::Contains("learning_rate: 0.01 in the checkpoint, 0.5 now") &&
-                                  Catch::Contains("--allow-changed-settings"));
+                                  Catch::Contains("set train_options::allow_changed_settings"));
   CHECK(fixtures::file_text(t.o.checkpoint_dir / "last.ckpt") == checkpoint_before);
 
   // Another optimizer: its settings differ, and its state cannot be carried over even when allowed.
@@ -378,7 +384,7 @@ TEST_CASE("a resume with other settings is refused, naming each change, unless a
 
   r.allow_changed_settings = true;
   CHECK(t.run(r).size() == 1);
-  CHECK_THAT(t.log_text(), Catch::Contains("resuming with changed settings (--allow-changed-settings):") &&
+  CHECK_THAT(t.log_text(), Catch::Contains("resuming with changed settings (train_options::allow_changed_settings):") &&
                                Catch::Contains("batch_size: 16 in the checkpoint, 32 now"));
 }
 

@@ -2,7 +2,7 @@
 // A deployed network as one C99 header for microcontrollers: its packed
 // weight codes, the floats of its epilogues and input grids, a table of its
 // layers, and a plain reference forward pass for one image that needs only
-// <stdint.h> and <math.h>:
+// <stdint.h> and <math.h> (io/c_runtime.c, embedded):
 //
 //   #include "vgg4bit.h"
 //   static float work[VGG4BIT_WORK_FLOATS];
@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -181,143 +182,18 @@ void add_c_layer(c_model& m, const global_avg_pool_layer<In>&) {
   m.add<global_avg_pool_layer<In>>(c_kind::avgpool);
 }
 
-// The reference forward pass, written once with "PFX" for the prefix.
-inline constexpr const char* c_runtime = R"C(
-enum { PFX_CONV = 1, PFX_LINEAR, PFX_RELU, PFX_MAXPOOL, PFX_FLATTEN, PFX_AVGPOOL, PFX_AFFINE, PFX_IMAGE };
-
-/* Weight code i of a layer: 4-bit codes two per byte, low nibble first; 8-bit codes one signed byte each. */
-static int32_t pfx_weight(const pfx_layer* l, long i) {
-  const uint8_t* c = pfx_codes + l->codes;
-  if (l->weight_bits == 4) {
-    const int32_t v = (c[i >> 1] >> ((i & 1) * 4)) & 15;
-    return v >= 8 ? v - 16 : v;
-  }
-  return (int32_t)(int8_t)c[i];
-}
-
-/* The input code of x, centred on the zero point: clamp(round(x / step) + zero, 0, max) - zero. */
-static float pfx_centred_code(float x, float step, float zero, float max_code) {
-  float c = nearbyintf(x / step) + zero;
-  if (c < 0.0f) c = 0.0f;
-  if (c > max_code) c = max_code;
-  return c - zero;
-}
-
-/* Convolution (a linear layer is one with a 1x1 image and a kernel covering its input). */
-static void pfx_conv(const pfx_layer* l, float* x, float* y) {
-  const int integer = l->activation_bits > 0;
-  const float* f = pfx_floats + l->floats;
-  const int k = l->kernel > 0 ? l->kernel : 1;
-  const long fan_in = (long)l->in_c * k * k;
-  const float* multiplier;
-  const float* offset;
-  int o, oy, ox, c, ky, kx;
-  if (integer) {
-    const long n = (long)l->in_c * l->in_h * l->in_w;
-    const float max_code = (float)((1 << l->activation_bits) - 1);
-    long i;
-    for (i = 0; i < n; ++i) x[i] = pfx_centred_code(x[i], f[0], f[1], max_code);
-    f += 2;
-  }
-  multiplier = f;
-  offset = f + l->out_c;
-  for (o = 0; o < l->out_c; ++o)
-    for (oy = 0; oy < l->out_h; ++oy)
-      for (ox = 0; ox < l->out_w; ++ox) {
-        int32_t acc = 0;
-        float sum = 0.0f, v;
-        for (c = 0; c < l->in_c; ++c)
-          for (ky = 0; ky < k; ++ky)
-            for (kx = 0; kx < k; ++kx) {
-              const int iy = oy * (l->stride > 0 ? l->stride : 1) + ky - l->pad;
-              const int ix = ox * (l->stride > 0 ? l->stride : 1) + kx - l->pad;
-              const int32_t w = pfx_weight(l, o * fan_in + ((long)c * k + ky) * k + kx);
-              float xv;
-              if (iy < 0 || ix < 0 || iy >= l->in_h || ix >= l->in_w) continue; /* padding: code z, centred 0 */
-              xv = x[((long)c * l->in_h + iy) * l->in_w + ix];
-              if (integer) acc += w * (int32_t)xv;
-              else sum += (float)w * xv;
-            }
-        v = (integer ? (float)acc : sum) * multiplier[o] + offset[o];
-        if (l->norm) v = v * f[2 * l->out_c + o] + f[3 * l->out_c + o];
-        if (l->relu && v < 0.0f) v = 0.0f;
-        y[((long)o * l->out_h + oy) * l->out_w + ox] = v;
-      }
-}
-
-/* Runs the network on one image (PFX_INPUT_BYTES bytes, C x H x W, the pixel values as they are);
-   work holds PFX_WORK_FLOATS floats. Returns the PFX_OUTPUTS outputs, inside work. */
-static const float* pfx_forward(const uint8_t* image, float* work) {
-  float* x = work;
-  float* y = work + PFX_WORK_FLOATS / 2;
-  long i;
-  int n;
-  for (n = 0; n < PFX_LAYER_COUNT; ++n) {
-    const pfx_layer* l = &pfx_layers[n];
-    const long planes = l->in_c, pixels = (long)l->in_h * l->in_w;
-    float* t;
-    switch (l->kind) {
-      case PFX_IMAGE: { /* the first layer: bytes to normalised floats, v * scale + bias in one rounding */
-        const float* f = pfx_floats + l->floats;
-        for (i = 0; i < planes * pixels; ++i) y[i] = fmaf((float)image[i], f[i / pixels], f[planes + i / pixels]);
-        break;
-      }
-      case PFX_CONV:
-      case PFX_LINEAR:
-        pfx_conv(l, x, y);
-        break;
-      case PFX_RELU:
-        for (i = 0; i < planes * pixels; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-      case PFX_MAXPOOL: {
-        const int k = l->kernel;
-        int c, oy, ox, dy, dx;
-        for (c = 0; c < l->out_c; ++c)
-          for (oy = 0; oy < l->out_h; ++oy)
-            for (ox = 0; ox < l->out_w; ++ox) {
-              float m = x[((long)c * l->in_h + oy * k) * l->in_w + ox * k];
-              for (dy = 0; dy < k; ++dy)
-                for (dx = 0; dx < k; ++dx) {
-                  const float v = x[((long)c * l->in_h + oy * k + dy) * l->in_w + ox * k + dx];
-                  if (v > m) m = v;
-                }
-              y[((long)c * l->out_h + oy) * l->out_w + ox] = m;
-            }
-        break;
-      }
-      case PFX_FLATTEN:
-        for (i = 0; i < planes * pixels; ++i) y[i] = x[i];
-        break;
-      case PFX_AVGPOOL:
-        for (i = 0; i < planes; ++i) {
-          float s = 0.0f;
-          long p;
-          for (p = 0; p < pixels; ++p) s += x[i * pixels + p];
-          y[i] = s / (float)pixels;
-        }
-        break;
-      case PFX_AFFINE: {
-        const float* f = pfx_floats + l->floats;
-        for (i = 0; i < planes * pixels; ++i) {
-          float v = x[i] * f[i / pixels] + f[planes + i / pixels];
-          y[i] = l->relu && v < 0.0f ? 0.0f : v;
-        }
-        break;
-      }
-      default:
-        return 0;
-    }
-    t = x;
-    x = y;
-    y = t;
-  }
-  return x;
-}
-)C";
-
-inline void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
+// The reference forward pass: io/c_runtime.c, a C99 file of its own,
+// embedded as text between its two NIBBLE_EMBED_C_RUNTIME guards.
+inline std::string_view c_runtime() {
+  static constexpr std::string_view file =
+#define NIBBLE_EMBED_C_RUNTIME
+#include "nibble/io/c_runtime.c"
+#undef NIBBLE_EMBED_C_RUNTIME
+      ;
+  // The raw string holds the guards' lines too: keep what lies between them.
+  constexpr std::string_view open = "#endif\n", close = "#ifdef NIBBLE_EMBED_C_RUNTIME";
+  const std::size_t from = file.find(open) + open.size();
+  return file.substr(from, file.rfind(close) - from);
 }
 
 inline bool is_c_identifier(const std::string& s) {
@@ -365,13 +241,10 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_WORK_FLOATS {}\n#define {}_LAYER_COUNT {}\n\n",
                    upper, Net::input_shape::size, upper, Net::output_shape::size, upper, 2 * largest, upper,
                    m.rows.size());
-  h += fmt::format(
-      "typedef struct {{\n  int kind;\n  int in_c, in_h, in_w, out_c, out_h, out_w;\n  int kernel, stride, pad, relu;\n"
-      "  int weight_bits;     /* 4: two codes per byte, low nibble first; 8: one signed byte */\n"
-      "  int activation_bits; /* 0: float input; else the input becomes unsigned codes on the layer's grid */\n"
-      "  int norm;            /* a folded batch norm follows the epilogue */\n"
-      "  long codes, floats;  /* offsets into {0}_codes and {0}_floats */\n}} {0}_layer;\n\n",
-      prefix);
+  // The runtime first (it defines the layer type), named with the prefix.
+  h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n", prefix);
+  h += detail::c_runtime();
+  h += "\n";
   h += fmt::format("static const uint8_t {}_codes[{}] = {{", prefix, std::max<std::size_t>(1, m.codes.size()));
   for (std::size_t i = 0; i < m.codes.size(); ++i) h += fmt::format("{}{}", i % 24 == 0 ? "\n  " : "", m.codes[i]) + ",";
   if (m.codes.empty()) h += "0";
@@ -385,11 +258,14 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
     h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L}},\n", int(r.kind), r.in_c,
                      r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad, int(r.relu), r.weight_bits,
                      r.activation_bits, int(r.norm), r.codes, r.floats);
-  h += "};\n";
-  std::string runtime = detail::c_runtime;
-  detail::replace_all(runtime, "PFX", upper);
-  detail::replace_all(runtime, "pfx", prefix);
-  h += runtime;
+  h += "};\n\n";
+  h += fmt::format(
+      "/* Runs the network on one image ({0}_INPUT_BYTES bytes, C x H x W, the pixel values as they are); work holds\n"
+      "   {0}_WORK_FLOATS floats. Returns the {0}_OUTPUTS outputs, inside work. */\n"
+      "static const float* {1}_forward(const uint8_t* image, float* work) {{\n"
+      "  return {1}_run({1}_layers, {0}_LAYER_COUNT, {1}_codes, {1}_floats, image, work, {0}_WORK_FLOATS);\n}}\n"
+      "#undef NIBBLE_C\n#undef NIBBLE_C_API\n",
+      upper, prefix);
   h += fmt::format("\n#endif /* {}_H */\n", upper);
   return h;
 }

@@ -57,7 +57,7 @@ void init_from_float(const checkpoint& c, Net& net, std::string_view label = {})
   for (std::size_t i = 1; i < file_lines.size(); ++i)
     if (detail::has_quantized_weights(file_lines[i]))
       throw checkpoint_error(head + "it holds quantized weights (" + file_lines[i] +
-                             "); fine-tuning starts from the float network (trained with --bits 32)");
+                             "); fine-tuning starts from a network with float weights (float32_scheme)");
 
   // The tensors the float network has, in its visit order.
   std::set<const void*> ranges;  // the input quantizers' buffers: quantized activations only

@@ -85,7 +85,7 @@ using pot_w4 = scheme<power_of_two<4>, tanh_clip<3.0f>, abs_max_per_tensor, soft
 // layer (0, 1, 2, … 128 code units after a ReLU), both soft in training.
 using pot_w4a4 = with_activations_t<pot_w4, power_of_two_activations<4>>;
 
-// The activation policy a `--activations N` choice stands for (32 = float).
+// The activation policy for N activation bits (32: float).
 template <int N>
 struct activations_for_bits {
   using type = activation_bits<N>;
@@ -97,7 +97,7 @@ struct activations_for_bits<32> {
 template <int N>
 using activations_for_bits_t = typename activations_for_bits<N>::type;
 
-// The scheme a `--bits N` command-line choice stands for.
+// The paper's scheme at N weight bits (32: float weights).
 template <int N>
 struct scheme_for_bits;
 template <>

@@ -21,6 +21,16 @@ enum class lr_schedule {
   triangle    // linearly up, then linearly down over the whole run, stepped per batch (triangle_schedule)
 };
 
+// How train()'s messages name the options a user can act on: the fields
+// below by default; a program with a command line sets its flags' names
+// (tools/cifar_cli.hpp), so that each speaks in its own terms.
+struct option_names {
+  std::string resume = "train_options::resume";
+  std::string overwrite = "train_options::overwrite";
+  std::string allow_changed_settings = "train_options::allow_changed_settings";
+  std::string stop_after = "train_options::stop_after";
+};
+
 // Defaults are the paper's recipe.
 struct train_options {
   std::size_t epochs = 150;
@@ -50,6 +60,7 @@ struct train_options {
   bool progress = true;
   std::size_t max_batches = 0;  // per epoch, 0 = all (quick trials)
   std::size_t stop_after = 0;   // end this call after this many epochs, to resume later (0: run to `epochs`)
+  option_names names{};         // in messages
 };
 
 namespace detail {

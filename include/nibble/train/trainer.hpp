@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,7 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include "nibble/config.hpp"
 #include "nibble/core/context.hpp"
 #include "nibble/data/batch_loader.hpp"
 #include "nibble/data/dataset.hpp"
@@ -111,7 +113,8 @@ inline void prepare_outputs(const train_options& o, std::FILE* log) {
   const bool have_checkpoint = !ckpt.empty() && fs::exists(ckpt, ec);
   const bool have_metrics =
       !o.metrics_file.empty() && fs::exists(o.metrics_file, ec) && fs::file_size(o.metrics_file, ec) > 0;
-  const char* choices = "Resume it (--resume), discard it and start again (--overwrite), or choose another ";
+  const std::string choices = fmt::format("Resume it ({}), discard it and start again ({}), or choose another ",
+                                          o.names.resume, o.names.overwrite);
   if (!o.resume && !o.overwrite) {
     if (have_checkpoint)
       throw earlier_run_exists("checkpoint folder " + io::quoted(o.checkpoint_dir) + " already holds " +
@@ -122,8 +125,8 @@ inline void prepare_outputs(const train_options& o, std::FILE* log) {
   }
   if (o.resume && !have_checkpoint && have_metrics)
     throw earlier_run_exists("metrics file " + io::quoted(o.metrics_file) + " holds an earlier run's metrics, but " +
-                             io::quoted(o.checkpoint_dir) + " has no checkpoint to resume it from. Discard it " +
-                             "(--overwrite) or choose another metrics file.");
+                             io::quoted(o.checkpoint_dir) + " has no checkpoint to resume it from. Discard it (" +
+                             o.names.overwrite + ") or choose another metrics file.");
   if (o.overwrite) {
     for (const fs::path& f : {ckpt, o.metrics_file})
       if (!f.empty() && fs::exists(f, ec)) {
@@ -144,9 +147,10 @@ inline void check_settings(const setting_list& saved, const setting_list& now, c
   }
   if (!refused.empty() && !o.allow_changed_settings)
     throw settings_changed("this run's settings differ from those of the checkpoint it resumes:" + refused +
-                           "\nResume with the checkpoint's settings, or pass --allow-changed-settings to go on "
-                           "with the new ones (the run then no longer follows one recipe).");
-  if (!refused.empty()) fmt::print(log, "resuming with changed settings (--allow-changed-settings):{}\n", refused);
+                           "\nResume with the checkpoint's settings, or set " + o.names.allow_changed_settings +
+                           " to go on with the new ones (the run then no longer follows one recipe).");
+  if (!refused.empty())
+    fmt::print(log, "resuming with changed settings ({}):{}\n", o.names.allow_changed_settings, refused);
   if (!noted.empty())
     fmt::print(log, "resuming with changed settings:{}{}\n", noted,
                noted.find("threads") != std::string::npos
@@ -212,14 +216,30 @@ inline std::string last_good_state(const std::filesystem::path& ckpt, std::size_
   return fmt::format("The checkpoint {} (after epoch {}) is unchanged.", io::quoted(ckpt), epochs_done);
 }
 
+// Once per process, on stderr: the code calling train() was compiled
+// without optimisation, as Google Benchmark warns of a debug build.
+template <bool Optimised>
+void note_if_unoptimised() {
+  if constexpr (!Optimised) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+      fmt::print(stderr, "note: this program was compiled without optimisation (no -O flag: with CMake, an empty "
+                         "CMAKE_BUILD_TYPE); nibble trains some 60 times slower than in a Release build "
+                         "(-DCMAKE_BUILD_TYPE=Release)\n");
+    });
+  }
+}
+
 }  // namespace detail
 
 // Trains `net` (already initialised) with `opt`; returns one entry per epoch
-// run by this call. Progress goes to stderr, the per-epoch summary to `log`.
+// run by this call (the last one's test figures are the final evaluation).
+// Progress goes to stderr, the per-epoch summary to `log`.
 template <class Net, class Optimizer, class Sample>
 std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dataset<Sample>& train_set,
                                  const data::basic_dataset<Sample>& test_set, const train_options& o,
                                  std::FILE* log = stdout) {
+  detail::note_if_unoptimised<built_optimised>();
   validate(o, train_set.size());
   detail::check_data<Net>(train_set, test_set);
   detail::prepare_outputs(o, log);
@@ -391,8 +411,8 @@ std::vector<epoch_metrics> train(Net& net, Optimizer& opt, const data::basic_dat
     }
     if (!o.metrics_file.empty()) write_metrics_file(o.metrics_file, history);
     if (o.stop_after > 0 && ran.size() == o.stop_after && epoch + 1 < o.epochs) {
-      fmt::print(log, "stopped after {} epochs of this call (--stop-after): {} of {} done; resume to go on\n",
-                 o.stop_after, epoch + 1, o.epochs);
+      fmt::print(log, "stopped after {} epochs of this call ({}): {} of {} done; resume to go on\n", o.stop_after,
+                 o.names.stop_after, epoch + 1, o.epochs);
       break;
     }
   }
