@@ -93,7 +93,7 @@ int run(const settings& s) {
     net->forward(x, train);
   }
   fmt::print("kind {}\nthreads {}\nbatch_size {}\nint8_kernel {}\n", s.kind, nibble::kernels::max_threads(), s.batch,
-             nibble::kernels::int8::name(nibble::kernels::int8::best_int8_path()));
+             nibble::kernels::name(nibble::kernels::plan_int8_product()));
   if constexpr (Deploy) {
     auto deployed = nibble::deploy::convert(*net, norm);
     net.reset();

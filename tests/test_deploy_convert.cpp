@@ -261,10 +261,20 @@ template <class Net>
 void require_bit_exact_deployment(std::uint64_t seed) {
   auto net = fixtures::trained_looking<Net>(seed);
   auto deployed = deploy::convert(*net, fixtures::test_normalisation(Net::input_shape::channels));
-  for (std::size_t batch : {16, 1}) {
-    INFO("batch " << batch);
-    require_bit_exact_batch(*net, *deployed, fixtures::random_images<typename Net::input_shape>(batch, seed + 100));
+  // On every int8 product the machine runs (kernels/plan.hpp), each with
+  // the layouts it takes.
+  const kernels::kernel_limits before = kernels::current_kernel_limits();
+  for (const kernels::int8_kernel product : kernels::int8_products()) {
+    kernels::kernel_limits limited = before;
+    limited.fastest_int8 = product;
+    kernels::set_kernel_limits(limited);
+    INFO("int8 product: " << kernels::name(product));
+    for (std::size_t batch : {16, 1}) {
+      INFO("batch " << batch);
+      require_bit_exact_batch(*net, *deployed, fixtures::random_images<typename Net::input_shape>(batch, seed + 100));
+    }
   }
+  kernels::set_kernel_limits(before);
 }
 
 }  // namespace
@@ -316,7 +326,6 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
     using L4 = std::remove_cvref_t<decltype(std::declval<D&>().layer<5>())>;
     static_assert(L0::pixel_major && !L0::implicit_shape && L1::implicit_shape && L3::implicit_shape);
     static_assert(L4::pixel_major && !L4::implicit_shape && L4::codes_in && !L4::codes_out);
-    INFO("int8 kernel: " << kernels::int8::name(kernels::int8::best_int8_path()));
     require_bit_exact_deployment<wide_net<w4a8>>(313);
   }
   SECTION("W4A4, convolutions on the pixel-major kernels") { require_bit_exact_deployment<wide_net<w4a4>>(314); }

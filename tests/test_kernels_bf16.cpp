@@ -108,12 +108,12 @@ struct direct_results {
 
 direct_results direct_bf16(const kernels::conv_geometry& g, std::size_t filters, std::size_t batch,
                            const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& bias,
-                           const std::vector<float>& dy, kernels::bf16_path path) {
+                           const std::vector<float>& dy, bool tiles) {
   kernels::direct_conv<true> conv;
   kernels::direct_weight_gradient<true> gradient;
   direct_results r{std::vector<float>(batch * filters * g.col_cols()), std::vector<float>(w.size())};
-  conv.forward(g, filters, batch, x.data(), w.data(), bias.data(), r.y.data(), path);
-  gradient.compute(g, filters, batch, x.data(), dy.data(), r.dw.data(), path);
+  conv.forward(g, filters, batch, x.data(), w.data(), bias.data(), r.y.data(), tiles);
+  gradient.compute(g, filters, batch, x.data(), dy.data(), r.dw.data(), tiles);
   return r;
 }
 
@@ -155,7 +155,7 @@ std::vector<float> drawn(std::size_t n, Draw draw) {
 
 TEST_CASE("bf16 direct convolution on AMX tiles equals the AVX512-BF16 kernels bit for bit on integer operands",
           "[kernels][bf16][amx]") {
-  INFO("AMX usable: " << kernels::amx_usable() << ", bf16 kernels: " << kernels::name(kernels::best_bf16_path()));
+  INFO("AMX usable: " << kernels::amx_usable() << "; " << kernels::describe_machine());
   struct geometry_case {
     kernels::conv_geometry g;
     std::size_t filters;
@@ -168,7 +168,7 @@ TEST_CASE("bf16 direct convolution on AMX tiles equals the AVX512-BF16 kernels b
                                  {{32, 12, 16, 5, 1, 2}, 32}};
   for (const auto& [g, filters] : cases) {
     INFO("channels " << g.channels << ", " << g.height << " x " << g.width << ", kernel " << g.kernel);
-    if (!kernels::direct_conv_applies(g)) {  // the direct kernels need 16-float vectors
+    if (!kernels::detected_features().wide_floats || !kernels::direct_conv_fits(g)) {  // 16-float vectors
       WARN("this build has no direct kernels: nothing to compare");
       return;
     }
@@ -182,9 +182,9 @@ TEST_CASE("bf16 direct convolution on AMX tiles equals the AVX512-BF16 kernels b
     const auto bias = drawn(filters, [&] { return float(code(rng)); });
     const auto dy = drawn(batch * filters * g.col_cols(), [&] { return float(pixel(rng)); });
     const direct_results expected = direct_reference(g, filters, batch, x, w, bias, dy);
-    for (kernels::bf16_path path : {kernels::bf16_path::amx, kernels::bf16_path::avx512}) {
-      INFO("path " << kernels::name(path));
-      const direct_results r = direct_bf16(g, filters, batch, x, w, bias, dy, path);
+    for (const bool tiles : {false, kernels::detected_features().bf16_tiles}) {
+      INFO("on AMX tiles: " << tiles);
+      const direct_results r = direct_bf16(g, filters, batch, x, w, bias, dy, tiles);
       CHECK(r.y == expected.y);
       CHECK(r.dw == expected.dw);
     }
@@ -196,7 +196,7 @@ TEST_CASE("bf16 direct convolution on AMX tiles agrees with the AVX512-BF16 kern
   // The same bf16 products summed in another order: equal to fp32 rounding.
   const kernels::conv_geometry g{64, 16, 16, 3, 1, 1};
   const std::size_t filters = 32, batch = 2;
-  if (!kernels::direct_conv_applies(g)) {
+  if (!kernels::detected_features().wide_floats || !kernels::direct_conv_fits(g)) {
     WARN("this build has no direct kernels: nothing to compare");
     return;
   }
@@ -206,8 +206,8 @@ TEST_CASE("bf16 direct convolution on AMX tiles agrees with the AVX512-BF16 kern
   const auto w = drawn(filters * g.channels * 9, [&] { return normal(rng); });
   const auto bias = drawn(filters, [&] { return normal(rng); });
   const auto dy = drawn(batch * filters * g.col_cols(), [&] { return normal(rng); });
-  const direct_results tiles = direct_bf16(g, filters, batch, x, w, bias, dy, kernels::bf16_path::amx);
-  const direct_results vectors = direct_bf16(g, filters, batch, x, w, bias, dy, kernels::bf16_path::avx512);
+  const direct_results tiles = direct_bf16(g, filters, batch, x, w, bias, dy, kernels::detected_features().bf16_tiles);
+  const direct_results vectors = direct_bf16(g, filters, batch, x, w, bias, dy, false);
   const direct_results exact = direct_reference(g, filters, batch, x, w, bias, dy);
   auto largest_difference = [](const std::vector<float>& a, const std::vector<float>& b) {
     double d = 0;

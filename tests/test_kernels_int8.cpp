@@ -39,7 +39,7 @@ problem random_problem(std::size_t rows, std::size_t cols, std::size_t depth, in
 
 }  // namespace
 
-TEST_CASE("the packed int8 product equals the reference on every path", "[kernels][int8]") {
+TEST_CASE("the packed int8 product equals the reference on every kernel the machine runs", "[kernels][int8]") {
   const std::size_t shapes[][3] = {{1, 1, 1},   {8, 32, 4},    {9, 33, 5},     {64, 1024, 27},
                                    {3, 7, 2304}, {130, 70, 576}, {10, 128, 4096}, {17, 31, 3},
                                    {40, 48, 130}};
@@ -63,13 +63,16 @@ TEST_CASE("the packed int8 product equals the reference on every path", "[kernel
         std::memcpy(dst, p.x.data() + k * p.cols, p.cols);
       }, px);
 
-      for (int8_path path : {int8_path::best, int8_path::amx, int8_path::vnni, int8_path::portable}) {
-        INFO("path " << int(path) << " (0 best, 1 AMX, 2 VNNI, 3 portable); AMX usable: " << amx_usable()
-                     << ", VNNI built: " << vnni_available);
+      // Every int8 product this machine runs (kernels/plan.hpp), and the
+      // plan's own choice.
+      std::vector<nibble::kernels::int8_kernel> products = nibble::kernels::int8_products();
+      products.push_back(nibble::kernels::plan_int8_product());
+      for (const nibble::kernels::int8_kernel kernel : products) {
+        INFO("kernel " << nibble::kernels::name(kernel) << "; AMX usable: " << amx_usable());
         // A wider output than needed: nothing beyond the columns is written.
         const std::size_t ldo = p.cols + 3;
         std::vector<std::int32_t> got(p.rows * ldo, -7);
-        packed_gemm(pw, px, got.data(), ldo, path);
+        packed_gemm(pw, px, got.data(), ldo, kernel);
         for (std::size_t r = 0; r < p.rows; ++r) {
           for (std::size_t c = 0; c < p.cols; ++c) REQUIRE(got[r * ldo + c] == want[r * p.cols + c]);
           for (std::size_t c = p.cols; c < ldo; ++c) REQUIRE(got[r * ldo + c] == -7);

@@ -90,9 +90,9 @@ TEST_CASE("the learned step's sum over a large input is the plain sum, the same 
   }
   const int threads = kernels::max_threads();
   kernels::set_threads(1);
-  const double one = learned_step_sum(v.data(), dv.data(), v.size(), s, qn, qp);
+  const double one = kernels::learned_step_sum(v.data(), dv.data(), v.size(), s, qn, qp);
   kernels::set_threads(std::max(threads, 2));
-  const double two = learned_step_sum(v.data(), dv.data(), v.size(), s, qn, qp);
+  const double two = kernels::learned_step_sum(v.data(), dv.data(), v.size(), s, qn, qp);
   kernels::set_threads(threads);
   CHECK(one == two);
   CHECK(one == Approx(plain).epsilon(1e-4));

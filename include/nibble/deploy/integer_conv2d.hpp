@@ -70,8 +70,8 @@ class integer_conv2d_layer
 
   // The pixel-major way (above) and its two inputs; both give sums
   // pixel by pixel, 32 filters at a time.
-  static constexpr bool pixel_major = Out % 32 == 0;
-  static constexpr bool implicit_shape = pixel_major && CodesIn && Stride == 1 && In::channels % 64 == 0;
+  static constexpr bool pixel_major = kernels::int8_pixel_major_fits(Out);
+  static constexpr bool implicit_shape = kernels::int8_implicit_fits(geometry, Out, CodesIn);
   static constexpr std::size_t lowered_depth = (depth + 63) / 64 * 64;
   static constexpr kernels::int8::implicit_conv_shape pixel_geometry =
       implicit_shape ? kernels::int8::implicit_conv_shape{In::channels, In::height, In::width, Kernel, Padding, Out}
@@ -90,17 +90,21 @@ class integer_conv2d_layer
     }
     this->zero_point_sums();  // built before the threads share them
     scratch_.resize(std::size_t(kernels::max_threads()));
+    const kernels::int8_conv_plan plan = kernels_plan();
 #if NIBBLE_ISA_AVX512_VNNI || NIBBLE_ISA_AMX_INT8
     if constexpr (pixel_major) {
-      const kernels::int8::int8_path path = kernels::int8::best_int8_path();
-      if (path == kernels::int8::int8_path::amx || path == kernels::int8::int8_path::vnni) {
-        forward_pixel_major(x, y, path);
+      if (plan.layout != kernels::int8_conv_layout::im2col) {
+        forward_pixel_major(x, y, plan.product);
         return;
       }
     }
 #endif
-    forward_im2col(x, y);
+    forward_im2col(x, y, plan.product);
   }
+
+  // Which kernels run this layer on this machine (kernels/plan.hpp).
+  static kernels::int8_conv_plan kernels_plan() { return kernels::plan_int8_conv(geometry, Out, CodesIn); }
+  static std::string kernels_used() { return kernels::describe(kernels_plan()); }
 
  private:
   struct thread_scratch {
@@ -152,7 +156,7 @@ class integer_conv2d_layer
       }
   }
 
-  void forward_im2col(const input_tensor& x, output_tensor& y) {
+  void forward_im2col(const input_tensor& x, output_tensor& y, kernels::int8_kernel product) {
     const auto& w = this->packed();
     const std::uint8_t pad = std::uint8_t(this->grid().zero);
     each_image(x.shape(0), [&](std::size_t n, int t, bool) {
@@ -163,7 +167,7 @@ class integer_conv2d_layer
         im2col_row(s.codes.data(), k, pad, row);
       }, s.columns);
       s.sums.resize(Out * pixels);
-      kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels);
+      kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels, product);
       if constexpr (CodesOut) {
         // Channel by channel, so each channel's floats stay in L1 on their
         // way to codes; then the codes go to their pixels, 16 pixels at a
@@ -186,7 +190,7 @@ class integer_conv2d_layer
   }
 
 #if NIBBLE_ISA_AVX512_VNNI || NIBBLE_ISA_AMX_INT8
-  void forward_pixel_major(const input_tensor& x, output_tensor& y, kernels::int8::int8_path path) {
+  void forward_pixel_major(const input_tensor& x, output_tensor& y, kernels::int8_kernel product) {
     constexpr auto geo = pixel_geometry;
     static_assert(geo.out_height() == output_shape::height && geo.out_width() == output_shape::width);
     if (pixel_weights_.tiles.empty()) {
@@ -206,11 +210,11 @@ class integer_conv2d_layer
       s.sums.resize(pixel_range * Out);
       s.row.resize(pixel_range * Out);
 #if NIBBLE_ISA_AMX_INT8
-      if (path == kernels::int8::int8_path::amx)
+      if (product == kernels::int8_kernel::amx)
         kernels::int8::implicit_conv_amx(image, pixel_weights_, first, last, s.sums.data());
 #endif
 #if NIBBLE_ISA_AVX512_VNNI
-      if (path == kernels::int8::int8_path::vnni)
+      if (product == kernels::int8_kernel::vnni)
         kernels::int8::implicit_conv_vnni(image, pixel_weights_, first, last, s.sums.data());
 #endif
       std::size_t kept = 0;  // the range's output pixels (not the right padding or the slack)

@@ -28,6 +28,9 @@ class integer_linear_layer : public integer_matrix<Bits, Activations, Out, In::s
            (Relu ? ", relu" : "");
   }
 
+  // Which kernel runs this layer on this machine (kernels/plan.hpp).
+  static std::string kernels_used() { return std::string("int8 ") + kernels::name(kernels::plan_int8_product()); }
+
   void forward(const activation& x, activation& y, context&) {
     const std::size_t batch = x.shape(0);
     const auto& w = this->packed();
@@ -37,7 +40,7 @@ class integer_linear_layer : public integer_matrix<Bits, Activations, Out, In::s
       for (std::size_t n = 0; n < batch; ++n) row[n] = codes_[n * In::size + k];
     }, columns_);
     sums_.resize(Out * batch);
-    kernels::int8::packed_gemm(w, columns_, sums_.data(), batch);
+    kernels::int8::packed_gemm(w, columns_, sums_.data(), batch, kernels::plan_int8_product());
     // Sums are Out × batch; the output is batch × Out.
     this->centred_sums(sums_.data(), batch, batch, y.data(), 1, Out);
     this->finish(batch, 1, y.data());

@@ -154,19 +154,8 @@ class integer_matrix {
   // agree bit for bit. Needs Rows to be a multiple of the vector width.
   void finish_pixel(const std::int32_t* acc, float* y) {
     static_assert(Rows % kernels::fvec_width == 0);
-    using ivec = xsimd::batch<std::int32_t>;
-    static_assert(ivec::size == kernels::fvec_width);
-    const std::int32_t* zs = zero_point_sums().data();
-    for (std::size_t r = 0; r < Rows; r += kernels::fvec_width) {
-      const ivec centred = ivec::load_unaligned(acc + r) - ivec::load_unaligned(zs + r);
-      kernels::fvec v = xsimd::batch_cast<float>(centred);
-      v = kernels::affine_lanes<false>(kernels::load(scale.multiplier.data() + r), v,
-                                       kernels::load(scale.offset.data() + r));
-      if constexpr (Norm)
-        v = kernels::affine_lanes<Relu>(kernels::load(norm.multiplier.data() + r), v,
-                                        kernels::load(norm.offset.data() + r));
-      kernels::store(y + r, v);
-    }
+    kernels::centred_affine_across<Norm, Relu>(acc, zero_point_sums().data(), Rows, scale.multiplier.data(),
+                                               scale.offset.data(), norm.multiplier.data(), norm.offset.data(), y);
   }
 
   // Step 3 for a whole batch: the trained layer's epilogue, then its batch norm's.

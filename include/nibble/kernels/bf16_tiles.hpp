@@ -12,44 +12,11 @@
 // bit.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #include "nibble/config.hpp"
 #include "nibble/kernels/amx.hpp"
 
 namespace nibble::kernels {
-
-// Which kernels multiply bf16 pairs: the best this build and machine have,
-// or a named one (tests compare both; benchmarks time both).
-enum class bf16_path { best, amx, avx512 };
-
-inline const char* name(bf16_path p) {
-  switch (p) {
-    case bf16_path::amx: return "amx";
-    case bf16_path::avx512: return "avx512";
-    default: return "best";
-  }
-}
-
-// AMX where this build has the tile instructions and the kernel grants the
-// tile state, unless the environment variable NIBBLE_BF16_KERNEL says
-// avx512 (for comparisons, or to keep off the tiles).
-inline bf16_path best_bf16_path() {
-  static const bf16_path chosen = [] {
-    if (!NIBBLE_ISA_AMX_BF16 || !amx_usable()) return bf16_path::avx512;
-    const char* wanted = std::getenv("NIBBLE_BF16_KERNEL");
-    return wanted != nullptr && std::strcmp(wanted, "avx512") == 0 ? bf16_path::avx512 : bf16_path::amx;
-  }();
-  return chosen;
-}
-
-// The path `p` stands for on this build and machine.
-inline bf16_path resolve(bf16_path p) {
-  if (p == bf16_path::best) return best_bf16_path();
-  if (p == bf16_path::amx && !(NIBBLE_ISA_AMX_BF16 && amx_usable())) return bf16_path::avx512;
-  return p;
-}
 
 #if NIBBLE_ISA_AMX_BF16
 namespace amx {

@@ -5,6 +5,7 @@
 // end a layer with the same instructions.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 #include "nibble/kernels/parallel.hpp"
 #include "nibble/kernels/simd.hpp"
@@ -56,6 +57,25 @@ void channel_affine(const channel_geometry& g, Coefficients&& coefficients, cons
       affine_row<Relu>(a, b, x + offset, y + offset, g.pixels);
     }
   });
+}
+
+// One pixel's integer sums of n channels side by side (a pixel-major
+// integer convolution, deploy/integer_matrix.hpp): y[r] = a[r]·(acc[r] −
+// zero_sums[r]) + b[r], then with Norm the folded batch norm (and Relu),
+// vectors across channels, each element through the same affine_lanes as
+// the channel-by-channel rows, so both orders agree bit for bit. n is a
+// multiple of the vector width.
+template <bool Norm, bool Relu>
+void centred_affine_across(const std::int32_t* acc, const std::int32_t* zero_sums, std::size_t n, const float* a,
+                           const float* b, const float* norm_a, const float* norm_b, float* y) {
+  using ivec = xsimd::batch<std::int32_t>;
+  static_assert(ivec::size == fvec_width);
+  for (std::size_t r = 0; r < n; r += fvec_width) {
+    const ivec centred = ivec::load_unaligned(acc + r) - ivec::load_unaligned(zero_sums + r);
+    fvec v = affine_lanes<false>(load(a + r), xsimd::batch_cast<float>(centred), load(b + r));
+    if constexpr (Norm) v = affine_lanes<Relu>(load(norm_a + r), v, load(norm_b + r));
+    store(y + r, v);
+  }
 }
 
 }  // namespace nibble::kernels

@@ -13,6 +13,7 @@
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/plan.hpp"
 #include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels {
@@ -141,14 +142,16 @@ struct im2col_packer {
   }
 };
 
-// y[n] = W · im2col(x[n]) + bias, for every image n: by the direct kernel
-// where it applies, else by a GEMM with W packed once and shared by all
-// images and threads. A bf16 workspace makes the product bf16.
+// y[n] = W · im2col(x[n]) + bias, for every image n, by `kernel`: the
+// direct kernel (on AMX tiles or vectors) where it fits, else a GEMM with W
+// packed once and shared by all images and threads. A bf16 workspace makes
+// the product bf16. The plan (plan.hpp) chooses the kernel unless given.
 template <bool Bf16>
 void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                  const float* w, const float* bias, float* y, conv_forward_workspace<Bf16>& ws) {
-  if (direct_conv_applies(g)) {
-    ws.direct.forward(g, out_channels, batch, x, w, bias, y);
+                  const float* w, const float* bias, float* y, conv_forward_workspace<Bf16>& ws,
+                  conv_kernel kernel) {
+  if (kernel == conv_kernel::direct || kernel == conv_kernel::direct_tiles) {
+    ws.direct.forward(g, out_channels, batch, x, w, bias, y, kernel == conv_kernel::direct_tiles);
     return;
   }
   const std::size_t in_size = g.channels * g.height * g.width;
@@ -162,6 +165,11 @@ void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t 
     detail::gemm_serial_packed(out_channels, pixels, rows, std::as_const(packed_w),
                                im2col_packer<Bf16>{g, x + n * in_size}, out, pixels, true);
   });
+}
+template <bool Bf16>
+void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                  const float* w, const float* bias, float* y, conv_forward_workspace<Bf16>& ws) {
+  conv_forward(g, out_channels, batch, x, w, bias, y, ws, plan_conv_forward(g, out_channels, Bf16));
 }
 
 // For stride 1 the input gradient is itself a convolution: of dy with the
@@ -299,20 +307,22 @@ void weight_gradient_by_gemm(const conv_geometry& g, std::size_t out_channels, s
   }
 }
 
-// Given dy, write dW = Σ_n dy[n] ⋆ x[n] (direct_weight_gradient.hpp where it
-// applies, else one GEMM over the batch), db = Σ dy and, when dx is not null,
-// dx: a convolution of dy for stride 1, else col2im(Wᵀ · dy[n]).
+// Given dy, write dW = Σ_n dy[n] ⋆ x[n] (direct_weight_gradient.hpp, or one
+// GEMM over the batch), db = Σ dy and, when dx is not null, dx: a
+// convolution of dy for stride 1, else col2im(Wᵀ · dy[n]); each by the
+// plan's kernel (plan.hpp) unless given one.
 template <class Workspace>
 void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
-                          const float* w, const float* dy, float* dw, float* db, float* dx, Workspace& ws) {
+                   const float* w, const float* dy, float* dw, float* db, float* dx, Workspace& ws,
+                   const conv_plan& plan) {
   const std::size_t in_size = g.channels * g.height * g.width;
   const std::size_t pixels = g.col_cols(), rows = g.col_rows();
   const std::size_t wsize = out_channels * rows;
-  if (dx && g.stride == 1 && g.kernel >= g.padding + 1) {
+  if (dx && input_gradient_is_convolution(g)) {
     ws.flipped.resize(wsize);
     flip_transpose_weights(out_channels, g.channels, g.kernel, w, ws.flipped.data());
-    const conv_geometry back{out_channels, g.out_height(), g.out_width(), g.kernel, 1, g.kernel - 1 - g.padding};
-    conv_forward(back, g.channels, batch, dy, ws.flipped.data(), nullptr, dx, ws.flipped_forward);
+    conv_forward(input_gradient_geometry(g, out_channels), g.channels, batch, dy, ws.flipped.data(), nullptr, dx,
+                 ws.flipped_forward, plan.input_gradient);
   } else if (dx) {
     const std::size_t threads = std::size_t(max_threads());
     ws.reserve(threads, rows * pixels);
@@ -326,8 +336,8 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
     });
   }
 
-  if (direct_weight_gradient_applies(g)) {
-    ws.weight_gradient.compute(g, out_channels, batch, x, dy, dw);
+  if (plan.weight_gradient == conv_kernel::direct || plan.weight_gradient == conv_kernel::direct_tiles) {
+    ws.weight_gradient.compute(g, out_channels, batch, x, dy, dw, plan.weight_gradient == conv_kernel::direct_tiles);
   } else {
     weight_gradient_by_gemm(g, out_channels, batch, x, dy, dw, ws);
   }
@@ -337,6 +347,12 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
     for (std::size_t n = 0; n < batch; ++n) s += sum(dy + (n * out_channels + o) * pixels, pixels);
     db[o] = s;
   });
+}
+
+template <class Workspace>
+void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x,
+                   const float* w, const float* dy, float* dw, float* db, float* dx, Workspace& ws) {
+  conv_backward(g, out_channels, batch, x, w, dy, dw, db, dx, ws, plan_conv(g, out_channels, Workspace::bf16));
 }
 
 }  // namespace nibble::kernels

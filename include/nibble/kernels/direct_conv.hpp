@@ -44,22 +44,10 @@
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/plan.hpp"
 #include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels {
-
-#if NIBBLE_ISA_AVX512BW_DQ
-inline constexpr bool direct_conv_splits_rows = true;  // 8-pixel rows loaded in halves
-#else
-inline constexpr bool direct_conv_splits_rows = false;
-#endif
-
-// True when direct_conv can compute this geometry.
-constexpr bool direct_conv_applies(const conv_geometry& g) {
-  return fvec_width == 16 && g.stride == 1 &&
-         (g.out_width() % 16 == 0 || (g.out_width() == 8 && direct_conv_splits_rows)) &&
-         g.col_cols() % 32 == 0 && g.kernel * g.kernel <= 49;
-}
 
 namespace detail {
 
@@ -120,10 +108,11 @@ class direct_conv {
   using element = std::conditional_t<bf16, std::uint32_t, float>;
 
   // y[n] = conv(x[n], w) + bias for every image n; w is Out × C × K × K,
-  // bias may be null (no bias).
-  // `path` picks the bf16 kernels (AMX tiles where the geometry suits them).
+  // bias may be null (no bias). The geometry fits the direct kernels
+  // (plan.hpp: direct_conv_fits); `tiles` runs them on AMX tiles (bf16
+  // products, tiles_fit), as plan_conv_forward says.
   void forward(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x, const float* w,
-               const float* bias, float* y, bf16_path path = bf16_path::best) {
+               const float* bias, float* y, bool tiles) {
     using gemm_config::MR;
     const std::size_t kk = g.kernel * g.kernel, planes = plane_count(g.channels);
     const std::size_t padded_width = g.width + 2 * g.padding, padded_height = g.height + 2 * g.padding;
@@ -134,12 +123,12 @@ class direct_conv {
     for (std::size_t t = 0; t < kk; ++t) tap_offset[t] = std::ptrdiff_t(t / g.kernel * padded_width + t % g.kernel);
 #if NIBBLE_ISA_AMX_BF16
     if constexpr (bf16)
-      if (resolve(path) == bf16_path::amx && tiles_apply(g, out_channels)) {
+      if (tiles) {
         forward_tiles(g, out_channels, batch, x, w, bias, y, tap_offset.data());
         return;
       }
 #endif
-    (void)path;
+    (void)tiles;
     pack_weights(w, out_channels, g.channels, kk);
     const std::size_t sliver_size = MR * kk * planes;
 
@@ -192,10 +181,6 @@ class direct_conv {
   static constexpr std::size_t image_slack = 64;
 
 #if NIBBLE_ISA_AMX_BF16
-  static bool tiles_apply(const conv_geometry& g, std::size_t out_channels) {
-    return g.channels % 32 == 0 && out_channels % 32 == 0 && g.kernel <= 7;
-  }
-
   // The AMX forward: per image, per pair of 16-filter blocks, 32 positions
   // at a time (two runs of 16 pixels within output rows, or of padded
   // positions for narrower rows, whose sums pass through `dropped`).

@@ -32,34 +32,32 @@
 #include "nibble/kernels/gemm.hpp"
 #include "nibble/kernels/im2col.hpp"
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/plan.hpp"
+#include "nibble/kernels/plan.hpp"
 #include "nibble/kernels/transpose.hpp"
 
 namespace nibble::kernels {
-
-// True when direct_weight_gradient computes this geometry (thinner inputs,
-// such as a first layer's 3 channels, have too few A rows to be worth it).
-constexpr bool direct_weight_gradient_applies(const conv_geometry& g) {
-  return fvec_width == 16 && g.stride == 1 && g.channels >= 16;
-}
 
 template <bool Bf16 = false>
 class direct_weight_gradient {
  public:
   static constexpr bool bf16 = Bf16 && bf16_available;
 
-  // dw (Out × C × K × K) = Σ_n dy[n] ⋆ x[n]; `path` picks the bf16 kernels.
+  // dw (Out × C × K × K) = Σ_n dy[n] ⋆ x[n], for a geometry that fits
+  // (plan.hpp: direct_weight_gradient_fits); `tiles` runs it on AMX tiles
+  // (bf16 products), as plan_conv says.
   void compute(const conv_geometry& g, std::size_t out_channels, std::size_t batch, const float* x, const float* dy,
-               float* dw, bf16_path path = bf16_path::best) {
+               float* dw, bool tiles) {
     using gemm_config::MR;
     using gemm_config::NR;
 #if NIBBLE_ISA_AMX_BF16
     if constexpr (bf16)
-      if (resolve(path) == bf16_path::amx && g.channels % 32 == 0 && out_channels % 32 == 0) {
+      if (tiles) {
         compute_tiles(g, out_channels, batch, x, dy, dw);
         return;
       }
 #endif
-    (void)path;
+    (void)tiles;
     const geometry d = layout(g, false);
     const std::size_t kk = g.kernel * g.kernel, channels = g.channels;
     sum_over_images(g, d, out_channels, batch, x, dy, [&](buffers& b) {

@@ -49,6 +49,9 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   // The paper's: He initialisation N(0, 2/fan_in), zero bias.
   void init(std::mt19937_64& rng) { Init::apply(*this, rng, fan_in, 2.0f); }
 
+  // Which kernels run this layer on this machine (kernels/plan.hpp).
+  static std::string kernels_used() { return kernels::describe(kernels::plan_conv(geometry, Out, bf16)); }
+
   void forward(const activation& x, activation& y, context& ctx) {
     this->quantize_weights(ctx);
     if constexpr (Scheme::quantizes_activations) {

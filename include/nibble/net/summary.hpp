@@ -11,6 +11,8 @@
 //   0   conv2d 64 3x3 pad 1, scheme A  64x32x32         1,792
 //   ...
 //   scheme A: 4-bit weights (15 levels), per-tensor abs-max scale, tanh clip 3, ...
+//   kernels on this machine:
+//     0: forward direct, input gradient im2col + GEMM, weight gradient im2col + GEMM
 #include <algorithm>
 #include <cstddef>
 #include <string>
@@ -21,6 +23,39 @@
 #include "nibble/net/describe.hpp"
 
 namespace nibble {
+
+namespace detail {
+// head, then the words of text, in lines of at most 100 columns (longer
+// words stand alone), the lines after the first indented under the text.
+inline std::string wrapped(const std::string& head, const std::string& text) {
+  std::string out, line = head;
+  const std::string indent(head.size(), ' ');
+  std::size_t from = 0;
+  while (from < text.size()) {
+    std::size_t to = text.find(' ', from);
+    if (to == std::string::npos) to = text.size();
+    const std::string word = text.substr(from, to - from);
+    if (line.size() + 1 + word.size() > 100 && line.size() > indent.size()) {
+      out += line + "\n";
+      line = indent;
+    }
+    line += " " + word;
+    from = to + 1;
+  }
+  return out + line + "\n";
+}
+}  // namespace detail
+
+// The kernels each layer that has a choice runs on this machine
+// (kernels/plan.hpp), a line each under a heading; "" if none has one.
+template <class Net>
+std::string kernels_used() {
+  std::string kernels;
+  Net::for_each_layer_type([&]<class L>(const std::string& position) {
+    if constexpr (requires { L::kernels_used(); }) kernels += detail::wrapped("  " + position + ":", L::kernels_used());
+  });
+  return kernels.empty() ? kernels : "kernels on this machine:\n" + kernels;
+}
 
 // A residual block's row counts the parameters of the layers inside it,
 // which follow as rows of their own ("2.0", "2.1", ...).
@@ -58,25 +93,10 @@ std::string summary() {
   for (const row& r : rows)
     text += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", r.position, widths[0], r.layer, widths[1], r.output,
                         widths[2], r.parameters);
-  // Each scheme, its words wrapped at 100 columns.
-  for (std::size_t i = 0; i < d.schemes.size(); ++i) {
-    std::string line = scheme_key(i) + ":";
-    const std::string indent(line.size() + 1, ' ');
-    std::size_t from = 0;
-    while (from < d.schemes[i].size()) {
-      std::size_t to = d.schemes[i].find(' ', from);
-      if (to == std::string::npos) to = d.schemes[i].size();
-      const std::string word = d.schemes[i].substr(from, to - from);
-      if (line.size() + 1 + word.size() > 100 && line.size() > indent.size()) {
-        text += line + "\n";
-        line = indent.substr(1);
-      }
-      line += " " + word;
-      from = to + 1;
-    }
-    text += line + "\n";
-  }
-  return text;
+  // Each scheme, then the kernels each layer runs on this machine
+  // (kernels/plan.hpp), their words wrapped at 100 columns.
+  for (std::size_t i = 0; i < d.schemes.size(); ++i) text += detail::wrapped(scheme_key(i) + ":", d.schemes[i]);
+  return text + kernels_used<Net>();
 }
 
 template <class Net>

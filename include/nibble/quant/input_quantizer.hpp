@@ -26,6 +26,7 @@
 #include "nibble/core/parameter.hpp"
 #include "nibble/core/shape.hpp"
 #include "nibble/kernels/activation_codes.hpp"
+#include "nibble/kernels/quantizer_gradients.hpp"
 #include "nibble/quant/activations.hpp"
 #include "nibble/quant/learned_step.hpp"
 #include "nibble/quant/soft_staircase.hpp"
@@ -126,34 +127,11 @@ class input_quantizer<Policy> {
     const kernels::code_grid g = grid();
     const float qn = g.zero, qp = max_code - g.zero;
     if constexpr (Policy::learns_clip) {
-      learned.grad(0) = float(kernels::blocked_sum(x.size(), [&](std::size_t b, std::size_t e) {
-        using namespace kernels;
-        const float bottom_slope = -qn / qp;  // dx̂/dα at the bottom
-        const fvec step = broadcast(g.step), top = broadcast(qp), bottom = broadcast(-qn),
-                   slope = broadcast(bottom_slope), none = broadcast(0.0f);
-        fvec acc = none;
-        std::size_t i = b;
-        for (; i + fvec_width <= e; i += fvec_width) {
-          const fvec v = load(x.data() + i) / step, d = load(dx.data() + i);
-          const auto above = v >= top, below = v <= bottom;
-          acc += select_where(above, d, select_where(below, d * slope, none));
-          store(dx.data() + i, select_where(above || below, none, d));
-        }
-        double sum = reduce_add(acc);
-        for (; i < e; ++i) {
-          const float v = x.data()[i] / g.step;
-          float& d = dx.data()[i];
-          if (v >= qp || v <= -qn) {
-            sum += double(v >= qp ? d : d * bottom_slope);
-            d = 0.0f;
-          }
-        }
-        return sum;
-      }));
+      learned.grad(0) = float(kernels::clip_level_sum(x.data(), dx.data(), x.size(), g.step, qn, qp));
     } else {
       const double features = double(x.size() / std::max<std::size_t>(x.shape(0), 1));
       learned.grad(0) =
-          float(learned_step_sum(x.data(), dx.data(), x.size(), g.step, qn, qp) / std::sqrt(features * qp));
+          float(kernels::learned_step_sum(x.data(), dx.data(), x.size(), g.step, qn, qp) / std::sqrt(features * qp));
       kernels::mask_outside_grid(x.data(), dx.data(), x.size(), g);
     }
   }

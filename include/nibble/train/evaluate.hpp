@@ -179,6 +179,16 @@ inline void append_top1(const activation& logits, std::size_t n, std::vector<std
     classes.push_back(std::int32_t(std::max_element(z, z + width) - z));
   }
 }
+// Calls f(batch, first, n) on images first .. first+n, batch by batch.
+template <class Batch, class F>
+void for_each_batch(const Batch& images, std::size_t batch_size, F&& f) {
+  Batch part;
+  for (std::size_t first = 0; first < images.shape(0); first += batch_size) {
+    const std::size_t n = std::min(batch_size, images.shape(0) - first);
+    copy_images(images, first, n, part);
+    f(part, first, n);
+  }
+}
 }  // namespace detail
 
 // Accuracy and loss on a dataset: a trained network's normalised with the
@@ -227,12 +237,9 @@ evaluation evaluate(Net& net, const activation& images, std::span<const std::int
                                             images.shape(0)));
   detail::eval_forward<Net> forward(o);
   detail::evaluation_sum sum;
-  activation part;
-  for (std::size_t first = 0; first < images.shape(0); first += o.batch_size) {
-    const std::size_t n = std::min(o.batch_size, images.shape(0) - first);
-    detail::copy_images(images, first, n, part);
+  detail::for_each_batch(images, o.batch_size, [&](const activation& part, std::size_t first, std::size_t n) {
     sum.add(forward, forward(net, part), labels.subspan(first, n));
-  }
+  });
   return sum.result();
 }
 
@@ -246,12 +253,9 @@ std::vector<std::int32_t> predict(Net& net, const activation& images, std::size_
   detail::eval_forward<Net> forward;
   std::vector<std::int32_t> classes;
   classes.reserve(images.shape(0));
-  activation part;
-  for (std::size_t first = 0; first < images.shape(0); first += batch_size) {
-    const std::size_t n = std::min(batch_size, images.shape(0) - first);
-    detail::copy_images(images, first, n, part);
+  detail::for_each_batch(images, batch_size, [&](const activation& part, std::size_t, std::size_t n) {
     detail::append_top1(forward(net, part), n, classes);
-  }
+  });
   return classes;
 }
 
@@ -271,12 +275,9 @@ evaluation evaluate(Net& net, const image_batch& images, std::span<const std::in
   detail::check_image_shape<Net>(images.shape(1), images.shape(2), images.shape(3));
   context ctx{.phase = mode::eval};
   detail::evaluation_sum sum;
-  image_batch part;
-  for (std::size_t first = 0; first < images.shape(0); first += o.batch_size) {
-    const std::size_t n = std::min(o.batch_size, images.shape(0) - first);
-    detail::copy_images(images, first, n, part);
+  detail::for_each_batch(images, o.batch_size, [&](const image_batch& part, std::size_t first, std::size_t n) {
     sum.add(net.forward(part, ctx), labels.subspan(first, n));
-  }
+  });
   sum.plain_correct = sum.correct;
   return sum.result();
 }
@@ -290,12 +291,9 @@ std::vector<std::int32_t> predict(Net& net, const image_batch& images, std::size
   context ctx{.phase = mode::eval};
   std::vector<std::int32_t> classes;
   classes.reserve(images.shape(0));
-  image_batch part;
-  for (std::size_t first = 0; first < images.shape(0); first += batch_size) {
-    const std::size_t n = std::min(batch_size, images.shape(0) - first);
-    detail::copy_images(images, first, n, part);
+  detail::for_each_batch(images, batch_size, [&](const image_batch& part, std::size_t, std::size_t n) {
     detail::append_top1(net.forward(part, ctx), n, classes);
-  }
+  });
   return classes;
 }
 

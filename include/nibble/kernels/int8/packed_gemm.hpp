@@ -12,14 +12,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <utility>
 
 #include "nibble/config.hpp"
 #include "nibble/kernels/int8/amx.hpp"
 #include "nibble/kernels/int8/packing.hpp"
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/plan.hpp"
 
 #if NIBBLE_ISA_AVX512_VNNI
 #include <immintrin.h>
@@ -85,43 +84,15 @@ inline void tile_vnni(const packed_weights& w, const packed_columns& x, std::siz
 
 }  // namespace detail
 
-// Which micro-tile runs: the best this build and machine have, or a named
-// one (tests compare every path the machine has).
-enum class int8_path { best, amx, vnni, portable };
-
-inline const char* name(int8_path p) {
-  switch (p) {
-    case int8_path::amx: return "amx";
-    case int8_path::vnni: return "vnni";
-    case int8_path::portable: return "portable";
-    default: return "best";
-  }
-}
-
-// The path `best` stands for here: the fastest this build and machine
-// have, unless the environment variable NIBBLE_INT8_KERNEL names a slower
-// one (amx, vnni or portable; for comparisons, or to keep off the tiles).
-inline int8_path best_int8_path() {
-  static const int8_path chosen = [] {
-    const int8_path fastest = amx_usable() ? int8_path::amx : vnni_available ? int8_path::vnni : int8_path::portable;
-    const char* wanted = std::getenv("NIBBLE_INT8_KERNEL");
-    if (wanted == nullptr) return fastest;
-    for (int8_path p : {int8_path::amx, int8_path::vnni, int8_path::portable})
-      if (std::strcmp(wanted, name(p)) == 0 && int(p) >= int(fastest)) return p;
-    return fastest;
-  }();
-  return chosen;
-}
-
-// out (w.rows × x.cols, row stride ldo) = W · X. Tiles are shared among
-// threads unless the caller already runs in parallel. A path this build or
-// machine lacks falls back to the portable loops.
+// out (w.rows × x.cols, row stride ldo) = W · X, on `kernel` (the plan's,
+// plan.hpp, unless given). Tiles are shared among threads unless the caller
+// already runs in parallel. A kernel this build or machine lacks falls back
+// to the portable loops.
 inline void packed_gemm(const packed_weights& w, const packed_columns& x, std::int32_t* out, std::size_t ldo,
-                        int8_path path = int8_path::best) {
-  if (path == int8_path::best) path = best_int8_path();
-  if (path == int8_path::amx && !amx_usable()) path = int8_path::portable;
-  if (path == int8_path::vnni && !vnni_available) path = int8_path::portable;
-  const bool amx = path == int8_path::amx;
+                        int8_kernel kernel = plan_int8_product()) {
+  if (kernel == int8_kernel::amx && !detected_features().int8_tiles) kernel = int8_kernel::portable;
+  if (kernel == int8_kernel::vnni && !detected_features().vnni) kernel = int8_kernel::portable;
+  const bool amx = kernel == int8_kernel::amx;
   const std::size_t rows_per_tile = amx ? 2 * 16 : row_block;
   const std::size_t row_tiles = (w.rows + rows_per_tile - 1) / rows_per_tile;
   const std::size_t tasks = row_tiles * x.tiles;
@@ -158,7 +129,7 @@ inline void packed_gemm(const packed_weights& w, const packed_columns& x, std::i
     const auto [rows, cols] = edges(r0, c0);
     std::int32_t* o = out + r0 * ldo + c0;
 #if NIBBLE_ISA_AVX512_VNNI
-    if (path == int8_path::vnni) {
+    if (kernel == int8_kernel::vnni) {
       detail::tile_vnni(w, x, r0, t, rows, cols, o, ldo);
       return;
     }
