@@ -34,8 +34,10 @@ namespace k8 = nibble::kernels::int8;
 // One conv layer of VGG4bit: input channels, size, filters.
 template <std::size_t C, std::size_t H, std::size_t F>
 struct layer {
-  using deployed = nibble::deploy::integer_conv2d_layer<nibble::shape<C, H, H>, F, 3, nibble::bits<4>,
-                                                        nibble::activation_bits<8>, 1, 1, true, true, true, true>;
+  using deployed =
+      nibble::deploy::integer_conv2d_layer<nibble::shape<C, H, H>, F, 3, nibble::bits<4>, nibble::activation_bits<8>, 1,
+                                           1, nibble::deploy::folded_norm, nibble::deploy::with_relu,
+                                           nibble::deploy::codes_in, nibble::deploy::codes_out>;
   static constexpr double ops = 2.0 * double(F) * double(C) * 9.0 * double(H * H);
 
   std::vector<std::int8_t> weights = std::vector<std::int8_t>(F * C * 9);

@@ -147,8 +147,8 @@ static_assert(valid_model<fast_vgg<10, f32>>::value);
 // A network reads what its first layer reads: floats, or the u8 codes of
 // a deployed integer layer that takes codes; it always writes floats.
 static_assert(std::is_same_v<vgg4bit<10, paper_4bit>::input_tensor, activation>);
-using codes_in_first = sequential<input<8, 4, 4>, deploy::integer_conv2d<8, 3, bits<4>, activation_bits<8>, 1, 1,
-                                                                         false, false, true, false>>;
+using codes_in_first =
+    sequential<input<8, 4, 4>, deploy::integer_conv2d<8, 3, bits<4>, activation_bits<8>, 1, 1, deploy::codes_in>>;
 static_assert(std::is_same_v<codes_in_first::input_tensor, code_activation>);
 
 // linear directly after a convolution: its input is not flat.

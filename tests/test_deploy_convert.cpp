@@ -287,9 +287,10 @@ TEST_CASE("an integer deployed network's types: integer layers with their batch 
   using I = std::remove_cvref_t<decltype(std::declval<D&>().layer<0>())>;
   using L0 = std::remove_cvref_t<decltype(std::declval<D&>().layer<1>())>;
   using L1 = std::remove_cvref_t<decltype(std::declval<D&>().layer<2>())>;
-  static_assert(std::is_same_v<I, deploy::image_input_layer<input<3, 16, 16>, true>>);
+  static_assert(std::is_same_v<I, deploy::image_input_layer<input<3, 16, 16>, deploy::codes_out>>);
   static_assert(std::is_same_v<L0, deploy::integer_conv2d_layer<input<3, 16, 16>, 8, 3, bits<4>, activation_bits<8>,
-                                                                 1, 1, true, true, true, true>>);
+                                                                 1, 1, deploy::folded_norm, deploy::with_relu,
+                                                                 deploy::codes_in, deploy::codes_out>>);
   static_assert(L1::codes_in && !L1::codes_out);
   static_assert(std::is_same_v<typename L1::input_tensor, code_activation>);
   static_assert(std::is_same_v<typename L1::output_tensor, activation>);
@@ -301,7 +302,8 @@ TEST_CASE("an integer deployed network's types: integer layers with their batch 
   using P4 = std::remove_cvref_t<decltype(std::declval<P&>().layer<5>())>;
   static_assert(std::is_same_v<P1, deploy::code_max_pool2d_layer<shape<8, 16, 16>, 2>>);
   static_assert(std::is_same_v<P4, deploy::integer_conv2d_layer<shape<16, 4, 4>, 8, 3, bits<4>, activation_bits<8>,
-                                                                 1, 1, true, true, true, false>>);
+                                                                 1, 1, deploy::folded_norm, deploy::with_relu,
+                                                                 deploy::codes_in>>);
   // A model file describes the network, not how its layers hand values on.
   CHECK(describe_network<P>().text().find("max_pool2d 2x2") != std::string::npos);
   const std::string summary = describe_network<D>().summary;

@@ -37,7 +37,7 @@ template <bool CodesOut>
 struct image_input_case {
   using In = shape<3, 16, 16>;
   data::normalisation norm = fixtures::test_normalisation(3);
-  deploy::image_input_layer<In, CodesOut> layer;
+  std::conditional_t<CodesOut, deploy::image_input_layer<In, deploy::codes_out>, deploy::image_input_layer<In>> layer;
   image_batch x = every_byte_value<In>();
   context eval{mode::eval};
   image_input_case() { layer.set_normalisation(norm); }
@@ -116,7 +116,7 @@ TEST_CASE("the image input's codes are the trained layer's codes of the normalis
 }
 
 TEST_CASE("the image input refuses a normalisation it cannot use", "[deploy]") {
-  deploy::image_input_layer<shape<3, 4, 4>, false> layer;
+  deploy::image_input_layer<shape<3, 4, 4>> layer;
   CHECK_THROWS_WITH(layer.set_normalisation({{0.5f, 0.5f}, {0.2f, 0.2f}}),
                     Catch::Contains("takes images of 3 channels, but the normalisation has 2 means"));
   CHECK_THROWS_WITH(layer.set_normalisation({{0.5f, 0.5f, 0.5f}, {0.2f, 0.0f, 0.2f}}),

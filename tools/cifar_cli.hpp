@@ -35,6 +35,7 @@ struct cifar_cli {
   std::string recipe_line;       // the recipe's flags as they ended up, printed at start
   std::size_t classes = 10;      // the dataset's (train_cifar100: 100, or 20 with --labels coarse)
   std::string labels;            // train_cifar100's --labels
+  bool show_kernels = false;     // print the kernels each layer runs
   nibble::train_options train;
 
   nibble::tools::choice to_choice() const {
@@ -126,6 +127,8 @@ inline void add_common_options(CLI::App& app, cifar_cli& c, const std::string& d
                  "End this run after this many epochs, keeping the schedule of --epochs, to --resume later (0: run to "
                  "the end)");
   app.add_flag("!--no-progress", t.progress, "Hide the progress bar");
+  app.add_flag("--show-kernels", c.show_kernels,
+               "Print the kernels each layer runs on this machine (nibble/kernels/plan.hpp)");
   add_recipe_option(app, c.recipe);
   app.final_callback([&app, &c] {
     if (!c.labels.empty()) c.classes = c.labels == "coarse" ? 20 : 100;

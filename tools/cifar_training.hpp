@@ -14,6 +14,7 @@
 #include <nibble/io/init_from_float.hpp>
 #include <nibble/layers/patch_whitening.hpp>
 #include <nibble/net/describe.hpp>
+#include <nibble/kernels/plan.hpp>
 #include <nibble/net/summary.hpp>
 #include <nibble/train/trainer.hpp>
 
@@ -41,7 +42,8 @@ int train_variant(const cifar_cli& c, const nibble::data::dataset& train_set, co
   if (!c.recipe_line.empty()) fmt::print("{}\n", c.recipe_line);
   fmt::print("network: {}, {}; optimizer {}\n", options.model_name, description.summary, c.optimizer);
   for (const std::string& s : description.schemes) fmt::print("scheme: {}\n", s);
-  fmt::print("{}", nibble::kernels_used<Net>());
+  fmt::print("{}\n", nibble::kernels::describe_machine());
+  if (c.show_kernels) fmt::print("{}", nibble::kernels_used<Net>());
   if constexpr (!Variant::deploys)
     fmt::print("note: cifar_model cannot export this network: {}\n", Variant::no_deploy);
   if (!c.init_from.empty()) {

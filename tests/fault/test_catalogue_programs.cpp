@@ -51,7 +51,8 @@ struct catalogue_runs : trainer_runs {
     if (V::classes != 10) a[0] = NIBBLE_CIFAR100_TRAINER;
     auto r = succeeds(a);
     CHECK_THAT(r.output, Catch::Contains("network: " + std::string(V::network::label) + ", " +
-                                         std::to_string(V::classes) + " classes"));
+                                         std::to_string(V::classes) + " classes") &&
+                             Catch::Contains("kernels: convolutions"));
     const std::string ckpt = (folder / "last.ckpt").string(), model = (root / (name + ".nibble")).string(),
                       header = (root / (name + ".h")).string();
     const std::string test_data = V::classes == 10 ? data.string() : cifar100.string();
@@ -104,6 +105,13 @@ void check_network(std::string_view network) {
 TEST_CASE("every vgg of the catalogue trains, and exports, evaluates and classifies or is refused with the reason",
           "[fault][catalogue]") {
   check_network("vgg");
+}
+
+TEST_CASE("the trainer's --show-kernels prints the kernels each layer runs", "[fault][catalogue]") {
+  trainer_runs t;
+  const auto r = t.succeeds(t.args(t.root / "run", 1, {"--model", "vgg", "--max-batches", "1", "--show-kernels"}));
+  CHECK_THAT(r.output, Catch::Contains("kernels on this machine:\n  0: forward ") &&
+                           Catch::Contains("  12: forward "));
 }
 TEST_CASE("every resnet of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
   check_network("resnet");

@@ -9,6 +9,7 @@
 // Ensures: codes C × H/K × W/K.
 #include <string>
 
+#include "nibble/deploy/table_row.hpp"
 #include "nibble/kernels/pool.hpp"
 #include "nibble/layers/layer.hpp"
 
@@ -32,6 +33,9 @@ class code_max_pool2d_layer : public parameter_free {
   void forward(const code_activation& x, code_activation& y, context&) {
     kernels::max_pool_pixel_codes<K>(x.shape(0), In::height, In::width, In::channels, x.data(), y.data());
   }
+
+  // The row of the max pool it stands for.
+  deploy::table_row table_row() const { return {.kind = layer_kind::maxpool, .kernel = K}; }
 };
 
 template <std::size_t K>

@@ -21,6 +21,11 @@
 //    the first hands the second u8 codes on the second's grid, pooled as codes;
 //    so does image_input to a first integer conv2d)
 //
+// Each deployed layer's header holds the rule that makes it from trained
+// layers (deploy/rule.hpp); this file walks a network with them, and keeps
+// the rules of what has no deployed layer of its own (dropout, residual
+// blocks, layers not deployable yet) and of the codes handed between
+// integer layers.
 // Deployed layers hold codes and epilogues, no master weights, and have no
 // backward. The conversion reads the trained layers only; training can go on.
 #include <cstddef>
@@ -35,6 +40,7 @@
 #include "nibble/deploy/integer_linear.hpp"
 #include "nibble/deploy/link_code_grids.hpp"
 #include "nibble/deploy/linear.hpp"
+#include "nibble/deploy/rule.hpp"
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
 #include "nibble/layers/dropout.hpp"
@@ -81,90 +87,8 @@ struct prepend<void, type_list<Ts...>> {  // a dropped layer
   using type = type_list<Ts...>;
 };
 
-// Whether a spec is a batch norm that can fold into the layer before it.
-template <class Spec>
-struct norm_spec {
-  static constexpr bool is_norm = false, relu = false;
-};
-template <>
-struct norm_spec<nibble::batch_norm> {
-  static constexpr bool is_norm = true, relu = false;
-};
-template <>
-struct norm_spec<nibble::batch_norm_relu> {
-  static constexpr bool is_norm = true, relu = true;
-};
-
-// rule<Spec, Next>: the deployed spec (void: dropped), how many trained
-// layers it stands for, and how it is filled from them.
-template <class Spec, class Next>
-struct rule {  // parameter-free layers stay as they are
-  using spec = Spec;
-  static constexpr std::size_t consumes = 1;
-  template <class D, class T>
-  static void fill(D&, const T&) {}
-};
-
-template <class Next>
-struct weighted_rule {
-  static constexpr bool folds = norm_spec<Next>::is_norm;
-  static constexpr bool relu = folds && norm_spec<Next>::relu;
-  static constexpr std::size_t consumes = folds ? 2 : 1;
-  template <class D, class... T>
-  static void fill(D& d, const T&... trained) {
-    d.fold_from(trained...);
-  }
-};
-template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
-struct rule<nibble::conv2d<Out, K, S, St, P, I>, Next> : weighted_rule<Next> {
-  // Quantized activations: integer products; else weight-only codes.
-  using spec = std::conditional_t<
-      S::quantizes_activations,
-      deploy::integer_conv2d<Out, K, typename S::bit_width, typename S::activations, St, P, weighted_rule<Next>::folds,
-                             weighted_rule<Next>::relu>,
-      deploy::conv2d<Out, K, typename S::bit_width, typename S::arithmetic, St, P, weighted_rule<Next>::relu>>;
-};
-template <std::size_t Out, class S, class I, class Next>
-struct rule<nibble::linear<Out, S, I>, Next> : weighted_rule<Next> {
-  using spec = std::conditional_t<
-      S::quantizes_activations,
-      deploy::integer_linear<Out, typename S::bit_width, typename S::activations, weighted_rule<Next>::folds,
-                             weighted_rule<Next>::relu>,
-      deploy::linear<Out, typename S::bit_width, typename S::arithmetic, weighted_rule<Next>::relu>>;
-};
-
-template <bool Relu>
-struct lone_norm_rule {
-  using spec = deploy::channel_affine<Relu>;
-  static constexpr std::size_t consumes = 1;
-  template <class D, class T>
-  static void fill(D& d, const T& norm) {
-    d.fold_from(norm);
-  }
-};
-template <class Next>
-struct rule<nibble::batch_norm, Next> : lone_norm_rule<false> {};
-template <class Next>
-struct rule<nibble::batch_norm_relu, Next> : lone_norm_rule<true> {};
-
-// Not deployable yet: a parameter-free rule would keep their training
-// layers without their values.
 template <class... T>
 inline constexpr bool not_deployable_yet = false;
-template <std::size_t K, class S, class Next>
-struct rule<nibble::patch_whitening<K, S>, Next> {
-  static_assert(not_deployable_yet<S, Next>, "nibble::deploy::convert: patch_whitening has no deployed form yet.");
-};
-template <class Next>
-struct rule<nibble::shift_batch_norm, Next> {
-  static_assert(not_deployable_yet<Next>, "nibble::deploy::convert: shift_batch_norm has no deployed form yet.");
-};
-
-template <float P, class Next>
-struct rule<nibble::dropout<P>, Next> {
-  using spec = void;
-  static constexpr std::size_t consumes = 1;
-};
 
 // Codes between integer layers. An integer conv2d whose next weighted
 // layer, past nothing but max pooling, is an integer conv2d too hands it
@@ -190,10 +114,11 @@ struct with_codes {
   static_assert(!In && !Out, "nibble::deploy: only integer conv2d layers and max pools pass codes.");
   using type = D;
 };
-template <std::size_t O, std::size_t K, class B, class A, std::size_t St, std::size_t P, bool N, bool R, bool In,
+template <std::size_t O, std::size_t K, class B, class A, std::size_t S, std::size_t P, class... Options, bool In,
           bool Out>
-struct with_codes<deploy::integer_conv2d<O, K, B, A, St, P, N, R>, In, Out> {
-  using type = deploy::integer_conv2d<O, K, B, A, St, P, N, R, In, Out>;
+struct with_codes<deploy::integer_conv2d<O, K, B, A, S, P, Options...>, In, Out> {
+  using type = add_option_if<Out, add_option_if<In, deploy::integer_conv2d<O, K, B, A, S, P, Options...>, codes_in>,
+                             codes_out>;
 };
 template <std::size_t K, bool Out>
 struct with_codes<nibble::max_pool2d<K>, true, Out> {
@@ -226,20 +151,6 @@ struct sequential_of<In, type_list<Specs...>> {
   using type = sequential<In, Specs...>;
 };
 
-template <class... Body, class Next>
-struct rule<nibble::residual<Body...>, Next> {
-  template <class List>
-  struct residual_of;
-  template <class... Specs>
-  struct residual_of<type_list<Specs...>> {
-    using type = nibble::residual<Specs...>;
-  };
-  using spec = typename residual_of<typename deployed_specs<type_list<Body...>>::type>::type;
-  static constexpr std::size_t consumes = 1;
-  template <class D, class T>
-  static void fill(D& d, const T& trained);  // below: needs fill_chain
-};
-
 // Fills deployed layer J (and on) from trained layer I (and on).
 template <std::size_t I, std::size_t J, class List>
 struct fill_chain {
@@ -261,11 +172,43 @@ struct fill_chain<I, J, type_list<S, Rest...>> {
   }
 };
 
+}  // namespace detail
+
+// The rules of trained layers with no deployed layer of their own.
+// Not deployable yet: a parameter-free rule would keep their training
+// layers without their values.
+template <std::size_t K, class S, class Next>
+struct rule<nibble::patch_whitening<K, S>, Next> {
+  static_assert(detail::not_deployable_yet<S, Next>, "nibble::deploy::convert: patch_whitening has no deployed form yet.");
+};
+template <class Next>
+struct rule<nibble::shift_batch_norm, Next> {
+  static_assert(detail::not_deployable_yet<Next>, "nibble::deploy::convert: shift_batch_norm has no deployed form yet.");
+};
+
+template <float P, class Next>
+struct rule<nibble::dropout<P>, Next> {
+  using spec = void;
+  static constexpr std::size_t consumes = 1;
+};
+
 template <class... Body, class Next>
-template <class D, class T>
-void rule<nibble::residual<Body...>, Next>::fill(D& d, const T& trained) {
-  fill_chain<0, 0, type_list<Body...>>::run(trained.body(), d.body());
-}
+struct rule<nibble::residual<Body...>, Next> {
+  template <class List>
+  struct residual_of;
+  template <class... Specs>
+  struct residual_of<detail::type_list<Specs...>> {
+    using type = nibble::residual<Specs...>;
+  };
+  using spec = typename residual_of<typename detail::deployed_specs<detail::type_list<Body...>>::type>::type;
+  static constexpr std::size_t consumes = 1;
+  template <class D, class T>
+  static void fill(D& d, const T& trained) {
+    detail::fill_chain<0, 0, detail::type_list<Body...>>::run(trained.body(), d.body());
+  }
+};
+
+namespace detail {
 
 template <class Net>
 struct deployed_network {
@@ -276,7 +219,9 @@ struct deployed_network<sequential<In, Specs...>> {
   // The image input hands codes to a first integer conv2d (through pools).
   static constexpr bool codes_in = reaches_integer_conv<type_list<Specs...>>::value;
   using body = typename deployed_specs<type_list<Specs...>, codes_in>::type;
-  using type = typename sequential_of<In, typename prepend<image_input<codes_in>, body>::type>::type;
+  using type =
+      typename sequential_of<In, typename prepend<add_option_if<codes_in, image_input<>, deploy::codes_out>,
+                                                  body>::type>::type;
   template <class D>
   static void fill(const sequential<In, Specs...>& trained, const data::normalisation& norm, D& deployed) {
     deployed.template layer<0>().set_normalisation(norm);

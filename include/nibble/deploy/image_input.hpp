@@ -1,5 +1,5 @@
 #pragma once
-// deploy::image_input<CodesOut>
+// deploy::image_input<Options...> (codes_out)
 //
 // Represents: the first layer of every deployed network. It takes the
 // image's bytes (image_batch) and normalises each channel as training fed
@@ -25,6 +25,8 @@
 
 #include "nibble/data/augment.hpp"
 #include "nibble/data/dataset.hpp"
+#include "nibble/deploy/options.hpp"
+#include "nibble/deploy/table_row.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/kernels/activation_codes.hpp"
 #include "nibble/kernels/parallel.hpp"
@@ -32,8 +34,10 @@
 
 namespace nibble::deploy {
 
-template <class In, bool CodesOut>
+template <class In, class... Options>
 class image_input_layer {
+  static constexpr bool CodesOut = has_option<deploy::codes_out, Options...>;
+
   static_assert(!In::is_flat, "nibble::deploy: a deployed network takes images (channels x height x width).");
 
  public:
@@ -95,6 +99,15 @@ class image_input_layer {
   }
   std::string fault() const { return fault_of(mean, std); }
 
+  // Its row of a layer table: the normalisation as the library computes
+  // it, a scale and a bias per channel.
+  deploy::table_row table_row() const {
+    std::vector<float> scale_and_bias;
+    for (std::size_t c = 0; c < In::channels; ++c) scale_and_bias.push_back(normaliser(c).scale);
+    for (std::size_t c = 0; c < In::channels; ++c) scale_and_bias.push_back(normaliser(c).bias);
+    return {.kind = layer_kind::image, .floats = {scale_and_bias}};
+  }
+
  private:
   static std::string fault_of(const std::vector<float>& m, const std::vector<float>& s) {
     for (std::size_t c = 0; c < In::channels; ++c)
@@ -132,12 +145,14 @@ class image_input_layer {
   std::array<float, 3> table_grid_{};
 };
 
-template <bool CodesOut>
+template <class... Options>
 struct image_input {
   template <class In>
   static constexpr bool accepts = !In::is_flat;
   template <class In>
-  using bind = image_input_layer<In, CodesOut>;
+  using bind = image_input_layer<In, Options...>;
+  template <class Tag>
+  using with = image_input<Options..., Tag>;
 };
 
 }  // namespace nibble::deploy

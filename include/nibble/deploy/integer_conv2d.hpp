@@ -1,14 +1,15 @@
 #pragma once
-// deploy::integer_conv2d<Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu, CodesIn, CodesOut>
+// deploy::integer_conv2d<Out, Kernel, Bits, Activations, Stride, Padding, Options...>
 //
 // Represents: the inference form of a nibble::conv2d whose scheme quantizes
 // activations: u8 input codes × s8 weight codes summed in int32
-// (integer_matrix.hpp), then the trained epilogue and folded batch norm.
-// CodesIn: the layer before hands it u8 codes on its input grid, channels
+// (integer_matrix.hpp), then the trained epilogue and, with folded_norm,
+// the folded batch norm (and with_relu its ReLU).
+// codes_in: the layer before hands it u8 codes on its input grid, channels
 // last (code_activation), instead of floats it would turn into codes.
-// CodesOut: it hands the next integer layer codes on that layer's grid
+// codes_out: it hands the next integer layer codes on that layer's grid
 // (output_grid, set by link_code_grids), channels last, instead of floats.
-// deploy::convert chooses both.
+// deploy::convert chooses all four.
 //
 // The ways to the sums, the same integers on every one:
 //   pixel-major  filters in multiples of 32, on AMX or AVX-512 VNNI: a
@@ -36,17 +37,26 @@
 
 #include "nibble/config.hpp"
 #include "nibble/deploy/integer_matrix.hpp"
+#include "nibble/deploy/options.hpp"
+#include "nibble/deploy/rule.hpp"
+#include "nibble/deploy/table_row.hpp"
 #include "nibble/kernels/int8/implicit_conv.hpp"
 #include "nibble/kernels/conv.hpp"
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/layers/conv2d.hpp"
 #include "nibble/layers/layer.hpp"
 
 namespace nibble::deploy {
 
 template <class In, std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride,
-          std::size_t Padding, bool Norm, bool Relu, bool CodesIn = false, bool CodesOut = false>
+          std::size_t Padding, class... Options>
 class integer_conv2d_layer
-    : public integer_matrix<Bits, Activations, Out, In::channels * Kernel * Kernel, Norm, Relu> {
+    : public integer_matrix<Bits, Activations, Out, In::channels * Kernel * Kernel,
+                            has_option<folded_norm, Options...>, has_option<with_relu, Options...>> {
+  static constexpr bool Norm = has_option<folded_norm, Options...>, Relu = has_option<with_relu, Options...>;
+  static constexpr bool CodesIn = has_option<deploy::codes_in, Options...>,
+                        CodesOut = has_option<deploy::codes_out, Options...>;
+
  public:
   using input_shape = In;
   using input_tensor = std::conditional_t<CodesIn, code_activation, activation>;
@@ -105,6 +115,13 @@ class integer_conv2d_layer
   // Which kernels run this layer on this machine (kernels/plan.hpp).
   static kernels::int8_conv_plan kernels_plan() { return kernels::plan_int8_conv(geometry, Out, CodesIn); }
   static std::string kernels_used() { return kernels::describe(kernels_plan()); }
+
+  // Its row of a layer table: codes, input grid, epilogue, batch norm.
+  deploy::table_row table_row() const {
+    deploy::table_row r = this->integer_row(layer_kind::conv);
+    r.kernel = Kernel, r.stride = Stride, r.pad = Padding;
+    return r;
+  }
 
  private:
   struct thread_scratch {
@@ -310,13 +327,26 @@ class integer_conv2d_layer
 };
 
 template <std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride, std::size_t Padding,
-          bool Norm, bool Relu, bool CodesIn = false, bool CodesOut = false>
+          class... Options>
 struct integer_conv2d {
   template <class In>
   static constexpr bool accepts =
       !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
   template <class In>
-  using bind = integer_conv2d_layer<In, Out, Kernel, Bits, Activations, Stride, Padding, Norm, Relu, CodesIn, CodesOut>;
+  using bind = integer_conv2d_layer<In, Out, Kernel, Bits, Activations, Stride, Padding, Options...>;
+  template <class Tag>
+  using with = integer_conv2d<Out, Kernel, Bits, Activations, Stride, Padding, Options..., Tag>;
+};
+
+// A trained conv2d with quantized inputs, and the batch norm after it if any.
+template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
+  requires(S::quantizes_activations)
+struct rule<nibble::conv2d<Out, K, S, St, P, I>, Next> : weighted_rule<Next> {
+  using spec = add_option_if<
+      weighted_rule<Next>::relu,
+      add_option_if<weighted_rule<Next>::folds,
+                    deploy::integer_conv2d<Out, K, typename S::bit_width, typename S::activations, St, P>, folded_norm>,
+      with_relu>;
 };
 
 }  // namespace nibble::deploy

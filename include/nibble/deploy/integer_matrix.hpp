@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "nibble/deploy/table_row.hpp"
 #include "nibble/deploy/weight_codes.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/kernels/activation_codes.hpp"
@@ -83,6 +84,16 @@ class integer_matrix {
       f(tensor_ref{"norm offset", code_format::float32, {Rows}, {}, norm.offset});
     }
   }
+  // The layer-table row of an integer layer: its codes, then its input
+  // grid, epilogue and batch norm.
+  table_row integer_row(layer_kind kind) const {
+    table_row r{.kind = kind, .relu = Relu, .weight_bits = Bits::width <= 4 ? 4 : 8,
+                .activation_bits = int(Activations::width), .norm = Norm, .codes = codes.storage()};
+    r.floats = {input_grid, scale.multiplier, scale.offset};
+    if constexpr (Norm) r.floats.insert(r.floats.end(), {norm.multiplier, norm.offset});
+    return r;
+  }
+
   std::string fault() const {
     if (std::string f = codes.fault(); !f.empty()) return f;
     const float step = input_grid[0], zero = input_grid[1];

@@ -18,11 +18,11 @@
 // fmaf per byte with the library's own scale and bias, so the first
 // layer's codes are the library's too.
 //
-// Exportable layers: the image input, deployed conv2d and linear
-// (weight-only or integer), channel_affine, relu, max_pool2d, flatten and
-// global_avg_pool. Residual
+// Exportable layers: those with a layer-table row (deploy/table_row.hpp):
+// the image input, deployed conv2d and linear (weight-only or integer),
+// channel_affine, relu, max_pool2d, flatten and global_avg_pool. Residual
 // blocks and float weights are refused when the header is built (a compile
-// error names the layer).
+// error says so).
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -37,6 +37,7 @@
 
 #include "nibble/config.hpp"
 #include "nibble/deploy/convert.hpp"
+#include "nibble/deploy/table_row.hpp"
 #include "nibble/io/error.hpp"
 #include "nibble/io/files.hpp"
 #include "nibble/io/model_file.hpp"
@@ -50,137 +51,32 @@ namespace nibble {
 
 namespace detail {
 
-enum class c_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image };
-
-// The rows of the layer table and the two arrays, as they are built.
+// The rows of the layer table and the two arrays, as they are built from
+// each layer's own row (deploy/table_row.hpp).
 struct c_model {
   struct row {
-    c_kind kind;
+    deploy::table_row layer;
     std::size_t in_c, in_h, in_w, out_c, out_h, out_w;
-    std::size_t kernel = 0, stride = 0, pad = 0;
-    bool relu = false;
-    int weight_bits = 0, activation_bits = 0;
-    bool norm = false;
-    std::size_t codes = 0, floats = 0;
+    std::size_t codes = 0, floats = 0;  // offsets into the arrays
   };
   std::vector<row> rows;
   std::vector<std::uint8_t> codes;
   std::vector<float> floats;
 
   template <class L>
-  row& add(c_kind kind) {
+  void add(const L& layer) {
+    static_assert(deploy::has_table_row<L>,
+                  "nibble::c_header: this layer cannot be exported to C (residual blocks and float weights are not "
+                  "supported); see deploy/table_row.hpp.");
     using I = typename L::input_shape;
     using O = typename L::output_shape;
-    rows.push_back(row{kind, I::channels, I::height, I::width, O::channels, O::height, O::width});
-    rows.back().codes = codes.size();
-    rows.back().floats = floats.size();
-    return rows.back();
+    row r{deploy::table_row_of(layer), I::channels, I::height, I::width, O::channels, O::height, O::width,
+          codes.size(), floats.size()};
+    for (std::byte b : r.layer.codes) codes.push_back(std::uint8_t(b));
+    for (const auto& f : r.layer.floats) floats.insert(floats.end(), f.begin(), f.end());
+    rows.push_back(std::move(r));
   }
-  void add_codes(std::span<const std::byte> bytes) {
-    for (std::byte b : bytes) codes.push_back(std::uint8_t(b));
-  }
-  void add_floats(std::span<const float> v) { floats.insert(floats.end(), v.begin(), v.end()); }
 };
-
-template <class L>
-inline constexpr bool always_false = false;
-
-// An integer layer's codes and floats: input grid, epilogue, batch norm.
-template <class Layer>
-void add_integer_tensors(c_model& m, c_model::row& r, const Layer& l) {
-  r.weight_bits = Layer::weight_bits::width <= 4 ? 4 : 8;
-  r.activation_bits = Layer::input_activations::width;
-  m.add_codes(l.codes.storage());
-  m.add_floats(l.input_grid);
-  m.add_floats(l.scale.multiplier);
-  m.add_floats(l.scale.offset);
-  if (r.norm) {
-    m.add_floats(l.norm.multiplier);
-    m.add_floats(l.norm.offset);
-  }
-}
-
-template <class L>
-void add_c_layer(c_model&, const L&) {
-  static_assert(always_false<L>,
-                "nibble::c_header: this layer cannot be exported to C (residual blocks and float weights are not "
-                "supported); see the list in io/c_header.hpp.");
-}
-
-// (The C forward hands floats from layer to layer; codes the library's
-// layers hand each other are the codes the next C layer makes of them.)
-template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool N, bool R,
-          bool CI, bool CO>
-void add_c_layer(c_model& m, const deploy::integer_conv2d_layer<In, Out, K, B, A, S, P, N, R, CI, CO>& l) {
-  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::conv);
-  r.kernel = K, r.stride = S, r.pad = P, r.relu = R, r.norm = N;
-  add_integer_tensors(m, r, l);
-}
-
-template <class In, std::size_t Out, class B, class A, bool N, bool R>
-void add_c_layer(c_model& m, const deploy::integer_linear_layer<In, Out, B, A, N, R>& l) {
-  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::linear);
-  r.relu = R, r.norm = N;
-  add_integer_tensors(m, r, l);
-}
-
-template <class In, std::size_t Out, std::size_t K, class B, class A, std::size_t S, std::size_t P, bool R>
-  requires B::quantized
-void add_c_layer(c_model& m, const deploy::conv2d_layer<In, Out, K, B, A, S, P, R>& l) {
-  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::conv);
-  r.kernel = K, r.stride = S, r.pad = P, r.relu = R;
-  r.weight_bits = B::width <= 4 ? 4 : 8;
-  m.add_codes(l.codes.storage());
-  m.add_floats(l.epilogue.multiplier);
-  m.add_floats(l.epilogue.offset);
-}
-
-template <class In, std::size_t Out, class B, class A, bool R>
-  requires B::quantized
-void add_c_layer(c_model& m, const deploy::linear_layer<In, Out, B, A, R>& l) {
-  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::linear);
-  r.relu = R;
-  r.weight_bits = B::width <= 4 ? 4 : 8;
-  m.add_codes(l.codes.storage());
-  m.add_floats(l.epilogue.multiplier);
-  m.add_floats(l.epilogue.offset);
-}
-
-// The normalisation as the library computes it: scale and bias per channel.
-template <class In, bool CO>
-void add_c_layer(c_model& m, const deploy::image_input_layer<In, CO>& l) {
-  m.add<deploy::image_input_layer<In, CO>>(c_kind::image);
-  for (std::size_t c = 0; c < In::channels; ++c) m.floats.push_back(l.normaliser(c).scale);
-  for (std::size_t c = 0; c < In::channels; ++c) m.floats.push_back(l.normaliser(c).bias);
-}
-
-template <class In, bool R>
-void add_c_layer(c_model& m, const deploy::channel_affine_layer<In, R>& l) {
-  auto& r = m.add<std::remove_cvref_t<decltype(l)>>(c_kind::affine);
-  r.relu = R;
-  m.add_floats(l.epilogue.multiplier);
-  m.add_floats(l.epilogue.offset);
-}
-template <class In>
-void add_c_layer(c_model& m, const relu_layer<In>&) {
-  m.add<relu_layer<In>>(c_kind::relu);
-}
-template <class In, std::size_t K>
-void add_c_layer(c_model& m, const max_pool2d_layer<In, K>&) {
-  m.add<max_pool2d_layer<In, K>>(c_kind::maxpool).kernel = K;
-}
-template <class In, std::size_t K>
-void add_c_layer(c_model& m, const deploy::code_max_pool2d_layer<In, K>&) {
-  m.add<deploy::code_max_pool2d_layer<In, K>>(c_kind::maxpool).kernel = K;
-}
-template <class In>
-void add_c_layer(c_model& m, const flatten_layer<In>&) {
-  m.add<flatten_layer<In>>(c_kind::flatten);
-}
-template <class In>
-void add_c_layer(c_model& m, const global_avg_pool_layer<In>&) {
-  m.add<global_avg_pool_layer<In>>(c_kind::avgpool);
-}
 
 // The reference forward pass: io/c_runtime.c, a C99 file of its own,
 // embedded as text between its two NIBBLE_EMBED_C_RUNTIME guards.
@@ -214,7 +110,7 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
     throw io::io_error("C header: the prefix '" + prefix +
                        "' is not a C identifier (letters, digits and _, not starting with a digit)");
   detail::c_model m;
-  deployed.visit_layers([&](const auto& layer) { detail::add_c_layer(m, layer); });
+  deployed.visit_layers([&](const auto& layer) { m.add(layer); });
 
   std::size_t largest = Net::input_shape::size;
   for (const auto& r : m.rows) largest = std::max({largest, r.in_c * r.in_h * r.in_w, r.out_c * r.out_h * r.out_w});
@@ -254,10 +150,12 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   if (m.floats.empty()) h += "0";
   h += "\n};\n\n";
   h += fmt::format("static const {}_layer {}_layers[{}] = {{\n", prefix, prefix, m.rows.size());
-  for (const auto& r : m.rows)
-    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L}},\n", int(r.kind), r.in_c,
-                     r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad, int(r.relu), r.weight_bits,
-                     r.activation_bits, int(r.norm), r.codes, r.floats);
+  for (const auto& r : m.rows) {
+    const deploy::table_row& l = r.layer;
+    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L}},\n", int(l.kind), r.in_c,
+                     r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, l.kernel, l.stride, l.pad, int(l.relu), l.weight_bits,
+                     l.activation_bits, int(l.norm), r.codes, r.floats);
+  }
   h += "};\n\n";
   h += fmt::format(
       "/* Runs the network on one image ({0}_INPUT_BYTES bytes, C x H x W, the pixel values as they are); work holds\n"
