@@ -3,7 +3,8 @@
 #   scripts/setup-debian.sh               build and train (g++, CMake, the libraries)
 #   scripts/setup-debian.sh --tests       also clang 19 with libFuzzer and the sanitizer runtimes,
 #                                         Fashion-MNIST (/usr/share/datasets/fashion-mnist) for an end-to-end test,
-#                                         and numpy and Pillow for the test of scripts/jpeg_quality.py
+#                                         numpy and Pillow for the test of scripts/jpeg_quality.py, and
+#                                         the Arm bare-metal compiler, newlib and QEMU for the Cortex-M tests
 #   scripts/setup-debian.sh --benchmarks  also Google Benchmark, OpenBLAS, PyTorch and matplotlib
 #   scripts/setup-debian.sh --data        also curl, then CIFAR-10 into data/cifar-10-batches-bin
 #                                         (downloaded, MD5 checked; see scripts/fetch-cifar10.sh), unless
@@ -16,7 +17,7 @@ data=""
 archive=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --tests) packages="$packages clang-19 libclang-rt-19-dev libomp-19-dev dataset-fashion-mnist python3-numpy python3-pil" ;;
+    --tests) packages="$packages clang-19 libclang-rt-19-dev libomp-19-dev dataset-fashion-mnist python3-numpy python3-pil gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm" ;;
     --benchmarks | --with-benchmarks) packages="$packages libbenchmark-dev libopenblas-dev python3-torch python3-matplotlib" ;;
     --data) data=1 ;;
     --archive)

@@ -1,7 +1,8 @@
 // C header export: the header compiles as C99 with every warning an error,
 // and its reference forward pass gives the library's answers: the same top-1
 // on every image and logits equal to float rounding, for integer (W4A8) and
-// weight-only (4-bit) networks.
+// weight-only (4-bit) networks — built for this machine, and for Cortex-M4F
+// and Cortex-M3 (no FPU) run on QEMU's mps2 boards (tests/cortex_m/).
 #include <catch2/catch.hpp>
 
 #include <nibble/deploy/convert.hpp>
@@ -62,12 +63,45 @@ int main(int argc, char** argv) {
 }
 )C";
 
+// How to build the test program for one target and run it on input.bin,
+// writing output.bin, in folder dir.
+struct c_target {
+  std::string name, compile, run;
+};
+std::vector<c_target> c_targets(const fs::path& dir) {
+  const std::string warnings = " -std=c99 -pedantic -Wall -Wextra -Werror -O1 ";
+  const std::string in = (dir / "input.bin").string(), out = (dir / "output.bin").string();
+  std::vector<c_target> targets;
+#ifdef NIBBLE_C_COMPILER
+  targets.push_back({"this machine",
+                     std::string(NIBBLE_C_COMPILER) + warnings + "-o " + (dir / "model").string() + " " +
+                         (dir / "main.c").string() + " -lm",
+                     (dir / "model").string() + " " + in + " " + out});
+#endif
+#ifdef NIBBLE_ARM_GCC
+  // Bare metal with newlib's semihosting (files on the host), in QEMU.
+  const std::string cortex_m = NIBBLE_CORTEX_M_DIR;
+  const auto arm = [&](const std::string& name, const std::string& cpu, const std::string& board) {
+    const std::string elf = (dir / (board + ".elf")).string();
+    targets.push_back({name,
+                       std::string(NIBBLE_ARM_GCC) + warnings + cpu + " --specs=rdimon.specs -T " + cortex_m +
+                           "/mps2.ld -o " + elf + " " + (dir / "main.c").string() + " " + cortex_m +
+                           "/startup.c -lm",
+                       "timeout 300 " + std::string(NIBBLE_QEMU_ARM) + " -M " + board +
+                           " -nographic -monitor none -serial none -semihosting-config enable=on,target=native,"
+                           "arg=model,arg=" + in + ",arg=" + out + " -kernel " + elf});
+  };
+  arm("Cortex-M4F (QEMU mps2-an386)", "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16", "mps2-an386");
+  arm("Cortex-M3, no FPU (QEMU mps2-an385)", "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft", "mps2-an385");
+#endif
+  return targets;
+}
+
 template <class Net>
 void require_c_agrees(std::uint64_t seed, const std::string& name) {
-#ifndef NIBBLE_C_COMPILER
-  FAIL("CMake found no C compiler, so the exported header cannot be compiled");
-#else
   const fs::path dir = fixtures::fresh_folder("c_header_" + name);
+  const std::vector<c_target> targets = c_targets(dir);
+  REQUIRE_FALSE(targets.empty());  // CMake found no C compiler at all
   auto net = fixtures::trained_looking<Net>(seed);
   auto deployed = deploy::convert(*net, fixtures::test_normalisation(Net::input_shape::channels));
   save_c_header(dir / "model.h", *deployed, "model", model_info{name, {}});
@@ -77,35 +111,36 @@ void require_c_agrees(std::uint64_t seed, const std::string& name) {
   const image_batch x = fixtures::random_images<typename Net::input_shape>(n, seed + 7);
   std::ofstream(dir / "input.bin", std::ios::binary).write(reinterpret_cast<const char*>(x.data()),
                                                            std::streamsize(x.size()));
-
-  const std::string compile = std::string(NIBBLE_C_COMPILER) + " -std=c99 -pedantic -Wall -Wextra -Werror -O1 -o " +
-                              (dir / "model").string() + " " + (dir / "main.c").string() + " -lm 2> " +
-                              (dir / "compile.log").string();
-  INFO("compile: " << compile);
-  REQUIRE(std::system(compile.c_str()) == 0);
-  const std::string run = (dir / "model").string() + " " + (dir / "input.bin").string() + " " +
-                          (dir / "output.bin").string();
-  REQUIRE(std::system(run.c_str()) == 0);
-
   context eval{mode::eval};
   const activation& want = deployed->forward(x, eval);
-  const std::vector<float> got = read_floats(dir / "output.bin");
-  REQUIRE(got.size() == want.size());
   constexpr std::size_t classes = Net::output_shape::channels;
-  float largest = 0.0f, worst = 0.0f;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    largest = std::max(largest, std::fabs(want.data()[i]));
-    worst = std::max(worst, std::fabs(got[i] - want.data()[i]));
-  }
-  INFO("largest logit " << largest << ", largest difference " << worst);
-  CHECK(worst <= 1e-3f * largest);
-  for (std::size_t s = 0; s < n; ++s) {
-    const float* w = want.data() + s * classes;
-    const float* g = got.data() + s * classes;
-    CHECK(std::max_element(w, w + classes) - w == std::max_element(g, g + classes) - g);
+
+  for (const c_target& t : targets) {
+    INFO("target: " << t.name);
+    fs::remove(dir / "output.bin");
+    const std::string compile = t.compile + " 2> " + (dir / "compile.log").string();
+    INFO("compile: " << compile);
+    const int compiled = std::system(compile.c_str());
+    INFO(fixtures::file_text(dir / "compile.log"));
+    REQUIRE(compiled == 0);
+    INFO("run: " << t.run);
+    REQUIRE(std::system(t.run.c_str()) == 0);
+    const std::vector<float> got = read_floats(dir / "output.bin");
+    REQUIRE(got.size() == want.size());
+    float largest = 0.0f, worst = 0.0f;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      largest = std::max(largest, std::fabs(want.data()[i]));
+      worst = std::max(worst, std::fabs(got[i] - want.data()[i]));
+    }
+    INFO("largest logit " << largest << ", largest difference " << worst);
+    CHECK(worst <= 1e-3f * largest);
+    for (std::size_t s = 0; s < n; ++s) {
+      const float* w = want.data() + s * classes;
+      const float* g = got.data() + s * classes;
+      CHECK(std::max_element(w, w + classes) - w == std::max_element(g, g + classes) - g);
+    }
   }
   fs::remove_all(dir);
-#endif
 }
 
 }  // namespace
