@@ -87,7 +87,8 @@ std::vector<c_target> c_targets(const fs::path& dir) {
                        std::string(NIBBLE_ARM_GCC) + warnings + cpu + " --specs=rdimon.specs -T " + cortex_m +
                            "/mps2.ld -o " + elf + " " + (dir / "main.c").string() + " " + cortex_m +
                            "/startup.c -lm",
-                       "timeout 300 " + std::string(NIBBLE_QEMU_ARM) + " -M " + board +
+                       "timeout 300 " + std::string(NIBBLE_QEMU_ARM) + " -M " + board + " -d plugin -plugin " +
+                           NIBBLE_COUNT_INSTRUCTIONS +
                            " -nographic -monitor none -serial none -semihosting-config enable=on,target=native,"
                            "arg=model,arg=" + in + ",arg=" + out + " -kernel " + elf});
   };
@@ -163,3 +164,38 @@ TEST_CASE("a C header prefix must be a C identifier", "[c_header]") {
   CHECK(h.find("#define NET_A_WORK_FLOATS") != std::string::npos);
   CHECK(h.find("pfx") == std::string::npos);
 }
+
+#ifdef NIBBLE_ARM_GCC
+TEST_CASE("on Cortex-M4F the instruction counter counts the same work for each image", "[c_header][cortex_m]") {
+  using Net = plain_net<w4a8>;
+  const fs::path dir = fixtures::fresh_folder("c_header_count");
+  auto net = fixtures::trained_looking<Net>(411);
+  auto deployed = deploy::convert(*net, fixtures::test_normalisation(3));
+  save_c_header(dir / "model.h", *deployed, "model", model_info{"count", {}});
+  std::ofstream(dir / "main.c") << main_c;
+  const c_target m4 = c_targets(dir).at(1);
+  REQUIRE(m4.name.find("Cortex-M4F") != std::string::npos);
+  REQUIRE(std::system((m4.compile + " 2> " + (dir / "compile.log").string()).c_str()) == 0);
+  // The instructions of runs on 1, 2 and 3 images (QEMU's log, stderr).
+  std::vector<double> counts;
+  for (std::size_t images = 1; images <= 3; ++images) {
+    const image_batch x = fixtures::random_images<Net::input_shape>(images, 412);
+    std::ofstream(dir / "input.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(x.data()), std::streamsize(x.size()));
+    REQUIRE(std::system((m4.run + " 2> " + (dir / "count.log").string()).c_str()) == 0);
+    const std::string log = fixtures::file_text(dir / "count.log");
+    INFO(log);
+    const auto at = log.find("instructions: ");
+    REQUIRE(at != std::string::npos);
+    counts.push_back(std::stod(log.substr(at + 14)));
+  }
+  // Each image adds the same work, and the work is not nothing: more
+  // instructions than the network has multiply-adds.
+  const double first = counts[1] - counts[0], second = counts[2] - counts[1];
+  INFO("instructions per image: " << first << " and " << second);
+  CHECK(second == Approx(first).epsilon(0.05));
+  constexpr double macs = 8.0 * 3 * 9 * 16 * 16 + 8.0 * 8 * 9 * 8 * 8 + 128.0 * 16 + 16.0 * 10;
+  CHECK(first > macs);
+  fs::remove_all(dir);
+}
+#endif

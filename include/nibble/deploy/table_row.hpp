@@ -19,14 +19,14 @@ namespace nibble::deploy {
 enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image };
 
 struct table_row {
-  layer_kind kind;
+  layer_kind kind{};
   std::size_t kernel = 0, stride = 0, pad = 0;
   bool relu = false;
   int weight_bits = 0;      // 4: two codes per byte, low nibble first; 8: one signed byte each
   int activation_bits = 0;  // 0: float input; else its input becomes codes on the layer's grid
   bool norm = false;        // a folded batch norm follows the epilogue
-  std::span<const std::byte> codes;       // packed weight codes (the layer's own)
-  std::vector<std::vector<float>> floats;  // copies, read in this order
+  std::span<const std::byte> codes{};       // packed weight codes (the layer's own)
+  std::vector<std::vector<float>> floats{};  // copies, read in this order
 };
 
 template <class In>
