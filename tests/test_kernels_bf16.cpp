@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "convolution_reference.hpp"
 #include "nibble/kernels/bf16.hpp"
 #include "nibble/kernels/direct_conv.hpp"
 #include "nibble/kernels/direct_weight_gradient.hpp"
@@ -121,28 +122,8 @@ direct_results direct_bf16(const kernels::conv_geometry& g, std::size_t filters,
 direct_results direct_reference(const kernels::conv_geometry& g, std::size_t filters, std::size_t batch,
                                 const std::vector<float>& x, const std::vector<float>& w,
                                 const std::vector<float>& bias, const std::vector<float>& dy) {
-  const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
-  direct_results r{std::vector<float>(batch * filters * oh * ow), std::vector<float>(w.size())};
-  std::vector<double> dw(w.size(), 0.0);
-  for (std::size_t n = 0; n < batch; ++n)
-    for (std::size_t o = 0; o < filters; ++o)
-      for (std::size_t oy = 0; oy < oh; ++oy)
-        for (std::size_t ox = 0; ox < ow; ++ox) {
-          const std::size_t out = ((n * filters + o) * oh + oy) * ow + ox;
-          double sum = bias[o];
-          for (std::size_t c = 0; c < g.channels; ++c)
-            for (std::size_t t = 0; t < k * k; ++t) {
-              const std::ptrdiff_t iy = std::ptrdiff_t(oy + t / k) - std::ptrdiff_t(g.padding);
-              const std::ptrdiff_t ix = std::ptrdiff_t(ox + t % k) - std::ptrdiff_t(g.padding);
-              if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
-              const double xv = x[(n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix)];
-              sum += double(w[(o * g.channels + c) * k * k + t]) * xv;
-              dw[(o * g.channels + c) * k * k + t] += double(dy[out]) * xv;
-            }
-          r.y[out] = float(sum);
-        }
-  for (std::size_t i = 0; i < dw.size(); ++i) r.dw[i] = float(dw[i]);
-  return r;
+  const fixtures::reference r = fixtures::convolve(g, filters, batch, x, w, bias, dy);
+  return {r.y, r.dw};
 }
 
 template <class Draw>

@@ -13,6 +13,7 @@
 #include "nibble/layers/conv2d.hpp"
 #include "nibble/net/summary.hpp"
 #include "nibble/quant/presets.hpp"
+#include "convolution_reference.hpp"
 #include "training_fixtures.hpp"
 
 using namespace nibble;
@@ -26,39 +27,7 @@ struct conv_case {
   std::size_t filters;
 };
 
-// y = conv(x, w) + bias and dW = Σ dy ⋆ x, in double, from the definitions;
-// dx = the adjoint of the convolution applied to dy.
-struct reference {
-  std::vector<float> y, dw, dx;
-};
-reference convolve(const conv_geometry& g, std::size_t filters, std::size_t batch, const std::vector<float>& x,
-                   const std::vector<float>& w, const std::vector<float>& bias, const std::vector<float>& dy) {
-  const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
-  reference r{std::vector<float>(batch * filters * oh * ow), {}, {}};
-  std::vector<double> dw(w.size(), 0.0), dx(x.size(), 0.0);
-  for (std::size_t n = 0; n < batch; ++n)
-    for (std::size_t o = 0; o < filters; ++o)
-      for (std::size_t oy = 0; oy < oh; ++oy)
-        for (std::size_t ox = 0; ox < ow; ++ox) {
-          const std::size_t out = ((n * filters + o) * oh + oy) * ow + ox;
-          double sum = bias[o];
-          for (std::size_t c = 0; c < g.channels; ++c)
-            for (std::size_t t = 0; t < k * k; ++t) {
-              const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + t / k) - std::ptrdiff_t(g.padding);
-              const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + t % k) - std::ptrdiff_t(g.padding);
-              if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
-              const std::size_t in = (n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix);
-              const std::size_t wi = (o * g.channels + c) * k * k + t;
-              sum += double(w[wi]) * x[in];
-              dw[wi] += double(dy[out]) * x[in];
-              dx[in] += double(dy[out]) * w[wi];
-            }
-          r.y[out] = float(sum);
-        }
-  r.dw.assign(dw.begin(), dw.end());
-  r.dx.assign(dx.begin(), dx.end());
-  return r;
-}
+using fixtures::convolve;
 
 std::vector<float> small_integers(std::size_t n, int largest, std::mt19937& rng) {
   std::uniform_int_distribution<int> d(-largest, largest);
@@ -76,7 +45,7 @@ void check_every_kernel(const conv_case& c) {
   const auto w = small_integers(c.filters * g.col_rows(), 7, rng);
   const auto bias = small_integers(c.filters, 7, rng);
   const auto dy = small_integers(batch * c.filters * g.col_cols(), 3, rng);
-  const reference want = convolve(g, c.filters, batch, x, w, bias, dy);
+  const fixtures::reference want = convolve(g, c.filters, batch, x, w, bias, dy);
 
   const auto forward_kernels = kernels::conv_forward_kernels(g, c.filters, Bf16);
   const auto gradient_kernels = kernels::conv_weight_gradient_kernels(g, c.filters, Bf16);

@@ -1,0 +1,47 @@
+#pragma once
+// A convolution straight from its definition, in double: the oracle the
+// kernel tests compare every convolution kernel with.
+#include <cstddef>
+#include <vector>
+
+#include "nibble/kernels/im2col.hpp"
+
+namespace fixtures {
+
+using nibble::kernels::conv_geometry;
+
+// y = conv(x, w) + bias and dW = Σ dy ⋆ x, in double, from the definitions;
+// dx = the adjoint of the convolution applied to dy.
+struct reference {
+  std::vector<float> y, dw, dx;
+};
+inline reference convolve(const conv_geometry& g, std::size_t filters, std::size_t batch, const std::vector<float>& x,
+                   const std::vector<float>& w, const std::vector<float>& bias, const std::vector<float>& dy) {
+  const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
+  reference r{std::vector<float>(batch * filters * oh * ow), {}, {}};
+  std::vector<double> dw(w.size(), 0.0), dx(x.size(), 0.0);
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t o = 0; o < filters; ++o)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const std::size_t out = ((n * filters + o) * oh + oy) * ow + ox;
+          double sum = bias[o];
+          for (std::size_t c = 0; c < g.channels; ++c)
+            for (std::size_t t = 0; t < k * k; ++t) {
+              const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + t / k) - std::ptrdiff_t(g.padding);
+              const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + t % k) - std::ptrdiff_t(g.padding);
+              if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
+              const std::size_t in = (n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix);
+              const std::size_t wi = (o * g.channels + c) * k * k + t;
+              sum += double(w[wi]) * x[in];
+              dw[wi] += double(dy[out]) * x[in];
+              dx[in] += double(dy[out]) * w[wi];
+            }
+          r.y[out] = float(sum);
+        }
+  r.dw.assign(dw.begin(), dw.end());
+  r.dx.assign(dx.begin(), dx.end());
+  return r;
+}
+
+}  // namespace fixtures
