@@ -71,7 +71,8 @@ bool holds_variant(const model_file& m) {
   return m.holds<deploy::deployed_t<typename V::trained>>();
 }
 
-struct evaluation {
+// What cifar_model evaluate reports (nibble::evaluation is the library's accuracy and loss).
+struct model_evaluation {
   std::size_t correct = 0, agreeing = 0, identical = 0, seen = 0;
   double seconds = 0;
   float largest_difference = 0;
@@ -88,11 +89,11 @@ inline std::size_t top1(const activation& logits, std::size_t i) {
 // given, takes them normalised as training fed them, with the deployed
 // network's own normalisation.
 template <class Trained>
-evaluation evaluate_deployed(deploy::deployed_t<Trained>& deployed, Trained* trained, const data::dataset& test,
+model_evaluation evaluate_deployed(deploy::deployed_t<Trained>& deployed, Trained* trained, const data::dataset& test,
                              std::size_t batch_size) {
   const data::image_preparation<std::uint8_t> prepare(test.shape, deployed.template layer<0>().normalisation());
   const data::image_shape& shape = test.shape;
-  evaluation e;
+  model_evaluation e;
   context eval{mode::eval};
   image_batch images;
   activation normalised;
@@ -150,7 +151,7 @@ void evaluate_variant(const model_file& m, const std::filesystem::path& model_pa
   const auto test = cifar_test_set(V::classes, data_dir);
   fmt::print("{}: {}, {}\n  {} bytes ({:.2f} MB)\n", model_path.string(), label, describe_network<Deployed>().summary, m.size(),
              double(m.size()) / 1e6);
-  const evaluation e = evaluate_deployed<Trained>(*deployed, trained.get(), test, batch_size);
+  const model_evaluation e = evaluate_deployed<Trained>(*deployed, trained.get(), test, batch_size);
   fmt::print("  test accuracy {:.2f}% ({} of {} images), {:.0f} images/s at batch {} on {} threads\n",
              100.0 * double(e.correct) / double(e.seen), e.correct, e.seen, double(e.seen) / e.seconds, batch_size,
              kernels::max_threads());
