@@ -43,7 +43,7 @@ void export_variant(const checkpoint& c, const std::filesystem::path& checkpoint
   auto deployed = deploy::convert(*trained, data::cifar_normalisation());
 
   model_info info{label, {}};
-  info.notes.emplace_back("checkpoint", std::filesystem::absolute(checkpoint_file).string());
+  info.notes.emplace_back("checkpoint", checkpoint_file.filename().string());  // no path: headers get shared
   info.notes.emplace_back("epochs trained", std::to_string(c.run().epochs_done));
   const auto history = decode_history(c.run().history, "the checkpoint's history");
   if (!history.empty())

@@ -15,6 +15,13 @@
 #define NIBBLE_ISA_SSE2 0
 #endif
 
+// AVX: 256-bit float and double vectors (conversions between them).
+#if defined(__AVX__)
+#define NIBBLE_ISA_AVX 1
+#else
+#define NIBBLE_ISA_AVX 0
+#endif
+
 #if defined(__AVX512F__)
 #define NIBBLE_ISA_AVX512F 1
 #else

@@ -108,6 +108,17 @@ class image_input_layer {
     return {.kind = layer_kind::image, .floats = {scale_and_bias}};
   }
 
+  // code_of(normaliser(c)(v)) on grid g for every channel c and byte v:
+  // table[c · 256 + v].
+  std::vector<std::uint8_t> code_table(const kernels::code_grid& g) const {
+    std::vector<std::uint8_t> table(In::channels * 256);
+    for (std::size_t c = 0; c < In::channels; ++c) {
+      const data::channel_normaliser f = normaliser(c);
+      for (std::size_t v = 0; v < 256; ++v) table[c * 256 + v] = std::uint8_t(kernels::code_of(f(float(v)), g));
+    }
+    return table;
+  }
+
  private:
   static std::string fault_of(const std::vector<float>& m, const std::vector<float>& s) {
     for (std::size_t c = 0; c < In::channels; ++c)
@@ -117,9 +128,8 @@ class image_input_layer {
     return {};
   }
 
-  // code_of(normaliser(c)(v)) for every channel c and byte v, rebuilt when
-  // the normalisation or the grid it was built for has changed (after
-  // conversion, loading or linking).
+  // code_table(output_grid), rebuilt when the normalisation or the grid it
+  // was built for has changed (after conversion, loading or linking).
   const std::vector<std::uint8_t>& code_table() {
     if (!(output_grid.step > 0.0f))
       throw std::logic_error("nibble::deploy: the image input hands codes on but has no output grid; "
@@ -128,12 +138,7 @@ class image_input_layer {
                          table_grid_[0] == output_grid.step && table_grid_[1] == output_grid.zero &&
                          table_grid_[2] == output_grid.max_code;
     if (!current) {
-      table_.resize(In::channels * 256);
-      for (std::size_t c = 0; c < In::channels; ++c) {
-        const data::channel_normaliser f = normaliser(c);
-        for (std::size_t v = 0; v < 256; ++v)
-          table_[c * 256 + v] = std::uint8_t(kernels::code_of(f(float(v)), output_grid));
-      }
+      table_ = code_table(output_grid);
       table_mean_ = mean;
       table_std_ = std;
       table_grid_ = {output_grid.step, output_grid.zero, output_grid.max_code};

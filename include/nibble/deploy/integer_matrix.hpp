@@ -6,9 +6,9 @@
 //      code_of the trained layer used);
 //   2. Σ (c − z)·w is computed in int32 (kernels/int8: VNNI or portable):
 //      Σ c·w over the packed codes, minus z·Σ w per row;
-//   3. y = (step · s_w)·Σ + bias, then the folded batch norm's a·y + b and
-//      ReLU — the very passes, with the very coefficients, that the trained
-//      layer and its batch norm run in eval (channel_affine).
+//   3. y = (step · s_w)·Σ + bias (kernels/scaled_sums.hpp), then the folded
+//      batch norm's a·y + b and ReLU — the very passes, with the very
+//      coefficients, that the trained layer and its batch norm run in eval.
 //
 // The product sums are exact integers on both sides and every float step is
 // the same operation on the same numbers, so the deployed output equals the
@@ -21,11 +21,13 @@
 #include <utility>
 #include <vector>
 
+#include "nibble/deploy/requantization.hpp"
 #include "nibble/deploy/table_row.hpp"
 #include "nibble/deploy/weight_codes.hpp"
 #include "nibble/deploy/weight_matrix.hpp"
 #include "nibble/kernels/activation_codes.hpp"
 #include "nibble/kernels/channel_affine.hpp"
+#include "nibble/kernels/scaled_sums.hpp"
 #include "nibble/kernels/int8/packed_gemm.hpp"
 #include "nibble/quant/activations.hpp"
 #include "nibble/quant/accumulator.hpp"
@@ -94,6 +96,66 @@ class integer_matrix {
     return r;
   }
 
+  // The requantizers (deploy/requantization.hpp) that make of this
+  // layer's uncentred sums Σ c·w the codes the library makes on grid
+  // `next` — of its output, or, with relu_after, of a ReLU of it — one per
+  // filter, each equal to the library's epilogue on every sum the filter
+  // can reach.
+  std::vector<requantizer> requantizers(const kernels::code_grid& next, bool relu_after) {
+    const auto& zs = zero_point_sums();
+    std::vector<requantizer> out(Rows);
+    std::vector<std::int32_t> sums;
+    std::vector<float> y;
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const auto [first, last] = centred_sum_range(r);
+      const code_function codes_of = [&](const std::int32_t* centred, std::uint8_t* out_codes, std::size_t n) {
+        sums.resize(n);
+        y.resize(n);
+        for (std::size_t i = 0; i < n; ++i) sums[i] = centred[i] + zs[r];
+        finish_row(r, sums.data(), n, y.data());
+        if (relu_after)
+          for (float& v : y) v = v > 0.0f ? v : 0.0f;
+        kernels::byte_codes(y.data(), out_codes, n, next);
+      };
+      out[r] = fit_requantizer(codes_of, first, last, 0, int(next.max_code),
+                               "filter " + std::to_string(r))
+                   .shifted_by(-zs[r]);
+    }
+    return out;
+  }
+  // The library's float epilogue of filter r: its uncentred sums (pixels
+  // of them at acc) centred, then step 3, floats to y: the same operations
+  // as centred_sums then finish.
+  void finish_row(std::size_t r, const std::int32_t* acc, std::size_t pixels, float* y) {
+    const std::int32_t correction = zero_point_sums()[r];
+    for (std::size_t p = 0; p < pixels; ++p) y[p] = float(acc[p] - correction);
+    kernels::scaled_sums(scale.multiplier[r], scale.offset[r], y, y, pixels);
+    if constexpr (Norm) kernels::affine_row<Relu>(norm.multiplier[r], norm.offset[r], y, y, pixels);
+  }
+  // The least and the greatest centred sum Σ (c − z)·w filter r can reach.
+  std::pair<std::int32_t, std::int32_t> centred_sum_range(std::size_t r) const {
+    const std::int64_t z = std::int64_t(input_grid[1]), top = std::int64_t(Activations::max_code);
+    std::int64_t first = 0, last = 0;
+    for (std::size_t c = 0; c < Cols; ++c) {
+      const std::int64_t w = codes.code(r * Cols + c), a = -z * w, b = (top - z) * w;
+      first += std::min(a, b), last += std::max(a, b);
+    }
+    return {std::int32_t(first), std::int32_t(last)};
+  }
+
+  const std::vector<std::int32_t>& zero_point_sums() {
+    if (zero_point_sums_.empty()) {
+      zero_point_sums_.assign(Rows, 0);
+      const std::int32_t z = std::int32_t(input_grid[1]);
+      for (std::size_t r = 0; r < Rows; ++r) {
+        std::int32_t sum = 0;
+        for (std::size_t c = 0; c < Cols; ++c) sum += codes.code(r * Cols + c);
+        zero_point_sums_[r] = z * sum;
+      }
+    }
+    return zero_point_sums_;
+  }
+
   std::string fault() const {
     if (std::string f = codes.fault(); !f.empty()) return f;
     const float step = input_grid[0], zero = input_grid[1];
@@ -120,21 +182,6 @@ class integer_matrix {
     if (packed_.rows == 0) kernels::int8::pack_weights(signed_codes().data(), Rows, Cols, packed_);
     return packed_;
   }
-  // z·Σ w of each row: what the zero point adds to the row's sums. Built
-  // on the first forward, as packed() is.
-  const std::vector<std::int32_t>& zero_point_sums() {
-    if (zero_point_sums_.empty()) {
-      zero_point_sums_.assign(Rows, 0);
-      const std::int32_t z = std::int32_t(input_grid[1]);
-      for (std::size_t r = 0; r < Rows; ++r) {
-        std::int32_t sum = 0;
-        for (std::size_t c = 0; c < Cols; ++c) sum += codes.code(r * Cols + c);
-        zero_point_sums_[r] = z * sum;
-      }
-    }
-    return zero_point_sums_;
-  }
-
   // int32 sums (Rows × pixels per image, row stride ld) to floats: the
   // centred sum Σ (c − z)·w = Σ c·w − z·Σ w.
   void centred_sums(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y, std::size_t y_row,
@@ -144,15 +191,6 @@ class integer_matrix {
       for (std::size_t p = 0; p < pixels; ++p) y[r * y_row + p * y_col] = float(acc[r * ld + p] - zs[r]);
   }
 
-  // The centred sums and step 3 for one output channel r of a convolution
-  // (its pixels sums at acc, floats to y): the same float operations as
-  // centred_sums then finish.
-  void finish_row(std::size_t r, const std::int32_t* acc, std::size_t pixels, float* y) {
-    const std::int32_t correction = zero_point_sums()[r];
-    for (std::size_t p = 0; p < pixels; ++p) y[p] = float(acc[p] - correction);
-    kernels::affine_row<false>(scale.multiplier[r], scale.offset[r], y, y, pixels);
-    if constexpr (Norm) kernels::affine_row<Relu>(norm.multiplier[r], norm.offset[r], y, y, pixels);
-  }
   // finish_row for every channel of one image (Rows × pixels sums, row
   // stride ld), while the sums are in cache.
   void finish_image(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y) {
@@ -169,9 +207,19 @@ class integer_matrix {
                                                scale.offset.data(), norm.multiplier.data(), norm.offset.data(), y);
   }
 
-  // Step 3 for a whole batch: the trained layer's epilogue, then its batch norm's.
+  // Step 3 for a whole batch of centred sums: the trained layer's
+  // epilogue, then its batch norm's.
   void finish(std::size_t batch, std::size_t pixels, float* y) const {
-    scale.apply(batch, pixels, y, y);
+    if (pixels == 1) {  // a linear layer: each image's outputs across the channels
+      for (std::size_t n = 0; n < batch; ++n)
+        kernels::scaled_sums_across(scale.multiplier.data(), scale.offset.data(), y + n * Rows, y + n * Rows, Rows);
+    } else {
+      for (std::size_t n = 0; n < batch; ++n)
+        for (std::size_t r = 0; r < Rows; ++r) {
+          float* row = y + (n * Rows + r) * pixels;
+          kernels::scaled_sums(scale.multiplier[r], scale.offset[r], row, row, pixels);
+        }
+    }
     if constexpr (Norm) norm.apply(batch, pixels, y, y);
   }
 

@@ -15,8 +15,10 @@
 
 namespace nibble::deploy {
 
-// The C runtime's layer kinds (io/c_runtime.c), by number.
-enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image };
+// The C runtime's layer kinds (io/c_runtime.c), by number. quantize (floats
+// to codes) has no deployed layer: the C exporter puts it where floats meet
+// an integer layer.
+enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize };
 
 struct table_row {
   layer_kind kind{};

@@ -1,22 +1,33 @@
 #pragma once
-// A deployed network as one C99 header for microcontrollers: its packed
-// weight codes, the floats of its epilogues and input grids, a table of its
-// layers, and a plain reference forward pass for one image that needs only
-// <stdint.h> and <math.h> (io/c_runtime.c, embedded):
+// A deployed network as one C header for microcontrollers: its packed weight
+// codes, its requantizations, the floats of its float layers, a table of
+// its layers, and the forward pass for one image (io/c_runtime.c,
+// embedded). A header in the manner of stb: every file that includes it
+// sees the declarations; the one that defines PREFIX_IMPLEMENTATION first
+// gets the tables and the code.
 //
+//   #define VGG4BIT_IMPLEMENTATION   /* in one .c file */
 //   #include "vgg4bit.h"
-//   static float work[VGG4BIT_WORK_FLOATS];
-//   const float* logits = vgg4bit_forward(image, work);   /* image: C×H×W bytes */
+//   static float arena[VGG4BIT_ARENA_FLOATS];     /* the network's RAM */
+//   const float* logits = vgg4bit_forward(image, arena);   /* image: C×H×W bytes */
 //
 // Every name in the header starts with the prefix the caller chooses, so
-// several models can live in one program. Integer layers compute their sums
-// in int32 exactly as the library does (so their codes agree); the float
-// steps are the same formulas, though a C compiler may order or fuse them
-// differently, so outputs agree to float rounding and top-1 answers agree.
+// several models can live in one program. Weights and tables are const
+// (flash), placed by PREFIX_WEIGHTS (an attribute, empty by default: e.g.
+// __attribute__((section(".nibble"), aligned(4)))).
 //
-// The image's bytes are normalised as the library's image_input does: one
-// fmaf per byte with the library's own scale and bias, so the first
-// layer's codes are the library's too.
+// Integer networks run on integers alone: the image's bytes become codes
+// through a table per channel, each integer layer hands the next its u8
+// codes, channels last, requantized by a multiplier and shift per filter
+// fitted to the library's epilogue (deploy/requantization.hpp) — a ReLU,
+// max pools and a flatten between them become part of that step or pass
+// codes — and the last layer scales its int32 sums in double (no libm).
+// The codes and the outputs are the library's, bit for bit, whatever the
+// C compiler and its flags. Float layers (weight-only networks, an
+// integer layer's output that meets a float layer) are the library's
+// formulas with fmaf where it fuses: they agree to float rounding, bit for
+// bit where the sums are integers and the library is built with FMA; they
+// need <math.h>.
 //
 // Exportable layers: those with a layer-table row (deploy/table_row.hpp):
 // the image input, deployed conv2d and linear (weight-only or integer),
@@ -27,7 +38,10 @@
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -37,6 +51,7 @@
 
 #include "nibble/config.hpp"
 #include "nibble/deploy/convert.hpp"
+#include "nibble/deploy/requantization.hpp"
 #include "nibble/deploy/table_row.hpp"
 #include "nibble/io/error.hpp"
 #include "nibble/io/files.hpp"
@@ -51,30 +66,185 @@ namespace nibble {
 
 namespace detail {
 
-// The rows of the layer table and the two arrays, as they are built from
-// each layer's own row (deploy/table_row.hpp).
+// A deployed layer as the exporter sees it: its row, its shapes, and for
+// integer layers and the image input, what makes their codes.
+struct c_layer {
+  deploy::table_row row;
+  std::size_t in_c = 0, in_h = 0, in_w = 0, out_c = 0, out_h = 0, out_w = 0;
+  std::optional<kernels::code_grid> input_grid{};  // integer layers
+  std::function<std::vector<deploy::requantizer>(const kernels::code_grid&, bool)> requantizers{};
+  std::function<std::vector<std::int32_t>()> zero_point_sums{};
+  std::function<std::vector<std::uint8_t>(const kernels::code_grid&)> code_table{};  // the image input
+  bool integer() const { return input_grid.has_value(); }
+  std::size_t in_size() const { return in_c * in_h * in_w; }
+  std::size_t out_size() const { return out_c * out_h * out_w; }
+};
+
+// A row of the C table, and the three arrays it points into.
+struct c_row {
+  deploy::layer_kind kind;
+  std::size_t in_c, in_h, in_w, out_c, out_h, out_w, kernel, stride, pad;
+  bool relu;
+  int weight_bits;
+  bool codes_in, codes_out, norm;
+  std::size_t bytes, ints, floats;  // offsets
+};
 struct c_model {
-  struct row {
-    deploy::table_row layer;
-    std::size_t in_c, in_h, in_w, out_c, out_h, out_w;
-    std::size_t codes = 0, floats = 0;  // offsets into the arrays
-  };
-  std::vector<row> rows;
-  std::vector<std::uint8_t> codes;
+  std::vector<c_layer> layers;
+  std::vector<c_row> rows;
+  std::vector<std::uint8_t> bytes;
+  std::vector<std::int32_t> ints;
   std::vector<float> floats;
+  std::size_t buffer_bytes = 0, scratch_bytes = 0;
+  bool needs_floats = false;  // a float layer: <math.h> and the float paths
+  std::size_t exception_count = 0;  // requantization exceptions, for the header's notes
 
   template <class L>
-  void add(const L& layer) {
+  void add(L& layer) {
     static_assert(deploy::has_table_row<L>,
                   "nibble::c_header: this layer cannot be exported to C (residual blocks and float weights are not "
                   "supported); see deploy/table_row.hpp.");
     using I = typename L::input_shape;
     using O = typename L::output_shape;
-    row r{deploy::table_row_of(layer), I::channels, I::height, I::width, O::channels, O::height, O::width,
-          codes.size(), floats.size()};
-    for (std::byte b : r.layer.codes) codes.push_back(std::uint8_t(b));
-    for (const auto& f : r.layer.floats) floats.insert(floats.end(), f.begin(), f.end());
-    rows.push_back(std::move(r));
+    c_layer l{deploy::table_row_of(layer), I::channels, I::height, I::width, O::channels, O::height, O::width};
+    if constexpr (requires { layer.requantizers(kernels::code_grid{}, false); }) {
+      l.input_grid = layer.grid();
+      l.requantizers = [&layer](const kernels::code_grid& g, bool relu) { return layer.requantizers(g, relu); };
+      l.zero_point_sums = [&layer] { return layer.zero_point_sums(); };
+    }
+    if constexpr (requires { layer.code_table(kernels::code_grid{}); })
+      l.code_table = [&layer](const kernels::code_grid& g) { return layer.code_table(g); };
+    layers.push_back(std::move(l));
+  }
+
+  // The grid of the integer layer that takes layer i's output, past ReLUs
+  // (when relu_passes), max pools and flattens, if one does; relu_between
+  // says whether a ReLU was passed.
+  std::optional<kernels::code_grid> codes_for(std::size_t i, bool relu_passes, bool& relu_between) const {
+    relu_between = false;
+    for (std::size_t j = i + 1; j < layers.size(); ++j) {
+      const deploy::layer_kind k = layers[j].row.kind;
+      if (layers[j].integer()) return layers[j].input_grid;
+      if (k == deploy::layer_kind::relu && relu_passes) {
+        relu_between = true;
+        continue;
+      }
+      if (k != deploy::layer_kind::maxpool && k != deploy::layer_kind::flatten) break;
+    }
+    return std::nullopt;
+  }
+
+  c_row& push(const c_layer& l, deploy::layer_kind kind, bool codes_in, bool codes_out) {
+    rows.push_back({kind, l.in_c, l.in_h, l.in_w, l.out_c, l.out_h, l.out_w, l.row.kernel, l.row.stride, l.row.pad,
+                    l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, bytes.size(), ints.size(),
+                    floats.size()});
+    // The image input reads the caller's image, not the arena.
+    const std::size_t in = kind == deploy::layer_kind::image ? 0 : l.in_size() * (codes_in ? 1 : 4);
+    const std::size_t out = l.out_size() * (codes_out ? 1 : 4);
+    buffer_bytes = std::max({buffer_bytes, (in + 7) / 8 * 8, (out + 7) / 8 * 8});
+    return rows.back();
+  }
+  void add_floats(const deploy::table_row& r, std::size_t skip = 0) {
+    for (std::size_t i = skip; i < r.floats.size(); ++i) floats.insert(floats.end(), r.floats[i].begin(), r.floats[i].end());
+  }
+
+  // Weight code i of a row's packed codes.
+  static int code_at(const deploy::table_row& r, std::size_t i) {
+    const auto b = std::uint8_t(r.codes[r.weight_bits == 4 ? i / 2 : i]);
+    if (r.weight_bits == 8) return std::int8_t(b);
+    const int v = (b >> (i % 2 * 4)) & 15;
+    return v >= 8 ? v - 16 : v;
+  }
+  // The codes in the order the C runtime reads them (integer layers:
+  // filter by filter in (ky, kx, c) order), packed as they were.
+  void add_weights(const c_layer& l, bool channels_last) {
+    const std::size_t k = std::max<std::size_t>(1, l.row.kernel), fan_in = l.in_c * k * k;
+    const std::size_t count = l.out_c * fan_in, first = bytes.size();
+    bytes.resize(first + (l.row.weight_bits == 4 ? (count + 1) / 2 : count), 0);
+    for (std::size_t o = 0; o < l.out_c; ++o)
+      for (std::size_t c = 0; c < l.in_c; ++c)
+        for (std::size_t t = 0; t < k * k; ++t) {
+          const int v = code_at(l.row, (o * l.in_c + c) * k * k + t);
+          const std::size_t to = o * fan_in + (channels_last ? t * l.in_c + c : c * k * k + t);
+          if (l.row.weight_bits == 8)
+            bytes[first + to] = std::uint8_t(std::int8_t(v));
+          else
+            bytes[first + to / 2] |= std::uint8_t((v & 15) << (to % 2 * 4));
+        }
+  }
+
+  // The rows: integer layers with codes in and codes or floats out; a
+  // quantize row where floats meet an integer layer.
+  void plan() {
+    bool codes = false;                // what the layer before handed on
+    std::vector<bool> skip(layers.size(), false);  // ReLUs folded into a requantization
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const c_layer& l = layers[i];
+      const deploy::table_row& r = l.row;
+      if (skip[i]) continue;
+      bool relu_between = false;
+      if (r.kind == deploy::layer_kind::image) {
+        const auto next = codes_for(i, false, relu_between);
+        push(l, r.kind, false, bool(next));
+        if (next) {
+          const std::vector<std::uint8_t> table = l.code_table(*next);
+          bytes.insert(bytes.end(), table.begin(), table.end());
+        } else {
+          add_floats(r);
+          needs_floats = true;
+        }
+        codes = bool(next);
+      } else if (l.integer()) {
+        if (!codes) {  // floats to codes on this layer's grid
+          c_row& q = push({{}, l.in_c, l.in_h, l.in_w, l.in_c, l.in_h, l.in_w}, deploy::layer_kind::quantize, false,
+                          true);
+          q.relu = false;
+          floats.insert(floats.end(), {l.input_grid->step, l.input_grid->zero, l.input_grid->max_code});
+        }
+        const auto next = codes_for(i, true, relu_between);
+        push(l, r.kind, true, bool(next));
+        if (next)
+          for (std::size_t j = i + 1; j < layers.size() && !layers[j].integer(); ++j)
+            skip[j] = layers[j].row.kind == deploy::layer_kind::relu;
+        add_weights(l, true);
+        ints.push_back(std::int32_t(l.input_grid->zero));
+        if (next) {  // 6 ints per filter, then the exceptions (offsets from the layer's first int)
+          const std::vector<deploy::requantizer> qs = l.requantizers(*next, relu_between);
+          std::size_t exceptions = 1 + 6 * qs.size();
+          for (const deploy::requantizer& q : qs) {
+            const auto c = std::uint64_t(q.offset);
+            ints.insert(ints.end(), {q.multiplier, q.shift | q.lo << 8 | q.hi << 16,
+                                     std::int32_t(std::uint32_t(c & 0xffffffffu)),
+                                     std::int32_t(q.offset >> 32), std::int32_t(exceptions),
+                                     std::int32_t(q.exceptions.size())});
+            exceptions += 2 * q.exceptions.size();
+          }
+          for (const deploy::requantizer& q : qs)
+            for (const auto& [at, code] : q.exceptions) ints.insert(ints.end(), {at, std::int32_t(code)});
+          exception_count += (exceptions - 1 - 6 * qs.size()) / 2;
+        } else {
+          const std::vector<std::int32_t> zs = l.zero_point_sums();
+          ints.insert(ints.end(), zs.begin(), zs.end());
+          add_floats(r, 1);  // the epilogue and the batch norm, not the input grid
+          needs_floats = needs_floats || r.norm;
+        }
+        const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
+        scratch_bytes = std::max(scratch_bytes, k * (l.in_w + 2 * r.pad) * l.in_c + (r.weight_bits == 4 ? 2 * fan_in : 0));
+        codes = bool(next);
+      } else if (r.kind == deploy::layer_kind::maxpool || r.kind == deploy::layer_kind::flatten) {
+        push(l, r.kind, codes, codes);
+      } else {
+        if (codes) throw std::logic_error("nibble::c_header: codes reached a float layer");
+        push(l, r.kind, false, false);
+        add_weights_if_any(l);
+        add_floats(r);
+        needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty();
+      }
+    }
+    scratch_bytes = (scratch_bytes + 7) / 8 * 8;
+  }
+  void add_weights_if_any(const c_layer& l) {
+    if (!l.row.codes.empty()) add_weights(l, false);
   }
 };
 
@@ -99,10 +269,28 @@ inline bool is_c_identifier(const std::string& s) {
   return true;
 }
 
+// A float as a C literal that reads back as the same float: the shortest
+// decimal that does, with a decimal point or exponent and the f suffix
+// (C89 and C++ before 17 have no hex float literals).
+inline std::string c_float(float v) {
+  std::string s = fmt::format("{}", v);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s + "f";
+}
+
+template <class T, class Format>
+void c_array(std::string& h, const std::string& type, const std::string& name, const std::string& weights,
+             const std::vector<T>& values, std::size_t per_line, Format&& format) {
+  h += fmt::format("static const {} {}[{}] {} = {{", type, name, std::max<std::size_t>(1, values.size()), weights);
+  for (std::size_t i = 0; i < values.size(); ++i) h += (i % per_line == 0 ? "\n  " : " ") + format(values[i]) + ",";
+  if (values.empty()) h += "0";
+  h += "\n};\n";
+}
+
 }  // namespace detail
 
 // The header's text. `prefix` names everything in it (a C identifier, e.g.
-// "vgg4bit": vgg4bit_forward, VGG4BIT_WORK_FLOATS); `info` adds the model's
+// "vgg4bit": vgg4bit_forward, VGG4BIT_ARENA_BYTES); `info` adds the model's
 // label and provenance as comments.
 template <class Net>
 std::string c_header(Net& deployed, const std::string& prefix, const model_info& info = {}) {
@@ -110,10 +298,9 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
     throw io::io_error("C header: the prefix '" + prefix +
                        "' is not a C identifier (letters, digits and _, not starting with a digit)");
   detail::c_model m;
-  deployed.visit_layers([&](const auto& layer) { m.add(layer); });
-
-  std::size_t largest = Net::input_shape::size;
-  for (const auto& r : m.rows) largest = std::max({largest, r.in_c * r.in_h * r.in_w, r.out_c * r.out_h * r.out_w});
+  deployed.visit_layers([&](auto& layer) { m.add(layer); });
+  m.plan();
+  const std::size_t arena = 2 * m.buffer_bytes + m.scratch_bytes;
   std::string upper = prefix;
   for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
 
@@ -130,41 +317,56 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   h += "\n";
   for (const auto& [key, value] : info.notes) h += " * " + key + ": " + value + "\n";
   h += fmt::format(
-      " *\n * Use: static float work[{0}_WORK_FLOATS];\n *      const float* out = {1}_forward(image, work);\n"
-      " * Needs <stdint.h> and <math.h> (link with -lm). C99.\n */\n",
+      " *\n * Use: in one C file, #define {0}_IMPLEMENTATION before including this header; then\n"
+      " *      static float arena[{0}_ARENA_FLOATS];\n"
+      " *      const float* out = {1}_forward(image, arena);\n"
+      " * RAM: {0}_ARENA_BYTES bytes of arena, nothing else. Weights and tables are const, placed by {0}_WEIGHTS.\n"
+      " * C99 or C++; {2}.\n"
+      " * Requantization exceptions: {3} (sums whose code no line gives, deploy/requantization.hpp).\n */\n",
+      upper, prefix,
+      m.needs_floats ? "it has float layers, which need <math.h> (link with -lm)" : "integers only, no <math.h>",
+      m.exception_count);
+  h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <stdint.h>\n\n", upper);
+  // The constant data: the three arrays and the layer table (18 ints and longs a row, at most 8 bytes each).
+  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 18 * 8 * m.rows.size();
+  h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_ARENA_BYTES {}\n"
+                   "#define {}_ARENA_FLOATS {}\n#define {}_CONSTANT_BYTES {} /* at most */\n\n",
+                   upper, Net::input_shape::size, upper, Net::output_shape::size, upper, arena, upper, arena / 4,
+                   upper, constant);
+  h += fmt::format(
+      "#ifdef __cplusplus\nextern \"C\" {{\n#endif\n"
+      "/* Runs the network on one image ({0}_INPUT_BYTES bytes, C x H x W, the pixel values as they are); arena\n"
+      "   holds {0}_ARENA_FLOATS floats. Returns the {0}_OUTPUTS outputs, inside the arena. */\n"
+      "const float* {1}_forward(const uint8_t* image, float* arena);\n"
+      "#ifdef __cplusplus\n}}\n#endif\n#endif /* {0}_H */\n\n",
       upper, prefix);
-  h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <math.h>\n#include <stdint.h>\n\n", upper);
-  h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_WORK_FLOATS {}\n#define {}_LAYER_COUNT {}\n\n",
-                   upper, Net::input_shape::size, upper, Net::output_shape::size, upper, 2 * largest, upper,
-                   m.rows.size());
+
+  h += fmt::format("#if defined({0}_IMPLEMENTATION) && !defined({0}_IMPLEMENTED)\n#define {0}_IMPLEMENTED\n"
+                   "#include <string.h>\n#ifndef {0}_WEIGHTS\n#define {0}_WEIGHTS\n#endif\n",
+                   upper);
   // The runtime first (it defines the layer type), named with the prefix.
-  h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n", prefix);
+  h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n#define NIBBLE_C_FLOATS {}\n",
+                   prefix, m.needs_floats ? 1 : 0);
   h += detail::c_runtime();
   h += "\n";
-  h += fmt::format("static const uint8_t {}_codes[{}] = {{", prefix, std::max<std::size_t>(1, m.codes.size()));
-  for (std::size_t i = 0; i < m.codes.size(); ++i) h += fmt::format("{}{}", i % 24 == 0 ? "\n  " : "", m.codes[i]) + ",";
-  if (m.codes.empty()) h += "0";
-  h += "\n};\n\n";
-  h += fmt::format("static const float {}_floats[{}] = {{", prefix, std::max<std::size_t>(1, m.floats.size()));
-  for (std::size_t i = 0; i < m.floats.size(); ++i) h += fmt::format("{}{:a}f,", i % 6 == 0 ? "\n  " : " ", m.floats[i]);
-  if (m.floats.empty()) h += "0";
-  h += "\n};\n\n";
+  const std::string weights = upper + "_WEIGHTS";
+  detail::c_array(h, "uint8_t", prefix + "_bytes", weights, m.bytes, 24, [](std::uint8_t v) { return std::to_string(v); });
+  detail::c_array(h, "int32_t", prefix + "_ints", weights, m.ints, 8, [](std::int32_t v) {
+    // INT32_MIN is no literal of its own in C
+    return v == INT32_MIN ? std::string("(-2147483647 - 1)") : std::to_string(v);
+  });
+  detail::c_array(h, "float", prefix + "_floats", weights, m.floats, 6, [](float v) { return detail::c_float(v); });
   h += fmt::format("static const {}_layer {}_layers[{}] = {{\n", prefix, prefix, m.rows.size());
-  for (const auto& r : m.rows) {
-    const deploy::table_row& l = r.layer;
-    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L}},\n", int(l.kind), r.in_c,
-                     r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, l.kernel, l.stride, l.pad, int(l.relu), l.weight_bits,
-                     l.activation_bits, int(l.norm), r.codes, r.floats);
-  }
+  for (const auto& r : m.rows)
+    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L}},\n", int(r.kind),
+                     r.in_c, r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad, int(r.relu),
+                     r.weight_bits, int(r.codes_in), int(r.codes_out), int(r.norm), r.bytes, r.ints, r.floats);
   h += "};\n\n";
   h += fmt::format(
-      "/* Runs the network on one image ({0}_INPUT_BYTES bytes, C x H x W, the pixel values as they are); work holds\n"
-      "   {0}_WORK_FLOATS floats. Returns the {0}_OUTPUTS outputs, inside work. */\n"
-      "static const float* {1}_forward(const uint8_t* image, float* work) {{\n"
-      "  return {1}_run({1}_layers, {0}_LAYER_COUNT, {1}_codes, {1}_floats, image, work, {0}_WORK_FLOATS);\n}}\n"
-      "#undef NIBBLE_C\n#undef NIBBLE_C_API\n",
-      upper, prefix);
-  h += fmt::format("\n#endif /* {}_H */\n", upper);
+      "const float* {1}_forward(const uint8_t* image, float* arena) {{\n"
+      "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L);\n}}\n"
+      "#undef NIBBLE_C\n#undef NIBBLE_C_API\n#undef NIBBLE_C_FLOATS\n#endif /* {0}_IMPLEMENTATION */\n",
+      upper, prefix, m.rows.size(), m.buffer_bytes);
   return h;
 }
 

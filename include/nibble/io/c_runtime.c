@@ -1,20 +1,32 @@
-/* nibble's C reference runtime: the forward pass of a network exported as a
- * C99 header (io/c_header.hpp). It is a C file of its own, compiled as it
- * stands by a test (-std=c99 -Wall -Wextra -pedantic -Werror); the exporter
- * embeds its text (the lines between the two NIBBLE_EMBED_C_RUNTIME guards)
- * after the network's tables, with NIBBLE_C(name) naming everything with
- * the header's prefix and NIBBLE_C_API set to static, so that several
- * networks live in one program.
+/* nibble's C runtime: the forward pass of a network exported as a C header
+ * (io/c_header.hpp). It is a C file of its own, compiled as it stands by a
+ * test (-std=c99 -Wall -Wextra -pedantic -Werror); the exporter embeds its
+ * text (the lines between the two NIBBLE_EMBED_C_RUNTIME guards) after the
+ * network's tables, with NIBBLE_C(name) naming everything with the header's
+ * prefix and NIBBLE_C_API set to static, so that several networks live in
+ * one program.
+ *
+ * Integer layers read u8 codes, channels last, and write u8 codes (or, the
+ * last one, floats) with integers alone: int32 sums, and a requantization
+ * by a multiplier and shift per channel (deploy/requantization.hpp) fitted
+ * to the library's own epilogue, so the codes are the library's whatever
+ * the compiler and its flags. Float layers (weight-only networks, layers
+ * between an integer layer and pooling over the whole image) are compiled
+ * only when NIBBLE_C_FLOATS is 1; they need <math.h> for fmaf.
  */
+#if !defined(NIBBLE_C) && !defined(NIBBLE_EMBED_C_RUNTIME)
+/* Compiled on its own: names of its own, an external entry point, every path. */
+#include <stdint.h>
+#include <string.h>
+#define NIBBLE_C(name) nibble_##name
+#define NIBBLE_C_API
+#define NIBBLE_C_FLOATS 1
+#endif
 #ifdef NIBBLE_EMBED_C_RUNTIME
 R"NIBBLE_C(//"
 #endif
-#ifndef NIBBLE_C
-/* Compiled on its own: names of its own and an external entry point. */
+#if NIBBLE_C_FLOATS
 #include <math.h>
-#include <stdint.h>
-#define NIBBLE_C(name) nibble_##name
-#define NIBBLE_C_API
 #endif
 
 /* One row of a network's layer table. */
@@ -22,13 +34,13 @@ typedef struct {
   int kind; /* NIBBLE_C_CONV ... */
   int in_c, in_h, in_w, out_c, out_h, out_w;
   int kernel, stride, pad, relu;
-  int weight_bits;     /* 4: two codes per byte, low nibble first; 8: one signed byte */
-  int activation_bits; /* 0: float input; else the input becomes unsigned codes on the layer's grid */
-  int norm;            /* a folded batch norm follows the epilogue */
-  long codes, floats;  /* offsets into the network's codes and floats */
+  int weight_bits;         /* 4: two codes per byte, low nibble first; 8: one signed byte */
+  int codes_in, codes_out; /* u8 codes, channels last; else floats, channel by channel */
+  int norm;                /* float output: a folded batch norm follows the epilogue */
+  long weights, ints, floats; /* offsets into the network's bytes, ints and floats */
 } NIBBLE_C(layer);
 
-/* The layer kinds (io/c_header.hpp's c_kind). */
+/* The layer kinds (deploy/table_row.hpp's layer_kind). */
 #define NIBBLE_C_CONV 1
 #define NIBBLE_C_LINEAR 2
 #define NIBBLE_C_RELU 3
@@ -37,11 +49,11 @@ typedef struct {
 #define NIBBLE_C_AVGPOOL 6
 #define NIBBLE_C_AFFINE 7
 #define NIBBLE_C_IMAGE 8
-
+#define NIBBLE_C_QUANTIZE 9
 
 /* Weight code i of a layer: 4-bit codes two per byte, low nibble first; 8-bit codes one signed byte each. */
-static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* codes, long i) {
-  const uint8_t* c = codes + l->codes;
+static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* bytes, long i) {
+  const uint8_t* c = bytes + l->weights;
   if (l->weight_bits == 4) {
     const int32_t v = (c[i >> 1] >> ((i & 1) * 4)) & 15;
     return v >= 8 ? v - 16 : v;
@@ -49,118 +61,292 @@ static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* codes,
   return (int32_t)(int8_t)c[i];
 }
 
-/* The input code of x, centred on the zero point: clamp(round(x / step) + zero, 0, max) - zero. */
-static float NIBBLE_C(centred_code)(float x, float step, float zero, float max_code) {
-  float c = nearbyintf(x / step) + zero;
-  if (c < 0.0f) c = 0.0f;
-  if (c > max_code) c = max_code;
-  return c - zero;
+/* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]. q
+   holds m; shift, lo and hi (a byte each); c (its low and high 32 bits); where the filter's exceptions (a sum and
+   its code) begin in ints, and how many there are. */
+static uint8_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t* ints) {
+  const int64_t c = (int64_t)q[3] * 4294967296LL + (int64_t)(uint32_t)q[2];
+  const int64_t v = (int64_t)acc * q[0] + c;
+  const int shift = q[1] & 255, lo = (q[1] >> 8) & 255, hi = (q[1] >> 16) & 255;
+  int32_t e;
+  for (e = 0; e < q[5]; ++e)
+    if (ints[q[4] + 2 * e] == acc) return (uint8_t)ints[q[4] + 2 * e + 1];
+  if (v < (int64_t)lo * ((int64_t)1 << shift)) return (uint8_t)lo;
+  if (v >= (int64_t)(hi + 1) * ((int64_t)1 << shift)) return (uint8_t)hi;
+  return (uint8_t)((uint64_t)v >> shift);
 }
 
-/* Convolution (a linear layer is one with a 1x1 image and a kernel covering its input). */
-static void NIBBLE_C(conv)(const NIBBLE_C(layer) * l, const uint8_t* codes, const float* floats, float* x,
-                          float* y) {
-  const int integer = l->activation_bits > 0;
-  const float* f = floats + l->floats;
-  const int k = l->kernel > 0 ? l->kernel : 1;
-  const long fan_in = (long)l->in_c * k * k;
-  const float* multiplier;
-  const float* offset;
-  int o, oy, ox, c, ky, kx;
-  if (integer) {
-    const long n = (long)l->in_c * l->in_h * l->in_w;
-    const float max_code = (float)((1 << l->activation_bits) - 1);
-    long i;
-    for (i = 0; i < n; ++i) x[i] = NIBBLE_C(centred_code)(x[i], f[0], f[1], max_code);
-    f += 2;
+/* The Cortex-M DSP extension (M4, M7, M33...): SMLAD multiplies two pairs of 16-bit halves and adds both
+   products; codes widen to such pairs four bytes at a time (UXTB16, SXTB16), as CMSIS-NN does. Define
+   NIBBLE_C_NO_DSP to use the plain loop anyway. */
+#if !defined(NIBBLE_C_DSP) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(NIBBLE_C_NO_DSP)
+#define NIBBLE_C_DSP 1
+#include <arm_acle.h>
+#endif
+#ifdef NIBBLE_C_DSP
+static uint32_t NIBBLE_C(word)(const void* p) {
+  uint32_t v;
+  memcpy(&v, p, 4); /* one unaligned load */
+  return v;
+}
+static uint32_t NIBBLE_C(odd_bytes)(uint32_t v) { return (v >> 8) | (v << 24); }
+#endif
+
+/* x0 and x1: two pixels' windows, w0 and w1: two filters' weights, n codes each; a[pixel * 2 + filter] += the
+   four dot products. */
+static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t* w0, const int8_t* w1, int n,
+                             int32_t* a) {
+  int32_t a00 = a[0], a01 = a[1], a10 = a[2], a11 = a[3];
+  int i = 0;
+#ifdef NIBBLE_C_DSP
+  for (; i + 4 <= n; i += 4) { /* bytes 0 and 2, then 1 and 3, as 16-bit pairs */
+    const uint32_t p = NIBBLE_C(word)(x0 + i), q = NIBBLE_C(word)(x1 + i);
+    const uint32_t u = NIBBLE_C(word)(w0 + i), v = NIBBLE_C(word)(w1 + i);
+    const int32_t pe = (int32_t)__uxtb16(p), po = (int32_t)__uxtb16(NIBBLE_C(odd_bytes)(p));
+    const int32_t qe = (int32_t)__uxtb16(q), qo = (int32_t)__uxtb16(NIBBLE_C(odd_bytes)(q));
+    const int32_t ue = __sxtb16((int32_t)u), uo = __sxtb16((int32_t)NIBBLE_C(odd_bytes)(u));
+    const int32_t ve = __sxtb16((int32_t)v), vo = __sxtb16((int32_t)NIBBLE_C(odd_bytes)(v));
+    a00 = __smlad(po, uo, __smlad(pe, ue, a00));
+    a01 = __smlad(po, vo, __smlad(pe, ve, a01));
+    a10 = __smlad(qo, uo, __smlad(qe, ue, a10));
+    a11 = __smlad(qo, vo, __smlad(qe, ve, a11));
   }
-  multiplier = f;
-  offset = f + l->out_c;
+#endif
+  for (; i < n; ++i) {
+    const int32_t p = x0[i], q = x1[i], u = w0[i], v = w1[i];
+    a00 += p * u;
+    a01 += p * v;
+    a10 += q * u;
+    a11 += q * v;
+  }
+  a[0] = a00, a[1] = a01, a[2] = a10, a[3] = a11;
+}
+
+/* One output of an integer layer, filter o at output pixel p (of pixels), from its uncentred sum: a code, or the
+   library's float epilogue: the centred sum scaled in double (kernels/scaled_sums.hpp: the product of two floats
+   is exact in double, so fused or not, the one rounding is the same), then the folded batch norm and ReLU. */
+static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* ints, const float* floats, int o,
+                                     long p, long pixels, int32_t acc, void* y) {
+  if (l->codes_out) {
+    ((uint8_t*)y)[p * l->out_c + o] = NIBBLE_C(requantize)(acc, ints + 1 + 6 * o, ints);
+  } else {
+    const float* f = floats + l->floats;
+    const float centred = (float)(acc - ints[1 + o]);
+    float v = (float)((double)f[o] * (double)centred + (double)f[l->out_c + o]);
+#if NIBBLE_C_FLOATS
+    if (l->norm) v = fmaf(f[2 * l->out_c + o], v, f[3 * l->out_c + o]);
+#endif
+    if (l->relu && !(v > 0.0f)) v = 0.0f;
+    ((float*)y)[(long)o * pixels + p] = v;
+  }
+}
+
+/* An integer convolution (a linear layer is one with a 1x1 image): u8 codes in, channels last; weights filter by
+   filter in (ky, kx, c) order; ints: the input's zero point (the padding's code), then per filter its
+   requantization (6 ints) and the exceptions, or, with float outputs, z times its weights' sum. Two filters by two
+   pixels at a time; scratch holds the kernel's input rows, padded, and two filters' weights as bytes. */
+static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
+                                   const float* floats, const uint8_t* x, void* y, uint8_t* scratch) {
+  const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
+  const long row = (long)(l->in_w + 2 * l->pad) * c_in, segment = (long)k * c_in, fan_in = segment * k;
+  const long pixels = (long)l->out_h * l->out_w;
+  const uint8_t zero = (uint8_t)ints[l->ints];
+  uint8_t* rows = scratch;
+  int8_t* unpacked = (int8_t*)(scratch + k * row);
+  int o, oy, ox, ky;
+  long i;
+  ints += l->ints;
+  for (o = 0; o < l->out_c; o += 2) {
+    const int pair = o + 1 < l->out_c;
+    const int8_t* w0;
+    const int8_t* w1;
+    if (l->weight_bits == 8) {
+      w0 = (const int8_t*)(bytes + l->weights) + (long)o * fan_in;
+      w1 = pair ? w0 + fan_in : w0;
+    } else {
+      for (i = 0; i < fan_in * (1 + pair); ++i) unpacked[i] = (int8_t)NIBBLE_C(weight)(l, bytes, (long)o * fan_in + i);
+      w0 = unpacked;
+      w1 = pair ? unpacked + fan_in : unpacked;
+    }
+    for (oy = 0; oy < l->out_h; ++oy) {
+      for (ky = 0; ky < k; ++ky) { /* input row oy * s + ky - pad, framed by pad pixels of the zero point */
+        const int iy = oy * s + ky - l->pad;
+        uint8_t* r = rows + ky * row;
+        if (iy < 0 || iy >= l->in_h) {
+          memset(r, zero, (size_t)row);
+        } else {
+          memset(r, zero, (size_t)(l->pad * c_in));
+          memcpy(r + l->pad * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
+          memset(r + (long)(l->pad + l->in_w) * c_in, zero, (size_t)(l->pad * c_in));
+        }
+      }
+      for (ox = 0; ox < l->out_w; ox += 2) {
+        const int two = ox + 1 < l->out_w;
+        const long p = (long)oy * l->out_w + ox;
+        int32_t a[4] = {0, 0, 0, 0};
+        for (ky = 0; ky < k; ++ky) {
+          const uint8_t* x0 = rows + ky * row + (long)ox * s * c_in;
+          NIBBLE_C(dot2x2)(x0, two ? x0 + s * c_in : x0, w0 + ky * segment, w1 + ky * segment, (int)segment, a);
+        }
+        NIBBLE_C(integer_output)(l, ints, floats, o, p, pixels, a[0], y);
+        if (pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p, pixels, a[1], y);
+        if (two) NIBBLE_C(integer_output)(l, ints, floats, o, p + 1, pixels, a[2], y);
+        if (two && pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p + 1, pixels, a[3], y);
+      }
+    }
+  }
+}
+
+/* The code of x on a grid (step, zero point, largest code): clamp(nearbyint(x / step) + zero, 0, max) as the
+   library's code_of, rounding half to even without <math.h>. */
+static uint8_t NIBBLE_C(code_of)(float x, float step, int zero, int max) {
+  const float q = x / step;
+  int32_t i;
+  float d;
+  if (!(q > -1024.0f)) return 0;
+  if (q > 1024.0f) return (uint8_t)max;
+  i = (int32_t)q;
+  d = q - (float)i; /* exact */
+  if (d > 0.5f || (d == 0.5f && (i & 1))) ++i;
+  if (d < -0.5f || (d == -0.5f && (i & 1))) --i;
+  i += zero;
+  return (uint8_t)(i < 0 ? 0 : i > max ? max : i);
+}
+
+#if NIBBLE_C_FLOATS
+/* A convolution with float inputs and weight codes (weight-only networks), channel by channel. */
+static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const float* floats,
+                                 const float* x, float* y) {
+  const float* f = floats + l->floats;
+  const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1;
+  const long fan_in = (long)l->in_c * k * k;
+  int o, oy, ox, c, ky, kx;
   for (o = 0; o < l->out_c; ++o)
     for (oy = 0; oy < l->out_h; ++oy)
       for (ox = 0; ox < l->out_w; ++ox) {
-        int32_t acc = 0;
         float sum = 0.0f, v;
         for (c = 0; c < l->in_c; ++c)
           for (ky = 0; ky < k; ++ky)
             for (kx = 0; kx < k; ++kx) {
-              const int iy = oy * (l->stride > 0 ? l->stride : 1) + ky - l->pad;
-              const int ix = ox * (l->stride > 0 ? l->stride : 1) + kx - l->pad;
-              const int32_t w = NIBBLE_C(weight)(l, codes, o * fan_in + ((long)c * k + ky) * k + kx);
-              float xv;
-              if (iy < 0 || ix < 0 || iy >= l->in_h || ix >= l->in_w) continue; /* padding: code z, centred 0 */
-              xv = x[((long)c * l->in_h + iy) * l->in_w + ix];
-              if (integer) acc += w * (int32_t)xv;
-              else sum += (float)w * xv;
+              const int iy = oy * s + ky - l->pad, ix = ox * s + kx - l->pad;
+              if (iy < 0 || ix < 0 || iy >= l->in_h || ix >= l->in_w) continue;
+              sum += (float)NIBBLE_C(weight)(l, bytes, o * fan_in + ((long)c * k + ky) * k + kx) *
+                     x[((long)c * l->in_h + iy) * l->in_w + ix];
             }
-        v = (integer ? (float)acc : sum) * multiplier[o] + offset[o];
-        if (l->norm) v = v * f[2 * l->out_c + o] + f[3 * l->out_c + o];
-        if (l->relu && v < 0.0f) v = 0.0f;
+        v = fmaf(f[o], sum, f[l->out_c + o]);
+        if (l->norm) v = fmaf(f[2 * l->out_c + o], v, f[3 * l->out_c + o]);
+        if (l->relu && !(v > 0.0f)) v = 0.0f;
         y[((long)o * l->out_h + oy) * l->out_w + ox] = v;
       }
 }
+#endif
 
-/* Runs the network of `layers` (count of them, with its codes and floats) on one image (C x H x W bytes, the
-   pixel values as they are); work holds work_floats floats, twice the largest activation. Returns the outputs,
-   inside work (0 for a layer kind it does not know). */
-NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int count, const uint8_t* codes,
-                                        const float* floats, const uint8_t* image, float* work, long work_floats) {
-  float* x = work;
-  float* y = work + work_floats / 2;
-  long i;
+/* Runs the network of `layers` (count of them, with its bytes, ints and floats) on one image (C x H x W bytes, the
+   pixel values as they are). The arena holds two buffers of buffer_bytes each, then the scratch of integer
+   convolutions. Returns the outputs, inside the arena (0 for a layer this build does not run). */
+NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int count, const uint8_t* bytes,
+                                        const int32_t* ints, const float* floats, const uint8_t* image,
+                                        float* arena, long buffer_bytes) {
+  uint8_t* x = (uint8_t*)arena;
+  uint8_t* y = x + buffer_bytes;
+  uint8_t* scratch = y + buffer_bytes;
   int n;
   for (n = 0; n < count; ++n) {
     const NIBBLE_C(layer)* l = &layers[n];
     const long planes = l->in_c, pixels = (long)l->in_h * l->in_w;
-    float* t;
+    long i, c;
+    uint8_t* t;
     switch (l->kind) {
-      case NIBBLE_C_IMAGE: { /* the first layer: bytes to normalised floats, v * scale + bias in one rounding */
+      case NIBBLE_C_IMAGE:
+        if (l->codes_out) { /* a table per channel: the library's code of each normalised byte */
+          const uint8_t* table = bytes + l->weights;
+          for (i = 0; i < pixels; ++i)
+            for (c = 0; c < planes; ++c) y[i * planes + c] = table[c * 256 + image[c * pixels + i]];
+          break;
+        }
+#if NIBBLE_C_FLOATS
+        { /* bytes to normalised floats, v * scale + bias in one rounding, as the library's */
+          const float* f = floats + l->floats;
+          for (i = 0; i < planes * pixels; ++i)
+            ((float*)y)[i] = fmaf((float)image[i], f[i / pixels], f[planes + i / pixels]);
+          break;
+        }
+#else
+        return 0;
+#endif
+      case NIBBLE_C_QUANTIZE: { /* floats to codes, channels last, on the next layer's grid */
         const float* f = floats + l->floats;
-        for (i = 0; i < planes * pixels; ++i) y[i] = fmaf((float)image[i], f[i / pixels], f[planes + i / pixels]);
+        for (c = 0; c < planes; ++c)
+          for (i = 0; i < pixels; ++i)
+            y[i * planes + c] = NIBBLE_C(code_of)(((float*)x)[c * pixels + i], f[0], (int)f[1], (int)f[2]);
         break;
       }
       case NIBBLE_C_CONV:
       case NIBBLE_C_LINEAR:
-        NIBBLE_C(conv)(l, codes, floats, x, y);
+        if (l->codes_in) {
+          NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch);
+          break;
+        }
+#if NIBBLE_C_FLOATS
+        NIBBLE_C(float_conv)(l, bytes, floats, (const float*)x, (float*)y);
         break;
-      case NIBBLE_C_RELU:
-        for (i = 0; i < planes * pixels; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
+#else
+        return 0;
+#endif
       case NIBBLE_C_MAXPOOL: {
         const int k = l->kernel;
-        int c, oy, ox, dy, dx;
+        int oy, ox, dy, dx;
         for (c = 0; c < l->out_c; ++c)
           for (oy = 0; oy < l->out_h; ++oy)
-            for (ox = 0; ox < l->out_w; ++ox) {
-              float m = x[((long)c * l->in_h + oy * k) * l->in_w + ox * k];
-              for (dy = 0; dy < k; ++dy)
-                for (dx = 0; dx < k; ++dx) {
-                  const float v = x[((long)c * l->in_h + oy * k + dy) * l->in_w + ox * k + dx];
-                  if (v > m) m = v;
-                }
-              y[((long)c * l->out_h + oy) * l->out_w + ox] = m;
-            }
+            for (ox = 0; ox < l->out_w; ++ox)
+              if (l->codes_in) { /* channels last */
+                uint8_t m = 0;
+                for (dy = 0; dy < k; ++dy)
+                  for (dx = 0; dx < k; ++dx) {
+                    const uint8_t v = x[((long)(oy * k + dy) * l->in_w + ox * k + dx) * planes + c];
+                    if (v > m) m = v;
+                  }
+                y[((long)oy * l->out_w + ox) * planes + c] = m;
+              } else {
+                const float* in = (const float*)x;
+                float m = in[(c * l->in_h + oy * k) * l->in_w + ox * k];
+                for (dy = 0; dy < k; ++dy)
+                  for (dx = 0; dx < k; ++dx) {
+                    const float v = in[(c * l->in_h + oy * k + dy) * l->in_w + ox * k + dx];
+                    if (v > m) m = v;
+                  }
+                ((float*)y)[(c * l->out_h + oy) * l->out_w + ox] = m;
+              }
         break;
       }
-      case NIBBLE_C_FLATTEN:
-        for (i = 0; i < planes * pixels; ++i) y[i] = x[i];
-        break;
-      case NIBBLE_C_AVGPOOL:
-        for (i = 0; i < planes; ++i) {
-          float s = 0.0f;
-          long p;
-          for (p = 0; p < pixels; ++p) s += x[i * pixels + p];
-          y[i] = s / (float)pixels;
+      case NIBBLE_C_FLATTEN: /* codes: channels last to channel by channel, the order a linear layer reads */
+        if (l->codes_in) {
+          for (c = 0; c < planes; ++c)
+            for (i = 0; i < pixels; ++i) y[c * pixels + i] = x[i * planes + c];
+        } else {
+          memcpy(y, x, (size_t)(planes * pixels) * sizeof(float));
         }
         break;
+      case NIBBLE_C_RELU:
+        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = ((float*)x)[i] > 0.0f ? ((float*)x)[i] : 0.0f;
+        break;
+      case NIBBLE_C_AVGPOOL:
+        for (c = 0; c < planes; ++c) {
+          float s = 0.0f;
+          for (i = 0; i < pixels; ++i) s += ((float*)x)[c * pixels + i];
+          ((float*)y)[c] = s / (float)pixels;
+        }
+        break;
+#if NIBBLE_C_FLOATS
       case NIBBLE_C_AFFINE: {
         const float* f = floats + l->floats;
         for (i = 0; i < planes * pixels; ++i) {
-          float v = x[i] * f[i / pixels] + f[planes + i / pixels];
-          y[i] = l->relu && v < 0.0f ? 0.0f : v;
+          const float v = fmaf(f[i / pixels], ((float*)x)[i], f[planes + i / pixels]);
+          ((float*)y)[i] = l->relu && !(v > 0.0f) ? 0.0f : v;
         }
         break;
       }
+#endif
       default:
         return 0;
     }
@@ -168,7 +354,7 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
     x = y;
     y = t;
   }
-  return x;
+  return (const float*)x;
 }
 #ifdef NIBBLE_EMBED_C_RUNTIME
 //")NIBBLE_C"

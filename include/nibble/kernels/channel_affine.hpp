@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/scaled_sums.hpp"
 #include "nibble/kernels/simd.hpp"
 
 namespace nibble::kernels {
@@ -61,10 +62,10 @@ void channel_affine(const channel_geometry& g, Coefficients&& coefficients, cons
 
 // One pixel's integer sums of n channels side by side (a pixel-major
 // integer convolution, deploy/integer_matrix.hpp): y[r] = a[r]·(acc[r] −
-// zero_sums[r]) + b[r], then with Norm the folded batch norm (and Relu),
-// vectors across channels, each element through the same affine_lanes as
-// the channel-by-channel rows, so both orders agree bit for bit. n is a
-// multiple of the vector width.
+// zero_sums[r]) + b[r] (scaled_sums_across), then with Norm the folded
+// batch norm (and Relu), vectors across channels, each element through the
+// same steps as the channel-by-channel rows, so both orders agree bit for
+// bit. n is a multiple of the vector width.
 template <bool Norm, bool Relu>
 void centred_affine_across(const std::int32_t* acc, const std::int32_t* zero_sums, std::size_t n, const float* a,
                            const float* b, const float* norm_a, const float* norm_b, float* y) {
@@ -72,10 +73,12 @@ void centred_affine_across(const std::int32_t* acc, const std::int32_t* zero_sum
   static_assert(ivec::size == fvec_width);
   for (std::size_t r = 0; r < n; r += fvec_width) {
     const ivec centred = ivec::load_unaligned(acc + r) - ivec::load_unaligned(zero_sums + r);
-    fvec v = affine_lanes<false>(load(a + r), xsimd::batch_cast<float>(centred), load(b + r));
-    if constexpr (Norm) v = affine_lanes<Relu>(load(norm_a + r), v, load(norm_b + r));
-    store(y + r, v);
+    store(y + r, xsimd::batch_cast<float>(centred));
   }
+  scaled_sums_across(a, b, y, y, n);
+  if constexpr (Norm)
+    for (std::size_t r = 0; r < n; r += fvec_width)
+      store(y + r, affine_lanes<Relu>(load(norm_a + r), load(y + r), load(norm_b + r)));
 }
 
 }  // namespace nibble::kernels

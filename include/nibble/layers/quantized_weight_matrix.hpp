@@ -9,7 +9,8 @@
 // float sums are exact while they stay below 2^24 — and the epilogue turns
 // each sum into the output with one multiply-add per channel:
 //   y = (step_x · s_w) · Σ c_x c_w + bias,
-// the same pass a deployed integer layer ends with.
+// in double and rounded once (kernels/scaled_sums.hpp): the same pass a
+// deployed integer layer and the exported C begin their epilogue with.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,7 +20,8 @@
 #include "nibble/core/context.hpp"
 #include "nibble/core/parameter.hpp"
 #include "nibble/kernels/activation_codes.hpp"
-#include "nibble/kernels/channel_affine.hpp"
+#include "nibble/kernels/parallel.hpp"
+#include "nibble/kernels/scaled_sums.hpp"
 #include "nibble/quant/accumulator.hpp"
 #include "nibble/quant/input_quantizer.hpp"
 #include "nibble/quant/learned_step.hpp"
@@ -115,15 +117,24 @@ class quantized_weight_matrix {
   // The weight codes of the last forward (schemes that quantize activations).
   const std::vector<float>& weight_codes() const { return codes_; }
 
-  // y[n][r][p] = (step_x · s_w(r)) · y[n][r][p] + bias[r]: integer product
-  // sums to the layer's float output.
+  // y[n][r][p] = (step_x · s_w(r)) · y[n][r][p] + bias[r] (scaled_sums):
+  // integer product sums to the layer's float output.
   void scale_integer_sums(float* y, std::size_t batch, std::size_t pixels, float input_step) const {
-    kernels::channel_affine<false>(
-        {batch, Rows, pixels},
-        [&](std::size_t r) {
-          return std::pair{input_step * scales_[Scheme::per_channel ? r : 0], bias.value[r]};
-        },
-        y, y);
+    const auto a = [&](std::size_t r) { return input_step * scales_[Scheme::per_channel ? r : 0]; };
+    if (pixels == 1) {  // a linear layer: each image's outputs across the channels
+      std::vector<float> multipliers(Rows);
+      for (std::size_t r = 0; r < Rows; ++r) multipliers[r] = a(r);
+      kernels::parallel_for(batch, [&](std::size_t n, int) {
+        kernels::scaled_sums_across(multipliers.data(), bias.value.data(), y + n * Rows, y + n * Rows, Rows);
+      });
+      return;
+    }
+    kernels::parallel_for(Rows, [&](std::size_t r, int) {
+      for (std::size_t n = 0; n < batch; ++n) {
+        float* row = y + (n * Rows + r) * pixels;
+        kernels::scaled_sums(a(r), bias.value[r], row, row, pixels);
+      }
+    });
   }
 
   // weight.grad holds dL/dWq; make it dL/dW with the scheme's estimator

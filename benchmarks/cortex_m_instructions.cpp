@@ -1,0 +1,159 @@
+// VGG4bit's exported C header on Cortex-M, measured: instructions per image
+// and per multiply-add (QEMU models no cycles; a plugin counts the
+// instructions executed), the arena (RAM) and the constant data (flash).
+//
+// The network gets random weights and one training pass on random images
+// (input ranges, batch-norm statistics), is deployed and exported with
+// c_header; its header is compiled with arm-none-eabi-gcc -O2 for
+//   m4-dsp    Cortex-M4F, the DSP extension's SMLAD loop
+//   m4-plain  Cortex-M4F, the plain C loop (-DNIBBLE_C_NO_DSP)
+//   m3        Cortex-M3, no FPU, no DSP
+// and run on QEMU's mps2-an386 / mps2-an385 on 1 and on 1 + --images
+// images; the difference, divided by --images, is one image's work. Prints
+// "key value" lines.
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <nibble/data/cifar.hpp>
+#include <nibble/deploy/convert.hpp>
+#include <nibble/io/c_header.hpp>
+#include <nibble/net/vgg4bit.hpp>
+#include <nibble/quant/presets.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct settings {
+  std::string scheme = "w4a8";
+  std::size_t images = 2;
+  std::uint64_t seed = 0;
+  std::string dir = (fs::temp_directory_path() / "nibble_cortex_m").string();
+};
+
+const char* main_c = R"C(#include <stdio.h>
+#define MODEL_IMPLEMENTATION
+#include "model.h"
+int main(int argc, char** argv) {
+  static uint8_t image[MODEL_INPUT_BYTES];
+  static float arena[MODEL_ARENA_FLOATS];
+  FILE* in = fopen(argv[1], "rb");
+  float checksum = 0.0f;
+  (void)argc;
+  if (!in) return 2;
+  while (fread(image, 1, MODEL_INPUT_BYTES, in) == MODEL_INPUT_BYTES) checksum += model_forward(image, arena)[0];
+  printf("checksum %g\n", (double)checksum);
+  return 0;
+}
+)C";
+
+std::string text_of(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void run(const std::string& command) {
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+}
+
+// The instructions QEMU executes for the program on `images` images.
+double instructions(const settings& s, const fs::path& elf, const std::string& board, std::size_t images) {
+  const fs::path input = fs::path(s.dir) / "input.bin", log = fs::path(s.dir) / "count.log";
+  std::mt19937_64 rng(s.seed + 1);
+  std::string bytes(images * 3 * 32 * 32, '\0');
+  for (char& b : bytes) b = char(rng() >> 56);
+  std::ofstream(input, std::ios::binary) << bytes;
+  run(fmt::format("{} -M {} -d plugin -plugin {} -nographic -monitor none -serial none "
+                  "-semihosting-config enable=on,target=native,arg=model,arg={} -kernel {} > /dev/null 2> {}",
+                  NIBBLE_QEMU_ARM, board, NIBBLE_COUNT_INSTRUCTIONS, input.string(), elf.string(), log.string()));
+  const std::string text = text_of(log);
+  const auto at = text.find("instructions: ");
+  if (at == std::string::npos) throw std::runtime_error("no count in " + log.string() + ":\n" + text);
+  return std::stod(text.substr(at + 14));
+}
+
+template <class Scheme>
+int measure(const settings& s) {
+  using trained_type = nibble::vgg4bit<10, Scheme>;
+  auto net = std::make_unique<trained_type>();
+  std::mt19937_64 rng(s.seed);
+  net->init(rng);
+  using In = typename trained_type::input_shape;
+  nibble::activation x;
+  nibble::ensure_batch_shape<In>(x, 32);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  nibble::context train;
+  net->forward(x, train);
+  auto deployed = nibble::deploy::convert(*net, nibble::data::cifar_normalisation());
+  fs::create_directories(s.dir);
+  const fs::path dir = s.dir;
+  nibble::save_c_header(dir / "model.h", *deployed, "model", nibble::model_info{"VGG4bit " + s.scheme, {}});
+  std::ofstream(dir / "main.c") << main_c;
+
+  double macs = 0;
+  deployed->visit_layers([&](const auto& l) {
+    using L = std::remove_cvref_t<decltype(l)>;
+    if constexpr (requires { L::weight_count; })
+      macs += double(L::weight_count) * double(L::output_shape::height * L::output_shape::width);
+  });
+  const std::string header = text_of(dir / "model.h");
+  const auto macro = [&](const std::string& name) {
+    const auto at = header.find("#define MODEL_" + name + " ");
+    return at == std::string::npos ? std::string("?") : header.substr(at + 15 + name.size(), header.find('\n', at) - at - 15 - name.size());
+  };
+  const auto exceptions_at = header.find("Requantization exceptions: ") + 27;
+  fmt::print("network VGG4bit {}\nmultiply_adds {}\narena_bytes {}\nconstant_bytes_at_most {}\n"
+             "requantization_exceptions {}\n",
+             s.scheme, macs, macro("ARENA_BYTES"), macro("CONSTANT_BYTES").substr(0, macro("CONSTANT_BYTES").find(' ')),
+             header.substr(exceptions_at, header.find(' ', exceptions_at) - exceptions_at));
+
+  struct target {
+    std::string name, flags, board;
+  };
+  const std::string m4 = "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16";
+  for (const target& t : {target{"m4-dsp", m4, "mps2-an386"}, target{"m4-plain", m4 + " -DNIBBLE_C_NO_DSP", "mps2-an386"},
+                          target{"m3", "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft", "mps2-an385"}}) {
+    const fs::path elf = dir / (t.name + ".elf");
+    run(fmt::format("{} -std=c99 -O2 {} --specs=rdimon.specs -T {}/mps2.ld -o {} {} {}/startup.c", NIBBLE_ARM_GCC,
+                    t.flags, NIBBLE_CORTEX_M_DIR, elf.string(), (dir / "main.c").string(), NIBBLE_CORTEX_M_DIR));
+    const double one = instructions(s, elf, t.board, 1), more = instructions(s, elf, t.board, 1 + s.images);
+    const double per_image = (more - one) / double(s.images);
+    fmt::print("{}_instructions_per_image {:.0f}\n{}_instructions_per_multiply_add {:.3f}\n", t.name, per_image,
+               t.name, per_image / macs);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"VGG4bit's C header on Cortex-M (QEMU): instructions, arena and constant data"};
+  settings s;
+  app.add_option("--scheme", s.scheme, "w4a8, w4a4 or w8a8")->check(CLI::IsMember({"w4a8", "w4a4", "w8a8"}))
+      ->capture_default_str();
+  app.add_option("--images", s.images, "Images measured (after a first)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seed", s.seed, "Seed for weights and images")->capture_default_str();
+  app.add_option("--dir", s.dir, "Folder for the header and the programs")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (s.scheme == "w4a4") return measure<nibble::w4a4>(s);
+    if (s.scheme == "w8a8") return measure<nibble::w8a8>(s);
+    return measure<nibble::w4a8>(s);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cortex_m_instructions: {}\n", e.what());
+    return 1;
+  }
+}
