@@ -74,7 +74,7 @@ double instructions(const settings& s, const fs::path& elf, const std::string& b
   std::string bytes(images * 3 * 32 * 32, '\0');
   for (char& b : bytes) b = char(rng() >> 56);
   std::ofstream(input, std::ios::binary) << bytes;
-  run(fmt::format("{} -M {} -d plugin -plugin {} -nographic -monitor none -serial none "
+  run(fmt::format("timeout 900 {} -M {} -d plugin -plugin {} -nographic -monitor none -serial none "
                   "-semihosting-config enable=on,target=native,arg=model,arg={} -kernel {} > /dev/null 2> {}",
                   NIBBLE_QEMU_ARM, board, NIBBLE_COUNT_INSTRUCTIONS, input.string(), elf.string(), log.string()));
   const std::string text = text_of(log);

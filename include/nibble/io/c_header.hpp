@@ -229,7 +229,8 @@ struct c_model {
           needs_floats = needs_floats || r.norm;
         }
         const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
-        scratch_bytes = std::max(scratch_bytes, k * (l.in_w + 2 * r.pad) * l.in_c + (r.weight_bits == 4 ? 2 * fan_in : 0));
+        const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;  // c_runtime.c's integer_conv
+        scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
         codes = bool(next);
       } else if (r.kind == deploy::layer_kind::maxpool || r.kind == deploy::layer_kind::flatten) {
         push(l, r.kind, codes, codes);

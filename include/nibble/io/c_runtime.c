@@ -51,16 +51,6 @@ typedef struct {
 #define NIBBLE_C_IMAGE 8
 #define NIBBLE_C_QUANTIZE 9
 
-/* Weight code i of a layer: 4-bit codes two per byte, low nibble first; 8-bit codes one signed byte each. */
-static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* bytes, long i) {
-  const uint8_t* c = bytes + l->weights;
-  if (l->weight_bits == 4) {
-    const int32_t v = (c[i >> 1] >> ((i & 1) * 4)) & 15;
-    return v >= 8 ? v - 16 : v;
-  }
-  return (int32_t)(int8_t)c[i];
-}
-
 /* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]. q
    holds m; shift, lo and hi (a byte each); c (its low and high 32 bits); where the filter's exceptions (a sum and
    its code) begin in ints, and how many there are. */
@@ -77,8 +67,8 @@ static uint8_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t
 }
 
 /* The Cortex-M DSP extension (M4, M7, M33...): SMLAD multiplies two pairs of 16-bit halves and adds both
-   products; codes widen to such pairs four bytes at a time (UXTB16, SXTB16), as CMSIS-NN does. Define
-   NIBBLE_C_NO_DSP to use the plain loop anyway. */
+   products; four codes widen to two such pairs at once (UXTB16, SXTB16: bytes 0 and 2, and with a rotation bytes 1
+   and 3), as CMSIS-NN does. Define NIBBLE_C_NO_DSP to use the plain loop anyway. */
 #if !defined(NIBBLE_C_DSP) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(NIBBLE_C_NO_DSP)
 #define NIBBLE_C_DSP 1
 #include <arm_acle.h>
@@ -89,31 +79,96 @@ static uint32_t NIBBLE_C(word)(const void* p) {
   memcpy(&v, p, 4); /* one unaligned load */
   return v;
 }
-static uint32_t NIBBLE_C(odd_bytes)(uint32_t v) { return (v >> 8) | (v << 24); }
+#if defined(__GNUC__)
+/* Bytes 1 and 3 widened, the rotation folded into the instruction (GCC's ACLE lacks it). */
+static uint32_t NIBBLE_C(odd_u)(uint32_t v) {
+  uint32_t r;
+  __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+static int32_t NIBBLE_C(odd_s)(uint32_t v) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+#else
+static uint32_t NIBBLE_C(odd_u)(uint32_t v) { return __uxtb16((v >> 8) | (v << 24)); }
+static int32_t NIBBLE_C(odd_s)(uint32_t v) { return __sxtb16((int32_t)((v >> 8) | (v << 24))); }
+#endif
 #endif
 
-/* x0 and x1: two pixels' windows, w0 and w1: two filters' weights, n codes each; a[pixel * 2 + filter] += the
-   four dot products. */
-static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t* w0, const int8_t* w1, int n,
-                             int32_t* a) {
+/* Codes first ... first + n of a layer as signed bytes: 4-bit codes a byte at a time, 8-bit ones copied. */
+static void NIBBLE_C(unpack)(const NIBBLE_C(layer) * l, const uint8_t* bytes, long first, long n, int8_t* out) {
+  const uint8_t* c = bytes + l->weights;
+  long i = 0;
+  if (l->weight_bits == 8) {
+    memcpy(out, c + first, (size_t)n);
+    return;
+  }
+  c += first >> 1;
+  if (first & 1) out[i++] = (int8_t)(((*c++ >> 4) ^ 8) - 8);
+  for (; i + 2 <= n; i += 2, ++c) { /* low nibble first; (v ^ 8) - 8 sign-extends 4 bits */
+    out[i] = (int8_t)(((*c & 15) ^ 8) - 8);
+    out[i + 1] = (int8_t)(((*c >> 4) ^ 8) - 8);
+  }
+  if (i < n) out[i] = (int8_t)(((*c & 15) ^ 8) - 8);
+}
+
+/* Two filters' weight codes as the dot products read them, kernel row by kernel row (n codes a row): the row's
+   groups of four codes, filter o's four then filter o + 1's (zeros without one), then its last n % 4 codes, filter
+   o's then o + 1's. `codes` is room for one filter's codes in their own order. */
+static void NIBBLE_C(pair_weights)(const NIBBLE_C(layer) * l, const uint8_t* bytes, int o, int pair, int k, long n,
+                                   int8_t* codes, int8_t* out) {
+  const long fan_in = n * k, tail = n % 4;
+  long i;
+  int f, ky;
+  for (f = 0; f < 2; ++f) {
+    const int8_t* u = codes;
+    int8_t* to = out + f * 4;
+    if (f == 0 || pair)
+      NIBBLE_C(unpack)(l, bytes, (long)(o + f) * fan_in, fan_in, codes);
+    else
+      memset(codes, 0, (size_t)fan_in);
+    for (ky = 0; ky < k; ++ky, u += n) {
+      for (i = 0; i + 4 <= n; i += 4, to += 8) memcpy(to, u + i, 4);
+      memcpy(to - f * 4 + f * tail, u + n - tail, (size_t)tail);
+      to += 2 * tail;
+    }
+  }
+}
+
+/* x0 and x1: two pixels' codes under one kernel row (n each); w: two filters' weights for it (pair_weights);
+   a[pixel * 2 + filter] += the four dot products. */
+static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t* w, long n, int32_t* a) {
   int32_t a00 = a[0], a01 = a[1], a10 = a[2], a11 = a[3];
-  int i = 0;
+  const long tail = n % 4;
+  const uint8_t* end = x0 + (n - tail);
+  long j;
+  for (; x0 < end; x0 += 4, x1 += 4, w += 8) {
 #ifdef NIBBLE_C_DSP
-  for (; i + 4 <= n; i += 4) { /* bytes 0 and 2, then 1 and 3, as 16-bit pairs */
-    const uint32_t p = NIBBLE_C(word)(x0 + i), q = NIBBLE_C(word)(x1 + i);
-    const uint32_t u = NIBBLE_C(word)(w0 + i), v = NIBBLE_C(word)(w1 + i);
-    const int32_t pe = (int32_t)__uxtb16(p), po = (int32_t)__uxtb16(NIBBLE_C(odd_bytes)(p));
-    const int32_t qe = (int32_t)__uxtb16(q), qo = (int32_t)__uxtb16(NIBBLE_C(odd_bytes)(q));
-    const int32_t ue = __sxtb16((int32_t)u), uo = __sxtb16((int32_t)NIBBLE_C(odd_bytes)(u));
-    const int32_t ve = __sxtb16((int32_t)v), vo = __sxtb16((int32_t)NIBBLE_C(odd_bytes)(v));
+    const uint32_t u = NIBBLE_C(word)(w), v = NIBBLE_C(word)(w + 4);
+    const int32_t ue = __sxtb16((int32_t)u), uo = NIBBLE_C(odd_s)(u);
+    const int32_t ve = __sxtb16((int32_t)v), vo = NIBBLE_C(odd_s)(v);
+    const uint32_t p = NIBBLE_C(word)(x0), q = NIBBLE_C(word)(x1);
+    const int32_t pe = (int32_t)__uxtb16(p), po = (int32_t)NIBBLE_C(odd_u)(p);
+    const int32_t qe = (int32_t)__uxtb16(q), qo = (int32_t)NIBBLE_C(odd_u)(q);
     a00 = __smlad(po, uo, __smlad(pe, ue, a00));
     a01 = __smlad(po, vo, __smlad(pe, ve, a01));
     a10 = __smlad(qo, uo, __smlad(qe, ue, a10));
     a11 = __smlad(qo, vo, __smlad(qe, ve, a11));
-  }
+#else
+    int32_t p = x0[0], q = x1[0], u = w[0], v = w[4];
+    a00 += p * u, a01 += p * v, a10 += q * u, a11 += q * v;
+    p = x0[1], q = x1[1], u = w[1], v = w[5];
+    a00 += p * u, a01 += p * v, a10 += q * u, a11 += q * v;
+    p = x0[2], q = x1[2], u = w[2], v = w[6];
+    a00 += p * u, a01 += p * v, a10 += q * u, a11 += q * v;
+    p = x0[3], q = x1[3], u = w[3], v = w[7];
+    a00 += p * u, a01 += p * v, a10 += q * u, a11 += q * v;
 #endif
-  for (; i < n; ++i) {
-    const int32_t p = x0[i], q = x1[i], u = w0[i], v = w1[i];
+  }
+  for (j = 0; j < tail; ++j) {
+    const int32_t p = x0[j], q = x1[j], u = w[j], v = w[tail + j];
     a00 += p * u;
     a01 += p * v;
     a10 += q * u;
@@ -144,49 +199,44 @@ static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* i
 /* An integer convolution (a linear layer is one with a 1x1 image): u8 codes in, channels last; weights filter by
    filter in (ky, kx, c) order; ints: the input's zero point (the padding's code), then per filter its
    requantization (6 ints) and the exceptions, or, with float outputs, z times its weights' sum. Two filters by two
-   pixels at a time; scratch holds the kernel's input rows, padded, and two filters' weights as bytes. */
+   pixels at a time; scratch holds the kernel's input rows, padded (when there is padding), two filters' weights
+   (pair_weights) and one filter's. */
 static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
                                    const float* floats, const uint8_t* x, void* y, uint8_t* scratch) {
   const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
-  const long row = (long)(l->in_w + 2 * l->pad) * c_in, segment = (long)k * c_in, fan_in = segment * k;
+  const long row = (long)(l->in_w + 2 * l->pad) * c_in, segment = (long)k * c_in;
   const long pixels = (long)l->out_h * l->out_w;
   const uint8_t zero = (uint8_t)ints[l->ints];
   uint8_t* rows = scratch;
-  int8_t* unpacked = (int8_t*)(scratch + k * row);
+  int8_t* weights = (int8_t*)(scratch + (l->pad > 0 ? k * row : 0)); /* after the rows, if there are any */
   int o, oy, ox, ky;
-  long i;
   ints += l->ints;
   for (o = 0; o < l->out_c; o += 2) {
     const int pair = o + 1 < l->out_c;
-    const int8_t* w0;
-    const int8_t* w1;
-    if (l->weight_bits == 8) {
-      w0 = (const int8_t*)(bytes + l->weights) + (long)o * fan_in;
-      w1 = pair ? w0 + fan_in : w0;
-    } else {
-      for (i = 0; i < fan_in * (1 + pair); ++i) unpacked[i] = (int8_t)NIBBLE_C(weight)(l, bytes, (long)o * fan_in + i);
-      w0 = unpacked;
-      w1 = pair ? unpacked + fan_in : unpacked;
-    }
+    NIBBLE_C(pair_weights)(l, bytes, o, pair, k, segment, weights + 2 * segment * k, weights);
     for (oy = 0; oy < l->out_h; ++oy) {
-      for (ky = 0; ky < k; ++ky) { /* input row oy * s + ky - pad, framed by pad pixels of the zero point */
-        const int iy = oy * s + ky - l->pad;
-        uint8_t* r = rows + ky * row;
-        if (iy < 0 || iy >= l->in_h) {
-          memset(r, zero, (size_t)row);
-        } else {
-          memset(r, zero, (size_t)(l->pad * c_in));
-          memcpy(r + l->pad * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
-          memset(r + (long)(l->pad + l->in_w) * c_in, zero, (size_t)(l->pad * c_in));
+      const uint8_t* window = x + (long)oy * s * l->in_w * c_in; /* without padding, the input rows themselves */
+      if (l->pad > 0) {
+        for (ky = 0; ky < k; ++ky) { /* input row oy * s + ky - pad, framed by pad pixels of the zero point */
+          const int iy = oy * s + ky - l->pad;
+          uint8_t* r = rows + ky * row;
+          if (iy < 0 || iy >= l->in_h) {
+            memset(r, zero, (size_t)row);
+          } else {
+            memset(r, zero, (size_t)(l->pad * c_in));
+            memcpy(r + l->pad * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
+            memset(r + (long)(l->pad + l->in_w) * c_in, zero, (size_t)(l->pad * c_in));
+          }
         }
+        window = rows;
       }
       for (ox = 0; ox < l->out_w; ox += 2) {
         const int two = ox + 1 < l->out_w;
         const long p = (long)oy * l->out_w + ox;
         int32_t a[4] = {0, 0, 0, 0};
         for (ky = 0; ky < k; ++ky) {
-          const uint8_t* x0 = rows + ky * row + (long)ox * s * c_in;
-          NIBBLE_C(dot2x2)(x0, two ? x0 + s * c_in : x0, w0 + ky * segment, w1 + ky * segment, (int)segment, a);
+          const uint8_t* x0 = window + ky * row + (long)ox * s * c_in;
+          NIBBLE_C(dot2x2)(x0, two ? x0 + s * c_in : x0, weights + 2 * ky * segment, segment, a);
         }
         NIBBLE_C(integer_output)(l, ints, floats, o, p, pixels, a[0], y);
         if (pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p, pixels, a[1], y);
@@ -214,6 +264,16 @@ static uint8_t NIBBLE_C(code_of)(float x, float step, int zero, int max) {
 }
 
 #if NIBBLE_C_FLOATS
+/* Weight code i of a layer: 4-bit codes two per byte, low nibble first; 8-bit codes one signed byte each. */
+static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* bytes, long i) {
+  const uint8_t* c = bytes + l->weights;
+  if (l->weight_bits == 4) {
+    const int32_t v = (c[i >> 1] >> ((i & 1) * 4)) & 15;
+    return v >= 8 ? v - 16 : v;
+  }
+  return (int32_t)(int8_t)c[i];
+}
+
 /* A convolution with float inputs and weight codes (weight-only networks), channel by channel. */
 static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const float* floats,
                                  const float* x, float* y) {
