@@ -1,6 +1,7 @@
-// VGG4bit's exported C header on Cortex-M, measured: instructions per image
-// and per multiply-add (QEMU models no cycles; a plugin counts the
-// instructions executed), the arena (RAM) and the constant data (flash).
+// An exported C header on Cortex-M (VGG4bit or SimpleResNet4bit), measured:
+// instructions per image and per multiply-add (QEMU models no cycles; a
+// plugin counts the instructions executed), the arena (RAM), the constant
+// data and the code (flash).
 //
 // The network gets random weights and one training pass on random images
 // (input ranges, batch-norm statistics), is deployed and exported with
@@ -9,7 +10,9 @@
 //   m4-plain  Cortex-M4F, the plain C loop (-DNIBBLE_C_NO_DSP)
 //   m3        Cortex-M3, no FPU, no DSP
 // and run on QEMU's mps2-an386 / mps2-an385 on 1 and on 1 + --images
-// images; the difference, divided by --images, is one image's work. Prints
+// images; the difference, divided by --images, is one image's work. The
+// code is the size of the .text sections of the program's own object file
+// (the runtime and a small main), built with -ffunction-sections. Prints
 // "key value" lines.
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +29,7 @@
 #include <nibble/data/cifar.hpp>
 #include <nibble/deploy/convert.hpp>
 #include <nibble/io/c_header.hpp>
+#include <nibble/net/simple_resnet4bit.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
 
@@ -34,6 +38,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct settings {
+  std::string network = "vgg";
   std::string scheme = "w4a8";
   std::size_t images = 2;
   std::uint64_t seed = 0;
@@ -83,9 +88,24 @@ double instructions(const settings& s, const fs::path& elf, const std::string& b
   return std::stod(text.substr(at + 14));
 }
 
-template <class Scheme>
+// The bytes of the sections of an object file whose names start with `prefix`.
+double section_bytes(const fs::path& object, const std::string& prefix) {
+  const fs::path listing = object.string() + ".sizes";
+  run(fmt::format("{}-size -A {} > {}", std::string(NIBBLE_ARM_GCC).substr(0, std::string(NIBBLE_ARM_GCC).size() - 4),
+                  object.string(), listing.string()));
+  std::istringstream lines(text_of(listing));
+  std::string name;
+  double size = 0, address = 0, sum = 0;
+  while (lines >> name) {
+    if (name.rfind(prefix, 0) == 0 && lines >> size >> address) sum += size;
+    lines.ignore(1 << 20, '\n');
+  }
+  return sum;
+}
+
+template <template <std::size_t, class> class Network, class Scheme>
 int measure(const settings& s) {
-  using trained_type = nibble::vgg4bit<10, Scheme>;
+  using trained_type = Network<10, Scheme>;
   auto net = std::make_unique<trained_type>();
   std::mt19937_64 rng(s.seed);
   net->init(rng);
@@ -99,7 +119,7 @@ int measure(const settings& s) {
   auto deployed = nibble::deploy::convert(*net, nibble::data::cifar_normalisation());
   fs::create_directories(s.dir);
   const fs::path dir = s.dir;
-  nibble::save_c_header(dir / "model.h", *deployed, "model", nibble::model_info{"VGG4bit " + s.scheme, {}});
+  nibble::save_c_header(dir / "model.h", *deployed, "model", nibble::model_info{s.network + " " + s.scheme, {}});
   std::ofstream(dir / "main.c") << main_c;
 
   double macs = 0;
@@ -114,9 +134,9 @@ int measure(const settings& s) {
     return at == std::string::npos ? std::string("?") : header.substr(at + 15 + name.size(), header.find('\n', at) - at - 15 - name.size());
   };
   const auto exceptions_at = header.find("Requantization exceptions: ") + 27;
-  fmt::print("network VGG4bit {}\nmultiply_adds {}\narena_bytes {}\nconstant_bytes_at_most {}\n"
+  fmt::print("network {} {}\nmultiply_adds {}\narena_bytes {}\nconstant_bytes_at_most {}\n"
              "requantization_exceptions {}\n",
-             s.scheme, macs, macro("ARENA_BYTES"), macro("CONSTANT_BYTES").substr(0, macro("CONSTANT_BYTES").find(' ')),
+             s.network, s.scheme, macs, macro("ARENA_BYTES"), macro("CONSTANT_BYTES").substr(0, macro("CONSTANT_BYTES").find(' ')),
              header.substr(exceptions_at, header.find(' ', exceptions_at) - exceptions_at));
 
   struct target {
@@ -126,8 +146,12 @@ int measure(const settings& s) {
   for (const target& t : {target{"m4-dsp", m4, "mps2-an386"}, target{"m4-plain", m4 + " -DNIBBLE_C_NO_DSP", "mps2-an386"},
                           target{"m3", "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft", "mps2-an385"}}) {
     const fs::path elf = dir / (t.name + ".elf");
-    run(fmt::format("{} -std=c99 -O2 {} --specs=rdimon.specs -T {}/mps2.ld -o {} {} {}/startup.c", NIBBLE_ARM_GCC,
+    run(fmt::format("{} -std=c99 -O2 {} --specs=rdimon.specs -T {}/mps2.ld -o {} {} {}/startup.c -lm", NIBBLE_ARM_GCC,
                     t.flags, NIBBLE_CORTEX_M_DIR, elf.string(), (dir / "main.c").string(), NIBBLE_CORTEX_M_DIR));
+    const fs::path object = dir / (t.name + ".o");
+    run(fmt::format("{} -std=c99 -O2 {} -ffunction-sections -fdata-sections -c -o {} {}", NIBBLE_ARM_GCC, t.flags,
+                    object.string(), (dir / "main.c").string()));
+    fmt::print("{}_code_bytes {:.0f}\n", t.name, section_bytes(object, ".text"));
     const double one = instructions(s, elf, t.board, 1), more = instructions(s, elf, t.board, 1 + s.images);
     const double per_image = (more - one) / double(s.images);
     fmt::print("{}_instructions_per_image {:.0f}\n{}_instructions_per_multiply_add {:.3f}\n", t.name, per_image,
@@ -139,8 +163,10 @@ int measure(const settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"VGG4bit's C header on Cortex-M (QEMU): instructions, arena and constant data"};
+  CLI::App app{"A network's C header on Cortex-M (QEMU): instructions, arena, constant data and code"};
   settings s;
+  app.add_option("--network", s.network, "vgg (VGG4bit) or resnet (SimpleResNet4bit)")
+      ->check(CLI::IsMember({"vgg", "resnet"}))->capture_default_str();
   app.add_option("--scheme", s.scheme, "w4a8, w4a4 or w8a8")->check(CLI::IsMember({"w4a8", "w4a4", "w8a8"}))
       ->capture_default_str();
   app.add_option("--images", s.images, "Images measured (after a first)")->check(CLI::PositiveNumber)
@@ -149,9 +175,15 @@ int main(int argc, char** argv) {
   app.add_option("--dir", s.dir, "Folder for the header and the programs")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
-    if (s.scheme == "w4a4") return measure<nibble::w4a4>(s);
-    if (s.scheme == "w8a8") return measure<nibble::w8a8>(s);
-    return measure<nibble::w4a8>(s);
+    using nibble::simple_resnet4bit, nibble::vgg4bit;
+    if (s.network == "resnet") {
+      if (s.scheme == "w4a4") return measure<simple_resnet4bit, nibble::w4a4>(s);
+      if (s.scheme == "w8a8") return measure<simple_resnet4bit, nibble::w8a8>(s);
+      return measure<simple_resnet4bit, nibble::w4a8>(s);
+    }
+    if (s.scheme == "w4a4") return measure<vgg4bit, nibble::w4a4>(s);
+    if (s.scheme == "w8a8") return measure<vgg4bit, nibble::w8a8>(s);
+    return measure<vgg4bit, nibble::w4a8>(s);
   } catch (const std::exception& e) {
     fmt::print(stderr, "cortex_m_instructions: {}\n", e.what());
     return 1;

@@ -416,11 +416,11 @@ TEST_CASE("cifar_model exports a trained network, checks it against its checkpoi
   std::ofstream(t.root / "wide.ppm", std::ios::binary) << "P6 64 32 255\n";
   t.refused(model_tool({"classify", model.string(), (t.root / "wide.ppm").string()}),
             "is not a binary PPM (P6) of 32x32 pixels with maxval 255");
-  const fs::path resnet_run = t.root / "resnet";
-  t.succeeds(t.args(resnet_run, 1, {"--max-batches", "1"}));
-  t.refused(model_tool({"export", "--checkpoint", (resnet_run / "last.ckpt").string(), "--output",
-                        (t.root / "resnet.nibble").string(), "--c-header", (t.root / "resnet.h").string()}),
-            "cannot be exported as a C header");
+  const fs::path float_run = t.root / "float";
+  t.succeeds(t.args(float_run, 1, {"--bits", "32", "--max-batches", "1"}));
+  t.refused(model_tool({"export", "--checkpoint", (float_run / "last.ckpt").string(), "--output",
+                        (t.root / "float.nibble").string(), "--c-header", (t.root / "float.h").string()}),
+            "cannot be exported as a C header: float weights have no C header");
   std::string damaged = fixtures::file_text(model);
   damaged[damaged.size() / 2] ^= 0x10;
   std::ofstream(t.root / "damaged.nibble", std::ios::binary) << damaged;

@@ -15,10 +15,11 @@
 
 namespace nibble::deploy {
 
-// The C runtime's layer kinds (io/c_runtime.c), by number. quantize (floats
-// to codes) has no deployed layer: the C exporter puts it where floats meet
-// an integer layer.
-enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize };
+// The C runtime's layer kinds (io/c_runtime.c), by number. The last three
+// have no deployed layer of their own: the C exporter puts quantize (floats
+// to codes) where floats meet an integer layer, and save and add around
+// the body of a residual block (its input kept, then added to its output).
+enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add };
 
 struct table_row {
   layer_kind kind{};

@@ -31,9 +31,10 @@
 //
 // Exportable layers: those with a layer-table row (deploy/table_row.hpp):
 // the image input, deployed conv2d and linear (weight-only or integer),
-// channel_affine, relu, max_pool2d, flatten and global_avg_pool. Residual
-// blocks and float weights are refused when the header is built (a compile
-// error says so).
+// channel_affine, relu, max_pool2d, flatten and global_avg_pool; and
+// residual blocks of them (not nested), whose input the arena keeps as
+// floats for the sum. Float weights are refused when the header is built
+// (a compile error says so).
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -95,15 +96,39 @@ struct c_model {
   std::vector<std::uint8_t> bytes;
   std::vector<std::int32_t> ints;
   std::vector<float> floats;
-  std::size_t buffer_bytes = 0, scratch_bytes = 0;
+  std::size_t buffer_bytes = 0, skip_bytes = 0, scratch_bytes = 0;
   bool needs_floats = false;  // a float layer: <math.h> and the float paths
   std::size_t exception_count = 0;  // requantization exceptions, for the header's notes
 
+  bool in_block = false;
+
+  // The layers of a sequential, in order.
+  template <class Net>
+  void add_all(Net& net) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (add(net.template layer<I>()), ...);
+    }(std::make_index_sequence<Net::size>{});
+  }
+  // A residual block: a save row (its input kept), its body, an add row.
+  template <class L>
+    requires requires(L& l) { l.body(); }
+  void add(L& block) {
+    using I = typename L::input_shape;
+    if (in_block) throw io::io_error("C header: a residual block inside a residual block cannot be exported");
+    const auto marker = [](deploy::layer_kind k) {
+      return c_layer{{.kind = k}, I::channels, I::height, I::width, I::channels, I::height, I::width};
+    };
+    layers.push_back(marker(deploy::layer_kind::save));
+    in_block = true;
+    add_all(block.body());
+    in_block = false;
+    layers.push_back(marker(deploy::layer_kind::add));
+  }
   template <class L>
   void add(L& layer) {
     static_assert(deploy::has_table_row<L>,
-                  "nibble::c_header: this layer cannot be exported to C (residual blocks and float weights are not "
-                  "supported); see deploy/table_row.hpp.");
+                  "nibble::c_header: this layer cannot be exported to C (float weights are not supported); see "
+                  "deploy/table_row.hpp.");
     using I = typename L::input_shape;
     using O = typename L::output_shape;
     c_layer l{deploy::table_row_of(layer), I::channels, I::height, I::width, O::channels, O::height, O::width};
@@ -239,7 +264,9 @@ struct c_model {
         push(l, r.kind, false, false);
         add_weights_if_any(l);
         add_floats(r);
-        needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty();
+        needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty() ||
+                       r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add;
+        if (r.kind == deploy::layer_kind::save) skip_bytes = std::max(skip_bytes, (4 * l.in_size() + 7) / 8 * 8);
       }
     }
     scratch_bytes = (scratch_bytes + 7) / 8 * 8;
@@ -299,9 +326,9 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
     throw io::io_error("C header: the prefix '" + prefix +
                        "' is not a C identifier (letters, digits and _, not starting with a digit)");
   detail::c_model m;
-  deployed.visit_layers([&](auto& layer) { m.add(layer); });
+  m.add_all(deployed);
   m.plan();
-  const std::size_t arena = 2 * m.buffer_bytes + m.scratch_bytes;
+  const std::size_t arena = 2 * m.buffer_bytes + m.skip_bytes + m.scratch_bytes;
   std::string upper = prefix;
   for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
 
@@ -365,9 +392,9 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   h += "};\n\n";
   h += fmt::format(
       "const float* {1}_forward(const uint8_t* image, float* arena) {{\n"
-      "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L);\n}}\n"
+      "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L, {4}L);\n}}\n"
       "#undef NIBBLE_C\n#undef NIBBLE_C_API\n#undef NIBBLE_C_FLOATS\n#endif /* {0}_IMPLEMENTATION */\n",
-      upper, prefix, m.rows.size(), m.buffer_bytes);
+      upper, prefix, m.rows.size(), m.buffer_bytes, m.skip_bytes);
   return h;
 }
 

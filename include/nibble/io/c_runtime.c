@@ -50,6 +50,8 @@ typedef struct {
 #define NIBBLE_C_AFFINE 7
 #define NIBBLE_C_IMAGE 8
 #define NIBBLE_C_QUANTIZE 9
+#define NIBBLE_C_SAVE 10
+#define NIBBLE_C_ADD 11
 
 /* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]. q
    holds m; shift, lo and hi (a byte each); c (its low and high 32 bits); where the filter's exceptions (a sum and
@@ -302,14 +304,18 @@ static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes
 #endif
 
 /* Runs the network of `layers` (count of them, with its bytes, ints and floats) on one image (C x H x W bytes, the
-   pixel values as they are). The arena holds two buffers of buffer_bytes each, then the scratch of integer
-   convolutions. Returns the outputs, inside the arena (0 for a layer this build does not run). */
+   pixel values as they are). The arena holds two buffers of buffer_bytes each, then a residual block's input
+   (skip_bytes), then the scratch of integer convolutions. Returns the outputs, inside the arena (0 for a layer
+   this build does not run). */
 NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int count, const uint8_t* bytes,
                                         const int32_t* ints, const float* floats, const uint8_t* image,
-                                        float* arena, long buffer_bytes) {
+                                        float* arena, long buffer_bytes, long skip_bytes) {
   uint8_t* x = (uint8_t*)arena;
   uint8_t* y = x + buffer_bytes;
-  uint8_t* scratch = y + buffer_bytes;
+  uint8_t* scratch = y + buffer_bytes + skip_bytes;
+#if NIBBLE_C_FLOATS
+  float* skip = (float*)(y + buffer_bytes);
+#endif
   int n;
   for (n = 0; n < count; ++n) {
     const NIBBLE_C(layer)* l = &layers[n];
@@ -398,6 +404,12 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
         }
         break;
 #if NIBBLE_C_FLOATS
+      case NIBBLE_C_SAVE: /* a residual block's input, kept for its end; it passes on unchanged */
+        memcpy(skip, x, (size_t)(planes * pixels) * sizeof(float));
+        continue;
+      case NIBBLE_C_ADD: /* its input added to its body's output, as the library adds them */
+        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = skip[i] + ((float*)x)[i];
+        break;
       case NIBBLE_C_AFFINE: {
         const float* f = floats + l->floats;
         for (i = 0; i < planes * pixels; ++i) {
