@@ -45,22 +45,6 @@ struct settings {
   std::string dir = (fs::temp_directory_path() / "nibble_cortex_m").string();
 };
 
-const char* main_c = R"C(#include <stdio.h>
-#define MODEL_IMPLEMENTATION
-#include "model.h"
-int main(int argc, char** argv) {
-  static uint8_t image[MODEL_INPUT_BYTES];
-  static float arena[MODEL_ARENA_FLOATS];
-  FILE* in = fopen(argv[1], "rb");
-  float checksum = 0.0f;
-  (void)argc;
-  if (!in) return 2;
-  while (fread(image, 1, MODEL_INPUT_BYTES, in) == MODEL_INPUT_BYTES) checksum += model_forward(image, arena)[0];
-  printf("checksum %g\n", (double)checksum);
-  return 0;
-}
-)C";
-
 std::string text_of(const fs::path& file) {
   std::ifstream in(file);
   std::stringstream s;
@@ -80,8 +64,9 @@ double instructions(const settings& s, const fs::path& elf, const std::string& b
   for (char& b : bytes) b = char(rng() >> 56);
   std::ofstream(input, std::ios::binary) << bytes;
   run(fmt::format("timeout 900 {} -M {} -d plugin -plugin {} -nographic -monitor none -serial none "
-                  "-semihosting-config enable=on,target=native,arg=model,arg={} -kernel {} > /dev/null 2> {}",
-                  NIBBLE_QEMU_ARM, board, NIBBLE_COUNT_INSTRUCTIONS, input.string(), elf.string(), log.string()));
+                  "-semihosting-config enable=on,target=native,arg=model,arg={},arg={} -kernel {} > /dev/null 2> {}",
+                  NIBBLE_QEMU_ARM, board, NIBBLE_COUNT_INSTRUCTIONS, input.string(),
+                  (fs::path(s.dir) / "output.bin").string(), elf.string(), log.string()));
   const std::string text = text_of(log);
   const auto at = text.find("instructions: ");
   if (at == std::string::npos) throw std::runtime_error("no count in " + log.string() + ":\n" + text);
@@ -120,7 +105,7 @@ int measure(const settings& s) {
   fs::create_directories(s.dir);
   const fs::path dir = s.dir;
   nibble::save_c_header(dir / "model.h", *deployed, "model", nibble::model_info{s.network + " " + s.scheme, {}});
-  std::ofstream(dir / "main.c") << main_c;
+  fs::copy_file(fs::path(NIBBLE_CORTEX_M_DIR) / "run_model.c", dir / "main.c", fs::copy_options::overwrite_existing);
 
   double macs = 0;
   deployed->visit_layers([&](const auto& l) {

@@ -61,25 +61,10 @@ std::vector<float> read_floats(const fs::path& file) {
   return v;
 }
 
-const char* main_c = R"C(#include <stdio.h>
-#define MODEL_IMPLEMENTATION
-#include "model.h"
-#include "model.h" /* twice: the guards hold */
-int main(int argc, char** argv) {
-  static uint8_t image[MODEL_INPUT_BYTES];
-  static float arena[MODEL_ARENA_FLOATS];
-  FILE* in = fopen(argv[1], "rb");
-  FILE* out = fopen(argv[2], "wb");
-  (void)argc;
-  if (!in || !out) return 2;
-  while (fread(image, 1, MODEL_INPUT_BYTES, in) == MODEL_INPUT_BYTES) {
-    const float* logits = model_forward(image, arena);
-    if (!logits || fwrite(logits, sizeof(float), MODEL_OUTPUTS, out) != MODEL_OUTPUTS) return 3;
-  }
-  fclose(in);
-  return fclose(out) == 0 ? 0 : 4;
+// The program: tests/cortex_m/run_model.c, as main.c beside the header.
+void write_main(const fs::path& dir) {
+  fs::copy_file(NIBBLE_RUN_MODEL_C, dir / "main.c", fs::copy_options::overwrite_existing);
 }
-)C";
 
 // A second file that includes the header without its implementation.
 const char* other_c = R"C(#include "model.h"
@@ -145,7 +130,7 @@ void require_c_agrees(std::uint64_t seed, const std::string& name, bool integers
   auto deployed = deploy::convert(*net, fixtures::test_normalisation(Net::input_shape::channels));
   const std::string header = c_header(*deployed, "model", model_info{name, {}});
   std::ofstream(dir / "model.h") << header;
-  std::ofstream(dir / "main.c") << main_c;
+  write_main(dir);
   std::ofstream(dir / "other.c") << other_c;
   // Integer networks need no libm: their programs link without it.
   const bool libm = header.find("integers only, no <math.h>") == std::string::npos;
@@ -230,7 +215,7 @@ TEST_CASE("a C header's weights go to the section its WEIGHTS macro names", "[c_
   const fs::path dir = fixtures::fresh_folder("c_header_section");
   auto deployed = deploy::convert(*fixtures::trained_looking<plain_net<w4a8>>(405), fixtures::test_normalisation(3));
   save_c_header(dir / "model.h", *deployed, "model");
-  std::ofstream(dir / "main.c") << main_c;
+  write_main(dir);
   const std::string object = (dir / "main.o").string();
   const std::string compile = std::string(NIBBLE_C_COMPILER) +
                               " -std=c99 -O2 -c \"-DMODEL_WEIGHTS=__attribute__((section(\\\".nibble_weights\\\")))\" -o " +
@@ -252,7 +237,7 @@ TEST_CASE("on Cortex-M4F the instruction counter counts the same work for each i
   auto net = fixtures::trained_looking<Net>(411);
   auto deployed = deploy::convert(*net, fixtures::test_normalisation(3));
   save_c_header(dir / "model.h", *deployed, "model", model_info{"count", {}});
-  std::ofstream(dir / "main.c") << main_c;
+  write_main(dir);
   std::ofstream(dir / "other.c") << other_c;
   const std::vector<c_target> targets = c_targets(dir, false);
   const c_target m4 = targets.at(targets.size() - 2);
