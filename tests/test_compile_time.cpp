@@ -170,6 +170,11 @@ static_assert(std::is_same_v<whitened_vgg_layer<24>::output_shape, shape<256, 1,
 // A residual body that changes the channel count or the image size.
 static_assert(!is_valid_network<input<4, 6, 6>, residual<conv2d<8, 3, f32>>>);
 static_assert(!is_valid_network<input<4, 6, 6>, residual<conv2d<4, 3, f32, 2>>>);
+// With a projection shortcut a block may change both, if the shortcut
+// changes them alike.
+static_assert(is_valid_network<input<4, 6, 6>, residual<projection<conv2d<8, 1, f32, 2, 0>>, conv2d<8, 3, f32, 2>>>);
+static_assert(!is_valid_network<input<4, 6, 6>, residual<projection<conv2d<8, 1, f32, 1, 0>>, conv2d<8, 3, f32, 2>>>);
+static_assert(!is_valid_network<input<4, 6, 6>, residual<projection<conv2d<4, 1, f32, 2, 0>>, conv2d<8, 3, f32, 2>>>);
 static_assert(!is_valid_network<input<4, 6, 6>, residual<max_pool2d<2>>>);
 // A kernel larger than the padded input.
 static_assert(!is_valid_network<input<1, 3, 3>, conv2d<4, 5, f32, 1, 0>>);

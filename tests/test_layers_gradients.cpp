@@ -487,6 +487,20 @@ TEST_CASE("residual<conv bn relu conv bn> gradients", "[layers][gradients][resid
   check_layer_gaussian<block, shape<4, 6, 6>>(3, o);
 }
 
+TEST_CASE("residual<projection<1x1 conv stride 2, bn>, conv stride 2 bn relu conv bn> gradients",
+          "[layers][gradients][residual]") {
+  // A block that halves the image and doubles the channels: its shortcut
+  // is a chain of its own.
+  using block = residual<projection<conv2d<8, 1, f32, 2, 0>, batch_norm>, conv2d<8, 3, f32, 2>, batch_norm, relu,
+                         conv2d<8, 3, f32>, batch_norm>;
+  using bound = block::bind<shape<4, 6, 6>>;
+  static_assert(std::is_same_v<bound::output_shape, shape<8, 3, 3>>);
+  static_assert(bound::parameter_count == (8 * 4 + 8 + 16) + (8 * 4 * 9 + 8 + 16) + (8 * 8 * 9 + 8 + 16));
+  gradient_check_options o;
+  set_composite_tolerances(o);
+  check_layer_gaussian<block, shape<4, 6, 6>>(3, o);
+}
+
 TEST_CASE("a small sequential network's gradients as a whole", "[layers][gradients][sequential]") {
   // Batch norm only on images (many values per channel): 1-d batch norm
   // over a batch of 3 is too ill-conditioned for finite differences of the

@@ -74,6 +74,22 @@ TEST_CASE("summary shows the layers inside residual blocks under the block's pos
   CHECK(top_level == net_type::parameter_count);
 }
 
+TEST_CASE("summary shows a projection shortcut's layers under the block's position, after an s", "[summary]") {
+  using net_type = sequential<input<4, 8, 8>, residual<projection<conv2d<8, 1, paper_4bit, 2, 0>, batch_norm>,
+                                                       conv2d<8, 3, paper_4bit, 2>, batch_norm_relu>>;
+  const std::string text = summary<net_type>();
+  INFO(text);
+  CHECK(text.find("its shortcut's output added") != std::string::npos);
+  std::size_t body = 0, shortcut = 0;
+  for (const std::string& line : lines_of(text)) {
+    if (line.rfind("0.s", 0) == 0) shortcut += parameters_of(line);
+    else if (line.rfind("0.", 0) == 0) body += parameters_of(line);
+  }
+  CHECK(shortcut == 8 * 4 + 8 + 16);   // the 1x1 convolution and its batch norm
+  CHECK(body == 8 * 4 * 9 + 8 + 16);
+  CHECK(shortcut + body == net_type::parameter_count);
+}
+
 TEST_CASE("a mixed-precision network is one type whose layers keep their own schemes", "[summary]") {
   using mixed = sequential<input<3, 32, 32>, conv2d<8, 3, int8_scheme>, batch_norm_relu, max_pool2d<2>,
                            conv2d<8, 3, paper_4bit>, batch_norm_relu, global_avg_pool,

@@ -208,6 +208,12 @@ struct rule<nibble::residual<Body...>, Next> {
   }
 };
 
+template <class... Shortcut, class... Body, class Next>
+struct rule<nibble::residual<nibble::projection<Shortcut...>, Body...>, Next> {
+  static_assert(detail::not_deployable_yet<Next, Shortcut...>,
+                "nibble::deploy::convert: residual blocks with a projection shortcut have no deployed form yet.");
+};
+
 namespace detail {
 
 template <class Net>

@@ -3,6 +3,13 @@
 // Specs bound to the block's input shape.
 // Requires: f's output shape equals its input shape.
 // Ensures: output shape = input shape; dL/dx = dL/dy + f'(x)ᵀ·dL/dy.
+//
+// residual<projection<Shortcut...>, Spec...> — Represents: y = s(x) + f(x),
+// the shortcut s a chain of its own (He et al.'s option B: a strided 1×1
+// convolution and batch norm), so that a block may change its channels and
+// size.
+// Requires: s and f give the same output shape.
+// Ensures: output shape = f's; dL/dx = s'(x)ᵀ·dL/dy + f'(x)ᵀ·dL/dy.
 #include "nibble/net/sequential.hpp"
 
 namespace nibble {
@@ -56,17 +63,113 @@ class residual_layer {
   body_type body_;
 };
 
+// The shortcut of a residual block that is not the identity: its first spec.
+template <class... Specs>
+struct projection {};
+
+template <class In, class... Shortcut, class... Specs>
+class residual_layer<In, projection<Shortcut...>, Specs...> {
+ public:
+  using body_type = sequential<In, Specs...>;
+  using shortcut_type = sequential<In, Shortcut...>;
+
+ private:
+  static_assert(std::is_same_v<typename body_type::output_shape, typename shortcut_type::output_shape>,
+                "nibble::residual: the block's shortcut (its projection) and its layers must produce the same "
+                "shape, so that their outputs can be added.");
+
+ public:
+  using input_shape = In;
+  using output_shape = typename body_type::output_shape;
+  static constexpr std::size_t parameter_count = body_type::parameter_count + shortcut_type::parameter_count;
+  static std::string describe() { return "residual block (its shortcut's output added to its output)"; }
+
+  void init(std::mt19937_64& rng) {
+    body_.init(rng);
+    shortcut_.init(rng);
+  }
+  void forward(const activation& x, activation& y, context& ctx) {
+    const activation& fx = body_.forward(x, ctx);
+    const activation& sx = shortcut_.forward(x, ctx);
+    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = sx.data()[i] + fx.data()[i];
+  }
+  void backward(const activation&, const activation&, const activation& dy, activation* dx, context& ctx) {
+    if (!dx) {
+      body_.backward(dy, nullptr, ctx);
+      shortcut_.backward(dy, nullptr, ctx);
+      return;
+    }
+    body_.backward(dy, dx, ctx);
+    shortcut_dx_.resize(dx->shape());
+    shortcut_.backward(dy, &shortcut_dx_, ctx);
+    for (std::size_t i = 0; i < dx->size(); ++i) dx->data()[i] += shortcut_dx_.data()[i];
+  }
+  template <class F>
+  void visit_parameters(F&& f) {
+    body_.visit_parameters(f);
+    shortcut_.visit_parameters(f);
+  }
+  template <class F>
+  void visit_buffers(F&& f) {
+    body_.visit_buffers(f);
+    shortcut_.visit_buffers(f);
+  }
+  template <class F>
+  void visit_layers(F&& f) {
+    body_.visit_layers(f);
+    shortcut_.visit_layers(f);
+  }
+  void post_step() {
+    body_.post_step();
+    shortcut_.post_step();
+  }
+  body_type& body() { return body_; }
+  const body_type& body() const { return body_; }
+  shortcut_type& shortcut() { return shortcut_; }
+  const shortcut_type& shortcut() const { return shortcut_; }
+
+ private:
+  body_type body_;
+  shortcut_type shortcut_;
+  activation shortcut_dx_;
+};
+
+namespace detail {
+template <class In, class... Specs>
+consteval bool residual_accepts() {
+  if constexpr (is_valid_network<In, Specs...>)
+    return std::is_same_v<typename sequential<In, Specs...>::output_shape, In>;
+  else
+    return false;
+}
+template <class In, class Projection, class... Specs>
+struct projected_residual_accepts;
+template <class In, class... Shortcut, class... Specs>
+struct projected_residual_accepts<In, projection<Shortcut...>, Specs...> {
+  static consteval bool check() {
+    if constexpr (is_valid_network<In, Specs...> && is_valid_network<In, Shortcut...>)
+      return std::is_same_v<typename sequential<In, Specs...>::output_shape,
+                            typename sequential<In, Shortcut...>::output_shape>;
+    else
+      return false;
+  }
+};
+}  // namespace detail
+
 template <class... Specs>
 struct residual {
   template <class In>
-  static constexpr bool accepts = [] {
-    if constexpr (is_valid_network<In, Specs...>)
-      return std::is_same_v<typename sequential<In, Specs...>::output_shape, In>;
-    else
-      return false;
-  }();
+  static constexpr bool accepts = detail::residual_accepts<In, Specs...>();
   template <class In>
   using bind = residual_layer<In, Specs...>;
+};
+template <class... Shortcut, class... Specs>
+struct residual<projection<Shortcut...>, Specs...> {
+  template <class In>
+  static constexpr bool accepts =
+      detail::projected_residual_accepts<In, projection<Shortcut...>, Specs...>::check();
+  template <class In>
+  using bind = residual_layer<In, projection<Shortcut...>, Specs...>;
 };
 
 }  // namespace nibble

@@ -190,6 +190,8 @@ class sequential {
       const std::string position = prefix + std::to_string(I);
       f.template operator()<L>(position);
       if constexpr (requires { typename L::body_type; }) L::body_type::for_each_layer_type(f, position + ".");
+      // A residual block's projection shortcut: "2.s0", "2.s1", ...
+      if constexpr (requires { typename L::shortcut_type; }) L::shortcut_type::for_each_layer_type(f, position + ".s");
     });
   }
 
