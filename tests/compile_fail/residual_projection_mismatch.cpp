@@ -1,6 +1,6 @@
 // A residual block's shortcut and its layers must give the same shape: here
 // the shortcut keeps the image's size and the layers halve it.
-// expect: the block's shortcut (its projection) and its layers must produce the same shape
+// expect: and its layers must produce the same shape, so that their outputs can be added
 #include <nibble/layers/conv2d.hpp>
 #include <nibble/net/residual.hpp>
 #include <nibble/quant/presets.hpp>
