@@ -246,7 +246,7 @@ struct c_model {
           }
           for (const deploy::requantizer& q : qs)
             for (const auto& [at, code] : q.exceptions) ints.insert(ints.end(), {at, std::int32_t(code)});
-          exception_count += (exceptions - 1 - 6 * qs.size()) / 2;
+          for (const deploy::requantizer& q : qs) exception_count += q.exceptions.size();
         } else {
           const std::vector<std::int32_t> zs = l.zero_point_sums();
           ints.insert(ints.end(), zs.begin(), zs.end());
@@ -262,7 +262,7 @@ struct c_model {
       } else {
         if (codes) throw std::logic_error("nibble::c_header: codes reached a float layer");
         push(l, r.kind, false, false);
-        add_weights_if_any(l);
+        if (!r.codes.empty()) add_weights(l, false);
         add_floats(r);
         needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty() ||
                        r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add;
@@ -270,9 +270,6 @@ struct c_model {
       }
     }
     scratch_bytes = (scratch_bytes + 7) / 8 * 8;
-  }
-  void add_weights_if_any(const c_layer& l) {
-    if (!l.row.codes.empty()) add_weights(l, false);
   }
 };
 
