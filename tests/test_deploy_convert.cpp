@@ -50,6 +50,15 @@ template <class S>
 using residual_net = sequential<input<3, 16, 16>, batch_norm, conv2d<8, 3, S>, batch_norm_relu,
                                 residual<conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S>, batch_norm>, relu,
                                 conv2d<16, 3, S, 2>, global_avg_pool, linear<10, S>>;
+// Blocks with projection shortcuts: 8 to 16 channels at stride 2 (a strided
+// 1x1 convolution and batch norm), and one without a batch norm (its bias).
+template <class S>
+using projection_net =
+    sequential<input<3, 16, 16>, conv2d<8, 3, S>, batch_norm_relu,
+               residual<projection<conv2d<16, 1, S, 2, 0>, batch_norm>, conv2d<16, 3, S, 2>, batch_norm_relu,
+                        conv2d<16, 3, S>, batch_norm>,
+               relu, residual<projection<conv2d<12, 1, S, 1, 0>>, conv2d<12, 3, S>, batch_norm>, relu, global_avg_pool,
+               linear<10, S>>;
 
 using per_channel_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_channel, ste>;
 
@@ -184,6 +193,13 @@ TEST_CASE("a deployed network's types: batch norms folded, dropout gone, blocks 
   using R = deploy::deployed_t<residual_net<paper_4bit>>;
   STATIC_REQUIRE(R::size == 8);  // image, affine, conv+bnrelu, residual, relu, conv, pool, linear
   CHECK(describe_network<R>().text().find("per-channel affine (batch norm)") != std::string::npos);
+
+  // A projection block keeps its shortcut, deployed as a chain of its own.
+  using P = deploy::deployed_t<projection_net<paper_4bit>>;
+  using B = std::remove_cvref_t<decltype(std::declval<P&>().layer<2>())>;
+  STATIC_REQUIRE(B::shortcut_type::size == 1);  // the 1x1 convolution, its batch norm folded
+  STATIC_REQUIRE(B::body_type::size == 2);
+  STATIC_REQUIRE(std::is_same_v<typename B::output_shape, shape<16, 8, 8>>);
 }
 
 TEST_CASE("deployed codes are the codes the trained forward pass multiplies with", "[deploy]") {
@@ -217,6 +233,8 @@ TEST_CASE("a deployed network computes the trained network's eval forward (fp32 
   check_agrees_in_fp32<plain_net<float32_scheme>>(14);
   check_agrees_in_fp32<residual_net<paper_4bit>>(15);
   check_agrees_in_fp32<residual_net<float32_scheme>>(16);
+  check_agrees_in_fp32<projection_net<paper_4bit>>(19);
+  check_agrees_in_fp32<projection_net<float32_scheme>>(20);
   check_agrees_in_fp32<plain_net<scheme<bits<4>, no_clip, learned_step, clipped_ste>>>(17);
   check_agrees_in_fp32<plain_net<scheme<bits<4>, no_clip, percentile_per_channel<99.0f>, ste>>>(18);
 }
@@ -318,6 +336,9 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
     require_bit_exact_deployment<plain_net<with_activations_t<per_channel_4bit, activation_bits<8>>>>(304);
   }
   SECTION("W4A8, residual") { require_bit_exact_deployment<residual_net<w4a8>>(305); }
+  SECTION("W4A8, residual blocks with projection shortcuts") {
+    require_bit_exact_deployment<projection_net<w4a8>>(309);
+  }
   SECTION("W4A8, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a8>>(307); }
   SECTION("W4A4, codes handed on through max pools") { require_bit_exact_deployment<pooled_net<w4a4>>(308); }
   SECTION("W4A8, convolutions on the pixel-major kernels") {

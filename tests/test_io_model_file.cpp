@@ -10,6 +10,7 @@
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/max_pool2d.hpp>
 #include <nibble/layers/relu.hpp>
+#include <nibble/net/residual.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
 #include <nibble/train/optimizer.hpp>
@@ -96,6 +97,22 @@ TEST_CASE("a model file round trip gives a network that computes bit for bit the
   CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
   CHECK(loaded->layer<1>().codes.storage() == deployed->layer<1>().codes.storage());
   fs::remove_all(dir);
+}
+
+TEST_CASE("a block with a projection shortcut round-trips through a model file, shortcut and body", "[model_file]") {
+  using net = sequential<input<3, 8, 8>, conv2d<6, 3, w4a8>, batch_norm_relu,
+                         residual<projection<conv2d<8, 1, w4a8, 2, 0>, batch_norm>, conv2d<8, 3, w4a8, 2>,
+                                  batch_norm_relu, conv2d<8, 3, w4a8>, batch_norm>,
+                         relu, global_avg_pool, linear<3, w4a8>>;
+  auto deployed = deploy::convert(*fixtures::trained_looking<net>(5), example_normalisation);
+  auto loaded = model_file::parse(encode_model(*deployed, example_info), "m").load<deploy::deployed_t<net>>();
+  CHECK(loaded->layer<2>().shortcut().layer<0>().codes.storage() ==
+        deployed->layer<2>().shortcut().layer<0>().codes.storage());
+  context eval{mode::eval};
+  const image_batch x = example_input(5);
+  const activation before = deployed->forward(x, eval);
+  const activation& after = loaded->forward(x, eval);
+  CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
 }
 
 TEST_CASE("model files of 4-bit, 8-bit and float networks hold their weights at that width", "[model_file]") {

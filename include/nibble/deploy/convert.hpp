@@ -16,6 +16,7 @@
 //   batch_norm(_relu) with nothing to fold into    ->  deploy::channel_affine
 //   dropout                                        ->  (gone: the identity in eval)
 //   residual<Specs...>                             ->  residual<deployed Specs...>
+//   residual<projection<S...>, Specs...>           ->  the same, its shortcut S... deployed too
 //   relu, max_pool2d, flatten, global_avg_pool     ->  themselves
 //   (max_pool2d between two integer conv2d         ->  deploy::code_max_pool2d:
 //    the first hands the second u8 codes on the second's grid, pooled as codes;
@@ -210,8 +211,20 @@ struct rule<nibble::residual<Body...>, Next> {
 
 template <class... Shortcut, class... Body, class Next>
 struct rule<nibble::residual<nibble::projection<Shortcut...>, Body...>, Next> {
-  static_assert(detail::not_deployable_yet<Next, Shortcut...>,
-                "nibble::deploy::convert: residual blocks with a projection shortcut have no deployed form yet.");
+  template <class S, class B>
+  struct residual_of;
+  template <class... S, class... B>
+  struct residual_of<detail::type_list<S...>, detail::type_list<B...>> {
+    using type = nibble::residual<nibble::projection<S...>, B...>;
+  };
+  using spec = typename residual_of<typename detail::deployed_specs<detail::type_list<Shortcut...>>::type,
+                                    typename detail::deployed_specs<detail::type_list<Body...>>::type>::type;
+  static constexpr std::size_t consumes = 1;
+  template <class D, class T>
+  static void fill(D& d, const T& trained) {
+    detail::fill_chain<0, 0, detail::type_list<Shortcut...>>::run(trained.shortcut(), d.shortcut());
+    detail::fill_chain<0, 0, detail::type_list<Body...>>::run(trained.body(), d.body());
+  }
 };
 
 namespace detail {

@@ -5,7 +5,8 @@
 // makes them on the input grid of the integer layer that takes them. That
 // grid belongs to the taker (a model file holds it once, there), so it is
 // copied to the giver here: after deploy::convert and after a model file
-// is read. Walks the layers from last to first, descending into blocks.
+// is read. Walks the layers from last to first, descending into blocks
+// (their body and their shortcut, chains of their own).
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -23,6 +24,7 @@ void link_code_grids(Net& net) {
   const auto link = [&](auto& l) {
     using L = std::remove_cvref_t<decltype(l)>;
     if constexpr (requires { l.body(); }) link_code_grids(l.body());
+    if constexpr (requires { l.shortcut(); }) link_code_grids(l.shortcut());
     if constexpr (requires { L::codes_out; }) {
       if constexpr (L::codes_out) {
         if (!next)

@@ -15,11 +15,13 @@
 
 namespace nibble::deploy {
 
-// The C runtime's layer kinds (io/c_runtime.c), by number. The last three
+// The C runtime's layer kinds (io/c_runtime.c), by number. The last four
 // have no deployed layer of their own: the C exporter puts quantize (floats
 // to codes) where floats meet an integer layer, and save and add around
-// the body of a residual block (its input kept, then added to its output).
-enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add };
+// the body of a residual block (its input kept, then added to its output);
+// a block with a projection runs its shortcut after save, then swap (the
+// shortcut's output kept instead, the block's input back), then its body.
+enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap };
 
 struct table_row {
   layer_kind kind{};

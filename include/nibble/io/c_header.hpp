@@ -32,8 +32,8 @@
 // Exportable layers: those with a layer-table row (deploy/table_row.hpp):
 // the image input, deployed conv2d and linear (weight-only or integer),
 // channel_affine, relu, max_pool2d, flatten and global_avg_pool; and
-// residual blocks of them (not nested), whose input the arena keeps as
-// floats for the sum. Float weights are refused when the header is built
+// residual blocks of them (not nested, with or without a projection
+// shortcut), whose input the arena keeps as floats for the sum. Float weights are refused when the header is built
 // (a compile error says so).
 #include <algorithm>
 #include <cctype>
@@ -109,20 +109,28 @@ struct c_model {
       (add(net.template layer<I>()), ...);
     }(std::make_index_sequence<Net::size>{});
   }
-  // A residual block: a save row (its input kept), its body, an add row.
+  // A residual block: a save row (its input kept), its body, an add row;
+  // with a projection, its shortcut and a swap row after the save row.
   template <class L>
     requires requires(L& l) { l.body(); }
   void add(L& block) {
     using I = typename L::input_shape;
+    using O = typename L::output_shape;
     if (in_block) throw io::io_error("C header: a residual block inside a residual block cannot be exported");
-    const auto marker = [](deploy::layer_kind k) {
-      return c_layer{{.kind = k}, I::channels, I::height, I::width, I::channels, I::height, I::width};
+    const auto marker = [](deploy::layer_kind k, auto in, auto out) {
+      using A = decltype(in);
+      using B = decltype(out);
+      return c_layer{{.kind = k}, A::channels, A::height, A::width, B::channels, B::height, B::width};
     };
-    layers.push_back(marker(deploy::layer_kind::save));
+    layers.push_back(marker(deploy::layer_kind::save, I{}, I{}));
     in_block = true;
+    if constexpr (requires { block.shortcut(); }) {
+      add_all(block.shortcut());
+      layers.push_back(marker(deploy::layer_kind::swap, O{}, I{}));
+    }
     add_all(block.body());
     in_block = false;
-    layers.push_back(marker(deploy::layer_kind::add));
+    layers.push_back(marker(deploy::layer_kind::add, O{}, O{}));
   }
   template <class L>
   void add(L& layer) {
@@ -266,7 +274,8 @@ struct c_model {
         add_floats(r);
         needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty() ||
                        r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add;
-        if (r.kind == deploy::layer_kind::save) skip_bytes = std::max(skip_bytes, (4 * l.in_size() + 7) / 8 * 8);
+        if (r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::swap)
+          skip_bytes = std::max({skip_bytes, (4 * l.in_size() + 7) / 8 * 8, (4 * l.out_size() + 7) / 8 * 8});
       }
     }
     scratch_bytes = (scratch_bytes + 7) / 8 * 8;

@@ -52,6 +52,7 @@ typedef struct {
 #define NIBBLE_C_QUANTIZE 9
 #define NIBBLE_C_SAVE 10
 #define NIBBLE_C_ADD 11
+#define NIBBLE_C_SWAP 12
 
 /* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]. q
    holds m; shift, lo and hi (a byte each); c (its low and high 32 bits); where the filter's exceptions (a sum and
@@ -304,8 +305,8 @@ static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes
 #endif
 
 /* Runs the network of `layers` (count of them, with its bytes, ints and floats) on one image (C x H x W bytes, the
-   pixel values as they are). The arena holds two buffers of buffer_bytes each, then a residual block's input
-   (skip_bytes), then the scratch of integer convolutions. Returns the outputs, inside the arena (0 for a layer
+   pixel values as they are). The arena holds two buffers of buffer_bytes each, then a residual block's input or
+   its shortcut's output (skip_bytes), then the scratch of integer convolutions. Returns the outputs, inside the arena (0 for a layer
    this build does not run). */
 NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int count, const uint8_t* bytes,
                                         const int32_t* ints, const float* floats, const uint8_t* image,
@@ -407,6 +408,17 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       case NIBBLE_C_SAVE: /* a residual block's input, kept for its end; it passes on unchanged */
         memcpy(skip, x, (size_t)(planes * pixels) * sizeof(float));
         continue;
+      case NIBBLE_C_SWAP: { /* a projection block: its shortcut's output (the input here) kept for its end, and
+                               its own input, kept by the save row, back for the body */
+        const long n = planes * pixels > (long)l->out_c * l->out_h * l->out_w ? planes * pixels
+                                                                               : (long)l->out_c * l->out_h * l->out_w;
+        for (i = 0; i < n; ++i) {
+          const float v = skip[i];
+          skip[i] = ((float*)x)[i];
+          ((float*)x)[i] = v;
+        }
+        continue;
+      }
       case NIBBLE_C_ADD: /* its input added to its body's output, as the library adds them */
         for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = skip[i] + ((float*)x)[i];
         break;
