@@ -4,13 +4,17 @@
 #include <catch2/catch.hpp>
 
 #include <nibble/deploy/integer_conv2d.hpp>
+#include <nibble/layers/avg_pool2d.hpp>
 #include <nibble/layers/batch_norm.hpp>
 #include <nibble/layers/conv2d.hpp>
+#include <nibble/layers/depthwise_conv2d.hpp>
 #include <nibble/layers/dropout.hpp>
 #include <nibble/layers/flatten.hpp>
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/linear.hpp>
 #include <nibble/layers/max_pool2d.hpp>
+#include <nibble/net/resnet20.hpp>
+#include <nibble/net/resnet8.hpp>
 #include <nibble/net/whitened_vgg.hpp>
 #include <nibble/layers/relu.hpp>
 #include <nibble/net/residual.hpp>
@@ -201,12 +205,28 @@ static_assert(fast_vgg<10, paper_4bit>::parameter_count ==
               (27 * 32 + 96) + (288 * 64 + 192) + (576 * 64 + 192) + (576 * 256 + 768) + 3 * (2304 * 256 + 768) +
                   (256 * 10 + 10));
 static_assert(fast_vgg<10, paper_4bit>::parameter_count == 1979210);
+// ResNet-8 as MLPerf Tiny counts it in Keras: 78,666 with the 480 running
+// statistics of its 240 batch-norm channels (16 + 2·16 + 2·32 + 2·64).
+static_assert(resnet8<10, f32>::parameter_count == 78666 - 2 * 240);
+// ResNet-20: 3·9·16 + 6·(16·9·16) + (16·9·32 + 5·32·9·32 + 16·32) +
+// (32·9·64 + 5·64·9·64 + 32·64) weights, 784 biases and 784 batch-norm
+// channels of 2 parameters, and the classifier.
+static_assert(resnet20<10, f32>::parameter_count == 270256 + 784 + 2 * 784 + 650);
+static_assert(std::is_same_v<resnet20<10, f32>::output_shape, shape<10, 1, 1>>);
 
 static_assert(conv2d<64, 3, paper_4bit>::bind<shape<3, 32, 32>>::parameter_count == 64 * 27 + 64);
 static_assert(linear<10, f32>::bind<shape<512, 1, 1>>::parameter_count == 5130);
 static_assert(batch_norm::bind<shape<64, 32, 32>>::parameter_count == 128);
 static_assert(residual<conv2d<16, 3, f32>, batch_norm>::bind<shape<16, 8, 8>>::parameter_count == 16 * 144 + 16 + 32);
 static_assert(relu::bind<shape<3, 4, 4>>::parameter_count == 0);
+// A depthwise convolution: one K×K filter and a bias per channel; stride 2 halves the image.
+static_assert(depthwise_conv2d<3, f32>::bind<shape<32, 16, 16>>::parameter_count == 32 * 9 + 32);
+static_assert(std::is_same_v<depthwise_conv2d<3, f32, 2>::bind<shape<32, 16, 16>>::output_shape, shape<32, 8, 8>>);
+static_assert(!is_valid_network<input<4, 1, 1>, flatten, depthwise_conv2d<3, f32>>);
+// Average pooling: non-overlapping by default, overlapping at a smaller stride.
+static_assert(std::is_same_v<avg_pool2d<2>::bind<shape<3, 7, 7>>::output_shape, shape<3, 3, 3>>);
+static_assert(std::is_same_v<avg_pool2d<3, 2>::bind<shape<3, 7, 7>>::output_shape, shape<3, 3, 3>>);
+static_assert(!is_valid_network<input<3, 2, 2>, avg_pool2d<3>>);
 
 // ---------------------------------------------------------------------------
 // Shapes

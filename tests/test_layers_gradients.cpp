@@ -2,8 +2,10 @@
 // passes of conv2d and linear against naive loops.
 #include <catch2/catch.hpp>
 
+#include <nibble/layers/avg_pool2d.hpp>
 #include <nibble/layers/batch_norm.hpp>
 #include <nibble/layers/conv2d.hpp>
+#include <nibble/layers/depthwise_conv2d.hpp>
 #include <nibble/layers/dropout.hpp>
 #include <nibble/layers/fixed_scale.hpp>
 #include <nibble/layers/gelu.hpp>
@@ -135,6 +137,28 @@ activation naive_conv(const activation& x, const std::vector<float>& w, const xt
   return y;
 }
 
+// y[n][c][oy][ox] = b[c] + Σ_{ky,kx} W[c][ky][kx] · x[n][c][oy·S + ky − P][ox·S + kx − P].
+activation naive_depthwise(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b,
+                           std::size_t k, std::size_t stride, std::size_t pad) {
+  const std::size_t n = x.shape(0), c = x.shape(1), h = x.shape(2), wd = x.shape(3);
+  const std::size_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
+  activation y = xt::zeros<float>({n, c, oh, ow});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t ci = 0; ci < c; ++ci)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          double s = b(ci);
+          for (std::size_t ky = 0; ky < k; ++ky)
+            for (std::size_t kx = 0; kx < k; ++kx) {
+              const long iy = long(oy * stride + ky) - long(pad), ix = long(ox * stride + kx) - long(pad);
+              if (iy < 0 || ix < 0 || iy >= long(h) || ix >= long(wd)) continue;
+              s += double(w[(ci * k + ky) * k + kx]) * double(x(i, ci, std::size_t(iy), std::size_t(ix)));
+            }
+          y(i, ci, oy, ox) = float(s);
+        }
+  return y;
+}
+
 // y[n][o] = b[o] + Σ_f W[o][f] · x[n][f].
 activation naive_linear(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b,
                         std::size_t out) {
@@ -147,6 +171,19 @@ activation naive_linear(const activation& x, const std::vector<float>& w, const 
       y(i, o, 0, 0) = float(s);
     }
   return y;
+}
+
+// The product of layer Q (a linear layer, a 3x3 conv2d or depthwise_conv2d
+// with stride 1 and padding 1) from its definition.
+template <class Q>
+activation naive_product(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b) {
+  constexpr std::size_t out = Q::output_shape::channels;
+  if constexpr (Q::input_shape::is_flat)
+    return naive_linear(x, w, b, out);
+  else if constexpr (requires { Q::depthwise; })
+    return naive_depthwise(x, w, b, 3, 1, 1);
+  else
+    return naive_conv(x, w, b, out, 3, 1, 1);
 }
 
 void require_close(const activation& got, const activation& want) {
@@ -343,6 +380,15 @@ TEST_CASE("conv2d gradients (float32): 16 input channels and more (the direct we
   check_layer_gaussian<conv2d<4, 3, f32>, shape<16, 4, 4>>(20);
 }
 
+TEST_CASE("depthwise_conv2d gradients (float32): 3x3 at strides 1 and 2, 5x5, no padding",
+          "[layers][gradients][depthwise]") {
+  check_layer_gaussian<depthwise_conv2d<3, f32>, shape<4, 6, 6>>();
+  check_layer_gaussian<depthwise_conv2d<3, f32, 2>, shape<3, 7, 7>>();
+  check_layer_gaussian<depthwise_conv2d<3, f32, 2>, shape<3, 8, 8>>();
+  check_layer_gaussian<depthwise_conv2d<5, f32>, shape<2, 6, 6>>();
+  check_layer_gaussian<depthwise_conv2d<3, f32, 1, 0>, shape<2, 7, 5>>();
+}
+
 TEST_CASE("linear gradients (float32)", "[layers][gradients][linear]") {
   gradient_check_options o;
   o.input_samples = 0;
@@ -480,6 +526,42 @@ TEST_CASE("global_avg_pool gradients", "[layers][gradients][global_avg_pool]") {
   check_layer_gaussian<global_avg_pool, shape<4, 6, 6>>(3, o);
 }
 
+TEST_CASE("avg_pool2d gradients: 2x2 windows, overlapping 3x3 at stride 2, sizes left over",
+          "[layers][gradients][avg_pool2d]") {
+  gradient_check_options o;
+  o.input_samples = 0;
+  check_layer_gaussian<avg_pool2d<2>, shape<3, 6, 6>>(3, o);
+  check_layer_gaussian<avg_pool2d<3, 2>, shape<2, 7, 7>>(3, o);
+  check_layer_gaussian<avg_pool2d<2>, shape<2, 5, 7>>(3, o);  // the last row and column in no window
+}
+
+TEST_CASE("avg_pool2d: window means, and over the whole image global_avg_pool bit for bit", "[layers][avg_pool2d]") {
+  context ctx;
+  const activation x = nibble_test::gaussian_input<shape<3, 7, 7>>(2, 91);
+  avg_pool2d_layer<shape<3, 7, 7>, 3, 2> pool;
+  activation y;
+  ensure_batch_shape<shape<3, 3, 3>>(y, 2);
+  pool.forward(x, y, ctx);
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t oy = 0; oy < 3; ++oy)
+        for (std::size_t ox = 0; ox < 3; ++ox) {
+          double s = 0;
+          for (std::size_t dy = 0; dy < 3; ++dy)
+            for (std::size_t dx = 0; dx < 3; ++dx) s += x(n, c, oy * 2 + dy, ox * 2 + dx);
+          REQUIRE(y(n, c, oy, ox) == Approx(s / 9).epsilon(1e-5).margin(1e-6));
+        }
+  const activation z = nibble_test::gaussian_input<shape<4, 8, 8>>(2, 92);
+  avg_pool2d_layer<shape<4, 8, 8>, 8, 8> whole;
+  global_avg_pool_layer<shape<4, 8, 8>> global;
+  activation a, b;
+  ensure_batch_shape<shape<4, 1, 1>>(a, 2);
+  ensure_batch_shape<shape<4, 1, 1>>(b, 2);
+  whole.forward(z, a, ctx);
+  global.forward(z, b, ctx);
+  REQUIRE((a == b));
+}
+
 TEST_CASE("residual<conv bn relu conv bn> gradients", "[layers][gradients][residual]") {
   using block = residual<conv2d<4, 3, f32>, batch_norm, relu, conv2d<4, 3, f32>, batch_norm>;
   gradient_check_options o;
@@ -565,6 +647,17 @@ TEST_CASE("quantized conv2d gradients: dx exact and dW through the estimator", "
   SECTION("uniform 4-bit, soft staircase") { check_quantized_conv<uniform_soft_4bit, 3>(120); }
 }
 
+TEST_CASE("quantized depthwise_conv2d gradients: dx exact and dW through the estimator",
+          "[layers][gradients][quantized][depthwise]") {
+  const auto check = []<class Scheme>(std::uint64_t seed) {
+    check_quantized_layer<depthwise_conv2d<3, Scheme>, depthwise_conv2d<3, f32>, shape<4, 6, 6>>(3, seed);
+  };
+  SECTION("paper_4bit") { check.operator()<paper_4bit>(121); }
+  SECTION("int8") { check.operator()<int8_scheme>(122); }
+  SECTION("per-channel 4-bit") { check.operator()<per_channel_4bit>(123); }
+  SECTION("learned step (LSQ) 4-bit") { check.operator()<lsq_4bit>(124); }
+}
+
 TEST_CASE("quantized linear gradients: dx exact and dW through the estimator", "[layers][gradients][quantized]") {
   SECTION("paper_4bit") { check_quantized_linear<paper_4bit>(111); }
   SECTION("int8") { check_quantized_linear<int8_scheme>(112); }
@@ -598,6 +691,18 @@ TEST_CASE("conv2d forward matches a direct convolution", "[layers][conv2d][forwa
   check_conv_forward<conv2d<12, 3, paper_4bit>, shape<16, 16, 16>, 12, 3, 1, 1>(2);
   check_conv_forward<conv2d<13, 3, f32>, shape<5, 8, 8>, 13, 3, 1, 1>(2);  // rows of 8: vectors in halves
   check_conv_forward<conv2d<4, 3, per_channel_4bit, 2>, shape<3, 6, 6>, 4, 3, 2, 1>(3);
+}
+
+TEST_CASE("depthwise_conv2d forward matches a direct depthwise convolution", "[layers][depthwise][forward]") {
+  const auto check = []<class Spec, class Shape, std::size_t K, std::size_t Stride, std::size_t Pad>() {
+    check_forward<Spec, Shape>(3, 41, [](const auto& x, const auto& w, const auto& b) {
+      return naive_depthwise(x, w, b, K, Stride, Pad);
+    });
+  };
+  check.operator()<depthwise_conv2d<3, f32>, shape<4, 6, 6>, 3, 1, 1>();
+  check.operator()<depthwise_conv2d<3, f32, 2>, shape<5, 9, 9>, 3, 2, 1>();
+  check.operator()<depthwise_conv2d<3, paper_4bit>, shape<8, 16, 16>, 3, 1, 1>();
+  check.operator()<depthwise_conv2d<3, per_channel_4bit, 2>, shape<6, 8, 8>, 3, 2, 1>();
 }
 
 TEST_CASE("linear forward matches a naive matrix product", "[layers][linear][forward]") {
@@ -638,11 +743,7 @@ template <class Q>
 void require_exact_integer_sums(const Q& q, const activation& codes, const activation& y, std::size_t batch,
                                 float input_step) {
   constexpr std::size_t out = Q::output_shape::channels, pixels = Q::output_shape::height * Q::output_shape::width;
-  activation sums;
-  if constexpr (Q::input_shape::is_flat)
-    sums = naive_linear(codes, q.weight_codes(), xt::zeros<float>({out}), out);
-  else
-    sums = naive_conv(codes, q.weight_codes(), xt::zeros<float>({out}), out, 3, 1, 1);
+  const activation sums = naive_product<Q>(codes, q.weight_codes(), xt::zeros<float>({out}));
   for (float s : sums) REQUIRE(s == std::nearbyint(s));
   activation expected = sums;
   q.scale_integer_sums(expected.data(), batch, pixels, input_step);
@@ -722,10 +823,7 @@ void check_input_quantized_layer(std::size_t batch, std::uint64_t seed, bool rel
   // layer's output on the dequantized input.
   const std::vector<float> wq = q.quantized_weights();
   require_exact_integer_sums(q, codes, y, batch, g.step);
-  if constexpr (Q::input_shape::is_flat)
-    require_close(y, naive_linear(xq, wq, q.bias.value, out));
-  else
-    require_close(y, naive_conv(xq, wq, q.bias.value, out, 3, 1, 1));
+  require_close(y, naive_product<Q>(xq, wq, q.bias.value));
 
   // (b) Gradients against the float twin at the dequantized input.
   F twin;
@@ -807,6 +905,20 @@ TEST_CASE("conv2d that quantizes its input: exact integer sums and straight-thro
   }
   SECTION("PACT a8 on a signed input") {
     check_input_quantized_layer<conv2d<4, 3, pact_a8>, conv2d<4, 3, f32>, shape<3, 6, 6>>(3, 209, false);
+  }
+}
+
+TEST_CASE("depthwise_conv2d that quantizes its input: exact integer sums and straight-through gradients",
+          "[layers][gradients][quantized][activations][depthwise]") {
+  SECTION("w4a8 after a ReLU") {
+    check_input_quantized_layer<depthwise_conv2d<3, w4a8>, depthwise_conv2d<3, f32>, shape<4, 6, 6>>(3, 221, true);
+  }
+  SECTION("per-channel w4a8 on a signed input") {
+    check_input_quantized_layer<depthwise_conv2d<3, per_channel_w4a8>, depthwise_conv2d<3, f32>, shape<4, 6, 6>>(
+        3, 222, false);
+  }
+  SECTION("w8a8") {
+    check_input_quantized_layer<depthwise_conv2d<3, w8a8>, depthwise_conv2d<3, f32>, shape<4, 6, 6>>(3, 223, true);
   }
 }
 

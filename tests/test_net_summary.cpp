@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "nibble/net/resnet20.hpp"
+#include "nibble/net/resnet8.hpp"
 #include "nibble/net/simple_resnet4bit.hpp"
 #include "nibble/layers/max_pool2d.hpp"
 #include "nibble/net/summary.hpp"
@@ -88,6 +90,24 @@ TEST_CASE("summary shows a projection shortcut's layers under the block's positi
   CHECK(shortcut == 8 * 4 + 8 + 16);   // the 1x1 convolution and its batch norm
   CHECK(body == 8 * 4 * 9 + 8 + 16);
   CHECK(shortcut + body == net_type::parameter_count);
+}
+
+// Multiply-adds per image of a network type: each weighted layer's weights
+// times its output pixels.
+template <class Net>
+std::size_t multiply_adds() {
+  std::size_t n = 0;
+  Net::for_each_layer_type([&]<class L>(const std::string&) {
+    if constexpr (requires { L::weight_count; }) n += L::weight_count * L::output_shape::height * L::output_shape::width;
+  });
+  return n;
+}
+
+TEST_CASE("ResNet-8 and ResNet-20 do the multiply-adds MLPerf Tiny and the paper give", "[summary]") {
+  CHECK(multiply_adds<resnet8<10, paper_4bit>>() == 12501632);  // MLPerf Tiny: 12.5 M
+  CHECK(multiply_adds<resnet20<10, paper_4bit>>() == 40813184);  // He et al.: 41 M for ResNet-20
+  const std::string text = summary<resnet8<10, paper_4bit>>();
+  CHECK(text.find("4.s0") != std::string::npos);  // the 32-channel block's 1x1 shortcut
 }
 
 TEST_CASE("a mixed-precision network is one type whose layers keep their own schemes", "[summary]") {

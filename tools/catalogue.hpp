@@ -12,6 +12,8 @@
 // line says why (the trainer prints it at start; cifar_model refuses with it).
 #pragma once
 #include <nibble/net/fast_vgg.hpp>
+#include <nibble/net/resnet20.hpp>
+#include <nibble/net/resnet8.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/net/whitened_vgg.hpp>
@@ -47,6 +49,10 @@ using catalogue = list<
                         built_for<classes<10>, integer_schemes, other_4bit_schemes>>>,
     network_choice<"resnet", "SimpleResNet4bit", "the paper's residual network", simple_resnet4bit,
                    list<built_for<classes<10, 20, 100>, paper_schemes>, built_for<classes<10>, integer_schemes>>>,
+    network_choice<"resnet20", "ResNet-20", "He et al.'s CIFAR ResNet, projection shortcuts", resnet20,
+                   list<built_for<classes<10>, paper_schemes, integer_schemes>>>,
+    network_choice<"resnet8", "ResNet-8", "MLPerf Tiny's image-classification network", resnet8,
+                   list<built_for<classes<10>, paper_schemes, integer_schemes>>>,
     network_choice<"fast-vgg", "FastVGG", "a VGG shaped for short runs", fast_vgg,
                    list<built_for<classes<10>, paper_schemes>>>,
     network_choice<"whitened-vgg", "WhitenedVGG", "airbench's network: a fixed patch-whitening first layer, GELU",

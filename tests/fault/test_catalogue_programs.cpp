@@ -116,6 +116,12 @@ TEST_CASE("the trainer's --show-kernels prints the kernels each layer runs", "[f
 TEST_CASE("every resnet of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
   check_network("resnet");
 }
+TEST_CASE("every resnet20 of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
+  check_network("resnet20");
+}
+TEST_CASE("every resnet8 of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
+  check_network("resnet8");
+}
 TEST_CASE("every fast-vgg of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
   check_network("fast-vgg");
 }

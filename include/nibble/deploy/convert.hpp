@@ -44,6 +44,7 @@
 #include "nibble/deploy/rule.hpp"
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
+#include "nibble/layers/depthwise_conv2d.hpp"
 #include "nibble/layers/dropout.hpp"
 #include "nibble/layers/linear.hpp"
 #include "nibble/layers/max_pool2d.hpp"
@@ -181,6 +182,11 @@ struct fill_chain<I, J, type_list<S, Rest...>> {
 template <std::size_t K, class S, class Next>
 struct rule<nibble::patch_whitening<K, S>, Next> {
   static_assert(detail::not_deployable_yet<S, Next>, "nibble::deploy::convert: patch_whitening has no deployed form yet.");
+};
+template <std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
+struct rule<nibble::depthwise_conv2d<K, S, St, P, I>, Next> {
+  static_assert(detail::not_deployable_yet<S, Next>,
+                "nibble::deploy::convert: depthwise_conv2d has no deployed form yet.");
 };
 template <class Next>
 struct rule<nibble::shift_batch_norm, Next> {

@@ -215,6 +215,41 @@ inline void global_avg_pool_backward(std::size_t planes, std::size_t pixels, con
   });
 }
 
+// The mean of each K×K window at the given stride (no padding; rows and
+// columns past the last whole window left out), over planes of h × w; the
+// window is summed in row order and divided once, as global_avg_pool does.
+inline void avg_pool_forward(std::size_t planes, std::size_t h, std::size_t w, std::size_t k, std::size_t stride,
+                             const float* x, float* y) {
+  const std::size_t oh = (h - k) / stride + 1, ow = (w - k) / stride + 1;
+  const float area = float(k * k);
+  parallel_for(planes, [&](std::size_t p, int) {
+    const float* in = x + p * h * w;
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t ox = 0; ox < ow; ++ox) {
+        float s = 0.0f;
+        for (std::size_t dy = 0; dy < k; ++dy)
+          for (std::size_t dx = 0; dx < k; ++dx) s += in[(oy * stride + dy) * w + ox * stride + dx];
+        y[(p * oh + oy) * ow + ox] = s / area;
+      }
+  });
+}
+// dx = each window's dy / K², summed where windows overlap (overwritten).
+inline void avg_pool_backward(std::size_t planes, std::size_t h, std::size_t w, std::size_t k, std::size_t stride,
+                              const float* dy, float* dx) {
+  const std::size_t oh = (h - k) / stride + 1, ow = (w - k) / stride + 1;
+  const float area = float(k * k);
+  parallel_for(planes, [&](std::size_t p, int) {
+    float* out = dx + p * h * w;
+    std::fill(out, out + h * w, 0.0f);
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t ox = 0; ox < ow; ++ox) {
+        const float g = dy[(p * oh + oy) * ow + ox] / area;
+        for (std::size_t dy_ = 0; dy_ < k; ++dy_)
+          for (std::size_t dx_ = 0; dx_ < k; ++dx_) out[(oy * stride + dy_) * w + ox * stride + dx_] += g;
+      }
+  });
+}
+
 // The maximum of each K×K window of u8 codes, channels last (batch × h × w
 // × channels, as deployed integer networks hand codes on). code_of is
 // monotone, so the largest code is the code of the largest float. A
