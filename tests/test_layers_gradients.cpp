@@ -19,6 +19,7 @@
 #include <nibble/net/sequential.hpp>
 #include <nibble/quant/presets.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -920,6 +921,70 @@ TEST_CASE("depthwise_conv2d that quantizes its input: exact integer sums and str
   SECTION("w8a8") {
     check_input_quantized_layer<depthwise_conv2d<3, w8a8>, depthwise_conv2d<3, f32>, shape<4, 6, 6>>(3, 223, true);
   }
+}
+
+// A residual block whose first layer quantizes its input adds on that
+// input's step (quant/quantized_sum.hpp): y = s·n for an integer n, the
+// terms' codes computed here from their definitions, and a gradient that is
+// straight through: the body gets dy, the shortcut dy where its codes do
+// not saturate. The body's own gradients are checked above.
+TEST_CASE("a residual block of layers that quantize their input adds on one step, straight through",
+          "[layers][gradients][quantized][activations][residual]") {
+  using block = residual<conv2d<4, 3, w4a8>, batch_norm, relu, conv2d<4, 3, w4a8>, batch_norm>::bind<shape<4, 6, 6>>;
+  STATIC_REQUIRE(block::quantized);
+  STATIC_REQUIRE(!residual<conv2d<4, 3, paper_4bit>>::bind<shape<4, 6, 6>>::quantized);
+  block b;
+  init_layer(b, 231);
+  activation x = layer_input<shape<4, 6, 6>>(3, 232, true);
+  activation y;
+  ensure_batch_shape<shape<4, 6, 6>>(y, 3);
+  context train, eval{mode::eval};
+  b.forward(x, y, train);  // sets the input's range from this batch
+  for (auto& v : x) v *= 1.5f;  // then some codes saturate
+  b.forward(x, y, eval);
+  const kernels::code_grid g = b.body().layer<0>().grid();
+  const activation f = b.body().forward(x, eval);
+  std::size_t saturated = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float cx = std::clamp(std::nearbyint(x.data()[i] / g.step), 0.0f, g.max_code);
+    const float cf = std::clamp(std::nearbyint(f.data()[i] / g.step), -32767.0f, 32767.0f);
+    INFO("entry " << i);
+    REQUIRE(y.data()[i] == g.step * (cx + cf));
+    const bool inside = std::nearbyint(x.data()[i] / g.step) <= g.max_code;
+    saturated += !inside;
+    if (inside) REQUIRE(std::fabs(y.data()[i] - (x.data()[i] + f.data()[i])) <= 1.0001f * g.step);
+  }
+  REQUIRE(saturated > 0);
+
+  const activation dy = gradient_probe<block>::random_projection(3, 233);
+  activation dx = xt::zeros_like(x), dx_body = xt::zeros_like(x);
+  b.backward(x, y, dy, &dx, eval);
+  b.body().forward(x, eval);
+  b.body().backward(dy, &dx_body, eval);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const bool inside = std::nearbyint(x.data()[i] / g.step) <= g.max_code;
+    INFO("dx entry " << i);
+    REQUIRE(dx.data()[i] == Approx(dx_body.data()[i] + (inside ? dy.data()[i] : 0.0f)).margin(1e-6));
+  }
+}
+
+TEST_CASE("a projection block of layers that quantize their input adds both chains on one step",
+          "[layers][quantized][activations][residual]") {
+  using block = residual<projection<conv2d<8, 1, w4a8, 2, 0>, batch_norm>, conv2d<8, 3, w4a8, 2>, batch_norm, relu,
+                         conv2d<8, 3, w4a8>, batch_norm>::bind<shape<4, 6, 6>>;
+  STATIC_REQUIRE(block::quantized);
+  block b;
+  init_layer(b, 241);
+  const activation x = layer_input<shape<4, 6, 6>>(3, 242, true);
+  activation y;
+  ensure_batch_shape<shape<8, 3, 3>>(y, 3);
+  context train, eval{mode::eval};
+  b.forward(x, y, train);
+  b.forward(x, y, eval);
+  const float s = b.body().layer<0>().grid().step;
+  const activation f = b.body().forward(x, eval), sx = b.shortcut().forward(x, eval);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    REQUIRE(y.data()[i] == s * (std::nearbyint(sx.data()[i] / s) + std::nearbyint(f.data()[i] / s)));
 }
 
 TEST_CASE("linear that quantizes its input: exact integer sums and straight-through gradients",

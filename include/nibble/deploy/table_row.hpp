@@ -20,8 +20,12 @@ namespace nibble::deploy {
 // to codes) where floats meet an integer layer, and save and add around
 // the body of a residual block (its input kept, then added to its output);
 // a block with a projection runs its shortcut after save, then swap (the
-// shortcut's output kept instead, the block's input back), then its body.
-enum class layer_kind { conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap };
+// shortcut's output kept instead, the block's input back), then its body;
+// a block whose sum is quantized (quant/quantized_sum.hpp) ends in
+// quantized_add instead of add.
+enum class layer_kind {
+  conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap, quantized_add
+};
 
 struct table_row {
   layer_kind kind{};

@@ -130,7 +130,15 @@ struct c_model {
     }
     add_all(block.body());
     in_block = false;
-    layers.push_back(marker(deploy::layer_kind::add, O{}, O{}));
+    if constexpr (L::quantized) {  // the kept term's grid: the block input's, or the addends' after a projection
+      c_layer sum = marker(deploy::layer_kind::quantized_add, O{}, O{});
+      const kernels::code_grid input = block.body().template layer<0>().grid();
+      const kernels::code_grid g = requires { block.shortcut(); } ? addend_grid(input) : input;
+      sum.row.floats = {{g.step, g.zero, g.max_code}};
+      layers.push_back(std::move(sum));
+    } else {
+      layers.push_back(marker(deploy::layer_kind::add, O{}, O{}));
+    }
   }
   template <class L>
   void add(L& layer) {
@@ -273,7 +281,8 @@ struct c_model {
         if (!r.codes.empty()) add_weights(l, false);
         add_floats(r);
         needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty() ||
-                       r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add;
+                       r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add ||
+                       r.kind == deploy::layer_kind::quantized_add;
         if (r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::swap)
           skip_bytes = std::max({skip_bytes, (4 * l.in_size() + 7) / 8 * 8, (4 * l.out_size() + 7) / 8 * 8});
       }

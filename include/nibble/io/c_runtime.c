@@ -53,6 +53,7 @@ typedef struct {
 #define NIBBLE_C_SAVE 10
 #define NIBBLE_C_ADD 11
 #define NIBBLE_C_SWAP 12
+#define NIBBLE_C_QUANTIZED_ADD 13
 
 /* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]. q
    holds m; shift, lo and hi (a byte each); c (its low and high 32 bits); where the filter's exceptions (a sum and
@@ -250,20 +251,25 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
   }
 }
 
-/* The code of x on a grid (step, zero point, largest code): clamp(nearbyint(x / step) + zero, 0, max) as the
-   library's code_of, rounding half to even without <math.h>. */
-static uint8_t NIBBLE_C(code_of)(float x, float step, int zero, int max) {
+/* clamp(nearbyint(x / step), lo, hi) for integers lo <= 0 <= hi, as the library rounds: half to even, without
+   <math.h>. */
+static int32_t NIBBLE_C(rounded)(float x, float step, int32_t lo, int32_t hi) {
   const float q = x / step;
   int32_t i;
   float d;
-  if (!(q > -1024.0f)) return 0;
-  if (q > 1024.0f) return (uint8_t)max;
+  if (!(q > (float)lo)) return lo;
+  if (q > (float)hi) return hi;
   i = (int32_t)q;
   d = q - (float)i; /* exact */
   if (d > 0.5f || (d == 0.5f && (i & 1))) ++i;
   if (d < -0.5f || (d == -0.5f && (i & 1))) --i;
-  i += zero;
-  return (uint8_t)(i < 0 ? 0 : i > max ? max : i);
+  return i < lo ? lo : i > hi ? hi : i;
+}
+
+/* The code of x on a grid (step, zero point, largest code): clamp(nearbyint(x / step) + zero, 0, max) as the
+   library's code_of. */
+static uint8_t NIBBLE_C(code_of)(float x, float step, int zero, int max) {
+  return (uint8_t)(NIBBLE_C(rounded)(x, step, -zero, max - zero) + zero);
 }
 
 #if NIBBLE_C_FLOATS
@@ -422,6 +428,16 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       case NIBBLE_C_ADD: /* its input added to its body's output, as the library adds them */
         for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = skip[i] + ((float*)x)[i];
         break;
+      case NIBBLE_C_QUANTIZED_ADD: { /* the library's quantized sum: both terms on one step, then added as integers */
+        const float* f = floats + l->floats; /* the kept term's grid: step, zero point, largest code */
+        const int32_t zero = (int32_t)f[1], top = (int32_t)f[2];
+        for (i = 0; i < planes * pixels; ++i) {
+          const int32_t a = NIBBLE_C(rounded)(skip[i], f[0], -zero, top - zero);
+          const int32_t b = NIBBLE_C(rounded)(((float*)x)[i], f[0], -32767, 32767);
+          ((float*)y)[i] = f[0] * (float)(a + b);
+        }
+        break;
+      }
       case NIBBLE_C_AFFINE: {
         const float* f = floats + l->floats;
         for (i = 0; i < planes * pixels; ++i) {

@@ -57,6 +57,12 @@ class quantized_weight_matrix {
   parameter step{step_count, parameter_role::step};
   // The input's range and codes (nothing for float activations).
   input_quantizer<typename Scheme::activations> inputs;
+  // The grid its input codes lie on (uniform activation codes only).
+  kernels::code_grid grid() const
+    requires(Scheme::quantizes_activations && Scheme::activations::uniform)
+  {
+    return inputs.grid();
+  }
 
   // Weights N(0, stddev²), zero bias.
   void init_normal(std::mt19937_64& rng, float stddev) {

@@ -10,9 +10,27 @@
 // size.
 // Requires: s and f give the same output shape.
 // Ensures: output shape = f's; dL/dx = s'(x)ᵀ·dL/dy + f'(x)ᵀ·dL/dy.
+//
+// When the block's first layer quantizes its input (uniform activation
+// codes), the sum is quantized_sum's (quant/quantized_sum.hpp): both terms
+// on the step of that input's grid, so that y is that step times an
+// integer and a deployed network keeps the sum in integers, bit for bit;
+// the gradient is straight through, zero where a term's code saturates.
+#include <concepts>
+
 #include "nibble/net/sequential.hpp"
+#include "nibble/quant/quantized_sum.hpp"
 
 namespace nibble {
+
+namespace detail {
+// Whether a chain's first layer quantizes its input onto a uniform grid (a
+// trained layer's input quantizer, a deployed integer layer's own grid).
+template <class Chain>
+concept quantized_stream = requires(const Chain& c) {
+  { c.template layer<0>().grid() } -> std::same_as<kernels::code_grid>;
+};
+}  // namespace detail
 
 template <class In, class... Specs>
 class residual_layer {
@@ -30,18 +48,36 @@ class residual_layer {
   static constexpr std::size_t parameter_count = body_type::parameter_count;
   static std::string describe() { return "residual block (its input added to its output)"; }
 
+  static constexpr bool quantized = detail::quantized_stream<body_type>;
+
   void init(std::mt19937_64& rng) { body_.init(rng); }
   void forward(const activation& x, activation& y, context& ctx) {
     const activation& fx = body_.forward(x, ctx);
-    for (std::size_t i = 0; i < x.size(); ++i) y.data()[i] = x.data()[i] + fx.data()[i];
+    if constexpr (quantized) {
+      grid_ = body_.template layer<0>().grid();  // after the body's forward: this batch's grid
+      fx_ = &fx;
+      sum_.forward(x, grid_, fx, addend_grid(grid_), y);
+    } else {
+      for (std::size_t i = 0; i < x.size(); ++i) y.data()[i] = x.data()[i] + fx.data()[i];
+    }
   }
-  void backward(const activation&, const activation&, const activation& dy, activation* dx, context& ctx) {
+  void backward(const activation& x, const activation&, const activation& dy, activation* dx, context& ctx) {
+    const activation* body_dy = &dy;
+    if constexpr (quantized) {
+      quantized_sum::pass_gradient(*fx_, addend_grid(grid_), dy, body_dy_);
+      body_dy = &body_dy_;
+    }
     if (!dx) {
-      body_.backward(dy, nullptr, ctx);
+      body_.backward(*body_dy, nullptr, ctx);
       return;
     }
-    body_.backward(dy, dx, ctx);
-    for (std::size_t i = 0; i < dy.size(); ++i) dx->data()[i] += dy.data()[i];
+    body_.backward(*body_dy, dx, ctx);
+    const activation* skip_dy = &dy;
+    if constexpr (quantized) {
+      quantized_sum::pass_gradient(x, grid_, dy, skip_dy_);
+      skip_dy = &skip_dy_;
+    }
+    for (std::size_t i = 0; i < dy.size(); ++i) dx->data()[i] += skip_dy->data()[i];
   }
   template <class F>
   void visit_parameters(F&& f) {
@@ -61,6 +97,11 @@ class residual_layer {
 
  private:
   body_type body_;
+  // The quantized sum's: the grid of the last forward, the body's output, and the gradients passed on.
+  kernels::code_grid grid_{1.0f, 0.0f, 255.0f};
+  const activation* fx_ = nullptr;
+  quantized_sum sum_;
+  activation body_dy_, skip_dy_;
 };
 
 // The shortcut of a residual block that is not the identity: its first spec.
@@ -84,6 +125,8 @@ class residual_layer<In, projection<Shortcut...>, Specs...> {
   static constexpr std::size_t parameter_count = body_type::parameter_count + shortcut_type::parameter_count;
   static std::string describe() { return "residual block (its shortcut's output added to its output)"; }
 
+  static constexpr bool quantized = detail::quantized_stream<body_type>;
+
   void init(std::mt19937_64& rng) {
     body_.init(rng);
     shortcut_.init(rng);
@@ -91,17 +134,31 @@ class residual_layer<In, projection<Shortcut...>, Specs...> {
   void forward(const activation& x, activation& y, context& ctx) {
     const activation& fx = body_.forward(x, ctx);
     const activation& sx = shortcut_.forward(x, ctx);
-    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = sx.data()[i] + fx.data()[i];
+    if constexpr (quantized) {
+      grid_ = addend_grid(body_.template layer<0>().grid());
+      fx_ = &fx;
+      sx_ = &sx;
+      sum_.forward(sx, grid_, fx, grid_, y);
+    } else {
+      for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = sx.data()[i] + fx.data()[i];
+    }
   }
   void backward(const activation&, const activation&, const activation& dy, activation* dx, context& ctx) {
+    const activation *body_dy = &dy, *shortcut_dy = &dy;
+    if constexpr (quantized) {
+      quantized_sum::pass_gradient(*fx_, grid_, dy, body_dy_);
+      quantized_sum::pass_gradient(*sx_, grid_, dy, shortcut_dy_);
+      body_dy = &body_dy_;
+      shortcut_dy = &shortcut_dy_;
+    }
     if (!dx) {
-      body_.backward(dy, nullptr, ctx);
-      shortcut_.backward(dy, nullptr, ctx);
+      body_.backward(*body_dy, nullptr, ctx);
+      shortcut_.backward(*shortcut_dy, nullptr, ctx);
       return;
     }
-    body_.backward(dy, dx, ctx);
+    body_.backward(*body_dy, dx, ctx);
     shortcut_dx_.resize(dx->shape());
-    shortcut_.backward(dy, &shortcut_dx_, ctx);
+    shortcut_.backward(*shortcut_dy, &shortcut_dx_, ctx);
     for (std::size_t i = 0; i < dx->size(); ++i) dx->data()[i] += shortcut_dx_.data()[i];
   }
   template <class F>
@@ -132,6 +189,11 @@ class residual_layer<In, projection<Shortcut...>, Specs...> {
   body_type body_;
   shortcut_type shortcut_;
   activation shortcut_dx_;
+  // The quantized sum's: the addends' grid of the last forward, the chains' outputs, and the gradients passed on.
+  kernels::code_grid grid_{1.0f, 32767.0f, 65534.0f};
+  const activation *fx_ = nullptr, *sx_ = nullptr;
+  quantized_sum sum_;
+  activation body_dy_, shortcut_dy_;
 };
 
 namespace detail {
