@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""VGG4bit training and evaluation speed and memory: PyTorch against nibble.
+"""VGG4bit (or ResNet-20) training and evaluation speed and memory: PyTorch against nibble.
 
 Both frameworks run the same recipe on random data (no data loading is
-timed): VGG4bit for 10 classes (3,251,018 parameters), weights of every
+timed): VGG4bit for 10 classes (3,251,018 parameters; with --model resnet20
+ResNet-20, 273,258, torch_resnet20.py), weights of every
 convolution and linear layer fake-quantized to 4 bits on each forward pass
 (per-tensor abs-max scale, 15 levels, straight-through gradient), AdamW
 (lr 1e-3, weight decay 5e-4), global gradient-norm clip 0.5, tanh clip
@@ -38,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BINARY = REPO / "build-bench" / "benchmarks" / "train_step_throughput"
-EXPECTED_PARAMETERS = 3_251_018
+EXPECTED_PARAMETERS = {"vgg": 3_251_018, "resnet20": 273_258}
 
 
 # --------------------------------------------------------------------------
@@ -54,8 +55,9 @@ def torch_child(args):
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from torch_vgg4bit import vgg4bit, weight_tensors, tanh_clip_
+    from torch_resnet20 import resnet20
 
-    model = vgg4bit(10)
+    model = vgg4bit(10) if args.model == "vgg" else resnet20(10)
     parameters = sum(p.numel() for p in model.parameters())
     weights = weight_tensors(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-4)
@@ -167,7 +169,7 @@ def run_child(cmd, label, verbose, env=None):
 
 
 def child_arguments(args):
-    return ["--warmup", str(args.warmup), "--steps", str(args.steps), "--eval-batches", str(args.eval_batches),
+    return ["--model", args.model, "--warmup", str(args.warmup), "--steps", str(args.steps), "--eval-batches", str(args.eval_batches),
             "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
 
 
@@ -181,6 +183,8 @@ def main():
     parser.add_argument("--steps", type=int, default=4, help="training steps per timed window (default 4)")
     parser.add_argument("--eval-batches", type=int, default=4, help="evaluation batches per window (default 4)")
     parser.add_argument("--windows", type=int, default=3, help="timed windows of each kind per run (default 3)")
+    parser.add_argument("--model", choices=["vgg", "resnet20"], default="vgg",
+                        help="VGG4bit or ResNet-20, both with 4-bit weights (default vgg)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["pytorch", "nibble"], help="run one framework only")
@@ -233,8 +237,9 @@ def main():
 
     for f, rs in runs.items():
         counts = {int(r["parameters"]) for r in rs}
-        if counts != {EXPECTED_PARAMETERS}:
-            sys.stderr.write(f"warning: {f} reports {sorted(counts)} parameters, expected {EXPECTED_PARAMETERS:,}\n")
+        if counts != {EXPECTED_PARAMETERS[args.model]}:
+            sys.stderr.write(f"warning: {f} reports {sorted(counts)} parameters, "
+                             f"expected {EXPECTED_PARAMETERS[args.model]:,}\n")
 
     def med(f, key):
         values = [r[key] for r in runs.get(f, []) if key in r]

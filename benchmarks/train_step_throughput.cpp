@@ -30,6 +30,7 @@
 #include <fmt/core.h>
 
 #include <nibble/kernels/parallel.hpp>
+#include <nibble/net/resnet20.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
 #include <nibble/train/optimizer.hpp>
@@ -51,6 +52,7 @@ struct settings {
   int threads = 0;
   std::uint64_t seed = 0;
   std::string arithmetic = "fp32";
+  std::string model = "vgg";
   std::string scheme = "paper";
 };
 
@@ -69,7 +71,7 @@ using pot_soft_a4 = with_arithmetic_t<pot_w4a4, bf16_arithmetic>;
 
 template <class net_type>
 int run(const settings& s) {
-  const auto& [batch, warmup, steps, eval_batches, repeats, threads, seed, arithmetic, scheme] = s;
+  const auto& [batch, warmup, steps, eval_batches, repeats, threads, seed, arithmetic, model, scheme] = s;
 
   nibble::kernels::set_threads(threads);
   auto net = std::make_unique<net_type>();
@@ -154,7 +156,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(
           {"paper", "stochastic", "percentile", "lsq", "lsq-a4", "ema-a4", "pact-a4", "pot-soft", "pot-soft-a4"}))
       ->capture_default_str();
+  app.add_option("--model", s.model, "vgg (VGG4bit) or resnet20 (ResNet-20; --scheme paper only)")
+      ->check(CLI::IsMember({"vgg", "resnet20"}))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (s.model == "resnet20") {
+    if (s.scheme != "paper") {
+      fmt::print(stderr, "--model resnet20 is built with --scheme paper only\n");
+      return 2;
+    }
+    return s.arithmetic == "bf16" ? run<nibble::resnet20<10, nibble::paper_4bit_bf16>>(s)
+                                  : run<nibble::resnet20<10, nibble::paper_4bit>>(s);
+  }
   using nibble::vgg4bit;
   if (s.scheme == "stochastic") return run<vgg4bit<10, schemes::stochastic>>(s);
   if (s.scheme == "percentile") return run<vgg4bit<10, schemes::percentile>>(s);

@@ -27,14 +27,14 @@ struct float_epilogue {
   float s, bias, a, b;
   bool relu;
   kernels::code_grid grid;
-  std::uint8_t operator()(std::int32_t acc) const {
+  std::int32_t operator()(std::int32_t acc) const {
     float v = kernels::scaled_sum(s, float(acc), bias);
     v = std::fma(a, v, b);
     if (relu) v = v > 0.0f ? v : 0.0f;
-    return std::uint8_t(kernels::code_of(v, grid));
+    return std::int32_t(kernels::code_of(v, grid));
   }
   deploy::code_function function() const {
-    return [*this](const std::int32_t* acc, std::uint8_t* codes, std::size_t n) {
+    return [*this](const std::int32_t* acc, std::int32_t* codes, std::size_t n) {
       for (std::size_t i = 0; i < n; ++i) codes[i] = (*this)(acc[i]);
     };
   }
@@ -81,6 +81,27 @@ TEST_CASE("a staircase no line fits is requantized with exceptions", "[deploy][r
   const float_epilogue f{0x1.2cde9ep-13f, -0x1.9dd198p-2f, 0x1.a3015ep-2f, -0x1.d888e4p-3f, false,
                          {0x1.357f4p-5f, 63.0f, 255.0f}};
   CHECK(require_equal_on_range(f, -300000, 300000) == 2);
+}
+
+TEST_CASE("requantization fits 16-bit codes too: a residual block's addends on their step",
+          "[deploy][requantization][residual]") {
+  // An addend is rounded to its block's step with codes ±32767 around
+  // 32767 (quant/quantized_sum.hpp): many more steps than an activation's.
+  std::mt19937_64 rng(503);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (int trial = 0; trial < 6; ++trial) {
+    INFO("trial " << trial);
+    const float_epilogue f{.s = 1e-4f * (0.5f + unit(rng)),
+                           .bias = unit(rng) - 0.5f,
+                           .a = (trial % 3 == 2 ? -1.0f : 1.0f) * (0.3f + 2.0f * unit(rng)),
+                           .b = unit(rng) - 0.5f,
+                           .relu = false,
+                           .grid = {0.002f + 0.01f * unit(rng), 32767.0f, 65534.0f}};
+    const std::int32_t steps = std::abs(f(300000) - f(-300000));
+    INFO(steps << " steps");
+    CHECK(steps > 1000);
+    require_equal_on_range(f, -300000, 300000);
+  }
 }
 
 TEST_CASE("requantization handles flat staircases and ranges inside one step", "[deploy][requantization]") {

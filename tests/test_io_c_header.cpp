@@ -42,6 +42,16 @@ template <class S>
 using residual_net = sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu,
                                 residual<conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S>, batch_norm>, relu,
                                 conv2d<8, 3, S, 2>, batch_norm_relu, global_avg_pool, linear<10, S>>;
+// ResNet's shape: blocks whose sums stay in integers, the last one's sum
+// handed on as floats to the pooling, and a linear classifier: no float
+// arithmetic but the pooling's mean and the quantization of it.
+template <class S>
+using resnet_net =
+    sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu,
+               residual<conv2d<8, 3, S>, batch_norm_relu, conv2d<8, 3, S>, batch_norm>, relu,
+               residual<projection<conv2d<16, 1, S, 2, 0>>, conv2d<16, 3, S, 2>, batch_norm_relu, conv2d<16, 3, S>,
+                        batch_norm>,
+               relu, global_avg_pool, linear<10, S>>;
 template <class S>
 using projection_net =
     sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu,
@@ -194,8 +204,14 @@ TEST_CASE("an exported C header computes the library's answers (warnings as erro
     require_c_agrees<affine_net<w8a8>>(402, "w8a8", false, library_fuses);
   }
   SECTION("W4A8 with a residual block") { require_c_agrees<residual_net<w4a8>>(406, "residual", false, library_fuses); }
+  SECTION("W4A8 residual blocks, identity and projection, their sums in integers: integers alone, bit for bit") {
+    require_c_agrees<resnet_net<w4a8>>(408, "resnet", true, true);
+  }
+  SECTION("W4A4 residual blocks: integers alone, bit for bit") {
+    require_c_agrees<resnet_net<w4a4>>(409, "resnet4", true, true);
+  }
   SECTION("W4A8 with a projection shortcut that changes channels and size") {
-    require_c_agrees<projection_net<w4a8>>(407, "projection", false, library_fuses);
+    require_c_agrees<projection_net<w4a8>>(407, "projection", true, true);
   }
   SECTION("4-bit weight-only layers") { require_c_agrees<plain_net<paper_4bit>>(403, "w4", false, false); }
 }

@@ -108,14 +108,15 @@ class integer_matrix {
     std::vector<float> y;
     for (std::size_t r = 0; r < Rows; ++r) {
       const auto [first, last] = centred_sum_range(r);
-      const code_function codes_of = [&](const std::int32_t* centred, std::uint8_t* out_codes, std::size_t n) {
+      const code_function codes_of = [&](const std::int32_t* centred, std::int32_t* out_codes, std::size_t n) {
         sums.resize(n);
         y.resize(n);
         for (std::size_t i = 0; i < n; ++i) sums[i] = centred[i] + zs[r];
         finish_row(r, sums.data(), n, y.data());
         if (relu_after)
           for (float& v : y) v = v > 0.0f ? v : 0.0f;
-        kernels::byte_codes(y.data(), out_codes, n, next);
+        kernels::centered_codes(y.data(), y.data(), n, next);  // the library's code_of, less z
+        for (std::size_t i = 0; i < n; ++i) out_codes[i] = std::int32_t(y[i] + next.zero);
       };
       out[r] = fit_requantizer(codes_of, first, last, 0, int(next.max_code),
                                "filter " + std::to_string(r))

@@ -23,6 +23,7 @@
 // the few sums where its code is not the library's are kept as exceptions
 // (a sum and its code), which the requantizer checks first.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -36,11 +37,11 @@ namespace nibble::deploy {
 
 struct requantizer {
   std::int32_t multiplier = 0;  // m
-  int shift = 0;                // 0 ... 53
+  int shift = 0;                // 0 ... 53 (46 for 16-bit codes)
   std::int64_t offset = 0;      // c
-  int lo = 0, hi = 255;         // the codes it clamps to: those of the ends of its range
+  int lo = 0, hi = 255;         // the codes it clamps to: those of the ends of its range (0 ... 65535)
   // Sums whose code is not the line's (see above), with their codes.
-  std::vector<std::pair<std::int32_t, std::uint8_t>> exceptions;
+  std::vector<std::pair<std::int32_t, std::int32_t>> exceptions;
 
   // floor((acc·m + c) / 2^shift), clamped to [lo, hi] (the C runtime's formula).
   int line(std::int32_t acc) const {
@@ -64,9 +65,10 @@ struct requantizer {
   }
 };
 
-// codes(acc, out, n): the library's codes of n sums; must be monotone in
-// the sum over [first, last].
-using code_function = std::function<void(const std::int32_t* acc, std::uint8_t* codes, std::size_t n)>;
+// codes(acc, out, n): the library's codes of n sums, from 0 to 65535 (u8
+// activation codes, or the offset codes of a residual block's addends);
+// must be monotone in the sum over [first, last].
+using code_function = std::function<void(const std::int32_t* acc, std::int32_t* codes, std::size_t n)>;
 
 namespace detail {
 
@@ -78,7 +80,7 @@ inline std::vector<std::int64_t> thresholds(const code_function& f, std::int64_t
   const std::size_t n = std::size_t(to - from);
   std::vector<std::int64_t> low(n, first), high(n, last);  // code(low) < k <= code(high)
   std::vector<std::int32_t> mid(n);
-  std::vector<std::uint8_t> codes(n);
+  std::vector<std::int32_t> codes(n);
   for (;;) {
     bool done = true;
     for (std::size_t i = 0; i < n; ++i) {
@@ -119,12 +121,12 @@ inline requantizer fit_requantizer(const code_function& f, std::int32_t first, s
                                    const std::string& what) {
   requantizer r;
   r.lo = lo, r.hi = hi;
-  std::uint8_t ends[2];
+  std::int32_t ends[2];
   const std::int32_t ends_at[2] = {first, last};
   f(ends_at, ends, 2);
   // Its codes lie between those of the ends: the clamp (a ReLU's floor,
   // saturation) is exact there, whatever the line does beyond it.
-  r.lo = std::max(lo, int(std::min(ends[0], ends[1]))), r.hi = std::min(hi, int(std::max(ends[0], ends[1])));
+  r.lo = std::max(lo, std::min(ends[0], ends[1])), r.hi = std::min(hi, std::max(ends[0], ends[1]));
   if (ends[0] == ends[1]) {  // one code for every sum
     r.offset = ends[0];
     return r;
@@ -139,7 +141,9 @@ inline requantizer fit_requantizer(const code_function& f, std::int32_t first, s
   // gives m 31 bits, within 62-bit sums.
   const double slope = t.size() > 1 ? double(t.size() - 1) / double(std::max<std::int64_t>(1, t.back() - t.front()))
                                     : 1.0 / double(b - a + 1);
-  const int shift = std::clamp(int(std::floor(std::log2(double(1 << 30) / slope))), 0, 53);
+  // (hi + 1)·2^shift within 62 bits: 53 for 8-bit codes, 46 for 16-bit ones.
+  const int shift = std::clamp(int(std::floor(std::log2(double(1 << 30) / slope))), 0,
+                               62 - int(std::bit_width(unsigned(r.hi) + 1u)));
   const std::int64_t one = std::int64_t(1) << shift;
 
   // Code k from t[k − from − 1] on: k·2^s − m·T ≤ c < k·2^s − m·(T − 1).
@@ -196,7 +200,7 @@ inline requantizer fit_requantizer(const code_function& f, std::int32_t first, s
     if (library > a && library <= b) critical.insert(critical.end(), {std::int32_t(sign * library),
                                                                       std::int32_t(sign * (library - 1))});
   }
-  std::vector<std::uint8_t> codes(candidates.size());
+  std::vector<std::int32_t> codes(candidates.size());
   f(candidates.data(), codes.data(), candidates.size());
   for (std::size_t i = 0; i < candidates.size(); ++i)
     if (r.line(candidates[i]) != codes[i]) r.exceptions.emplace_back(candidates[i], codes[i]);

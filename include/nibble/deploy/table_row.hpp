@@ -22,9 +22,10 @@ namespace nibble::deploy {
 // a block with a projection runs its shortcut after save, then swap (the
 // shortcut's output kept instead, the block's input back), then its body;
 // a block whose sum is quantized (quant/quantized_sum.hpp) ends in
-// quantized_add instead of add.
+// quantized_add (the sum in float) or integer_add (in integers) instead.
 enum class layer_kind {
-  conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap, quantized_add
+  conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap, quantized_add,
+  integer_add
 };
 
 struct table_row {

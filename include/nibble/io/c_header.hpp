@@ -33,7 +33,9 @@
 // the image input, deployed conv2d and linear (weight-only or integer),
 // channel_affine, relu, max_pool2d, flatten and global_avg_pool; and
 // residual blocks of them (not nested, with or without a projection
-// shortcut), whose input the arena keeps as floats for the sum. Float weights are refused when the header is built
+// shortcut), whose input the arena keeps for the sum: as codes, the sum in
+// integers, where it is quantized (quant/quantized_sum.hpp) and the
+// block's chains end in integer layers; as floats otherwise. Float weights are refused when the header is built
 // (a compile error says so).
 #include <algorithm>
 #include <cctype>
@@ -76,6 +78,10 @@ struct c_layer {
   std::function<std::vector<deploy::requantizer>(const kernels::code_grid&, bool)> requantizers{};
   std::function<std::vector<std::int32_t>()> zero_point_sums{};
   std::function<std::vector<std::uint8_t>(const kernels::code_grid&)> code_table{};  // the image input
+  // The markers of a residual block whose sum stays in integers (save, swap,
+  // integer_add): the block's step, and its input's grid.
+  std::optional<kernels::code_grid> block_grid{};
+  bool projection = false;
   bool integer() const { return input_grid.has_value(); }
   std::size_t in_size() const { return in_c * in_h * in_w; }
   std::size_t out_size() const { return out_c * out_h * out_w; }
@@ -87,8 +93,15 @@ struct c_row {
   std::size_t in_c, in_h, in_w, out_c, out_h, out_w, kernel, stride, pad;
   bool relu;
   int weight_bits;
-  bool codes_in, codes_out, norm;
+  int codes_in, codes_out;  // what the buffers hold: 0 floats, 1 u8 codes, 2 int16 addends
+  bool norm;
   std::size_t bytes, ints, floats;  // offsets
+};
+// Where a layer's output goes, as codes_for finds it.
+struct c_destination {
+  int holds = 0;  // 0 floats, 1 codes on grid, 2 addends on grid
+  kernels::code_grid grid{};
+  std::size_t at = 0;  // the layer that takes them
 };
 struct c_model {
   std::vector<c_layer> layers;
@@ -110,7 +123,12 @@ struct c_model {
     }(std::make_index_sequence<Net::size>{});
   }
   // A residual block: a save row (its input kept), its body, an add row;
-  // with a projection, its shortcut and a swap row after the save row.
+  // with a projection, its shortcut and a swap row after the save row. A
+  // block whose sum is quantized (quant/quantized_sum.hpp) and whose chains
+  // end in integer layers keeps it in integers: codes are saved, the chains
+  // hand on their terms as int16 addends, and an integer_add row
+  // requantizes their sum; other quantized sums are the float
+  // quantized_add row, and the rest a float add.
   template <class L>
     requires requires(L& l) { l.body(); }
   void add(L& block) {
@@ -122,22 +140,55 @@ struct c_model {
       using B = decltype(out);
       return c_layer{{.kind = k}, A::channels, A::height, A::width, B::channels, B::height, B::width};
     };
-    layers.push_back(marker(deploy::layer_kind::save, I{}, I{}));
+    constexpr bool projection = requires { block.shortcut(); };
+    std::optional<kernels::code_grid> integer_grid;
+    if constexpr (L::quantized) {
+      const kernels::code_grid input = block.body().template layer<0>().grid();
+      bool integer = ends_in_integer_layer(block.body());
+      if constexpr (projection)
+        integer = integer && ends_in_integer_layer(block.shortcut()) && same_grid(block.shortcut(), input);
+      if (integer) integer_grid = input;
+    }
+    c_layer save = marker(deploy::layer_kind::save, I{}, I{});
+    save.block_grid = integer_grid;
+    layers.push_back(save);
     in_block = true;
-    if constexpr (requires { block.shortcut(); }) {
+    if constexpr (projection) {
       add_all(block.shortcut());
-      layers.push_back(marker(deploy::layer_kind::swap, O{}, I{}));
+      c_layer swap = marker(deploy::layer_kind::swap, O{}, I{});
+      swap.block_grid = integer_grid;
+      layers.push_back(swap);
     }
     add_all(block.body());
     in_block = false;
-    if constexpr (L::quantized) {  // the kept term's grid: the block input's, or the addends' after a projection
+    if (integer_grid) {
+      c_layer sum = marker(deploy::layer_kind::integer_add, O{}, O{});
+      sum.block_grid = integer_grid;
+      sum.projection = projection;
+      layers.push_back(sum);
+    } else if constexpr (L::quantized) {  // the kept term's grid: the block input's, or the addends' after a projection
       c_layer sum = marker(deploy::layer_kind::quantized_add, O{}, O{});
       const kernels::code_grid input = block.body().template layer<0>().grid();
-      const kernels::code_grid g = requires { block.shortcut(); } ? addend_grid(input) : input;
+      const kernels::code_grid g = projection ? addend_grid(input) : input;
       sum.row.floats = {{g.step, g.zero, g.max_code}};
       layers.push_back(std::move(sum));
     } else {
       layers.push_back(marker(deploy::layer_kind::add, O{}, O{}));
+    }
+  }
+  template <class Chain>
+  static bool ends_in_integer_layer(Chain& chain) {
+    using Last = std::remove_cvref_t<decltype(chain.template layer<Chain::size - 1>())>;
+    return requires(Last& l) { l.requantizers(kernels::code_grid{}, false); };
+  }
+  // Whether a shortcut reads the block's input codes on the body's grid.
+  template <class Chain>
+  static bool same_grid(Chain& chain, const kernels::code_grid& g) {
+    if constexpr (requires { chain.template layer<0>().grid(); }) {
+      const kernels::code_grid s = chain.template layer<0>().grid();
+      return s.step == g.step && s.zero == g.zero && s.max_code == g.max_code;
+    } else {
+      return false;
     }
   }
   template <class L>
@@ -158,32 +209,55 @@ struct c_model {
     layers.push_back(std::move(l));
   }
 
-  // The grid of the integer layer that takes layer i's output, past ReLUs
-  // (when relu_passes), max pools and flattens, if one does; relu_between
-  // says whether a ReLU was passed.
-  std::optional<kernels::code_grid> codes_for(std::size_t i, bool relu_passes, bool& relu_between) const {
+  // Where layer i's output goes: codes on the grid of the integer layer
+  // that takes it, past ReLUs (when relu_passes), max pools, flattens and
+  // the save row of an integer block; int16 addends on the block's step if
+  // it ends a chain of an integer block; else floats. relu_between says
+  // whether a ReLU was passed.
+  c_destination codes_for(std::size_t i, bool relu_passes, bool& relu_between) const {
     relu_between = false;
     for (std::size_t j = i + 1; j < layers.size(); ++j) {
       const deploy::layer_kind k = layers[j].row.kind;
-      if (layers[j].integer()) return layers[j].input_grid;
+      if (layers[j].integer()) return {1, *layers[j].input_grid, j};
+      const bool integer_block = layers[j].block_grid.has_value();
+      if (integer_block && (k == deploy::layer_kind::swap || k == deploy::layer_kind::integer_add))
+        return {2, addend_grid(*layers[j].block_grid), j};
       if (k == deploy::layer_kind::relu && relu_passes) {
         relu_between = true;
         continue;
       }
-      if (k != deploy::layer_kind::maxpool && k != deploy::layer_kind::flatten) break;
+      if (k != deploy::layer_kind::maxpool && k != deploy::layer_kind::flatten &&
+          !(integer_block && k == deploy::layer_kind::save))
+        break;
     }
-    return std::nullopt;
+    return {};
   }
 
-  c_row& push(const c_layer& l, deploy::layer_kind kind, bool codes_in, bool codes_out) {
+  c_row& push(const c_layer& l, deploy::layer_kind kind, int codes_in, int codes_out) {
     rows.push_back({kind, l.in_c, l.in_h, l.in_w, l.out_c, l.out_h, l.out_w, l.row.kernel, l.row.stride, l.row.pad,
                     l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, bytes.size(), ints.size(),
                     floats.size()});
     // The image input reads the caller's image, not the arena.
-    const std::size_t in = kind == deploy::layer_kind::image ? 0 : l.in_size() * (codes_in ? 1 : 4);
-    const std::size_t out = l.out_size() * (codes_out ? 1 : 4);
+    const std::size_t in = kind == deploy::layer_kind::image ? 0 : l.in_size() * element_bytes(codes_in);
+    const std::size_t out = l.out_size() * element_bytes(codes_out);
     buffer_bytes = std::max({buffer_bytes, (in + 7) / 8 * 8, (out + 7) / 8 * 8});
     return rows.back();
+  }
+  static std::size_t element_bytes(int holds) { return holds == 1 ? 1 : holds == 2 ? 2 : 4; }
+  // Requantizers (7 ints each: m; shift; lo | hi << 16; c in two halves;
+  // where its exceptions are, from `base`, and how many), then the exceptions.
+  void add_requantizers(const std::vector<deploy::requantizer>& qs, std::size_t base) {
+    std::size_t exceptions = ints.size() + 7 * qs.size() - base;
+    for (const deploy::requantizer& q : qs) {
+      const auto c = std::uint64_t(q.offset);
+      ints.insert(ints.end(), {q.multiplier, q.shift, std::int32_t(std::uint32_t(q.lo) | std::uint32_t(q.hi) << 16),
+                               std::int32_t(std::uint32_t(c & 0xffffffffu)), std::int32_t(q.offset >> 32),
+                               std::int32_t(exceptions), std::int32_t(q.exceptions.size())});
+      exceptions += 2 * q.exceptions.size();
+    }
+    for (const deploy::requantizer& q : qs)
+      for (const auto& [at, code] : q.exceptions) ints.insert(ints.end(), {at, code});
+    for (const deploy::requantizer& q : qs) exception_count += q.exceptions.size();
   }
   void add_floats(const deploy::table_row& r, std::size_t skip = 0) {
     for (std::size_t i = skip; i < r.floats.size(); ++i) floats.insert(floats.end(), r.floats[i].begin(), r.floats[i].end());
@@ -214,55 +288,46 @@ struct c_model {
         }
   }
 
-  // The rows: integer layers with codes in and codes or floats out; a
-  // quantize row where floats meet an integer layer.
+  // The rows: integer layers with codes in and codes, addends or floats
+  // out; a quantize row where floats meet an integer layer; a block's
+  // rows with what its buffers hold.
   void plan() {
-    bool codes = false;                // what the layer before handed on
+    int holds = 0;  // what the layer before handed on: 0 floats, 1 codes, 2 addends
     std::vector<bool> skip(layers.size(), false);  // ReLUs folded into a requantization
+    // ReLUs between layer i and the one that takes its codes are part of its requantization.
+    const auto fold_relus = [&](std::size_t i, const c_destination& next) {
+      for (std::size_t j = i + 1; j < next.at; ++j) skip[j] = skip[j] || layers[j].row.kind == deploy::layer_kind::relu;
+    };
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const c_layer& l = layers[i];
       const deploy::table_row& r = l.row;
       if (skip[i]) continue;
       bool relu_between = false;
       if (r.kind == deploy::layer_kind::image) {
-        const auto next = codes_for(i, false, relu_between);
-        push(l, r.kind, false, bool(next));
-        if (next) {
-          const std::vector<std::uint8_t> table = l.code_table(*next);
+        const c_destination next = codes_for(i, false, relu_between);
+        push(l, r.kind, 0, next.holds);
+        if (next.holds == 1) {
+          const std::vector<std::uint8_t> table = l.code_table(next.grid);
           bytes.insert(bytes.end(), table.begin(), table.end());
         } else {
           add_floats(r);
           needs_floats = true;
         }
-        codes = bool(next);
+        holds = next.holds;
       } else if (l.integer()) {
-        if (!codes) {  // floats to codes on this layer's grid
-          c_row& q = push({{}, l.in_c, l.in_h, l.in_w, l.in_c, l.in_h, l.in_w}, deploy::layer_kind::quantize, false,
-                          true);
+        if (holds != 1) {  // floats to codes on this layer's grid
+          c_row& q = push({{}, l.in_c, l.in_h, l.in_w, l.in_c, l.in_h, l.in_w}, deploy::layer_kind::quantize, 0, 1);
           q.relu = false;
           floats.insert(floats.end(), {l.input_grid->step, l.input_grid->zero, l.input_grid->max_code});
         }
-        const auto next = codes_for(i, true, relu_between);
-        push(l, r.kind, true, bool(next));
-        if (next)
-          for (std::size_t j = i + 1; j < layers.size() && !layers[j].integer(); ++j)
-            skip[j] = layers[j].row.kind == deploy::layer_kind::relu;
+        const c_destination next = codes_for(i, true, relu_between);
+        const std::size_t first = ints.size();
+        push(l, r.kind, 1, next.holds);
+        if (next.holds) fold_relus(i, next);
         add_weights(l, true);
         ints.push_back(std::int32_t(l.input_grid->zero));
-        if (next) {  // 6 ints per filter, then the exceptions (offsets from the layer's first int)
-          const std::vector<deploy::requantizer> qs = l.requantizers(*next, relu_between);
-          std::size_t exceptions = 1 + 6 * qs.size();
-          for (const deploy::requantizer& q : qs) {
-            const auto c = std::uint64_t(q.offset);
-            ints.insert(ints.end(), {q.multiplier, q.shift | q.lo << 8 | q.hi << 16,
-                                     std::int32_t(std::uint32_t(c & 0xffffffffu)),
-                                     std::int32_t(q.offset >> 32), std::int32_t(exceptions),
-                                     std::int32_t(q.exceptions.size())});
-            exceptions += 2 * q.exceptions.size();
-          }
-          for (const deploy::requantizer& q : qs)
-            for (const auto& [at, code] : q.exceptions) ints.insert(ints.end(), {at, std::int32_t(code)});
-          for (const deploy::requantizer& q : qs) exception_count += q.exceptions.size();
+        if (next.holds) {  // per filter, onto u8 codes or int16 addends
+          add_requantizers(l.requantizers(next.grid, relu_between), first);
         } else {
           const std::vector<std::int32_t> zs = l.zero_point_sums();
           ints.insert(ints.end(), zs.begin(), zs.end());
@@ -272,12 +337,14 @@ struct c_model {
         const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
         const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;  // c_runtime.c's integer_conv
         scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
-        codes = bool(next);
+        holds = next.holds;
+      } else if (l.block_grid) {  // the rows of a block whose sum stays in integers
+        plan_integer_block(i, holds, relu_between, fold_relus);
       } else if (r.kind == deploy::layer_kind::maxpool || r.kind == deploy::layer_kind::flatten) {
-        push(l, r.kind, codes, codes);
+        push(l, r.kind, holds, holds);
       } else {
-        if (codes) throw std::logic_error("nibble::c_header: codes reached a float layer");
-        push(l, r.kind, false, false);
+        if (holds) throw std::logic_error("nibble::c_header: codes reached a float layer");
+        push(l, r.kind, 0, 0);
         if (!r.codes.empty()) add_weights(l, false);
         add_floats(r);
         needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty() ||
@@ -288,6 +355,60 @@ struct c_model {
       }
     }
     scratch_bytes = (scratch_bytes + 7) / 8 * 8;
+  }
+
+  // Save (the input's codes kept), swap (the shortcut's addends kept, the
+  // codes back) and integer_add: n = (c_x − z or c_s) + c_f, requantized to
+  // the next integer layer's codes (through a ReLU) or written as step · n.
+  template <class Fold>
+  void plan_integer_block(std::size_t i, int& holds, bool& relu_between, Fold& fold_relus) {
+    const c_layer& l = layers[i];
+    const kernels::code_grid g = *l.block_grid;
+    const std::size_t pad8 = 7;
+    switch (l.row.kind) {
+      case deploy::layer_kind::save:
+        if (holds != 1) {  // floats to codes on the block's grid
+          push(l, deploy::layer_kind::quantize, 0, 1);
+          floats.insert(floats.end(), {g.step, g.zero, g.max_code});
+          holds = 1;
+        }
+        push(l, l.row.kind, 1, 1);
+        skip_bytes = std::max(skip_bytes, (l.in_size() + pad8) / 8 * 8);
+        return;
+      case deploy::layer_kind::swap:
+        push(l, l.row.kind, 2, 1);
+        skip_bytes = std::max({skip_bytes, (2 * l.in_size() + pad8) / 8 * 8, (l.out_size() + pad8) / 8 * 8});
+        holds = 1;
+        return;
+      default: {  // integer_add
+        const c_destination next = codes_for(i, true, relu_between);
+        if (next.holds == 2) throw std::logic_error("nibble::c_header: a residual sum feeds another directly");
+        const std::size_t first = ints.size();
+        push(l, l.row.kind, 2, next.holds);
+        ints.insert(ints.end(), {l.projection ? 2 : 1, std::int32_t(g.zero)});
+        if (next.holds == 1) {
+          fold_relus(i, next);
+          // n from the least to the greatest sum of the two terms' codes.
+          const std::int32_t kept_lo = l.projection ? -32767 : -std::int32_t(g.zero),
+                             kept_hi = l.projection ? 32767 : std::int32_t(g.max_code - g.zero);
+          const kernels::code_grid to = next.grid;
+          const bool relu = relu_between;
+          const deploy::code_function codes = [&](const std::int32_t* n, std::int32_t* out, std::size_t count) {
+            for (std::size_t k = 0; k < count; ++k) {
+              float v = g.step * float(n[k]);  // as quantized_sum adds: the step times the integer sum
+              if (relu) v = v > 0.0f ? v : 0.0f;
+              out[k] = std::int32_t(kernels::code_of(v, to));
+            }
+          };
+          add_requantizers({deploy::fit_requantizer(codes, kept_lo - 32767, kept_hi + 32767, 0, int(to.max_code),
+                                                    "a residual sum")},
+                           first);
+        } else {
+          floats.push_back(g.step);
+        }
+        holds = next.holds;
+      }
+    }
   }
 };
 
@@ -388,8 +509,13 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
                    "#include <string.h>\n#ifndef {0}_WEIGHTS\n#define {0}_WEIGHTS\n#endif\n",
                    upper);
   // The runtime first (it defines the layer type), named with the prefix.
-  h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n#define NIBBLE_C_FLOATS {}\n",
-                   prefix, m.needs_floats ? 1 : 0);
+  const bool integer_sums = std::any_of(m.rows.begin(), m.rows.end(),
+                                        [](const detail::c_row& r) { return r.kind == deploy::layer_kind::integer_add; });
+  const bool blocks = std::any_of(m.rows.begin(), m.rows.end(),
+                                  [](const detail::c_row& r) { return r.kind == deploy::layer_kind::save; });
+  h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n#define NIBBLE_C_FLOATS {}\n"
+                   "#define NIBBLE_C_BLOCKS {}\n#define NIBBLE_C_INTEGER_SUMS {}\n",
+                   prefix, m.needs_floats ? 1 : 0, blocks ? 1 : 0, integer_sums ? 1 : 0);
   h += detail::c_runtime();
   h += "\n";
   const std::string weights = upper + "_WEIGHTS";
@@ -408,7 +534,9 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   h += fmt::format(
       "const float* {1}_forward(const uint8_t* image, float* arena) {{\n"
       "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L, {4}L);\n}}\n"
-      "#undef NIBBLE_C\n#undef NIBBLE_C_API\n#undef NIBBLE_C_FLOATS\n#endif /* {0}_IMPLEMENTATION */\n",
+      "#undef NIBBLE_C\n#undef NIBBLE_C_API\n#undef NIBBLE_C_FLOATS\n#undef NIBBLE_C_BLOCKS\n"
+      "#undef NIBBLE_C_INTEGER_SUMS\n"
+      "#endif /* {0}_IMPLEMENTATION */\n",
       upper, prefix, m.rows.size(), m.buffer_bytes, m.skip_bytes);
   return h;
 }

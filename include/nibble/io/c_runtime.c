@@ -12,7 +12,9 @@
  * to the library's own epilogue, so the codes are the library's whatever
  * the compiler and its flags. Float layers (weight-only networks, layers
  * between an integer layer and pooling over the whole image) are compiled
- * only when NIBBLE_C_FLOATS is 1; they need <math.h> for fmaf.
+ * only when NIBBLE_C_FLOATS is 1; they need <math.h> for fmaf. Residual
+ * blocks' rows are compiled only when NIBBLE_C_BLOCKS is 1, their sums in
+ * integers only when NIBBLE_C_INTEGER_SUMS is 1 too.
  */
 #if !defined(NIBBLE_C) && !defined(NIBBLE_EMBED_C_RUNTIME)
 /* Compiled on its own: names of its own, an external entry point, every path. */
@@ -21,6 +23,8 @@
 #define NIBBLE_C(name) nibble_##name
 #define NIBBLE_C_API
 #define NIBBLE_C_FLOATS 1
+#define NIBBLE_C_BLOCKS 1
+#define NIBBLE_C_INTEGER_SUMS 1
 #endif
 #ifdef NIBBLE_EMBED_C_RUNTIME
 R"NIBBLE_C(//"
@@ -35,7 +39,8 @@ typedef struct {
   int in_c, in_h, in_w, out_c, out_h, out_w;
   int kernel, stride, pad, relu;
   int weight_bits;         /* 4: two codes per byte, low nibble first; 8: one signed byte */
-  int codes_in, codes_out; /* u8 codes, channels last; else floats, channel by channel */
+  int codes_in, codes_out; /* 1: u8 codes, 2: int16 addends (a residual sum's terms), channels last; 0: floats,
+                              channel by channel */
   int norm;                /* float output: a folded batch norm follows the epilogue */
   long weights, ints, floats; /* offsets into the network's bytes, ints and floats */
 } NIBBLE_C(layer);
@@ -54,21 +59,28 @@ typedef struct {
 #define NIBBLE_C_ADD 11
 #define NIBBLE_C_SWAP 12
 #define NIBBLE_C_QUANTIZED_ADD 13
+#define NIBBLE_C_INTEGER_ADD 14
 
-/* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]. q
-   holds m; shift, lo and hi (a byte each); c (its low and high 32 bits); where the filter's exceptions (a sum and
-   its code) begin in ints, and how many there are. */
-static uint8_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t* ints) {
-  const int64_t c = (int64_t)q[3] * 4294967296LL + (int64_t)(uint32_t)q[2];
+/* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]
+   (codes 0 ... 65535). q holds m; shift; lo and hi (16 bits each); c (its low and high 32 bits); where the
+   exceptions (a sum and its code) begin in ints, and how many there are. */
+static int32_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t* ints) {
+  const int64_t c = (int64_t)q[4] * 4294967296LL + (int64_t)(uint32_t)q[3];
   const int64_t v = (int64_t)acc * q[0] + c;
-  const int shift = q[1] & 255, lo = (q[1] >> 8) & 255, hi = (q[1] >> 16) & 255;
+  const int shift = q[1];
+  const int32_t lo = (int32_t)((uint32_t)q[2] & 65535u), hi = (int32_t)((uint32_t)q[2] >> 16);
   int32_t e;
-  for (e = 0; e < q[5]; ++e)
-    if (ints[q[4] + 2 * e] == acc) return (uint8_t)ints[q[4] + 2 * e + 1];
-  if (v < (int64_t)lo * ((int64_t)1 << shift)) return (uint8_t)lo;
-  if (v >= (int64_t)(hi + 1) * ((int64_t)1 << shift)) return (uint8_t)hi;
-  return (uint8_t)((uint64_t)v >> shift);
+  for (e = 0; e < q[6]; ++e)
+    if (ints[q[5] + 2 * e] == acc) return ints[q[5] + 2 * e + 1];
+  if (v < (int64_t)lo * ((int64_t)1 << shift)) return lo;
+  if (v >= (int64_t)(hi + 1) * ((int64_t)1 << shift)) return hi;
+  return (int32_t)((uint64_t)v >> shift);
 }
+
+#if NIBBLE_C_BLOCKS
+/* Bytes an element of a buffer takes: u8 codes, int16 addends, floats. */
+static long NIBBLE_C(element_bytes)(int codes) { return codes == 1 ? 1 : codes == 2 ? 2 : 4; }
+#endif
 
 /* The Cortex-M DSP extension (M4, M7, M33...): SMLAD multiplies two pairs of 16-bit halves and adds both
    products; four codes widen to two such pairs at once (UXTB16, SXTB16: bytes 0 and 2, and with a rotation bytes 1
@@ -186,8 +198,10 @@ static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t*
    is exact in double, so fused or not, the one rounding is the same), then the folded batch norm and ReLU. */
 static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* ints, const float* floats, int o,
                                      long p, long pixels, int32_t acc, void* y) {
-  if (l->codes_out) {
-    ((uint8_t*)y)[p * l->out_c + o] = NIBBLE_C(requantize)(acc, ints + 1 + 6 * o, ints);
+  if (l->codes_out == 1) {
+    ((uint8_t*)y)[p * l->out_c + o] = (uint8_t)NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints);
+  } else if (l->codes_out == 2) { /* a residual sum's term: its code on the block's step, centred */
+    ((int16_t*)y)[p * l->out_c + o] = (int16_t)(NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints) - 32767);
   } else {
     const float* f = floats + l->floats;
     const float centred = (float)(acc - ints[1 + o]);
@@ -202,7 +216,7 @@ static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* i
 
 /* An integer convolution (a linear layer is one with a 1x1 image): u8 codes in, channels last; weights filter by
    filter in (ky, kx, c) order; ints: the input's zero point (the padding's code), then per filter its
-   requantization (6 ints) and the exceptions, or, with float outputs, z times its weights' sum. Two filters by two
+   requantization (7 ints) and the exceptions, or, with float outputs, z times its weights' sum. Two filters by two
    pixels at a time; scratch holds the kernel's input rows, padded (when there is padding), two filters' weights
    (pair_weights) and one filter's. */
 static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
@@ -319,10 +333,8 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
                                         float* arena, long buffer_bytes, long skip_bytes) {
   uint8_t* x = (uint8_t*)arena;
   uint8_t* y = x + buffer_bytes;
-  uint8_t* scratch = y + buffer_bytes + skip_bytes;
-#if NIBBLE_C_FLOATS
-  float* skip = (float*)(y + buffer_bytes);
-#endif
+  uint8_t* skip = y + buffer_bytes;
+  uint8_t* scratch = skip + skip_bytes;
   int n;
   for (n = 0; n < count; ++n) {
     const NIBBLE_C(layer)* l = &layers[n];
@@ -410,34 +422,57 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
           ((float*)y)[c] = s / (float)pixels;
         }
         break;
-#if NIBBLE_C_FLOATS
-      case NIBBLE_C_SAVE: /* a residual block's input, kept for its end; it passes on unchanged */
-        memcpy(skip, x, (size_t)(planes * pixels) * sizeof(float));
+#if NIBBLE_C_BLOCKS
+      case NIBBLE_C_SAVE: /* a residual block's input (codes or floats), kept for its end; it passes on unchanged */
+        memcpy(skip, x, (size_t)(planes * pixels * NIBBLE_C(element_bytes)(l->codes_in)));
         continue;
       case NIBBLE_C_SWAP: { /* a projection block: its shortcut's output (the input here) kept for its end, and
                                its own input, kept by the save row, back for the body */
-        const long n = planes * pixels > (long)l->out_c * l->out_h * l->out_w ? planes * pixels
-                                                                               : (long)l->out_c * l->out_h * l->out_w;
-        for (i = 0; i < n; ++i) {
-          const float v = skip[i];
-          skip[i] = ((float*)x)[i];
-          ((float*)x)[i] = v;
+        const long a = planes * pixels * NIBBLE_C(element_bytes)(l->codes_in);
+        const long b = (long)l->out_c * l->out_h * l->out_w * NIBBLE_C(element_bytes)(l->codes_out);
+        for (i = 0; i < (a > b ? a : b); ++i) {
+          const uint8_t v = skip[i];
+          skip[i] = x[i];
+          x[i] = v;
         }
         continue;
       }
+#endif
+#if NIBBLE_C_BLOCKS && NIBBLE_C_INTEGER_SUMS
+      case NIBBLE_C_INTEGER_ADD: { /* a residual sum as an integer n: the kept term (the input's code less its
+                                      zero point, or the shortcut's addend) plus the body's addend; then n's code
+                                      on the next layer's grid, or the floats step * n, channel by channel */
+        const int32_t* q = ints + l->ints; /* the kept term's kind (1: codes, 2: addends), its zero point, then
+                                              n's requantization */
+        for (i = 0; i < pixels; ++i)
+          for (c = 0; c < planes; ++c) {
+            const long at = i * planes + c;
+            const int32_t n = (q[0] == 1 ? (int32_t)skip[at] - q[1] : (int32_t)((const int16_t*)skip)[at]) +
+                              (int32_t)((const int16_t*)x)[at];
+            if (l->codes_out)
+              y[at] = (uint8_t)NIBBLE_C(requantize)(n, q + 2, q);
+            else
+              ((float*)y)[c * pixels + i] = floats[l->floats] * (float)n;
+          }
+        break;
+      }
+#endif
+#if NIBBLE_C_BLOCKS && NIBBLE_C_FLOATS
       case NIBBLE_C_ADD: /* its input added to its body's output, as the library adds them */
-        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = skip[i] + ((float*)x)[i];
+        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = ((const float*)skip)[i] + ((float*)x)[i];
         break;
       case NIBBLE_C_QUANTIZED_ADD: { /* the library's quantized sum: both terms on one step, then added as integers */
         const float* f = floats + l->floats; /* the kept term's grid: step, zero point, largest code */
         const int32_t zero = (int32_t)f[1], top = (int32_t)f[2];
         for (i = 0; i < planes * pixels; ++i) {
-          const int32_t a = NIBBLE_C(rounded)(skip[i], f[0], -zero, top - zero);
+          const int32_t a = NIBBLE_C(rounded)(((const float*)skip)[i], f[0], -zero, top - zero);
           const int32_t b = NIBBLE_C(rounded)(((float*)x)[i], f[0], -32767, 32767);
           ((float*)y)[i] = f[0] * (float)(a + b);
         }
         break;
       }
+#endif
+#if NIBBLE_C_FLOATS
       case NIBBLE_C_AFFINE: {
         const float* f = floats + l->floats;
         for (i = 0; i < planes * pixels; ++i) {
