@@ -40,7 +40,8 @@ struct requantizer {
   int shift = 0;                // 0 ... 53 (46 for 16-bit codes)
   std::int64_t offset = 0;      // c
   int lo = 0, hi = 255;         // the codes it clamps to: those of the ends of its range (0 ... 65535)
-  // Sums whose code is not the line's (see above), with their codes.
+  // Sums whose code is not the line's (see above), with their codes, by
+  // increasing sum (the C runtime bisects them).
   std::vector<std::pair<std::int32_t, std::int32_t>> exceptions;
 
   // floor((acc·m + c) / 2^shift), clamped to [lo, hi] (the C runtime's formula).

@@ -389,8 +389,8 @@ struct c_model {
         if (next.holds == 1) {
           fold_relus(i, next);
           // n from the least to the greatest sum of the two terms' codes.
-          const std::int32_t kept_lo = l.projection ? -32767 : -std::int32_t(g.zero),
-                             kept_hi = l.projection ? 32767 : std::int32_t(g.max_code - g.zero);
+          const std::int32_t kept_lo = l.projection ? -addend_limit : -std::int32_t(g.zero),
+                             kept_hi = l.projection ? addend_limit : std::int32_t(g.max_code - g.zero);
           const kernels::code_grid to = next.grid;
           const bool relu = relu_between;
           const deploy::code_function codes = [&](const std::int32_t* n, std::int32_t* out, std::size_t count) {
@@ -400,7 +400,7 @@ struct c_model {
               out[k] = std::int32_t(kernels::code_of(v, to));
             }
           };
-          add_requantizers({deploy::fit_requantizer(codes, kept_lo - 32767, kept_hi + 32767, 0, int(to.max_code),
+          add_requantizers({deploy::fit_requantizer(codes, kept_lo - addend_limit, kept_hi + addend_limit, 0, int(to.max_code),
                                                     "a residual sum")},
                            first);
         } else {

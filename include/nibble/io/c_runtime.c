@@ -61,17 +61,29 @@ typedef struct {
 #define NIBBLE_C_QUANTIZED_ADD 13
 #define NIBBLE_C_INTEGER_ADD 14
 
+/* A residual sum's terms are codes within +-255 of their step (quant/quantized_sum.hpp's addend_limit). */
+#define NIBBLE_C_ADDEND_LIMIT 255
+
 /* The code of a sum: one of its filter's exceptions, or floor((acc * m + c) / 2^shift) clamped to [lo, hi]
    (codes 0 ... 65535). q holds m; shift; lo and hi (16 bits each); c (its low and high 32 bits); where the
-   exceptions (a sum and its code) begin in ints, and how many there are. */
+   exceptions (a sum and its code, by increasing sum) begin in ints, and how many there are. */
 static int32_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t* ints) {
   const int64_t c = (int64_t)q[4] * 4294967296LL + (int64_t)(uint32_t)q[3];
   const int64_t v = (int64_t)acc * q[0] + c;
   const int shift = q[1];
   const int32_t lo = (int32_t)((uint32_t)q[2] & 65535u), hi = (int32_t)((uint32_t)q[2] >> 16);
-  int32_t e;
-  for (e = 0; e < q[6]; ++e)
-    if (ints[q[5] + 2 * e] == acc) return ints[q[5] + 2 * e + 1];
+  if (q[6] > 0) { /* the first exception at or past acc, by bisection */
+    const int32_t* e = ints + q[5];
+    int32_t first = 0, last = q[6];
+    while (first < last) {
+      const int32_t mid = (first + last) / 2;
+      if (e[2 * mid] < acc)
+        first = mid + 1;
+      else
+        last = mid;
+    }
+    if (first < q[6] && e[2 * first] == acc) return e[2 * first + 1];
+  }
   if (v < (int64_t)lo * ((int64_t)1 << shift)) return lo;
   if (v >= (int64_t)(hi + 1) * ((int64_t)1 << shift)) return hi;
   return (int32_t)((uint64_t)v >> shift);
@@ -201,7 +213,7 @@ static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* i
   if (l->codes_out == 1) {
     ((uint8_t*)y)[p * l->out_c + o] = (uint8_t)NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints);
   } else if (l->codes_out == 2) { /* a residual sum's term: its code on the block's step, centred */
-    ((int16_t*)y)[p * l->out_c + o] = (int16_t)(NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints) - 32767);
+    ((int16_t*)y)[p * l->out_c + o] = (int16_t)(NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints) - NIBBLE_C_ADDEND_LIMIT);
   } else {
     const float* f = floats + l->floats;
     const float centred = (float)(acc - ints[1 + o]);
@@ -466,7 +478,7 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
         const int32_t zero = (int32_t)f[1], top = (int32_t)f[2];
         for (i = 0; i < planes * pixels; ++i) {
           const int32_t a = NIBBLE_C(rounded)(((const float*)skip)[i], f[0], -zero, top - zero);
-          const int32_t b = NIBBLE_C(rounded)(((float*)x)[i], f[0], -32767, 32767);
+          const int32_t b = NIBBLE_C(rounded)(((float*)x)[i], f[0], -NIBBLE_C_ADDEND_LIMIT, NIBBLE_C_ADDEND_LIMIT);
           ((float*)y)[i] = f[0] * (float)(a + b);
         }
         break;

@@ -190,7 +190,7 @@ class residual_layer<In, projection<Shortcut...>, Specs...> {
   shortcut_type shortcut_;
   activation shortcut_dx_;
   // The quantized sum's: the addends' grid of the last forward, the chains' outputs, and the gradients passed on.
-  kernels::code_grid grid_{1.0f, 32767.0f, 65534.0f};
+  kernels::code_grid grid_ = addend_grid({1.0f, 0.0f, 255.0f});
   const activation *fx_ = nullptr, *sx_ = nullptr;
   quantized_sum sum_;
   activation body_dy_, shortcut_dy_;
