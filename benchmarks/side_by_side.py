@@ -250,9 +250,10 @@ def main():
             ("peak RSS MB", "ru_maxrss_mb", "{:.0f}")]
     torch_version = next((r["torch_version"] for r in runs.get("pytorch", []) if "torch_version" in r), "not run")
     params = ", ".join(f"{f} {int(med(f, 'parameters')):,}" for f in frameworks)
-    print(f"\nVGG4bit 4-bit training, batch {args.batch_size}, {args.threads} threads, random data; "
+    network = "VGG4bit" if args.model == "vgg" else "ResNet-20"
+    print(f"\n{network} 4-bit training, batch {args.batch_size}, {args.threads} threads, random data; "
           f"medians of {args.repeats} runs (each the median of {args.windows} windows)")
-    print(f"PyTorch {torch_version}; parameters: {params} (expected {EXPECTED_PARAMETERS:,})\n")
+    print(f"PyTorch {torch_version}; parameters: {params} (expected {EXPECTED_PARAMETERS[args.model]:,})\n")
     nibbles = [f for f in frameworks if f != "pytorch"]  # every column after PyTorch fp32
     print(f"{'':16s} {'PyTorch':>10s}" + "".join(f" {f:>18s} {'ratio':>6s}" for f in nibbles))
     for name, key, fmt in rows:
