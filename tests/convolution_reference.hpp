@@ -15,9 +15,14 @@ using nibble::kernels::conv_geometry;
 struct reference {
   std::vector<float> y, dw, dx;
 };
+// With groups > 1, filter o sees only the input channels of its group
+// (channels/groups of them; w: filters × channels/groups × K²); groups =
+// channels = filters is a depthwise convolution.
 inline reference convolve(const conv_geometry& g, std::size_t filters, std::size_t batch, const std::vector<float>& x,
-                   const std::vector<float>& w, const std::vector<float>& bias, const std::vector<float>& dy) {
+                          const std::vector<float>& w, const std::vector<float>& bias, const std::vector<float>& dy,
+                          std::size_t groups = 1) {
   const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
+  const std::size_t group_in = g.channels / groups, group_out = filters / groups;
   reference r{std::vector<float>(batch * filters * oh * ow), {}, {}};
   std::vector<double> dw(w.size(), 0.0), dx(x.size(), 0.0);
   for (std::size_t n = 0; n < batch; ++n)
@@ -26,48 +31,18 @@ inline reference convolve(const conv_geometry& g, std::size_t filters, std::size
         for (std::size_t ox = 0; ox < ow; ++ox) {
           const std::size_t out = ((n * filters + o) * oh + oy) * ow + ox;
           double sum = bias[o];
-          for (std::size_t c = 0; c < g.channels; ++c)
+          for (std::size_t j = 0; j < group_in; ++j)
             for (std::size_t t = 0; t < k * k; ++t) {
+              const std::size_t c = o / group_out * group_in + j;
               const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + t / k) - std::ptrdiff_t(g.padding);
               const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + t % k) - std::ptrdiff_t(g.padding);
               if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
               const std::size_t in = (n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix);
-              const std::size_t wi = (o * g.channels + c) * k * k + t;
+              const std::size_t wi = (o * group_in + j) * k * k + t;
               sum += double(w[wi]) * x[in];
               dw[wi] += double(dy[out]) * x[in];
               dx[in] += double(dy[out]) * w[wi];
             }
-          r.y[out] = float(sum);
-        }
-  r.dw.assign(dw.begin(), dw.end());
-  r.dx.assign(dx.begin(), dx.end());
-  return r;
-}
-
-// The same for a depthwise convolution: output channel c from input channel
-// c alone, with filter c (w: channels × K²).
-inline reference convolve_depthwise(const conv_geometry& g, std::size_t batch, const std::vector<float>& x,
-                                    const std::vector<float>& w, const std::vector<float>& bias,
-                                    const std::vector<float>& dy) {
-  const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
-  reference r{std::vector<float>(batch * g.channels * oh * ow), {}, {}};
-  std::vector<double> dw(w.size(), 0.0), dx(x.size(), 0.0);
-  for (std::size_t n = 0; n < batch; ++n)
-    for (std::size_t c = 0; c < g.channels; ++c)
-      for (std::size_t oy = 0; oy < oh; ++oy)
-        for (std::size_t ox = 0; ox < ow; ++ox) {
-          const std::size_t out = ((n * g.channels + c) * oh + oy) * ow + ox;
-          double sum = bias[c];
-          for (std::size_t t = 0; t < k * k; ++t) {
-            const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + t / k) - std::ptrdiff_t(g.padding);
-            const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + t % k) - std::ptrdiff_t(g.padding);
-            if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
-            const std::size_t in = (n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix);
-            const std::size_t wi = c * k * k + t;
-            sum += double(w[wi]) * x[in];
-            dw[wi] += double(dy[out]) * x[in];
-            dx[in] += double(dy[out]) * w[wi];
-          }
           r.y[out] = float(sum);
         }
   r.dw.assign(dw.begin(), dw.end());

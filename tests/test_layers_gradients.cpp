@@ -115,49 +115,38 @@ void set_composite_tolerances(gradient_check_options& o) {
 // ---------------------------------------------------------------------------
 // Naive references
 
-// y[n][o][oy][ox] = b[o] + Σ_{c,ky,kx} W[o][c][ky][kx] · x[n][c][oy·S + ky − P][ox·S + kx − P].
+// y[n][o][oy][ox] = b[o] + Σ_{c,ky,kx} W[o][c][ky][kx] · x[n][c][oy·S + ky − P][ox·S + kx − P],
+// c over filter o's group of input channels (all of them when groups = 1;
+// its own channel alone when groups = channels = out: depthwise).
 activation naive_conv(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b,
-                      std::size_t out, std::size_t k, std::size_t stride, std::size_t pad) {
+                      std::size_t out, std::size_t k, std::size_t stride, std::size_t pad, std::size_t groups = 1) {
   const std::size_t n = x.shape(0), c = x.shape(1), h = x.shape(2), wd = x.shape(3);
   const std::size_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
+  const std::size_t group_in = c / groups, group_out = out / groups;
   activation y = xt::zeros<float>({n, out, oh, ow});
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t o = 0; o < out; ++o)
       for (std::size_t oy = 0; oy < oh; ++oy)
         for (std::size_t ox = 0; ox < ow; ++ox) {
           double s = b(o);
-          for (std::size_t ci = 0; ci < c; ++ci)
+          for (std::size_t j = 0; j < group_in; ++j)
             for (std::size_t ky = 0; ky < k; ++ky)
               for (std::size_t kx = 0; kx < k; ++kx) {
+                const std::size_t ci = o / group_out * group_in + j;
                 const long iy = long(oy * stride + ky) - long(pad), ix = long(ox * stride + kx) - long(pad);
                 if (iy < 0 || ix < 0 || iy >= long(h) || ix >= long(wd)) continue;
-                s += double(w[((o * c + ci) * k + ky) * k + kx]) * double(x(i, ci, std::size_t(iy), std::size_t(ix)));
+                s += double(w[((o * group_in + j) * k + ky) * k + kx]) *
+                     double(x(i, ci, std::size_t(iy), std::size_t(ix)));
               }
           y(i, o, oy, ox) = float(s);
         }
   return y;
 }
 
-// y[n][c][oy][ox] = b[c] + Σ_{ky,kx} W[c][ky][kx] · x[n][c][oy·S + ky − P][ox·S + kx − P].
+// A depthwise convolution: groups = channels.
 activation naive_depthwise(const activation& x, const std::vector<float>& w, const xt::xtensor<float, 1>& b,
                            std::size_t k, std::size_t stride, std::size_t pad) {
-  const std::size_t n = x.shape(0), c = x.shape(1), h = x.shape(2), wd = x.shape(3);
-  const std::size_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
-  activation y = xt::zeros<float>({n, c, oh, ow});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t ci = 0; ci < c; ++ci)
-      for (std::size_t oy = 0; oy < oh; ++oy)
-        for (std::size_t ox = 0; ox < ow; ++ox) {
-          double s = b(ci);
-          for (std::size_t ky = 0; ky < k; ++ky)
-            for (std::size_t kx = 0; kx < k; ++kx) {
-              const long iy = long(oy * stride + ky) - long(pad), ix = long(ox * stride + kx) - long(pad);
-              if (iy < 0 || ix < 0 || iy >= long(h) || ix >= long(wd)) continue;
-              s += double(w[(ci * k + ky) * k + kx]) * double(x(i, ci, std::size_t(iy), std::size_t(ix)));
-            }
-          y(i, ci, oy, ox) = float(s);
-        }
-  return y;
+  return naive_conv(x, w, b, x.shape(1), k, stride, pad, x.shape(1));
 }
 
 // y[n][o] = b[o] + Σ_f W[o][f] · x[n][f].

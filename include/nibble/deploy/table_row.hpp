@@ -22,7 +22,8 @@ namespace nibble::deploy {
 // a block with a projection runs its shortcut after save, then swap (the
 // shortcut's output kept instead, the block's input back), then its body;
 // a block whose sum is quantized (quant/quantized_sum.hpp) ends in
-// quantized_add (the sum in float) or integer_add (in integers) instead.
+// quantized_add (the sum in float) or integer_add (in integers: a marker
+// the exporter reads, formed by the body's last layer) instead.
 enum class layer_kind {
   conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap, quantized_add,
   integer_add

@@ -95,6 +95,7 @@ struct c_row {
   int weight_bits;
   int codes_in, codes_out;  // what the buffers hold: 0 floats, 1 u8 codes, 2 int16 addends
   bool norm;
+  int sum;  // a residual sum formed in the epilogue: with kept u8 codes (1) or int16 addends (2)
   std::size_t bytes, ints, floats;  // offsets
 };
 // Where a layer's output goes, as codes_for finds it.
@@ -126,9 +127,9 @@ struct c_model {
   // with a projection, its shortcut and a swap row after the save row. A
   // block whose sum is quantized (quant/quantized_sum.hpp) and whose chains
   // end in integer layers keeps it in integers: codes are saved, the chains
-  // hand on their terms as int16 addends, and an integer_add row
-  // requantizes their sum; other quantized sums are the float
-  // quantized_add row, and the rest a float add.
+  // hand on their terms as int16 addends, and the body's last layer forms
+  // the sum in its epilogue (integer_add marks where); other quantized sums
+  // are the float quantized_add row, and the rest a float add.
   template <class L>
     requires requires(L& l) { l.body(); }
   void add(L& block) {
@@ -235,7 +236,7 @@ struct c_model {
 
   c_row& push(const c_layer& l, deploy::layer_kind kind, int codes_in, int codes_out) {
     rows.push_back({kind, l.in_c, l.in_h, l.in_w, l.out_c, l.out_h, l.out_w, l.row.kernel, l.row.stride, l.row.pad,
-                    l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, bytes.size(), ints.size(),
+                    l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, 0, bytes.size(), ints.size(),
                     floats.size()});
     // The image input reads the caller's image, not the arena.
     const std::size_t in = kind == deploy::layer_kind::image ? 0 : l.in_size() * element_bytes(codes_in);
@@ -322,6 +323,33 @@ struct c_model {
         }
         const c_destination next = codes_for(i, true, relu_between);
         const std::size_t first = ints.size();
+        if (next.holds == 2 && layers[next.at].row.kind == deploy::layer_kind::integer_add) {
+          // The last layer of an integer block's body: the block's sum in its epilogue.
+          const c_layer& sum = layers[next.at];
+          bool relu_after = false;
+          const c_destination after = codes_for(next.at, true, relu_after);
+          if (after.holds == 2) throw std::logic_error("nibble::c_header: a residual sum feeds another directly");
+          push(l, r.kind, 1, after.holds).sum = sum.projection ? 2 : 1;
+          skip[next.at] = true;
+          if (after.holds) fold_relus(next.at, after);
+          add_weights(l, true);
+          ints.push_back(std::int32_t(l.input_grid->zero));
+          std::vector<deploy::requantizer> qs = l.requantizers(next.grid, false);
+          // The filters' codes are 0 ... 2·limit (c_f + limit); the kept term is a code c_x (identity, less z)
+          // or an addend c_s: the C adds them as they are, and these offsets make n.
+          const std::int32_t offset = addend_limit + (sum.projection ? 0 : std::int32_t(sum.block_grid->zero));
+          if (after.holds) {
+            qs.push_back(sum_requantizer(sum, after.grid, relu_after).shifted_by(-offset));
+          } else {
+            floats.insert(floats.end(), {sum.block_grid->step, float(offset)});
+          }
+          add_requantizers(qs, first);
+          const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
+          const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;
+          scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
+          holds = after.holds;
+          continue;
+        }
         push(l, r.kind, 1, next.holds);
         if (next.holds) fold_relus(i, next);
         add_weights(l, true);
@@ -339,7 +367,7 @@ struct c_model {
         scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
         holds = next.holds;
       } else if (l.block_grid) {  // the rows of a block whose sum stays in integers
-        plan_integer_block(i, holds, relu_between, fold_relus);
+        plan_integer_block(i, holds);
       } else if (r.kind == deploy::layer_kind::maxpool || r.kind == deploy::layer_kind::flatten) {
         push(l, r.kind, holds, holds);
       } else {
@@ -357,11 +385,11 @@ struct c_model {
     scratch_bytes = (scratch_bytes + 7) / 8 * 8;
   }
 
-  // Save (the input's codes kept), swap (the shortcut's addends kept, the
-  // codes back) and integer_add: n = (c_x − z or c_s) + c_f, requantized to
-  // the next integer layer's codes (through a ReLU) or written as step · n.
-  template <class Fold>
-  void plan_integer_block(std::size_t i, int& holds, bool& relu_between, Fold& fold_relus) {
+  // Save (the input's codes kept) and swap (the shortcut's addends kept,
+  // the codes back); the sum n = (c_x − z or c_s) + c_f is formed by the
+  // body's last layer, requantized to the next integer layer's codes
+  // (through a ReLU) or written as step · n.
+  void plan_integer_block(std::size_t i, int& holds) {
     const c_layer& l = layers[i];
     const kernels::code_grid g = *l.block_grid;
     const std::size_t pad8 = 7;
@@ -380,35 +408,25 @@ struct c_model {
         skip_bytes = std::max({skip_bytes, (2 * l.in_size() + pad8) / 8 * 8, (l.out_size() + pad8) / 8 * 8});
         holds = 1;
         return;
-      default: {  // integer_add
-        const c_destination next = codes_for(i, true, relu_between);
-        if (next.holds == 2) throw std::logic_error("nibble::c_header: a residual sum feeds another directly");
-        const std::size_t first = ints.size();
-        push(l, l.row.kind, 2, next.holds);
-        ints.insert(ints.end(), {l.projection ? 2 : 1, std::int32_t(g.zero)});
-        if (next.holds == 1) {
-          fold_relus(i, next);
-          // n from the least to the greatest sum of the two terms' codes.
-          const std::int32_t kept_lo = l.projection ? -addend_limit : -std::int32_t(g.zero),
-                             kept_hi = l.projection ? addend_limit : std::int32_t(g.max_code - g.zero);
-          const kernels::code_grid to = next.grid;
-          const bool relu = relu_between;
-          const deploy::code_function codes = [&](const std::int32_t* n, std::int32_t* out, std::size_t count) {
-            for (std::size_t k = 0; k < count; ++k) {
-              float v = g.step * float(n[k]);  // as quantized_sum adds: the step times the integer sum
-              if (relu) v = v > 0.0f ? v : 0.0f;
-              out[k] = std::int32_t(kernels::code_of(v, to));
-            }
-          };
-          add_requantizers({deploy::fit_requantizer(codes, kept_lo - addend_limit, kept_hi + addend_limit, 0, int(to.max_code),
-                                                    "a residual sum")},
-                           first);
-        } else {
-          floats.push_back(g.step);
-        }
-        holds = next.holds;
-      }
+      default:  // integer_add: formed by the body's last layer (above)
+        throw std::logic_error("nibble::c_header: a residual block's body does not end in an integer layer");
     }
+  }
+  // The requantizer of an integer block's sum n = (c_x − z or c_s) + c_f:
+  // the library's step · n, through a ReLU if one follows, onto grid `to`.
+  static deploy::requantizer sum_requantizer(const c_layer& sum, const kernels::code_grid& to, bool relu) {
+    const kernels::code_grid g = *sum.block_grid;
+    const std::int32_t kept_lo = sum.projection ? -addend_limit : -std::int32_t(g.zero),
+                       kept_hi = sum.projection ? addend_limit : std::int32_t(g.max_code - g.zero);
+    const deploy::code_function codes = [&](const std::int32_t* n, std::int32_t* out, std::size_t count) {
+      for (std::size_t k = 0; k < count; ++k) {
+        float v = g.step * float(n[k]);  // as quantized_sum adds: the step times the integer sum
+        if (relu) v = v > 0.0f ? v : 0.0f;
+        out[k] = std::int32_t(kernels::code_of(v, to));
+      }
+    };
+    return deploy::fit_requantizer(codes, kept_lo - addend_limit, kept_hi + addend_limit, 0, int(to.max_code),
+                                   "a residual sum");
   }
 };
 
@@ -491,8 +509,8 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
       m.needs_floats ? "it has float layers, which need <math.h> (link with -lm)" : "integers only, no <math.h>",
       m.exception_count);
   h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <stdint.h>\n\n", upper);
-  // The constant data: the three arrays and the layer table (18 ints and longs a row, at most 8 bytes each).
-  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 18 * 8 * m.rows.size();
+  // The constant data: the three arrays and the layer table (19 ints and longs a row, at most 8 bytes each).
+  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 19 * 8 * m.rows.size();
   h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_ARENA_BYTES {}\n"
                    "#define {}_ARENA_FLOATS {}\n#define {}_CONSTANT_BYTES {} /* at most */\n\n",
                    upper, Net::input_shape::size, upper, Net::output_shape::size, upper, arena, upper, arena / 4,
@@ -509,8 +527,8 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
                    "#include <string.h>\n#ifndef {0}_WEIGHTS\n#define {0}_WEIGHTS\n#endif\n",
                    upper);
   // The runtime first (it defines the layer type), named with the prefix.
-  const bool integer_sums = std::any_of(m.rows.begin(), m.rows.end(),
-                                        [](const detail::c_row& r) { return r.kind == deploy::layer_kind::integer_add; });
+  const bool integer_sums =
+      std::any_of(m.rows.begin(), m.rows.end(), [](const detail::c_row& r) { return r.sum != 0; });
   const bool blocks = std::any_of(m.rows.begin(), m.rows.end(),
                                   [](const detail::c_row& r) { return r.kind == deploy::layer_kind::save; });
   h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n#define NIBBLE_C_FLOATS {}\n"
@@ -527,9 +545,10 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   detail::c_array(h, "float", prefix + "_floats", weights, m.floats, 6, [](float v) { return detail::c_float(v); });
   h += fmt::format("static const {}_layer {}_layers[{}] = {{\n", prefix, prefix, m.rows.size());
   for (const auto& r : m.rows)
-    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L}},\n", int(r.kind),
-                     r.in_c, r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad, int(r.relu),
-                     r.weight_bits, int(r.codes_in), int(r.codes_out), int(r.norm), r.bytes, r.ints, r.floats);
+    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L}},\n",
+                     int(r.kind), r.in_c, r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad,
+                     int(r.relu), r.weight_bits, r.codes_in, r.codes_out, int(r.norm), r.sum, r.bytes, r.ints,
+                     r.floats);
   h += "};\n\n";
   h += fmt::format(
       "const float* {1}_forward(const uint8_t* image, float* arena) {{\n"

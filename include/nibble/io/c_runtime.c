@@ -13,8 +13,8 @@
  * the compiler and its flags. Float layers (weight-only networks, layers
  * between an integer layer and pooling over the whole image) are compiled
  * only when NIBBLE_C_FLOATS is 1; they need <math.h> for fmaf. Residual
- * blocks' rows are compiled only when NIBBLE_C_BLOCKS is 1, their sums in
- * integers only when NIBBLE_C_INTEGER_SUMS is 1 too.
+ * blocks' rows are compiled only when NIBBLE_C_BLOCKS is 1, and sums formed in
+ * a layer's epilogue only when NIBBLE_C_INTEGER_SUMS is 1.
  */
 #if !defined(NIBBLE_C) && !defined(NIBBLE_EMBED_C_RUNTIME)
 /* Compiled on its own: names of its own, an external entry point, every path. */
@@ -42,6 +42,8 @@ typedef struct {
   int codes_in, codes_out; /* 1: u8 codes, 2: int16 addends (a residual sum's terms), channels last; 0: floats,
                               channel by channel */
   int norm;                /* float output: a folded batch norm follows the epilogue */
+  int sum;                 /* a residual block's sum is formed in this layer's epilogue, with the kept term's
+                              u8 codes (1) or int16 addends (2) */
   long weights, ints, floats; /* offsets into the network's bytes, ints and floats */
 } NIBBLE_C(layer);
 
@@ -59,7 +61,6 @@ typedef struct {
 #define NIBBLE_C_ADD 11
 #define NIBBLE_C_SWAP 12
 #define NIBBLE_C_QUANTIZED_ADD 13
-#define NIBBLE_C_INTEGER_ADD 14
 
 /* A residual sum's terms are codes within +-255 of their step (quant/quantized_sum.hpp's addend_limit). */
 #define NIBBLE_C_ADDEND_LIMIT 255
@@ -207,9 +208,28 @@ static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t*
 
 /* One output of an integer layer, filter o at output pixel p (of pixels), from its uncentred sum: a code, or the
    library's float epilogue: the centred sum scaled in double (kernels/scaled_sums.hpp: the product of two floats
-   is exact in double, so fused or not, the one rounding is the same), then the folded batch norm and ReLU. */
+   is exact in double, so fused or not, the one rounding is the same), then the folded batch norm and ReLU. The
+   last layer of a residual block's body adds the kept term (in kept) to its own term's code, and requantizes that
+   integer sum with the block's requantizer (after the filters'; it absorbs both terms' offsets), or writes it as
+   step * (sum - offset). */
 static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* ints, const float* floats, int o,
-                                     long p, long pixels, int32_t acc, void* y) {
+                                     long p, long pixels, int32_t acc, void* y, const uint8_t* kept) {
+#if NIBBLE_C_INTEGER_SUMS
+  if (l->sum) {
+    const long at = p * l->out_c + o;
+    const int32_t n = NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints) +
+                      (l->sum == 1 ? (int32_t)kept[at] : (int32_t)((const int16_t*)kept)[at]);
+    if (l->codes_out) {
+      ((uint8_t*)y)[at] = (uint8_t)NIBBLE_C(requantize)(n, ints + 1 + 7 * l->out_c, ints);
+    } else {
+      const float* f = floats + l->floats;
+      ((float*)y)[(long)o * pixels + p] = f[0] * (float)(n - (int32_t)f[1]);
+    }
+    return;
+  }
+#else
+  (void)kept;
+#endif
   if (l->codes_out == 1) {
     ((uint8_t*)y)[p * l->out_c + o] = (uint8_t)NIBBLE_C(requantize)(acc, ints + 1 + 7 * o, ints);
   } else if (l->codes_out == 2) { /* a residual sum's term: its code on the block's step, centred */
@@ -232,7 +252,8 @@ static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* i
    pixels at a time; scratch holds the kernel's input rows, padded (when there is padding), two filters' weights
    (pair_weights) and one filter's. */
 static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
-                                   const float* floats, const uint8_t* x, void* y, uint8_t* scratch) {
+                                   const float* floats, const uint8_t* x, void* y, uint8_t* scratch,
+                                   const uint8_t* kept) {
   const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
   const long row = (long)(l->in_w + 2 * l->pad) * c_in, segment = (long)k * c_in;
   const long pixels = (long)l->out_h * l->out_w;
@@ -268,10 +289,10 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
           const uint8_t* x0 = window + ky * row + (long)ox * s * c_in;
           NIBBLE_C(dot2x2)(x0, two ? x0 + s * c_in : x0, weights + 2 * ky * segment, segment, a);
         }
-        NIBBLE_C(integer_output)(l, ints, floats, o, p, pixels, a[0], y);
-        if (pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p, pixels, a[1], y);
-        if (two) NIBBLE_C(integer_output)(l, ints, floats, o, p + 1, pixels, a[2], y);
-        if (two && pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p + 1, pixels, a[3], y);
+        NIBBLE_C(integer_output)(l, ints, floats, o, p, pixels, a[0], y, kept);
+        if (pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p, pixels, a[1], y, kept);
+        if (two) NIBBLE_C(integer_output)(l, ints, floats, o, p + 1, pixels, a[2], y, kept);
+        if (two && pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p + 1, pixels, a[3], y, kept);
       }
     }
   }
@@ -381,7 +402,7 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       case NIBBLE_C_CONV:
       case NIBBLE_C_LINEAR:
         if (l->codes_in) {
-          NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch);
+          NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch, skip);
           break;
         }
 #if NIBBLE_C_FLOATS
@@ -448,25 +469,6 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
           x[i] = v;
         }
         continue;
-      }
-#endif
-#if NIBBLE_C_BLOCKS && NIBBLE_C_INTEGER_SUMS
-      case NIBBLE_C_INTEGER_ADD: { /* a residual sum as an integer n: the kept term (the input's code less its
-                                      zero point, or the shortcut's addend) plus the body's addend; then n's code
-                                      on the next layer's grid, or the floats step * n, channel by channel */
-        const int32_t* q = ints + l->ints; /* the kept term's kind (1: codes, 2: addends), its zero point, then
-                                              n's requantization */
-        for (i = 0; i < pixels; ++i)
-          for (c = 0; c < planes; ++c) {
-            const long at = i * planes + c;
-            const int32_t n = (q[0] == 1 ? (int32_t)skip[at] - q[1] : (int32_t)((const int16_t*)skip)[at]) +
-                              (int32_t)((const int16_t*)x)[at];
-            if (l->codes_out)
-              y[at] = (uint8_t)NIBBLE_C(requantize)(n, q + 2, q);
-            else
-              ((float*)y)[c * pixels + i] = floats[l->floats] * (float)n;
-          }
-        break;
       }
 #endif
 #if NIBBLE_C_BLOCKS && NIBBLE_C_FLOATS
