@@ -142,12 +142,12 @@ struct c_model {
       return c_layer{{.kind = k}, A::channels, A::height, A::width, B::channels, B::height, B::width};
     };
     constexpr bool projection = requires { block.shortcut(); };
-    std::optional<kernels::code_grid> integer_grid;
+    std::optional<kernels::code_grid> integer_grid, input;
     if constexpr (L::quantized) {
-      const kernels::code_grid input = block.body().template layer<0>().grid();
+      input = block.body().template layer<0>().grid();
       bool integer = ends_in_integer_layer(block.body());
       if constexpr (projection)
-        integer = integer && ends_in_integer_layer(block.shortcut()) && same_grid(block.shortcut(), input);
+        integer = integer && ends_in_integer_layer(block.shortcut()) && same_grid(block.shortcut(), *input);
       if (integer) integer_grid = input;
     }
     c_layer save = marker(deploy::layer_kind::save, I{}, I{});
@@ -167,10 +167,9 @@ struct c_model {
       sum.block_grid = integer_grid;
       sum.projection = projection;
       layers.push_back(sum);
-    } else if constexpr (L::quantized) {  // the kept term's grid: the block input's, or the addends' after a projection
+    } else if (input) {  // the kept term's grid: the block input's, or the addends' after a projection
       c_layer sum = marker(deploy::layer_kind::quantized_add, O{}, O{});
-      const kernels::code_grid input = block.body().template layer<0>().grid();
-      const kernels::code_grid g = projection ? addend_grid(input) : input;
+      const kernels::code_grid g = projection ? addend_grid(*input) : *input;
       sum.row.floats = {{g.step, g.zero, g.max_code}};
       layers.push_back(std::move(sum));
     } else {
@@ -241,9 +240,10 @@ struct c_model {
     // The image input reads the caller's image, not the arena.
     const std::size_t in = kind == deploy::layer_kind::image ? 0 : l.in_size() * element_bytes(codes_in);
     const std::size_t out = l.out_size() * element_bytes(codes_out);
-    buffer_bytes = std::max({buffer_bytes, (in + 7) / 8 * 8, (out + 7) / 8 * 8});
+    buffer_bytes = std::max({buffer_bytes, to_8(in), to_8(out)});
     return rows.back();
   }
+  static std::size_t to_8(std::size_t bytes) { return (bytes + 7) / 8 * 8; }  // arena parts stay 8-byte aligned
   static std::size_t element_bytes(int holds) { return holds == 1 ? 1 : holds == 2 ? 2 : 4; }
   // Requantizers (7 ints each: m; shift; lo | hi << 16; c in two halves;
   // where its exceptions are, from `base`, and how many), then the exceptions.
@@ -323,38 +323,40 @@ struct c_model {
         }
         const c_destination next = codes_for(i, true, relu_between);
         const std::size_t first = ints.size();
+        const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
+        const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;  // c_runtime.c's integer_conv
+        scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
+        // Its row, its weights and its input's zero point; then what makes its outputs.
+        const auto begin_row = [&](int codes_out) -> c_row& {
+          c_row& row = push(l, r.kind, 1, codes_out);
+          add_weights(l, true);
+          ints.push_back(std::int32_t(l.input_grid->zero));
+          return row;
+        };
         if (next.holds == 2 && layers[next.at].row.kind == deploy::layer_kind::integer_add) {
           // The last layer of an integer block's body: the block's sum in its epilogue.
           const c_layer& sum = layers[next.at];
           bool relu_after = false;
           const c_destination after = codes_for(next.at, true, relu_after);
           if (after.holds == 2) throw std::logic_error("nibble::c_header: a residual sum feeds another directly");
-          push(l, r.kind, 1, after.holds).sum = sum.projection ? 2 : 1;
+          begin_row(after.holds).sum = sum.projection ? 2 : 1;
           skip[next.at] = true;
           if (after.holds) fold_relus(next.at, after);
-          add_weights(l, true);
-          ints.push_back(std::int32_t(l.input_grid->zero));
           std::vector<deploy::requantizer> qs = l.requantizers(next.grid, false);
           // The filters' codes are 0 ... 2·limit (c_f + limit); the kept term is a code c_x (identity, less z)
           // or an addend c_s: the C adds them as they are, and these offsets make n.
           const std::int32_t offset = addend_limit + (sum.projection ? 0 : std::int32_t(sum.block_grid->zero));
-          if (after.holds) {
+          if (after.holds)
             qs.push_back(sum_requantizer(sum, after.grid, relu_after).shifted_by(-offset));
-          } else {
+          else
             floats.insert(floats.end(), {sum.block_grid->step, float(offset)});
-          }
           add_requantizers(qs, first);
-          const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
-          const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;
-          scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
           holds = after.holds;
           continue;
         }
-        push(l, r.kind, 1, next.holds);
-        if (next.holds) fold_relus(i, next);
-        add_weights(l, true);
-        ints.push_back(std::int32_t(l.input_grid->zero));
+        begin_row(next.holds);
         if (next.holds) {  // per filter, onto u8 codes or int16 addends
+          fold_relus(i, next);
           add_requantizers(l.requantizers(next.grid, relu_between), first);
         } else {
           const std::vector<std::int32_t> zs = l.zero_point_sums();
@@ -362,9 +364,6 @@ struct c_model {
           add_floats(r, 1);  // the epilogue and the batch norm, not the input grid
           needs_floats = needs_floats || r.norm;
         }
-        const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
-        const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;  // c_runtime.c's integer_conv
-        scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
         holds = next.holds;
       } else if (l.block_grid) {  // the rows of a block whose sum stays in integers
         plan_integer_block(i, holds);
@@ -379,10 +378,10 @@ struct c_model {
                        r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add ||
                        r.kind == deploy::layer_kind::quantized_add;
         if (r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::swap)
-          skip_bytes = std::max({skip_bytes, (4 * l.in_size() + 7) / 8 * 8, (4 * l.out_size() + 7) / 8 * 8});
+          skip_bytes = std::max({skip_bytes, to_8(4 * l.in_size()), to_8(4 * l.out_size())});
       }
     }
-    scratch_bytes = (scratch_bytes + 7) / 8 * 8;
+    scratch_bytes = to_8(scratch_bytes);
   }
 
   // Save (the input's codes kept) and swap (the shortcut's addends kept,
@@ -392,7 +391,6 @@ struct c_model {
   void plan_integer_block(std::size_t i, int& holds) {
     const c_layer& l = layers[i];
     const kernels::code_grid g = *l.block_grid;
-    const std::size_t pad8 = 7;
     switch (l.row.kind) {
       case deploy::layer_kind::save:
         if (holds != 1) {  // floats to codes on the block's grid
@@ -401,11 +399,11 @@ struct c_model {
           holds = 1;
         }
         push(l, l.row.kind, 1, 1);
-        skip_bytes = std::max(skip_bytes, (l.in_size() + pad8) / 8 * 8);
+        skip_bytes = std::max(skip_bytes, to_8(l.in_size()));
         return;
       case deploy::layer_kind::swap:
         push(l, l.row.kind, 2, 1);
-        skip_bytes = std::max({skip_bytes, (2 * l.in_size() + pad8) / 8 * 8, (l.out_size() + pad8) / 8 * 8});
+        skip_bytes = std::max({skip_bytes, to_8(2 * l.in_size()), to_8(l.out_size())});
         holds = 1;
         return;
       default:  // integer_add: formed by the body's last layer (above)
