@@ -15,15 +15,14 @@
 
 namespace nibble::deploy {
 
-// The C runtime's layer kinds (io/c_runtime.c), by number. The last four
+// The C runtime's layer kinds (io/c_runtime.c), by number. The last ones
 // have no deployed layer of their own: the C exporter puts quantize (floats
-// to codes) where floats meet an integer layer, and save and add around
-// the body of a residual block (its input kept, then added to its output);
-// a block with a projection runs its shortcut after save, then swap (the
-// shortcut's output kept instead, the block's input back), then its body;
-// a block whose sum is quantized (quant/quantized_sum.hpp) ends in
-// quantized_add (the sum in float) or integer_add (in integers: a marker
-// the exporter reads, formed by the body's last layer) instead.
+// to codes) where floats meet an integer layer, and reads save (the block's
+// input kept), swap (a projection's output kept instead, the block's input
+// handed to the body) and integer_add (the sum in integers, formed by the
+// body's last layer) as markers that make no rows; add (the float sum) and
+// quantized_add (a quantized sum in float, quant/quantized_sum.hpp) end a
+// block whose sum is not formed in integers.
 enum class layer_kind {
   conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap, quantized_add,
   integer_add

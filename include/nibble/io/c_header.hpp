@@ -27,7 +27,8 @@
 // integer layer's output that meets a float layer) are the library's
 // formulas with fmaf where it fuses: they agree to float rounding, bit for
 // bit where the sums are integers and the library is built with FMA; they
-// need <math.h>.
+// need <math.h>. The RAM is one arena the exporter plans (place(), below):
+// each row reads and writes where its table row says.
 //
 // Exportable layers: those with a layer-table row (deploy/table_row.hpp):
 // the image input, deployed conv2d and linear (weight-only or integer),
@@ -97,7 +98,18 @@ struct c_row {
   bool norm;
   int sum;  // a residual sum formed in the epilogue: with kept u8 codes (1) or int16 addends (2)
   std::size_t bytes, ints, floats;  // offsets
+  // The arena's tensors it reads, keeps (a residual block's kept term) and writes; then their offsets.
+  std::size_t in, kept, out;
+  std::size_t in_at = 0, kept_at = 0, out_at = 0;
+  bool elementwise = false;  // output i is a function of input i alone (float ReLU, affine, flatten)
 };
+// A tensor of the arena: written by row `first`, read last by row `last`;
+// `same_as` another it shares its bytes with (its row's input or kept term,
+// written over); `at` where the plan puts it.
+struct c_tensor {
+  std::size_t bytes, element, first, last, same_as, at = 0;
+};
+inline constexpr std::size_t no_tensor = std::size_t(-1);
 // Where a layer's output goes, as codes_for finds it.
 struct c_destination {
   int holds = 0;  // 0 floats, 1 codes on grid, 2 addends on grid
@@ -110,7 +122,10 @@ struct c_model {
   std::vector<std::uint8_t> bytes;
   std::vector<std::int32_t> ints;
   std::vector<float> floats;
-  std::size_t buffer_bytes = 0, skip_bytes = 0, scratch_bytes = 0;
+  std::vector<c_tensor> tensors;
+  std::size_t current = no_tensor;  // the tensor the next row reads
+  std::size_t block_input = no_tensor, kept = no_tensor;  // a residual block's input and its kept term
+  std::size_t tensor_bytes = 0, scratch_bytes = 0;  // the arena: the planned tensors, then the scratch
   bool needs_floats = false;  // a float layer: <math.h> and the float paths
   std::size_t exception_count = 0;  // requantization exceptions, for the header's notes
 
@@ -123,10 +138,10 @@ struct c_model {
       (add(net.template layer<I>()), ...);
     }(std::make_index_sequence<Net::size>{});
   }
-  // A residual block: a save row (its input kept), its body, an add row;
-  // with a projection, its shortcut and a swap row after the save row. A
+  // A residual block: a save marker (its input kept), its body, an add
+  // row; with a projection, its shortcut and a swap marker after save. A
   // block whose sum is quantized (quant/quantized_sum.hpp) and whose chains
-  // end in integer layers keeps it in integers: codes are saved, the chains
+  // end in integer layers keeps it in integers: codes are kept, the chains
   // hand on their terms as int16 addends, and the body's last layer forms
   // the sum in its epilogue (integer_add marks where); other quantized sums
   // are the float quantized_add row, and the rest a float add.
@@ -211,7 +226,7 @@ struct c_model {
 
   // Where layer i's output goes: codes on the grid of the integer layer
   // that takes it, past ReLUs (when relu_passes), max pools, flattens and
-  // the save row of an integer block; int16 addends on the block's step if
+  // the save marker of an integer block; int16 addends on the block's step if
   // it ends a chain of an integer block; else floats. relu_between says
   // whether a ReLU was passed.
   c_destination codes_for(std::size_t i, bool relu_passes, bool& relu_between) const {
@@ -233,15 +248,23 @@ struct c_model {
     return {};
   }
 
+  // A row reading the current tensor and writing a new one, which becomes current.
   c_row& push(const c_layer& l, deploy::layer_kind kind, int codes_in, int codes_out) {
+    const std::size_t in = kind == deploy::layer_kind::image ? no_tensor : current;  // the image: the caller's
+    const std::size_t out = tensors.size();
+    tensors.push_back({to_8(l.out_size() * element_bytes(codes_out)), element_bytes(codes_out), rows.size(),
+                       rows.size(), no_tensor});
+    if (in != no_tensor) tensors[in].last = rows.size();
     rows.push_back({kind, l.in_c, l.in_h, l.in_w, l.out_c, l.out_h, l.out_w, l.row.kernel, l.row.stride, l.row.pad,
                     l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, 0, bytes.size(), ints.size(),
-                    floats.size()});
-    // The image input reads the caller's image, not the arena.
-    const std::size_t in = kind == deploy::layer_kind::image ? 0 : l.in_size() * element_bytes(codes_in);
-    const std::size_t out = l.out_size() * element_bytes(codes_out);
-    buffer_bytes = std::max({buffer_bytes, to_8(in), to_8(out)});
+                    floats.size(), in, no_tensor, out});
+    current = out;
     return rows.back();
+  }
+  // The row also reads the block's kept term, element by element where it writes.
+  void keep(c_row& r) {
+    r.kept = kept;
+    tensors[kept].last = rows.size() - 1;
   }
   static std::size_t to_8(std::size_t bytes) { return (bytes + 7) / 8 * 8; }  // arena parts stay 8-byte aligned
   static std::size_t element_bytes(int holds) { return holds == 1 ? 1 : holds == 2 ? 2 : 4; }
@@ -339,7 +362,9 @@ struct c_model {
           bool relu_after = false;
           const c_destination after = codes_for(next.at, true, relu_after);
           if (after.holds == 2) throw std::logic_error("nibble::c_header: a residual sum feeds another directly");
-          begin_row(after.holds).sum = sum.projection ? 2 : 1;
+          c_row& row = begin_row(after.holds);
+          row.sum = sum.projection ? 2 : 1;
+          keep(row);
           skip[next.at] = true;
           if (after.holds) fold_relus(next.at, after);
           std::vector<deploy::requantizer> qs = l.requantizers(next.grid, false);
@@ -365,49 +390,107 @@ struct c_model {
           needs_floats = needs_floats || r.norm;
         }
         holds = next.holds;
-      } else if (l.block_grid) {  // the rows of a block whose sum stays in integers
-        plan_integer_block(i, holds);
+      } else if (r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::swap) {
+        plan_marker(l, holds);
+      } else if (l.block_grid) {
+        throw std::logic_error("nibble::c_header: a residual block's body does not end in an integer layer");
       } else if (r.kind == deploy::layer_kind::maxpool || r.kind == deploy::layer_kind::flatten) {
-        push(l, r.kind, holds, holds);
+        push(l, r.kind, holds, holds).elementwise = r.kind == deploy::layer_kind::flatten && holds == 0;
       } else {
         if (holds) throw std::logic_error("nibble::c_header: codes reached a float layer");
-        push(l, r.kind, 0, 0);
+        c_row& row = push(l, r.kind, 0, 0);
+        if (r.kind == deploy::layer_kind::add || r.kind == deploy::layer_kind::quantized_add) keep(row);
+        row.elementwise = r.kind == deploy::layer_kind::relu || r.kind == deploy::layer_kind::affine;
         if (!r.codes.empty()) add_weights(l, false);
         add_floats(r);
         needs_floats = needs_floats || r.kind == deploy::layer_kind::affine || !r.codes.empty() ||
-                       r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::add ||
-                       r.kind == deploy::layer_kind::quantized_add;
-        if (r.kind == deploy::layer_kind::save || r.kind == deploy::layer_kind::swap)
-          skip_bytes = std::max({skip_bytes, to_8(4 * l.in_size()), to_8(4 * l.out_size())});
+                       r.kind == deploy::layer_kind::add || r.kind == deploy::layer_kind::quantized_add;
       }
     }
     scratch_bytes = to_8(scratch_bytes);
+    place();
   }
 
-  // Save (the input's codes kept) and swap (the shortcut's addends kept,
-  // the codes back); the sum n = (c_x − z or c_s) + c_f is formed by the
-  // body's last layer, requantized to the next integer layer's codes
-  // (through a ReLU) or written as step · n.
-  void plan_integer_block(std::size_t i, int& holds) {
-    const c_layer& l = layers[i];
-    const kernels::code_grid g = *l.block_grid;
-    switch (l.row.kind) {
-      case deploy::layer_kind::save:
-        if (holds != 1) {  // floats to codes on the block's grid
-          push(l, deploy::layer_kind::quantize, 0, 1);
-          floats.insert(floats.end(), {g.step, g.zero, g.max_code});
-          holds = 1;
-        }
-        push(l, l.row.kind, 1, 1);
-        skip_bytes = std::max(skip_bytes, to_8(l.in_size()));
-        return;
-      case deploy::layer_kind::swap:
-        push(l, l.row.kind, 2, 1);
-        skip_bytes = std::max({skip_bytes, to_8(2 * l.in_size()), to_8(l.out_size())});
+  // A block's markers make no rows. Save keeps the current tensor, the
+  // block's input (quantized to the block's grid first when its sum stays
+  // in integers and floats reach it); swap keeps the shortcut's output and
+  // hands the body the block's input. The sum (n = (c_x − z or c_s) + c_f
+  // in integers, formed by the body's last layer; else an add row) reads
+  // the kept term.
+  void plan_marker(const c_layer& l, int& holds) {
+    if (l.row.kind == deploy::layer_kind::save) {
+      if (l.block_grid && holds != 1) {
+        const kernels::code_grid g = *l.block_grid;
+        push(l, deploy::layer_kind::quantize, 0, 1);
+        floats.insert(floats.end(), {g.step, g.zero, g.max_code});
         holds = 1;
-        return;
-      default:  // integer_add: formed by the body's last layer (above)
-        throw std::logic_error("nibble::c_header: a residual block's body does not end in an integer layer");
+      }
+      block_input = kept = current;
+    } else {
+      kept = current;
+      current = block_input;
+      holds = l.block_grid ? 1 : 0;
+    }
+  }
+
+  // Where each tensor lives in the arena: the largest first, each at the
+  // lowest offset clear of every placed tensor whose life overlaps its own
+  // (TensorFlow Lite Micro's greedy planner). A row whose output element i
+  // needs only element i of a term read last by it writes over that term
+  // (a residual sum over its kept term of the same element size, a float
+  // ReLU over its input): the two are one tensor, from the first's writing
+  // to the last's reading.
+  void place() {
+    if (rows.empty()) return;
+    tensors[rows.back().out].last = rows.size();  // the outputs, read by the caller
+    const auto root = [&](std::size_t t) {
+      while (tensors[t].same_as != no_tensor) t = tensors[t].same_as;
+      return t;
+    };
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const c_row& r = rows[i];
+      const auto over = [&](std::size_t t) {
+        return t != no_tensor && tensors[t].last == i && tensors[t].element == tensors[r.out].element;
+      };
+      if (r.kept != no_tensor) {
+        if (over(r.kept) && root(r.in) != root(r.kept)) tensors[r.out].same_as = r.kept;
+      } else if (r.elementwise && over(r.in)) {
+        tensors[r.out].same_as = r.in;
+      }
+    }
+    std::vector<std::size_t> order;
+    for (std::size_t t = 0; t < tensors.size(); ++t) {
+      c_tensor& r = tensors[root(t)];
+      if (&r == &tensors[t]) {
+        order.push_back(t);
+        continue;
+      }
+      r.bytes = std::max(r.bytes, tensors[t].bytes);
+      r.first = std::min(r.first, tensors[t].first);
+      r.last = std::max(r.last, tensors[t].last);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return tensors[a].bytes > tensors[b].bytes; });
+    std::vector<std::pair<std::size_t, std::size_t>> taken;  // [at, end) of the placed tensors alive with it
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      c_tensor& t = tensors[order[i]];
+      taken.clear();
+      for (std::size_t j = 0; j < i; ++j) {
+        const c_tensor& u = tensors[order[j]];
+        if (u.first <= t.last && t.first <= u.last) taken.emplace_back(u.at, u.at + u.bytes);
+      }
+      std::sort(taken.begin(), taken.end());
+      for (const auto& [at, end] : taken) {
+        if (t.at + t.bytes <= at) break;
+        t.at = std::max(t.at, end);
+      }
+      tensor_bytes = std::max(tensor_bytes, t.at + t.bytes);
+    }
+    for (std::size_t t = 0; t < tensors.size(); ++t) tensors[t].at = tensors[root(t)].at;
+    for (c_row& r : rows) {
+      r.in_at = r.in == no_tensor ? 0 : tensors[r.in].at;
+      r.kept_at = r.kept == no_tensor ? 0 : tensors[r.kept].at;
+      r.out_at = tensors[r.out].at;
     }
   }
   // The requantizer of an integer block's sum n = (c_x − z or c_s) + c_f:
@@ -480,7 +563,7 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   detail::c_model m;
   m.add_all(deployed);
   m.plan();
-  const std::size_t arena = 2 * m.buffer_bytes + m.skip_bytes + m.scratch_bytes;
+  const std::size_t arena = m.tensor_bytes + m.scratch_bytes;
   std::string upper = prefix;
   for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
 
@@ -507,8 +590,8 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
       m.needs_floats ? "it has float layers, which need <math.h> (link with -lm)" : "integers only, no <math.h>",
       m.exception_count);
   h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <stdint.h>\n\n", upper);
-  // The constant data: the three arrays and the layer table (19 ints and longs a row, at most 8 bytes each).
-  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 19 * 8 * m.rows.size();
+  // The constant data: the three arrays and the layer table (22 ints and longs a row, at most 8 bytes each).
+  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 22 * 8 * m.rows.size();
   h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_ARENA_BYTES {}\n"
                    "#define {}_ARENA_FLOATS {}\n#define {}_CONSTANT_BYTES {} /* at most */\n\n",
                    upper, Net::input_shape::size, upper, Net::output_shape::size, upper, arena, upper, arena / 4,
@@ -527,8 +610,9 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   // The runtime first (it defines the layer type), named with the prefix.
   const bool integer_sums =
       std::any_of(m.rows.begin(), m.rows.end(), [](const detail::c_row& r) { return r.sum != 0; });
-  const bool blocks = std::any_of(m.rows.begin(), m.rows.end(),
-                                  [](const detail::c_row& r) { return r.kind == deploy::layer_kind::save; });
+  const bool blocks = std::any_of(m.rows.begin(), m.rows.end(), [](const detail::c_row& r) {
+    return r.kind == deploy::layer_kind::add || r.kind == deploy::layer_kind::quantized_add;
+  });
   h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n#define NIBBLE_C_FLOATS {}\n"
                    "#define NIBBLE_C_BLOCKS {}\n#define NIBBLE_C_INTEGER_SUMS {}\n",
                    prefix, m.needs_floats ? 1 : 0, blocks ? 1 : 0, integer_sums ? 1 : 0);
@@ -543,18 +627,18 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   detail::c_array(h, "float", prefix + "_floats", weights, m.floats, 6, [](float v) { return detail::c_float(v); });
   h += fmt::format("static const {}_layer {}_layers[{}] = {{\n", prefix, prefix, m.rows.size());
   for (const auto& r : m.rows)
-    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L}},\n",
+    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L, {}L, {}L, {}L}},\n",
                      int(r.kind), r.in_c, r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad,
                      int(r.relu), r.weight_bits, r.codes_in, r.codes_out, int(r.norm), r.sum, r.bytes, r.ints,
-                     r.floats);
+                     r.floats, r.in_at, r.kept_at, r.out_at);
   h += "};\n\n";
   h += fmt::format(
       "const float* {1}_forward(const uint8_t* image, float* arena) {{\n"
-      "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L, {4}L);\n}}\n"
+      "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L);\n}}\n"
       "#undef NIBBLE_C\n#undef NIBBLE_C_API\n#undef NIBBLE_C_FLOATS\n#undef NIBBLE_C_BLOCKS\n"
       "#undef NIBBLE_C_INTEGER_SUMS\n"
       "#endif /* {0}_IMPLEMENTATION */\n",
-      upper, prefix, m.rows.size(), m.buffer_bytes, m.skip_bytes);
+      upper, prefix, m.rows.size(), m.tensor_bytes);
   return h;
 }
 

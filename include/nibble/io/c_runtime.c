@@ -13,8 +13,12 @@
  * the compiler and its flags. Float layers (weight-only networks, layers
  * between an integer layer and pooling over the whole image) are compiled
  * only when NIBBLE_C_FLOATS is 1; they need <math.h> for fmaf. Residual
- * blocks' rows are compiled only when NIBBLE_C_BLOCKS is 1, and sums formed in
- * a layer's epilogue only when NIBBLE_C_INTEGER_SUMS is 1.
+ * blocks' float sums are compiled only when NIBBLE_C_BLOCKS is 1, and sums
+ * formed in a layer's epilogue only when NIBBLE_C_INTEGER_SUMS is 1.
+ *
+ * Each row names where in the arena it reads, keeps and writes: the
+ * exporter plans the arena, so a residual block's input simply stays where
+ * it is until its sum, which may be written over it.
  */
 #if !defined(NIBBLE_C) && !defined(NIBBLE_EMBED_C_RUNTIME)
 /* Compiled on its own: names of its own, an external entry point, every path. */
@@ -45,9 +49,11 @@ typedef struct {
   int sum;                 /* a residual block's sum is formed in this layer's epilogue, with the kept term's
                               u8 codes (1) or int16 addends (2) */
   long weights, ints, floats; /* offsets into the network's bytes, ints and floats */
+  long in_at, kept_at, out_at; /* byte offsets into the arena: its input, a residual block's kept term, its output */
 } NIBBLE_C(layer);
 
-/* The layer kinds (deploy/table_row.hpp's layer_kind). */
+/* The layer kinds (deploy/table_row.hpp's layer_kind; 10, 12 and 14 mark a residual block for the exporter and
+   make no rows). */
 #define NIBBLE_C_CONV 1
 #define NIBBLE_C_LINEAR 2
 #define NIBBLE_C_RELU 3
@@ -57,9 +63,7 @@ typedef struct {
 #define NIBBLE_C_AFFINE 7
 #define NIBBLE_C_IMAGE 8
 #define NIBBLE_C_QUANTIZE 9
-#define NIBBLE_C_SAVE 10
 #define NIBBLE_C_ADD 11
-#define NIBBLE_C_SWAP 12
 #define NIBBLE_C_QUANTIZED_ADD 13
 
 /* A residual sum's terms are codes within +-255 of their step (quant/quantized_sum.hpp's addend_limit). */
@@ -89,11 +93,6 @@ static int32_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t
   if (v >= (int64_t)(hi + 1) * ((int64_t)1 << shift)) return hi;
   return (int32_t)((uint64_t)v >> shift);
 }
-
-#if NIBBLE_C_BLOCKS
-/* Bytes an element of a buffer takes: u8 codes, int16 addends, floats. */
-static long NIBBLE_C(element_bytes)(int codes) { return codes == 1 ? 1 : codes == 2 ? 2 : 4; }
-#endif
 
 /* The Cortex-M DSP extension (M4, M7, M33...): SMLAD multiplies two pairs of 16-bit halves and adds both
    products; four codes widen to two such pairs at once (UXTB16, SXTB16: bytes 0 and 2, and with a rotation bytes 1
@@ -211,7 +210,7 @@ static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t*
    is exact in double, so fused or not, the one rounding is the same), then the folded batch norm and ReLU. The
    last layer of a residual block's body adds the kept term (in kept) to its own term's code, and requantizes that
    integer sum with the block's requantizer (after the filters'; it absorbs both terms' offsets), or writes it as
-   step * (sum - offset). */
+   step * (sum - offset); a code is written where its kept term was read, so y may be kept itself. */
 static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* ints, const float* floats, int o,
                                      long p, long pixels, int32_t acc, void* y, const uint8_t* kept) {
 #if NIBBLE_C_INTEGER_SUMS
@@ -358,22 +357,20 @@ static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes
 #endif
 
 /* Runs the network of `layers` (count of them, with its bytes, ints and floats) on one image (C x H x W bytes, the
-   pixel values as they are). The arena holds two buffers of buffer_bytes each, then a residual block's input or
-   its shortcut's output (skip_bytes), then the scratch of integer convolutions. Returns the outputs, inside the arena (0 for a layer
-   this build does not run). */
+   pixel values as they are). The arena holds the tensors where the rows say, then from scratch_at the scratch of
+   integer convolutions. Returns the outputs, inside the arena (0 for a layer this build does not run). */
 NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int count, const uint8_t* bytes,
                                         const int32_t* ints, const float* floats, const uint8_t* image,
-                                        float* arena, long buffer_bytes, long skip_bytes) {
-  uint8_t* x = (uint8_t*)arena;
-  uint8_t* y = x + buffer_bytes;
-  uint8_t* skip = y + buffer_bytes;
-  uint8_t* scratch = skip + skip_bytes;
+                                        float* arena, long scratch_at) {
+  uint8_t* const base = (uint8_t*)arena;
+  uint8_t* const scratch = base + scratch_at;
   int n;
   for (n = 0; n < count; ++n) {
     const NIBBLE_C(layer)* l = &layers[n];
     const long planes = l->in_c, pixels = (long)l->in_h * l->in_w;
+    const uint8_t* const x = base + l->in_at;
+    uint8_t* const y = base + l->out_at;
     long i, c;
-    uint8_t* t;
     switch (l->kind) {
       case NIBBLE_C_IMAGE:
         if (l->codes_out) { /* a table per channel: the library's code of each normalised byte */
@@ -396,13 +393,13 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
         const float* f = floats + l->floats;
         for (c = 0; c < planes; ++c)
           for (i = 0; i < pixels; ++i)
-            y[i * planes + c] = NIBBLE_C(code_of)(((float*)x)[c * pixels + i], f[0], (int)f[1], (int)f[2]);
+            y[i * planes + c] = NIBBLE_C(code_of)(((const float*)x)[c * pixels + i], f[0], (int)f[1], (int)f[2]);
         break;
       }
       case NIBBLE_C_CONV:
       case NIBBLE_C_LINEAR:
         if (l->codes_in) {
-          NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch, skip);
+          NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch, base + l->kept_at);
           break;
         }
 #if NIBBLE_C_FLOATS
@@ -441,46 +438,33 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
         if (l->codes_in) {
           for (c = 0; c < planes; ++c)
             for (i = 0; i < pixels; ++i) y[c * pixels + i] = x[i * planes + c];
-        } else {
+        } else if (y != x) { /* floats: as they are, where they are if the plan says so */
           memcpy(y, x, (size_t)(planes * pixels) * sizeof(float));
         }
         break;
       case NIBBLE_C_RELU:
-        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = ((float*)x)[i] > 0.0f ? ((float*)x)[i] : 0.0f;
+        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = ((const float*)x)[i] > 0.0f ? ((const float*)x)[i] : 0.0f;
         break;
       case NIBBLE_C_AVGPOOL:
         for (c = 0; c < planes; ++c) {
           float s = 0.0f;
-          for (i = 0; i < pixels; ++i) s += ((float*)x)[c * pixels + i];
+          for (i = 0; i < pixels; ++i) s += ((const float*)x)[c * pixels + i];
           ((float*)y)[c] = s / (float)pixels;
         }
         break;
-#if NIBBLE_C_BLOCKS
-      case NIBBLE_C_SAVE: /* a residual block's input (codes or floats), kept for its end; it passes on unchanged */
-        memcpy(skip, x, (size_t)(planes * pixels * NIBBLE_C(element_bytes)(l->codes_in)));
-        continue;
-      case NIBBLE_C_SWAP: { /* a projection block: its shortcut's output (the input here) kept for its end, and
-                               its own input, kept by the save row, back for the body */
-        const long a = planes * pixels * NIBBLE_C(element_bytes)(l->codes_in);
-        const long b = (long)l->out_c * l->out_h * l->out_w * NIBBLE_C(element_bytes)(l->codes_out);
-        for (i = 0; i < (a > b ? a : b); ++i) {
-          const uint8_t v = skip[i];
-          skip[i] = x[i];
-          x[i] = v;
-        }
-        continue;
-      }
-#endif
 #if NIBBLE_C_BLOCKS && NIBBLE_C_FLOATS
-      case NIBBLE_C_ADD: /* its input added to its body's output, as the library adds them */
-        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = ((const float*)skip)[i] + ((float*)x)[i];
+      case NIBBLE_C_ADD: { /* the block's input added to its body's output, as the library adds them */
+        const float* kept = (const float*)(base + l->kept_at);
+        for (i = 0; i < planes * pixels; ++i) ((float*)y)[i] = kept[i] + ((const float*)x)[i];
         break;
+      }
       case NIBBLE_C_QUANTIZED_ADD: { /* the library's quantized sum: both terms on one step, then added as integers */
         const float* f = floats + l->floats; /* the kept term's grid: step, zero point, largest code */
+        const float* kept = (const float*)(base + l->kept_at);
         const int32_t zero = (int32_t)f[1], top = (int32_t)f[2];
         for (i = 0; i < planes * pixels; ++i) {
-          const int32_t a = NIBBLE_C(rounded)(((const float*)skip)[i], f[0], -zero, top - zero);
-          const int32_t b = NIBBLE_C(rounded)(((float*)x)[i], f[0], -NIBBLE_C_ADDEND_LIMIT, NIBBLE_C_ADDEND_LIMIT);
+          const int32_t a = NIBBLE_C(rounded)(kept[i], f[0], -zero, top - zero);
+          const int32_t b = NIBBLE_C(rounded)(((const float*)x)[i], f[0], -NIBBLE_C_ADDEND_LIMIT, NIBBLE_C_ADDEND_LIMIT);
           ((float*)y)[i] = f[0] * (float)(a + b);
         }
         break;
@@ -490,7 +474,7 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       case NIBBLE_C_AFFINE: {
         const float* f = floats + l->floats;
         for (i = 0; i < planes * pixels; ++i) {
-          const float v = fmaf(f[i / pixels], ((float*)x)[i], f[planes + i / pixels]);
+          const float v = fmaf(f[i / pixels], ((const float*)x)[i], f[planes + i / pixels]);
           ((float*)y)[i] = l->relu && !(v > 0.0f) ? 0.0f : v;
         }
         break;
@@ -499,11 +483,8 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       default:
         return 0;
     }
-    t = x;
-    x = y;
-    y = t;
   }
-  return (const float*)x;
+  return count > 0 ? (const float*)(base + layers[count - 1].out_at) : 0;
 }
 #ifdef NIBBLE_EMBED_C_RUNTIME
 //")NIBBLE_C"
