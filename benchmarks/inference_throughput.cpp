@@ -1,7 +1,11 @@
-// Inference throughput of VGG4bit<10, …> on random images: the nibble half
+// Inference throughput of a CIFAR network on random images: the nibble half
 // of benchmarks/inference_side_by_side.py. The trained network is timed on
 // the images normalised beforehand; a deployed network takes their bytes
 // and normalises them itself, inside the timed forward.
+//
+//   --model vgg        VGG4bit<10, …> (the default)
+//   --model resnet20   ResNet-20<10, …> (net/resnet20.hpp)
+//   --model resnet8    MLPerf Tiny's ResNet-8<10, …> (net/resnet8.hpp)
 //
 //   --kind trained   the trained network's eval forward (paper_4bit, fp32:
 //                    weights fake-quantized on every pass)
@@ -15,6 +19,7 @@
 // pass on the random images first. After one warm-up batch it times
 // --repeats windows of --batches forwards and prints "key value" lines:
 //
+//   model resnet8                     (the --model name)
 //   int8_kernel amx                   (the int8 micro-tile: amx, vnni or
 //                                      portable; NIBBLE_INT8_KERNEL picks a slower one)
 //   window_images_per_second 1234.5   (one line per window)
@@ -37,6 +42,8 @@
 #include <nibble/deploy/convert.hpp>
 #include <nibble/kernels/int8/packed_gemm.hpp>
 #include <nibble/kernels/parallel.hpp>
+#include <nibble/net/resnet20.hpp>
+#include <nibble/net/resnet8.hpp>
 #include <nibble/net/vgg4bit.hpp>
 #include <nibble/quant/presets.hpp>
 
@@ -50,6 +57,7 @@ using bench::median;
 using bench::peak_rss_mb;
 
 struct settings {
+  std::string model = "vgg";
   std::string kind = "w4a8";
   std::size_t batch = 128, batches = 5, repeats = 5;
   int threads = 0;
@@ -73,9 +81,9 @@ void time_forward(Net& net, const Input& x, const settings& s) {
              double(checksum));
 }
 
-template <class Scheme, bool Deploy>
+template <template <std::size_t, class> class Network, class Scheme, bool Deploy>
 int run(const settings& s) {
-  using trained_type = nibble::vgg4bit<10, Scheme>;
+  using trained_type = Network<10, Scheme>;
   nibble::kernels::set_threads(s.threads);
   auto net = std::make_unique<trained_type>();
   std::mt19937_64 rng(s.seed);
@@ -92,8 +100,8 @@ int run(const settings& s) {
     nibble::context train;
     net->forward(x, train);
   }
-  fmt::print("kind {}\nthreads {}\nbatch_size {}\nint8_kernel {}\n", s.kind, nibble::kernels::max_threads(), s.batch,
-             nibble::kernels::name(nibble::kernels::plan_int8_product()));
+  fmt::print("model {}\nkind {}\nthreads {}\nbatch_size {}\nint8_kernel {}\n", s.model, s.kind,
+             nibble::kernels::max_threads(), s.batch, nibble::kernels::name(nibble::kernels::plan_int8_product()));
   if constexpr (Deploy) {
     auto deployed = nibble::deploy::convert(*net, norm);
     net.reset();
@@ -104,11 +112,24 @@ int run(const settings& s) {
   return 0;
 }
 
+// --kind picks the scheme and whether the network is deployed; the same for every --model.
+template <template <std::size_t, class> class Network>
+int run_kind(const settings& s) {
+  using namespace nibble;
+  if (s.kind == "trained") return run<Network, paper_4bit, false>(s);
+  if (s.kind == "w4") return run<Network, paper_4bit, true>(s);
+  if (s.kind == "w4a4") return run<Network, w4a4, true>(s);
+  if (s.kind == "w8a8") return run<Network, w8a8, true>(s);
+  return run<Network, w4a8, true>(s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Inference images/s of VGG4bit, trained or deployed, on random data"};
+  CLI::App app{"Inference images/s of VGG4bit, ResNet-20 or ResNet-8, trained or deployed, on random data"};
   settings s;
+  app.add_option("--model", s.model, "vgg (VGG4bit), resnet20 (ResNet-20) or resnet8 (MLPerf Tiny's ResNet-8)")
+      ->check(CLI::IsMember({"vgg", "resnet20", "resnet8"}))->capture_default_str();
   app.add_option("--kind", s.kind, "trained, w4, w4a8, w4a4 or w8a8")
       ->check(CLI::IsMember({"trained", "w4", "w4a8", "w4a4", "w8a8"}))->capture_default_str();
   app.add_option("--batch-size", s.batch, "Images per batch")->check(CLI::PositiveNumber)->capture_default_str();
@@ -117,10 +138,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", s.threads, "Compute threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", s.seed, "Seed for weights and data")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  using namespace nibble;
-  if (s.kind == "trained") return run<paper_4bit, false>(s);
-  if (s.kind == "w4") return run<paper_4bit, true>(s);
-  if (s.kind == "w4a4") return run<w4a4, true>(s);
-  if (s.kind == "w8a8") return run<w8a8, true>(s);
-  return run<w4a8, true>(s);
+  if (s.model == "resnet20") return run_kind<nibble::resnet20>(s);
+  if (s.model == "resnet8") return run_kind<nibble::resnet8>(s);
+  return run_kind<nibble::vgg4bit>(s);
 }
