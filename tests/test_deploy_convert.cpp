@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <nibble/deploy/convert.hpp>
+#include <nibble/layers/depthwise_conv2d.hpp>
 #include <nibble/layers/flatten.hpp>
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/max_pool2d.hpp>
@@ -59,6 +60,14 @@ using projection_net =
                         conv2d<16, 3, S>, batch_norm>,
                relu, residual<projection<conv2d<12, 1, S, 1, 0>>, conv2d<12, 3, S>, batch_norm>, relu, global_avg_pool,
                linear<10, S>>;
+
+// Depthwise-separable blocks (depthwise then pointwise), at stride 1 and 2,
+// handing codes both ways; the last pointwise hands floats to the pooling.
+template <class S>
+using separable_net =
+    sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu, depthwise_conv2d<3, S>, batch_norm_relu,
+               conv2d<16, 1, S, 1, 0>, batch_norm_relu, depthwise_conv2d<3, S, 2>, batch_norm_relu,
+               conv2d<16, 1, S, 1, 0>, batch_norm_relu, global_avg_pool, linear<10, S>>;
 
 using per_channel_4bit = scheme<bits<4>, tanh_clip<3.0f>, abs_max_per_channel, ste>;
 
@@ -235,6 +244,8 @@ TEST_CASE("a deployed network computes the trained network's eval forward (fp32 
   check_agrees_in_fp32<residual_net<float32_scheme>>(16);
   check_agrees_in_fp32<projection_net<paper_4bit>>(19);
   check_agrees_in_fp32<projection_net<float32_scheme>>(20);
+  check_agrees_in_fp32<separable_net<paper_4bit>>(21);
+  check_agrees_in_fp32<separable_net<per_channel_4bit>>(22);
   check_agrees_in_fp32<plain_net<scheme<bits<4>, no_clip, learned_step, clipped_ste>>>(17);
   check_agrees_in_fp32<plain_net<scheme<bits<4>, no_clip, percentile_per_channel<99.0f>, ste>>>(18);
 }
@@ -322,6 +333,18 @@ TEST_CASE("an integer deployed network's types: integer layers with their batch 
   static_assert(std::is_same_v<P4, deploy::integer_conv2d_layer<shape<16, 4, 4>, 8, 3, bits<4>, activation_bits<8>,
                                                                  1, 1, deploy::folded_norm, deploy::with_relu,
                                                                  deploy::codes_in>>);
+  // Depthwise convolutions take and hand on codes like the others: from the
+  // stem, to the pointwise convolution after them.
+  using S = deploy::deployed_t<separable_net<w4a8>>;
+  using S2 = std::remove_cvref_t<decltype(std::declval<S&>().layer<2>())>;
+  static_assert(std::is_same_v<S2, deploy::integer_depthwise_conv2d_layer<shape<8, 12, 12>, 3, bits<4>,
+                                                                          activation_bits<8>, 1, 1, deploy::folded_norm,
+                                                                          deploy::with_relu, deploy::codes_in,
+                                                                          deploy::codes_out>>);
+  using W = deploy::deployed_t<separable_net<paper_4bit>>;
+  static_assert(std::is_same_v<std::remove_cvref_t<decltype(std::declval<W&>().layer<2>())>,
+                               deploy::depthwise_conv2d_layer<shape<8, 12, 12>, 3, bits<4>, fp32_arithmetic, 1, 1,
+                                                              deploy::with_relu>>);
   // A model file describes the network, not how its layers hand values on.
   CHECK(describe_network<P>().text().find("max_pool2d 2x2") != std::string::npos);
   const std::string summary = describe_network<D>().summary;
@@ -373,6 +396,9 @@ TEST_CASE("an integer deployed network computes the trained eval forward bit for
   }
   SECTION("W4A4 with learned weight and input steps (LSQ)") { require_bit_exact_deployment<pooled_net<lsq_w4a4>>(311); }
   SECTION("W4A4 with learned input clip levels (PACT)") { require_bit_exact_deployment<pooled_net<pact_w4a4>>(312); }
+  SECTION("W4A8, depthwise-separable") { require_bit_exact_deployment<separable_net<w4a8>>(316); }
+  SECTION("W4A4, depthwise-separable") { require_bit_exact_deployment<separable_net<w4a4>>(317); }
+  SECTION("W8A8, depthwise-separable") { require_bit_exact_deployment<separable_net<w8a8>>(318); }
   SECTION("W4A8 with 99th-percentile scales") {
     require_bit_exact_deployment<
         plain_net<scheme<bits<4>, tanh_clip<3.0f>, percentile_per_tensor<99.0f>, ste, activation_bits<8>>>>(310);

@@ -9,6 +9,7 @@
 
 #include <nibble/deploy/convert.hpp>
 #include <nibble/io/c_header.hpp>
+#include <nibble/layers/depthwise_conv2d.hpp>
 #include <nibble/layers/flatten.hpp>
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/max_pool2d.hpp>
@@ -52,6 +53,12 @@ using resnet_net =
                residual<projection<conv2d<16, 1, S, 2, 0>>, conv2d<16, 3, S, 2>, batch_norm_relu, conv2d<16, 3, S>,
                         batch_norm>,
                relu, global_avg_pool, linear<10, S>>;
+// Depthwise-separable blocks, stride 1 and 2, codes handed both ways.
+template <class S>
+using separable_net =
+    sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu, depthwise_conv2d<3, S>, batch_norm_relu,
+               conv2d<16, 1, S, 1, 0>, batch_norm_relu, depthwise_conv2d<3, S, 2>, batch_norm_relu,
+               conv2d<16, 1, S, 1, 0>, batch_norm_relu, global_avg_pool, linear<10, S>>;
 template <class S>
 using projection_net =
     sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu,
@@ -209,6 +216,12 @@ TEST_CASE("an exported C header computes the library's answers (warnings as erro
   }
   SECTION("W4A4 residual blocks: integers alone, bit for bit") {
     require_c_agrees<resnet_net<w4a4>>(409, "resnet4", true, true);
+  }
+  SECTION("W4A8 depthwise-separable blocks: integer depthwise convolutions") {
+    require_c_agrees<separable_net<w4a8>>(411, "separable", false, library_fuses);
+  }
+  SECTION("4-bit weight-only depthwise-separable blocks") {
+    require_c_agrees<separable_net<paper_4bit>>(412, "separable_w4", false, false);
   }
   SECTION("W4A8 with a projection shortcut that changes channels and size") {
     require_c_agrees<projection_net<w4a8>>(407, "projection", true, true);

@@ -7,6 +7,7 @@
 #include <nibble/deploy/convert.hpp>
 #include <nibble/io/checkpoint.hpp>
 #include <nibble/io/model_file.hpp>
+#include <nibble/layers/depthwise_conv2d.hpp>
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/max_pool2d.hpp>
 #include <nibble/layers/relu.hpp>
@@ -113,6 +114,29 @@ TEST_CASE("a block with a projection shortcut round-trips through a model file, 
   const activation before = deployed->forward(x, eval);
   const activation& after = loaded->forward(x, eval);
   CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
+}
+
+TEST_CASE("depthwise convolutions round-trip through a model file, integer and weight-only", "[model_file]") {
+  const auto round_trip = [](auto trained) {
+    using net = typename decltype(trained)::element_type;
+    auto deployed = deploy::convert(*trained, example_normalisation);
+    auto loaded =
+        model_file::parse(encode_model(*deployed, example_info), "m").template load<deploy::deployed_t<net>>();
+    CHECK(loaded->template layer<3>().codes.storage() == deployed->template layer<3>().codes.storage());
+    context eval{mode::eval};
+    const image_batch x = example_input(5);
+    const activation before = deployed->forward(x, eval);
+    const activation& after = loaded->forward(x, eval);
+    CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
+  };
+  using integer = sequential<input<3, 8, 8>, conv2d<6, 3, w4a8>, batch_norm_relu, depthwise_conv2d<3, w4a8, 2>,
+                             batch_norm_relu, conv2d<8, 1, w4a8, 1, 0>, batch_norm_relu, global_avg_pool,
+                             linear<3, w4a8>>;
+  using weight_only = sequential<input<3, 8, 8>, conv2d<6, 3, paper_4bit>, batch_norm_relu,
+                                 depthwise_conv2d<3, paper_4bit, 2>, batch_norm_relu, conv2d<8, 1, paper_4bit, 1, 0>,
+                                 batch_norm_relu, global_avg_pool, linear<3, paper_4bit>>;
+  round_trip(fixtures::trained_looking<integer>(6));
+  round_trip(fixtures::trained_looking<weight_only>(7));
 }
 
 TEST_CASE("model files of 4-bit, 8-bit and float networks hold their weights at that width", "[model_file]") {

@@ -11,8 +11,9 @@
 //
 //   conv2d / linear followed by batch_norm(_relu)  ->  deploy::conv2d / linear, BN (and ReLU) folded
 //   conv2d / linear otherwise                      ->  deploy::conv2d / linear
-//   (a scheme that quantizes activations gives integer_conv2d / integer_linear,
-//    which take u8 input codes × weight codes into int32 sums)
+//   depthwise_conv2d (with or without a BN)        ->  deploy::depthwise_conv2d, the same way
+//   (a scheme that quantizes activations gives integer_conv2d / integer_linear /
+//    integer_depthwise_conv2d, which take u8 input codes × weight codes into int32 sums)
 //   batch_norm(_relu) with nothing to fold into    ->  deploy::channel_affine
 //   dropout                                        ->  (gone: the identity in eval)
 //   residual<Specs...>                             ->  residual<deployed Specs...>
@@ -36,15 +37,16 @@
 #include "nibble/deploy/channel_affine.hpp"
 #include "nibble/deploy/code_max_pool2d.hpp"
 #include "nibble/deploy/conv2d.hpp"
+#include "nibble/deploy/depthwise_conv2d.hpp"
 #include "nibble/deploy/image_input.hpp"
 #include "nibble/deploy/integer_conv2d.hpp"
+#include "nibble/deploy/integer_depthwise_conv2d.hpp"
 #include "nibble/deploy/integer_linear.hpp"
 #include "nibble/deploy/link_code_grids.hpp"
 #include "nibble/deploy/linear.hpp"
 #include "nibble/deploy/rule.hpp"
 #include "nibble/layers/batch_norm.hpp"
 #include "nibble/layers/conv2d.hpp"
-#include "nibble/layers/depthwise_conv2d.hpp"
 #include "nibble/layers/dropout.hpp"
 #include "nibble/layers/linear.hpp"
 #include "nibble/layers/max_pool2d.hpp"
@@ -92,14 +94,17 @@ struct prepend<void, type_list<Ts...>> {  // a dropped layer
 template <class... T>
 inline constexpr bool not_deployable_yet = false;
 
-// Codes between integer layers. An integer conv2d whose next weighted
-// layer, past nothing but max pooling, is an integer conv2d too hands it
-// u8 codes instead of floats, and the pools between them pool codes.
+// Codes between integer layers. An integer conv2d (or depthwise conv2d)
+// whose next weighted layer, past nothing but max pooling, is an integer
+// conv2d too hands it u8 codes instead of floats, and the pools between
+// them pool codes.
 
 template <class Spec>
 struct is_integer_conv : std::false_type {};
 template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I>
 struct is_integer_conv<nibble::conv2d<Out, K, S, St, P, I>> : std::bool_constant<S::quantizes_activations> {};
+template <std::size_t K, class S, std::size_t St, std::size_t P, class I>
+struct is_integer_conv<nibble::depthwise_conv2d<K, S, St, P, I>> : std::bool_constant<S::quantizes_activations> {};
 
 // Whether the trained specs in List, from their start, reach an integer
 // conv2d through max pools only.
@@ -121,6 +126,12 @@ template <std::size_t O, std::size_t K, class B, class A, std::size_t S, std::si
 struct with_codes<deploy::integer_conv2d<O, K, B, A, S, P, Options...>, In, Out> {
   using type = add_option_if<Out, add_option_if<In, deploy::integer_conv2d<O, K, B, A, S, P, Options...>, codes_in>,
                              codes_out>;
+};
+template <std::size_t K, class B, class A, std::size_t S, std::size_t P, class... Options, bool In, bool Out>
+struct with_codes<deploy::integer_depthwise_conv2d<K, B, A, S, P, Options...>, In, Out> {
+  using type =
+      add_option_if<Out, add_option_if<In, deploy::integer_depthwise_conv2d<K, B, A, S, P, Options...>, codes_in>,
+                    codes_out>;
 };
 template <std::size_t K, bool Out>
 struct with_codes<nibble::max_pool2d<K>, true, Out> {
@@ -182,11 +193,6 @@ struct fill_chain<I, J, type_list<S, Rest...>> {
 template <std::size_t K, class S, class Next>
 struct rule<nibble::patch_whitening<K, S>, Next> {
   static_assert(detail::not_deployable_yet<S, Next>, "nibble::deploy::convert: patch_whitening has no deployed form yet.");
-};
-template <std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
-struct rule<nibble::depthwise_conv2d<K, S, St, P, I>, Next> {
-  static_assert(detail::not_deployable_yet<S, Next>,
-                "nibble::deploy::convert: depthwise_conv2d has no deployed form yet.");
 };
 template <class Next>
 struct rule<nibble::shift_batch_norm, Next> {

@@ -133,6 +133,7 @@ class integer_conv2d_layer
     // aligned, 7,552 before; inference_throughput, median of 3).
     std::vector<float, kernels::aligned_allocator<float>> row;  // one channel's output floats, or a range's
     std::size_t pixel_of[pixel_range];  // the output pixel of each kept position of a range
+    std::vector<float> row_floats;        // one channel's output floats
     std::vector<std::uint8_t> row_codes;  // one image's output codes, channel by channel
     kernels::int8::packed_columns columns;
     std::vector<std::int32_t, kernels::aligned_allocator<std::int32_t>> sums;
@@ -154,52 +155,21 @@ class integer_conv2d_layer
     }
   }
 
-  // The codes of image n channel by channel into planes framed by `frame`
-  // pixels on every side, (In::height + 2·frame) × (In::width + 2·frame)
-  // each; the frame itself is left as it is. From floats, the layer makes
-  // the codes; from codes, they come channels last.
-  void write_planes(const input_tensor& x, std::size_t n, std::size_t frame, std::uint8_t* planes) const {
-    const std::size_t hp = In::height + 2 * frame, wp = In::width + 2 * frame;
-    for (std::size_t c = 0; c < In::channels; ++c)
-      for (std::size_t iy = 0; iy < In::height; ++iy) {
-        std::uint8_t* line = planes + (c * hp + iy + frame) * wp + frame;
-        if constexpr (CodesIn) {
-          const std::uint8_t* pixel = x.data() + n * In::size + iy * In::width * In::channels + c;
-          for (std::size_t ix = 0; ix < In::width; ++ix) line[ix] = pixel[ix * In::channels];
-        } else {
-          kernels::byte_codes(x.data() + n * In::size + (c * In::height + iy) * In::width, line, In::width,
-                              this->grid());
-        }
-      }
-  }
-
   void forward_im2col(const input_tensor& x, output_tensor& y, kernels::int8_kernel product) {
     const auto& w = this->packed();
     const std::uint8_t pad = std::uint8_t(this->grid().zero);
     each_image(x.shape(0), [&](std::size_t n, int t, bool) {
       auto& s = scratch_[std::size_t(t)];
       s.codes.resize(In::size);
-      write_planes(x, n, 0, s.codes.data());
+      write_code_planes<In, CodesIn>(x, n, 0, this->grid(), s.codes.data());
       kernels::int8::pack_columns(depth, pixels, [&](std::size_t k, std::uint8_t* row) {
         im2col_row(s.codes.data(), k, pad, row);
       }, s.columns);
       s.sums.resize(Out * pixels);
       kernels::int8::packed_gemm(w, s.columns, s.sums.data(), pixels, product);
       if constexpr (CodesOut) {
-        // Channel by channel, so each channel's floats stay in L1 on their
-        // way to codes; then the codes go to their pixels, 16 pixels at a
-        // time, so that both sides of the transpose stay in cache.
-        s.row.resize(pixels);
-        s.row_codes.resize(Out * pixels);
-        for (std::size_t r = 0; r < Out; ++r) {
-          this->finish_row(r, s.sums.data() + r * pixels, pixels, s.row.data());
-          kernels::byte_codes(s.row.data(), s.row_codes.data() + r * pixels, pixels, output_grid);
-        }
-        std::uint8_t* out = y.data() + code_index(n, 0, 0);  // (bytes may alias anything: keep
-        const std::uint8_t* codes = s.row_codes.data();      // the pointers out of the loop)
-        for (std::size_t p0 = 0; p0 < pixels; p0 += 16)
-          for (std::size_t r = 0; r < Out; ++r)
-            for (std::size_t p = p0; p < std::min(p0 + 16, pixels); ++p) out[p * Out + r] = codes[r * pixels + p];
+        this->finish_image_codes(s.sums.data(), pixels, output_grid, s.row_floats, s.row_codes,
+                                 y.data() + code_index(n, 0, 0));
       } else {
         this->finish_image(s.sums.data(), pixels, pixels, y.data() + n * Out * pixels);
       }
@@ -277,7 +247,7 @@ class integer_conv2d_layer
     s.codes.assign(c_in * hp * wp, std::uint8_t(this->grid().zero));
     // code(c, y, x) of the framed image is framed[(c * hp + y) * wp + x]
     std::uint8_t* framed = s.codes.data();
-    write_planes(x, n, Padding, framed);
+    write_code_planes<In, CodesIn>(x, n, Padding, this->grid(), framed);
     std::uint8_t* row = s.padded.data();
     for (std::size_t oy = 0; oy < output_shape::height; ++oy)
       for (std::size_t ox = 0; ox < output_shape::width; ++ox, row += lowered_depth) {

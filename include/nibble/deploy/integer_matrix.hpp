@@ -13,6 +13,7 @@
 // The product sums are exact integers on both sides and every float step is
 // the same operation on the same numbers, so the deployed output equals the
 // trained eval output bit for bit.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,26 @@
 #include "nibble/quant/accumulator.hpp"
 
 namespace nibble::deploy {
+
+// The codes of image n of x (In-shaped: u8 codes channels last when
+// CodesIn, else floats made codes on `grid`) channel by channel, into
+// planes framed by `frame` pixels on every side, (height + 2·frame) ×
+// (width + 2·frame) each; the frame itself is left as it is.
+template <class In, bool CodesIn, class Tensor>
+void write_code_planes(const Tensor& x, std::size_t n, std::size_t frame, const kernels::code_grid& grid,
+                       std::uint8_t* planes) {
+  const std::size_t hp = In::height + 2 * frame, wp = In::width + 2 * frame;
+  for (std::size_t c = 0; c < In::channels; ++c)
+    for (std::size_t iy = 0; iy < In::height; ++iy) {
+      std::uint8_t* line = planes + (c * hp + iy + frame) * wp + frame;
+      if constexpr (CodesIn) {
+        const std::uint8_t* pixel = x.data() + n * In::size + iy * In::width * In::channels + c;
+        for (std::size_t ix = 0; ix < In::width; ++ix) line[ix] = pixel[ix * In::channels];
+      } else {
+        kernels::byte_codes(x.data() + n * In::size + (c * In::height + iy) * In::width, line, In::width, grid);
+      }
+    }
+}
 
 template <class Bits, class Activations, std::size_t Rows, std::size_t Cols, bool Norm, bool Relu>
 class integer_matrix {
@@ -196,6 +217,24 @@ class integer_matrix {
   // stride ld), while the sums are in cache.
   void finish_image(const std::int32_t* acc, std::size_t ld, std::size_t pixels, float* y) {
     for (std::size_t r = 0; r < Rows; ++r) finish_row(r, acc + r * ld, pixels, y + r * pixels);
+  }
+  // The same, handed on as codes on grid `next`, channels last, at out.
+  // Channel by channel, so each channel's floats stay in L1 on their way
+  // to codes (row, row_codes: room the caller keeps); then the codes go to
+  // their pixels, 16 at a time, so that both sides of the transpose stay
+  // in cache.
+  void finish_image_codes(const std::int32_t* acc, std::size_t pixels, const kernels::code_grid& next,
+                          std::vector<float>& row, std::vector<std::uint8_t>& row_codes, std::uint8_t* out) {
+    row.resize(pixels);
+    row_codes.resize(Rows * pixels);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      finish_row(r, acc + r * pixels, pixels, row.data());
+      kernels::byte_codes(row.data(), row_codes.data() + r * pixels, pixels, next);
+    }
+    const std::uint8_t* codes = row_codes.data();  // (bytes may alias anything: keep the pointers out of the loop)
+    for (std::size_t p0 = 0; p0 < pixels; p0 += 16)
+      for (std::size_t r = 0; r < Rows; ++r)
+        for (std::size_t p = p0; p < std::min(p0 + 16, pixels); ++p) out[p * Rows + r] = codes[r * pixels + p];
   }
   // The same operations for one pixel's sums in the other order: acc holds
   // its Rows sums side by side (the implicit convolution's pixel-major

@@ -25,7 +25,7 @@ namespace nibble::deploy {
 // block whose sum is not formed in integers.
 enum class layer_kind {
   conv = 1, linear, relu, maxpool, flatten, avgpool, affine, image, quantize, save, add, swap, quantized_add,
-  integer_add
+  integer_add, depthwise
 };
 
 struct table_row {

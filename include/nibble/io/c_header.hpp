@@ -31,8 +31,8 @@
 // each row reads and writes where its table row says.
 //
 // Exportable layers: those with a layer-table row (deploy/table_row.hpp):
-// the image input, deployed conv2d and linear (weight-only or integer),
-// channel_affine, relu, max_pool2d, flatten and global_avg_pool; and
+// the image input, deployed conv2d, depthwise conv2d and linear
+// (weight-only or integer), channel_affine, relu, max_pool2d, flatten and global_avg_pool; and
 // residual blocks of them (not nested, with or without a projection
 // shortcut), whose input the arena keeps for the sum: as codes, the sum in
 // integers, where it is quantized (quant/quantized_sum.hpp) and the
@@ -295,16 +295,18 @@ struct c_model {
     return v >= 8 ? v - 16 : v;
   }
   // The codes in the order the C runtime reads them (integer layers:
-  // filter by filter in (ky, kx, c) order), packed as they were.
+  // filter by filter in (ky, kx, c) order), packed as they were. A
+  // depthwise filter reads one channel.
   void add_weights(const c_layer& l, bool channels_last) {
-    const std::size_t k = std::max<std::size_t>(1, l.row.kernel), fan_in = l.in_c * k * k;
+    const std::size_t in = l.row.kind == deploy::layer_kind::depthwise ? 1 : l.in_c;
+    const std::size_t k = std::max<std::size_t>(1, l.row.kernel), fan_in = in * k * k;
     const std::size_t count = l.out_c * fan_in, first = bytes.size();
     bytes.resize(first + (l.row.weight_bits == 4 ? (count + 1) / 2 : count), 0);
     for (std::size_t o = 0; o < l.out_c; ++o)
-      for (std::size_t c = 0; c < l.in_c; ++c)
+      for (std::size_t c = 0; c < in; ++c)
         for (std::size_t t = 0; t < k * k; ++t) {
-          const int v = code_at(l.row, (o * l.in_c + c) * k * k + t);
-          const std::size_t to = o * fan_in + (channels_last ? t * l.in_c + c : c * k * k + t);
+          const int v = code_at(l.row, (o * in + c) * k * k + t);
+          const std::size_t to = o * fan_in + (channels_last ? t * in + c : c * k * k + t);
           if (l.row.weight_bits == 8)
             bytes[first + to] = std::uint8_t(std::int8_t(v));
           else
@@ -347,8 +349,11 @@ struct c_model {
         const c_destination next = codes_for(i, true, relu_between);
         const std::size_t first = ints.size();
         const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
-        const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;  // c_runtime.c's integer_conv
-        scratch_bytes = std::max(scratch_bytes, rows + 3 * fan_in);
+        // c_runtime.c's integer_conv: the padded rows, two filters' weights and one's; integer_depthwise: the
+        // rows and every filter's weights.
+        const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;
+        const bool depthwise = r.kind == deploy::layer_kind::depthwise;
+        scratch_bytes = std::max(scratch_bytes, rows + (depthwise ? l.in_c * k * k : 3 * fan_in));
         // Its row, its weights and its input's zero point; then what makes its outputs.
         const auto begin_row = [&](int codes_out) -> c_row& {
           c_row& row = push(l, r.kind, 1, codes_out);

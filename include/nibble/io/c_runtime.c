@@ -65,6 +65,7 @@ typedef struct {
 #define NIBBLE_C_QUANTIZE 9
 #define NIBBLE_C_ADD 11
 #define NIBBLE_C_QUANTIZED_ADD 13
+#define NIBBLE_C_DEPTHWISE 15
 
 /* A residual sum's terms are codes within +-255 of their step (quant/quantized_sum.hpp's addend_limit). */
 #define NIBBLE_C_ADDEND_LIMIT 255
@@ -245,6 +246,28 @@ static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* i
   }
 }
 
+/* The kernel's input rows under output row oy of a convolution on codes, channels last: the input's own rows
+   without padding, else copies of them framed by pad pixels of the zero point, in rows. */
+static const uint8_t* NIBBLE_C(window)(const NIBBLE_C(layer) * l, const uint8_t* x, int oy, uint8_t zero,
+                                       uint8_t* rows) {
+  const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
+  const long row = (long)(l->in_w + 2 * l->pad) * c_in;
+  int ky;
+  if (l->pad == 0) return x + (long)oy * s * l->in_w * c_in;
+  for (ky = 0; ky < k; ++ky) { /* input row oy * s + ky - pad */
+    const int iy = oy * s + ky - l->pad;
+    uint8_t* r = rows + ky * row;
+    if (iy < 0 || iy >= l->in_h) {
+      memset(r, zero, (size_t)row);
+    } else {
+      memset(r, zero, (size_t)(l->pad * c_in));
+      memcpy(r + l->pad * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
+      memset(r + (long)(l->pad + l->in_w) * c_in, zero, (size_t)(l->pad * c_in));
+    }
+  }
+  return rows;
+}
+
 /* An integer convolution (a linear layer is one with a 1x1 image): u8 codes in, channels last; weights filter by
    filter in (ky, kx, c) order; ints: the input's zero point (the padding's code), then per filter its
    requantization (7 ints) and the exceptions, or, with float outputs, z times its weights' sum. Two filters by two
@@ -265,21 +288,7 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
     const int pair = o + 1 < l->out_c;
     NIBBLE_C(pair_weights)(l, bytes, o, pair, k, segment, weights + 2 * segment * k, weights);
     for (oy = 0; oy < l->out_h; ++oy) {
-      const uint8_t* window = x + (long)oy * s * l->in_w * c_in; /* without padding, the input rows themselves */
-      if (l->pad > 0) {
-        for (ky = 0; ky < k; ++ky) { /* input row oy * s + ky - pad, framed by pad pixels of the zero point */
-          const int iy = oy * s + ky - l->pad;
-          uint8_t* r = rows + ky * row;
-          if (iy < 0 || iy >= l->in_h) {
-            memset(r, zero, (size_t)row);
-          } else {
-            memset(r, zero, (size_t)(l->pad * c_in));
-            memcpy(r + l->pad * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
-            memset(r + (long)(l->pad + l->in_w) * c_in, zero, (size_t)(l->pad * c_in));
-          }
-        }
-        window = rows;
-      }
+      const uint8_t* window = NIBBLE_C(window)(l, x, oy, zero, rows);
       for (ox = 0; ox < l->out_w; ox += 2) {
         const int two = ox + 1 < l->out_w;
         const long p = (long)oy * l->out_w + ox;
@@ -294,6 +303,32 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
         if (two && pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p + 1, pixels, a[3], y, kept);
       }
     }
+  }
+}
+
+/* An integer depthwise convolution: u8 codes in, channels last; channel c against filter c's K x K codes alone
+   (unpacked once, after the rows in scratch); ints and floats as integer_conv's. */
+static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
+                                        const float* floats, const uint8_t* x, void* y, uint8_t* scratch,
+                                        const uint8_t* kept) {
+  const int k = l->kernel, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c, taps = k * k;
+  const long row = (long)(l->in_w + 2 * l->pad) * c_in, pixels = (long)l->out_h * l->out_w;
+  const uint8_t zero = (uint8_t)ints[l->ints];
+  int8_t* weights = (int8_t*)(scratch + (l->pad > 0 ? k * row : 0));
+  int c, oy, ox, ky, kx;
+  NIBBLE_C(unpack)(l, bytes, 0, (long)c_in * taps, weights);
+  ints += l->ints;
+  for (oy = 0; oy < l->out_h; ++oy) {
+    const uint8_t* window = NIBBLE_C(window)(l, x, oy, zero, scratch);
+    for (ox = 0; ox < l->out_w; ++ox)
+      for (c = 0; c < c_in; ++c) {
+        const uint8_t* in = window + (long)ox * s * c_in + c;
+        const int8_t* w = weights + c * taps;
+        int32_t acc = 0;
+        for (ky = 0; ky < k; ++ky)
+          for (kx = 0; kx < k; ++kx) acc += (int32_t)in[ky * row + kx * c_in] * w[ky * k + kx];
+        NIBBLE_C(integer_output)(l, ints, floats, c, (long)oy * l->out_w + ox, pixels, acc, y, kept);
+      }
   }
 }
 
@@ -329,23 +364,25 @@ static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* bytes,
   return (int32_t)(int8_t)c[i];
 }
 
-/* A convolution with float inputs and weight codes (weight-only networks), channel by channel. */
+/* A convolution with float inputs and weight codes (weight-only networks), channel by channel; a depthwise one
+   reads only its own channel. */
 static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const float* floats,
                                  const float* x, float* y) {
   const float* f = floats + l->floats;
   const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1;
-  const long fan_in = (long)l->in_c * k * k;
+  const int depthwise = l->kind == NIBBLE_C_DEPTHWISE;
+  const long fan_in = (long)(depthwise ? 1 : l->in_c) * k * k;
   int o, oy, ox, c, ky, kx;
   for (o = 0; o < l->out_c; ++o)
     for (oy = 0; oy < l->out_h; ++oy)
       for (ox = 0; ox < l->out_w; ++ox) {
         float sum = 0.0f, v;
-        for (c = 0; c < l->in_c; ++c)
+        for (c = depthwise ? o : 0; c < (depthwise ? o + 1 : l->in_c); ++c)
           for (ky = 0; ky < k; ++ky)
             for (kx = 0; kx < k; ++kx) {
               const int iy = oy * s + ky - l->pad, ix = ox * s + kx - l->pad;
               if (iy < 0 || ix < 0 || iy >= l->in_h || ix >= l->in_w) continue;
-              sum += (float)NIBBLE_C(weight)(l, bytes, o * fan_in + ((long)c * k + ky) * k + kx) *
+              sum += (float)NIBBLE_C(weight)(l, bytes, o * fan_in + ((long)(depthwise ? 0 : c) * k + ky) * k + kx) *
                      x[((long)c * l->in_h + iy) * l->in_w + ix];
             }
         v = fmaf(f[o], sum, f[l->out_c + o]);
@@ -398,6 +435,11 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       }
       case NIBBLE_C_CONV:
       case NIBBLE_C_LINEAR:
+      case NIBBLE_C_DEPTHWISE:
+        if (l->codes_in && l->kind == NIBBLE_C_DEPTHWISE) {
+          NIBBLE_C(integer_depthwise)(l, bytes, ints, floats, x, y, scratch, base + l->kept_at);
+          break;
+        }
         if (l->codes_in) {
           NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch, base + l->kept_at);
           break;
