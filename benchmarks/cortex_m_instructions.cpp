@@ -29,6 +29,7 @@
 #include <nibble/data/cifar.hpp>
 #include <nibble/deploy/convert.hpp>
 #include <nibble/io/c_header.hpp>
+#include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/resnet8.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
 #include <nibble/net/vgg4bit.hpp>
@@ -151,8 +152,10 @@ int measure(const settings& s) {
 int main(int argc, char** argv) {
   CLI::App app{"A network's C header on Cortex-M (QEMU): instructions, arena, constant data and code"};
   settings s;
-  app.add_option("--network", s.network, "vgg (VGG4bit), resnet (SimpleResNet4bit) or resnet8 (MLPerf Tiny's ResNet-8)")
-      ->check(CLI::IsMember({"vgg", "resnet", "resnet8"}))->capture_default_str();
+  app.add_option("--network", s.network,
+                 "vgg (VGG4bit), resnet (SimpleResNet4bit), resnet8 (MLPerf Tiny's ResNet-8) or mobilenet "
+                 "(MobileNetV1-0.5)")
+      ->check(CLI::IsMember({"vgg", "resnet", "resnet8", "mobilenet"}))->capture_default_str();
   app.add_option("--scheme", s.scheme, "w4a8, w4a4 or w8a8")->check(CLI::IsMember({"w4a8", "w4a4", "w8a8"}))
       ->capture_default_str();
   app.add_option("--images", s.images, "Images measured (after a first)")->check(CLI::PositiveNumber)
@@ -161,20 +164,15 @@ int main(int argc, char** argv) {
   app.add_option("--dir", s.dir, "Folder for the header and the programs")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
-    using nibble::resnet8, nibble::simple_resnet4bit, nibble::vgg4bit;
-    if (s.network == "resnet8") {
-      if (s.scheme == "w4a4") return measure<resnet8, nibble::w4a4>(s);
-      if (s.scheme == "w8a8") return measure<resnet8, nibble::w8a8>(s);
-      return measure<resnet8, nibble::w4a8>(s);
-    }
-    if (s.network == "resnet") {
-      if (s.scheme == "w4a4") return measure<simple_resnet4bit, nibble::w4a4>(s);
-      if (s.scheme == "w8a8") return measure<simple_resnet4bit, nibble::w8a8>(s);
-      return measure<simple_resnet4bit, nibble::w4a8>(s);
-    }
-    if (s.scheme == "w4a4") return measure<vgg4bit, nibble::w4a4>(s);
-    if (s.scheme == "w8a8") return measure<vgg4bit, nibble::w8a8>(s);
-    return measure<vgg4bit, nibble::w4a8>(s);
+    const auto with_scheme = [&]<template <std::size_t, class> class Net>() {
+      if (s.scheme == "w4a4") return measure<Net, nibble::w4a4>(s);
+      if (s.scheme == "w8a8") return measure<Net, nibble::w8a8>(s);
+      return measure<Net, nibble::w4a8>(s);
+    };
+    if (s.network == "resnet8") return with_scheme.template operator()<nibble::resnet8>();
+    if (s.network == "resnet") return with_scheme.template operator()<nibble::simple_resnet4bit>();
+    if (s.network == "mobilenet") return with_scheme.template operator()<nibble::mobilenet_v1>();
+    return with_scheme.template operator()<nibble::vgg4bit>();
   } catch (const std::exception& e) {
     fmt::print(stderr, "cortex_m_instructions: {}\n", e.what());
     return 1;

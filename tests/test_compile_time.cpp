@@ -13,6 +13,7 @@
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/linear.hpp>
 #include <nibble/layers/max_pool2d.hpp>
+#include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/resnet20.hpp>
 #include <nibble/net/resnet8.hpp>
 #include <nibble/net/whitened_vgg.hpp>
@@ -213,6 +214,11 @@ static_assert(resnet8<10, f32>::parameter_count == 78666 - 2 * 240);
 // channels of 2 parameters, and the classifier.
 static_assert(resnet20<10, f32>::parameter_count == 270256 + 784 + 2 * 784 + 650);
 static_assert(std::is_same_v<resnet20<10, f32>::output_shape, shape<10, 1, 1>>);
+// MobileNetV1 at width 0.5: 818,250 weights and biases, and 5,472
+// batch-norm channels of 2 parameters (16 after the stem, then each block's
+// depthwise and pointwise channels).
+static_assert(mobilenet_v1<10, f32>::parameter_count == 818250 + 2 * 5472);
+static_assert(std::is_same_v<mobilenet_v1<10, f32>::output_shape, shape<10, 1, 1>>);
 
 static_assert(conv2d<64, 3, paper_4bit>::bind<shape<3, 32, 32>>::parameter_count == 64 * 27 + 64);
 static_assert(linear<10, f32>::bind<shape<512, 1, 1>>::parameter_count == 5130);

@@ -12,6 +12,7 @@
 // line says why (the trainer prints it at start; cifar_model refuses with it).
 #pragma once
 #include <nibble/net/fast_vgg.hpp>
+#include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/resnet20.hpp>
 #include <nibble/net/resnet8.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
@@ -53,6 +54,8 @@ using catalogue = list<
                    list<built_for<classes<10>, paper_schemes, integer_schemes>>>,
     network_choice<"resnet8", "ResNet-8", "MLPerf Tiny's image-classification network", resnet8,
                    list<built_for<classes<10>, paper_schemes, integer_schemes>>>,
+    network_choice<"mobilenet", "MobileNetV1-0.5", "depthwise-separable blocks at width 0.5, for 32x32 images",
+                   mobilenet_v1, list<built_for<classes<10>, paper_schemes, integer_schemes>>>,
     network_choice<"fast-vgg", "FastVGG", "a VGG shaped for short runs", fast_vgg,
                    list<built_for<classes<10>, paper_schemes>>>,
     network_choice<"whitened-vgg", "WhitenedVGG", "airbench's network: a fixed patch-whitening first layer, GELU",

@@ -122,6 +122,9 @@ TEST_CASE("every resnet20 of the catalogue trains, and exports, evaluates and cl
 TEST_CASE("every resnet8 of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
   check_network("resnet8");
 }
+TEST_CASE("every mobilenet of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
+  check_network("mobilenet");
+}
 TEST_CASE("every fast-vgg of the catalogue trains, and exports, evaluates and classifies", "[fault][catalogue]") {
   check_network("fast-vgg");
 }
