@@ -618,9 +618,12 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   const bool blocks = std::any_of(m.rows.begin(), m.rows.end(), [](const detail::c_row& r) {
     return r.kind == deploy::layer_kind::add || r.kind == deploy::layer_kind::quantized_add;
   });
+  const bool depthwise = std::any_of(m.rows.begin(), m.rows.end(), [](const detail::c_row& r) {
+    return r.kind == deploy::layer_kind::depthwise && r.codes_in == 1;
+  });
   h += fmt::format("#define NIBBLE_C(name) {}_##name\n#define NIBBLE_C_API static\n#define NIBBLE_C_FLOATS {}\n"
-                   "#define NIBBLE_C_BLOCKS {}\n#define NIBBLE_C_INTEGER_SUMS {}\n",
-                   prefix, m.needs_floats ? 1 : 0, blocks ? 1 : 0, integer_sums ? 1 : 0);
+                   "#define NIBBLE_C_BLOCKS {}\n#define NIBBLE_C_INTEGER_SUMS {}\n#define NIBBLE_C_DEPTHWISE_CONV {}\n",
+                   prefix, m.needs_floats ? 1 : 0, blocks ? 1 : 0, integer_sums ? 1 : 0, depthwise ? 1 : 0);
   h += detail::c_runtime();
   h += "\n";
   const std::string weights = upper + "_WEIGHTS";
@@ -641,7 +644,7 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
       "const float* {1}_forward(const uint8_t* image, float* arena) {{\n"
       "  return {1}_run({1}_layers, {2}, {1}_bytes, {1}_ints, {1}_floats, image, arena, {3}L);\n}}\n"
       "#undef NIBBLE_C\n#undef NIBBLE_C_API\n#undef NIBBLE_C_FLOATS\n#undef NIBBLE_C_BLOCKS\n"
-      "#undef NIBBLE_C_INTEGER_SUMS\n"
+      "#undef NIBBLE_C_INTEGER_SUMS\n#undef NIBBLE_C_DEPTHWISE_CONV\n"
       "#endif /* {0}_IMPLEMENTATION */\n",
       upper, prefix, m.rows.size(), m.tensor_bytes);
   return h;

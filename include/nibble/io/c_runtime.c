@@ -13,8 +13,9 @@
  * the compiler and its flags. Float layers (weight-only networks, layers
  * between an integer layer and pooling over the whole image) are compiled
  * only when NIBBLE_C_FLOATS is 1; they need <math.h> for fmaf. Residual
- * blocks' float sums are compiled only when NIBBLE_C_BLOCKS is 1, and sums
- * formed in a layer's epilogue only when NIBBLE_C_INTEGER_SUMS is 1.
+ * blocks' float sums are compiled only when NIBBLE_C_BLOCKS is 1, sums
+ * formed in a layer's epilogue only when NIBBLE_C_INTEGER_SUMS is 1, and
+ * integer depthwise convolutions only when NIBBLE_C_DEPTHWISE_CONV is 1.
  *
  * Each row names where in the arena it reads, keeps and writes: the
  * exporter plans the arena, so a residual block's input simply stays where
@@ -29,6 +30,7 @@
 #define NIBBLE_C_FLOATS 1
 #define NIBBLE_C_BLOCKS 1
 #define NIBBLE_C_INTEGER_SUMS 1
+#define NIBBLE_C_DEPTHWISE_CONV 1
 #endif
 #ifdef NIBBLE_EMBED_C_RUNTIME
 R"NIBBLE_C(//"
@@ -306,6 +308,7 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
   }
 }
 
+#if NIBBLE_C_DEPTHWISE_CONV
 /* An integer depthwise convolution: u8 codes in, channels last; channel c against filter c's K x K codes alone
    (unpacked once, after the rows in scratch); ints and floats as integer_conv's. */
 static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
@@ -331,6 +334,7 @@ static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t
       }
   }
 }
+#endif
 
 /* clamp(nearbyint(x / step), lo, hi) for integers lo <= 0 <= hi, as the library rounds: half to even, without
    <math.h>. */
@@ -437,8 +441,12 @@ NIBBLE_C_API const float* NIBBLE_C(run)(const NIBBLE_C(layer) * layers, int coun
       case NIBBLE_C_LINEAR:
       case NIBBLE_C_DEPTHWISE:
         if (l->codes_in && l->kind == NIBBLE_C_DEPTHWISE) {
+#if NIBBLE_C_DEPTHWISE_CONV
           NIBBLE_C(integer_depthwise)(l, bytes, ints, floats, x, y, scratch, base + l->kept_at);
           break;
+#else
+          return 0;
+#endif
         }
         if (l->codes_in) {
           NIBBLE_C(integer_conv)(l, bytes, ints, floats, x, y, scratch, base + l->kept_at);
