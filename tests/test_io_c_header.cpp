@@ -14,7 +14,9 @@
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/max_pool2d.hpp>
 #include <nibble/layers/relu.hpp>
+#include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/residual.hpp>
+#include <nibble/net/resnet8.hpp>
 #include <nibble/quant/presets.hpp>
 
 #include <cstdio>
@@ -147,7 +149,8 @@ std::vector<c_target> c_targets(const fs::path& dir, bool libm) {
 // same top-1. integers_only: the header says it needs no <math.h>, and its
 // programs link without libm.
 template <class Net>
-void require_c_agrees(std::uint64_t seed, const std::string& name, bool integers_only, bool exact) {
+void require_c_agrees(std::uint64_t seed, const std::string& name, bool integers_only, bool exact,
+                      std::size_t n = 24) {
   const fs::path dir = fixtures::fresh_folder("c_header_" + name);
   auto net = fixtures::trained_looking<Net>(seed);
   auto deployed = deploy::convert(*net, fixtures::test_normalisation(Net::input_shape::channels));
@@ -161,7 +164,6 @@ void require_c_agrees(std::uint64_t seed, const std::string& name, bool integers
   const std::vector<c_target> targets = c_targets(dir, libm);
   REQUIRE_FALSE(targets.empty());  // CMake found no C compiler at all
 
-  constexpr std::size_t n = 24;
   const image_batch x = fixtures::random_images<typename Net::input_shape>(n, seed + 7);
   std::ofstream(dir / "input.bin", std::ios::binary).write(reinterpret_cast<const char*>(x.data()),
                                                            std::streamsize(x.size()));
@@ -217,6 +219,13 @@ TEST_CASE("an exported C header computes the library's answers (warnings as erro
   SECTION("W4A4 residual blocks: integers alone, bit for bit") {
     require_c_agrees<resnet_net<w4a4>>(409, "resnet4", true, true);
   }
+  // The networks MLPerf Tiny runs on microcontrollers, on a few images (the
+  // Cortex-M builds run them in QEMU): the figures are in
+  // benchmarks/cortex_m_instructions.
+  SECTION("MLPerf Tiny's ResNet-8, W4A8: integers alone, bit for bit") {
+    require_c_agrees<resnet8<10, w4a8>>(413, "resnet8", true, true, 3);
+  }
+  SECTION("MobileNetV1-0.5, W4A8") { require_c_agrees<mobilenet_v1<10, w4a8>>(414, "mobilenet", false, library_fuses, 2); }
   SECTION("W4A8 depthwise-separable blocks: integer depthwise convolutions") {
     require_c_agrees<separable_net<w4a8>>(411, "separable", false, library_fuses);
   }
