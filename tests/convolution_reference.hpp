@@ -21,7 +21,8 @@ struct reference {
 inline reference convolve(const conv_geometry& g, std::size_t filters, std::size_t batch, const std::vector<float>& x,
                           const std::vector<float>& w, const std::vector<float>& bias, const std::vector<float>& dy,
                           std::size_t groups = 1) {
-  const std::size_t k = g.kernel, oh = g.out_height(), ow = g.out_width(), hw = g.height * g.width;
+  const std::size_t kw = g.kernel_width, taps = g.taps(), oh = g.out_height(), ow = g.out_width();
+  const std::size_t hw = g.height * g.width;
   const std::size_t group_in = g.channels / groups, group_out = filters / groups;
   reference r{std::vector<float>(batch * filters * oh * ow), {}, {}};
   std::vector<double> dw(w.size(), 0.0), dx(x.size(), 0.0);
@@ -32,13 +33,13 @@ inline reference convolve(const conv_geometry& g, std::size_t filters, std::size
           const std::size_t out = ((n * filters + o) * oh + oy) * ow + ox;
           double sum = bias[o];
           for (std::size_t j = 0; j < group_in; ++j)
-            for (std::size_t t = 0; t < k * k; ++t) {
+            for (std::size_t t = 0; t < taps; ++t) {
               const std::size_t c = o / group_out * group_in + j;
-              const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + t / k) - std::ptrdiff_t(g.padding);
-              const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + t % k) - std::ptrdiff_t(g.padding);
+              const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + t / kw) - std::ptrdiff_t(g.padding);
+              const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + t % kw) - std::ptrdiff_t(g.padding_width);
               if (iy < 0 || ix < 0 || iy >= std::ptrdiff_t(g.height) || ix >= std::ptrdiff_t(g.width)) continue;
               const std::size_t in = (n * g.channels + c) * hw + std::size_t(iy) * g.width + std::size_t(ix);
-              const std::size_t wi = (o * group_in + j) * k * k + t;
+              const std::size_t wi = (o * group_in + j) * taps + t;
               sum += double(w[wi]) * x[in];
               dw[wi] += double(dy[out]) * x[in];
               dx[in] += double(dy[out]) * w[wi];

@@ -79,11 +79,20 @@ void check_every_kernel(const conv_case& c) {
 }
 
 // A direct-sized layer with 32 channels and filters (direct, AMX tiles in
-// bf16), a narrow 8-pixel one, a 3-channel first layer, a strided one.
+// bf16), a narrow 8-pixel one, a 3-channel first layer, a strided one; and
+// non-square kernels: DS-CNN's first layer (10×4 at stride 2 on a 49×10
+// spectrogram, padded 5 and 1), and a 3×1 one at stride 1 (its input
+// gradient a convolution too).
 const conv_case cases[] = {{{32, 16, 16, 3, 1, 1}, 32},
                            {{16, 8, 8, 3, 1, 1}, 16},
                            {{3, 16, 16, 3, 1, 1}, 32},
-                           {{16, 9, 9, 3, 2, 1}, 16}};
+                           {{16, 9, 9, 3, 2, 1}, 16},
+                           {{1, 49, 10, 10, 2, 5, 4, 1}, 8},
+                           {{8, 12, 10, 3, 1, 1, 1, 0}, 16}};
+static_assert(conv_geometry{1, 49, 10, 10, 2, 5, 4, 1}.out_height() == 25 &&
+              conv_geometry{1, 49, 10, 10, 2, 5, 4, 1}.out_width() == 5 &&
+              conv_geometry{1, 49, 10, 10, 2, 5, 4, 1}.col_rows() == 40);
+static_assert(conv_geometry{3, 16, 16, 3, 1, 1}.square() && !conv_geometry{8, 12, 10, 3, 1, 1, 1, 0}.square());
 
 }  // namespace
 

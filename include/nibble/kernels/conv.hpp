@@ -55,7 +55,7 @@ struct conv_workspace {
 // falls outside the image row `src`.
 inline void copy_image_run(const conv_geometry& g, const float* src, std::size_t ox, std::size_t kx, std::size_t run,
                            float* dst) {
-  const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
+  const std::ptrdiff_t ix0 = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding_width);
   if (g.stride == 1) {
     // Contiguous: zeros where the window hangs over the left or right
     // border, one copy for the rest.
@@ -113,11 +113,11 @@ struct im2col_packer {
 
   void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
     using gemm_config::NR;
-    const std::size_t ow = g.out_width(), kk = g.kernel * g.kernel;
+    const std::size_t ow = g.out_width(), kk = g.taps();
     row_source rows[gemm_config::KC];
     for (std::size_t k = 0; k < kc; ++k) {
       const std::size_t row = k0 + k;
-      rows[k] = {image + row / kk * g.height * g.width, row % kk / g.kernel, row % g.kernel};
+      rows[k] = {image + row / kk * g.height * g.width, row % kk / g.kernel_width, row % g.kernel_width};
     }
     for (std::size_t j = 0; j < nc; j += NR) {
       const std::size_t cols = std::min(NR, nc - j), oy = (j0 + j) / ow, ox = (j0 + j) % ow;
@@ -174,10 +174,10 @@ void conv_forward(const conv_geometry& g, std::size_t out_channels, std::size_t 
 
 // For stride 1 the input gradient is itself a convolution: of dy with the
 // weights transposed (in and out channels swapped) and flipped, padded by
-// K − 1 − P. This writes those weights: w_t[c][o][K-1-ky][K-1-kx] = w[o][c][ky][kx].
-inline void flip_transpose_weights(std::size_t out_channels, std::size_t in_channels, std::size_t kernel,
+// K − 1 − P. This writes those weights: w_t[c][o][K-1-ky][K'-1-kx] = w[o][c][ky][kx]
+// (kk = K·K' taps: reversing a filter's taps flips both ways).
+inline void flip_transpose_weights(std::size_t out_channels, std::size_t in_channels, std::size_t kk,
                                    const float* w, float* w_t) {
-  const std::size_t kk = kernel * kernel;
   for (std::size_t o = 0; o < out_channels; ++o)
     for (std::size_t c = 0; c < in_channels; ++c)
       for (std::size_t i = 0; i < kk; ++i) w_t[(c * out_channels + o) * kk + (kk - 1 - i)] = w[(o * in_channels + c) * kk + i];
@@ -244,7 +244,7 @@ struct batched_im2col_transposed_packer {
   const float* x;
   void operator()(std::size_t k0, std::size_t j0, std::size_t kc, std::size_t nc, float* out) const {
     using gemm_config::NR;
-    const std::size_t ow = g.out_width(), pixels = g.col_cols(), kk = g.kernel * g.kernel;
+    const std::size_t ow = g.out_width(), pixels = g.col_cols(), kk = g.taps();
     const std::size_t in_size = g.channels * g.height * g.width;
     alignas(64) float line[gemm_config::KC];
     for (std::size_t j = 0; j < nc; j += NR) {
@@ -255,7 +255,7 @@ struct batched_im2col_transposed_packer {
           scatter_line<bf16>(line, kc, out, q, NR);
           continue;
         }
-        const std::size_t row = j0 + j + q, c = row / kk, ky = row % kk / g.kernel, kx = row % g.kernel;
+        const std::size_t row = j0 + j + q, c = row / kk, ky = row % kk / g.kernel_width, kx = row % g.kernel_width;
         for (std::size_t k = 0; k < kc;) {  // one run per output row of one image
           const std::size_t n = (k0 + k) / pixels, p = (k0 + k) % pixels;
           const std::size_t oy = p / ow, ox = p % ow;
@@ -320,7 +320,7 @@ void conv_backward(const conv_geometry& g, std::size_t out_channels, std::size_t
   const std::size_t wsize = out_channels * rows;
   if (dx && input_gradient_is_convolution(g)) {
     ws.flipped.resize(wsize);
-    flip_transpose_weights(out_channels, g.channels, g.kernel, w, ws.flipped.data());
+    flip_transpose_weights(out_channels, g.channels, g.taps(), w, ws.flipped.data());
     conv_forward(input_gradient_geometry(g, out_channels), g.channels, batch, dy, ws.flipped.data(), nullptr, dx,
                  ws.flipped_forward, plan.input_gradient);
   } else if (dx) {

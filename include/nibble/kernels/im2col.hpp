@@ -8,11 +8,17 @@
 
 namespace nibble::kernels {
 
+// A convolution's shape: kernel and padding are along the height; along
+// the width they are kernel_width and padding_width, the same unless given
+// (a square kernel: {c, h, w, k, s, p}).
 struct conv_geometry {
   std::size_t channels, height, width, kernel, stride, padding;
+  std::size_t kernel_width = kernel, padding_width = padding;
+  constexpr bool square() const { return kernel_width == kernel && padding_width == padding; }
+  constexpr std::size_t taps() const { return kernel * kernel_width; }
   constexpr std::size_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
-  constexpr std::size_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
-  constexpr std::size_t col_rows() const { return channels * kernel * kernel; }
+  constexpr std::size_t out_width() const { return (width + 2 * padding_width - kernel_width) / stride + 1; }
+  constexpr std::size_t col_rows() const { return channels * taps(); }
   constexpr std::size_t col_cols() const { return out_height() * out_width(); }
 };
 
@@ -21,15 +27,15 @@ inline void col2im(const conv_geometry& g, const float* col, float* image) {
   const std::size_t oh = g.out_height(), ow = g.out_width();
   for (std::size_t c = 0; c < g.channels; ++c)
     for (std::size_t ky = 0; ky < g.kernel; ++ky)
-      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        const float* row = col + ((c * g.kernel + ky) * g.kernel + kx) * oh * ow;
+      for (std::size_t kx = 0; kx < g.kernel_width; ++kx) {
+        const float* row = col + ((c * g.kernel + ky) * g.kernel_width + kx) * oh * ow;
         for (std::size_t oy = 0; oy < oh; ++oy) {
           const std::ptrdiff_t iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
           if (iy < 0 || iy >= std::ptrdiff_t(g.height)) continue;
           float* out = image + (c * g.height + std::size_t(iy)) * g.width;
           const float* in = row + oy * ow;
           for (std::size_t ox = 0; ox < ow; ++ox) {
-            const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
+            const std::ptrdiff_t ix = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding_width);
             if (ix >= 0 && ix < std::ptrdiff_t(g.width)) out[ix] += in[ox];
           }
         }

@@ -124,24 +124,27 @@ inline machine current_machine() {
 
 // The geometry the direct forward kernel computes (any machine with 16-float vectors).
 constexpr bool direct_conv_fits(const conv_geometry& g) {
-  return g.stride == 1 && (g.out_width() % 16 == 0 || (g.out_width() == 8 && direct_conv_splits_rows)) &&
+  return g.square() && g.stride == 1 && (g.out_width() % 16 == 0 || (g.out_width() == 8 && direct_conv_splits_rows)) &&
          g.col_cols() % 32 == 0 && g.kernel * g.kernel <= 49;
 }
 // The direct weight gradient: thinner inputs (a first layer's 3 channels)
 // have too few rows to be worth it.
-constexpr bool direct_weight_gradient_fits(const conv_geometry& g) { return g.stride == 1 && g.channels >= 16; }
+constexpr bool direct_weight_gradient_fits(const conv_geometry& g) {
+  return g.square() && g.stride == 1 && g.channels >= 16;
+}
 // The AMX tiles take 32 channels and 32 filters at a time.
 constexpr bool tiles_fit(const conv_geometry& g, std::size_t out_channels) {
-  return g.channels % 32 == 0 && out_channels % 32 == 0 && g.kernel <= 7;
+  return g.square() && g.channels % 32 == 0 && out_channels % 32 == 0 && g.kernel <= 7;
 }
 
 // The input gradient of a stride-1 convolution is a convolution of dy with
 // the flipped weights (conv.hpp), whose geometry this is.
 constexpr conv_geometry input_gradient_geometry(const conv_geometry& g, std::size_t out_channels) {
-  return {out_channels, g.out_height(), g.out_width(), g.kernel, 1, g.kernel - 1 - g.padding};
+  return {out_channels, g.out_height(), g.out_width(), g.kernel,      1, g.kernel - 1 - g.padding,
+          g.kernel_width, g.kernel_width - 1 - g.padding_width};
 }
 constexpr bool input_gradient_is_convolution(const conv_geometry& g) {
-  return g.stride == 1 && g.kernel >= g.padding + 1;
+  return g.stride == 1 && g.kernel >= g.padding + 1 && g.kernel_width >= g.padding_width + 1;
 }
 
 struct conv_plan {
@@ -220,7 +223,7 @@ inline std::vector<int8_kernel> int8_products() {
 // first ("lowered"); otherwise channel by channel from the im2col matrix.
 constexpr bool int8_pixel_major_fits(std::size_t filters) { return filters % 32 == 0; }
 constexpr bool int8_implicit_fits(const conv_geometry& g, std::size_t filters, bool codes_in) {
-  return int8_pixel_major_fits(filters) && codes_in && g.stride == 1 && g.channels % 64 == 0;
+  return int8_pixel_major_fits(filters) && codes_in && g.square() && g.stride == 1 && g.channels % 64 == 0;
 }
 
 struct int8_conv_plan {
