@@ -13,6 +13,7 @@
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/linear.hpp>
 #include <nibble/layers/max_pool2d.hpp>
+#include <nibble/net/ds_cnn.hpp>
 #include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/resnet20.hpp>
 #include <nibble/net/resnet8.hpp>
@@ -219,6 +220,12 @@ static_assert(std::is_same_v<resnet20<10, f32>::output_shape, shape<10, 1, 1>>);
 // depthwise and pointwise channels).
 static_assert(mobilenet_v1<10, f32>::parameter_count == 818250 + 2 * 5472);
 static_assert(std::is_same_v<mobilenet_v1<10, f32>::output_shape, shape<10, 1, 1>>);
+// DS-CNN: the 10x4 first layer (2,624), four blocks of a depthwise (640) and
+// a pointwise (4,160) convolution, the classifier (780), and nine batch
+// norms of 64 channels: the 23,756 the model zoos give.
+static_assert(ds_cnn<12, f32>::parameter_count == 23756);
+static_assert(std::is_same_v<std::remove_cvref_t<decltype(std::declval<ds_cnn<12, f32>&>().layer<0>())>::output_shape,
+                             shape<64, 25, 5>>);
 
 static_assert(conv2d<64, 3, paper_4bit>::bind<shape<3, 32, 32>>::parameter_count == 64 * 27 + 64);
 static_assert(linear<10, f32>::bind<shape<512, 1, 1>>::parameter_count == 5130);

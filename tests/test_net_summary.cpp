@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nibble/net/resnet20.hpp"
+#include "nibble/net/ds_cnn.hpp"
 #include "nibble/net/mobilenet_v1.hpp"
 #include "nibble/net/resnet8.hpp"
 #include "nibble/net/simple_resnet4bit.hpp"
@@ -108,6 +109,7 @@ TEST_CASE("ResNet-8, ResNet-20 and MobileNetV1-0.5 do the multiply-adds MLPerf T
   CHECK(multiply_adds<resnet8<10, paper_4bit>>() == 12501632);  // MLPerf Tiny: 12.5 M
   CHECK(multiply_adds<resnet20<10, paper_4bit>>() == 40813184);  // He et al.: 41 M for ResNet-20
   CHECK(multiply_adds<mobilenet_v1<10, paper_4bit>>() == 12167168);  // width 0.5 on 32x32 images
+  CHECK(multiply_adds<ds_cnn<12, paper_4bit>>() == 2656768);         // MLPerf Tiny's keyword spotting: 2.7 M
   const std::string text = summary<resnet8<10, paper_4bit>>();
   CHECK(text.find("4.s0") != std::string::npos);  // the 32-channel block's 1x1 shortcut
 }

@@ -22,21 +22,23 @@
 
 namespace nibble::deploy {
 
-template <class In, std::size_t Out, std::size_t Kernel, class Bits, class Arithmetic, std::size_t Stride,
-          std::size_t Padding, class... Options>
+template <class In, std::size_t Out, window Kernel, class Bits, class Arithmetic, std::size_t Stride,
+          window Padding, class... Options>
 class conv2d_layer
-    : public weight_matrix<Bits, Arithmetic, Out, In::channels * Kernel * Kernel, has_option<with_relu, Options...>> {
+    : public weight_matrix<Bits, Arithmetic, Out, In::channels * Kernel.area(), has_option<with_relu, Options...>> {
   static constexpr bool Relu = has_option<with_relu, Options...>;
 
  public:
   using input_shape = In;
-  static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
+  static constexpr kernels::conv_geometry geometry{In::channels, In::height,     In::width,    Kernel.height,
+                                                   Stride,       Padding.height, Kernel.width, Padding.width};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
 
   static std::string describe() {
-    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
-           ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; " + Bits::describe() +
-           " weight codes, " + Arithmetic::describe() + " products, per-channel epilogue" + (Relu ? ", relu" : "");
+    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel.height) + "x" +
+           std::to_string(Kernel.width) + ", stride " + std::to_string(Stride) + ", padding " + Padding.text() +
+           "; " + Bits::describe() + " weight codes, " + Arithmetic::describe() + " products, per-channel epilogue" +
+           (Relu ? ", relu" : "");
   }
 
   void forward(const activation& x, activation& y, context&) {
@@ -49,7 +51,8 @@ class conv2d_layer
   deploy::table_row table_row() const
     requires Bits::quantized
   {
-    return {.kind = layer_kind::conv, .kernel = Kernel, .stride = Stride, .pad = Padding, .relu = Relu,
+    return {.kind = layer_kind::conv, .kernel = Kernel.height, .kernel_width = Kernel.width, .stride = Stride,
+            .pad = Padding.height, .pad_width = Padding.width, .relu = Relu,
             .weight_bits = Bits::width <= 4 ? 4 : 8, .codes = this->codes.storage(),
             .floats = {this->epilogue.multiplier, this->epilogue.offset}};
   }
@@ -58,12 +61,12 @@ class conv2d_layer
   kernels::conv_forward_workspace<Arithmetic::bf16> workspace_;
 };
 
-template <std::size_t Out, std::size_t Kernel, class Bits, class Arithmetic, std::size_t Stride, std::size_t Padding,
+template <std::size_t Out, window Kernel, class Bits, class Arithmetic, std::size_t Stride, window Padding,
           class... Options>
 struct conv2d {
   template <class In>
-  static constexpr bool accepts =
-      !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
+  static constexpr bool accepts = !In::is_flat && In::height + 2 * Padding.height >= Kernel.height &&
+                                  In::width + 2 * Padding.width >= Kernel.width;
   template <class In>
   using bind = conv2d_layer<In, Out, Kernel, Bits, Arithmetic, Stride, Padding, Options...>;
   template <class Tag>
@@ -71,7 +74,7 @@ struct conv2d {
 };
 
 // A trained conv2d with float inputs, and the batch norm after it if any.
-template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
+template <std::size_t Out, window K, class S, std::size_t St, window P, class I, class Next>
   requires(!S::quantizes_activations)
 struct rule<nibble::conv2d<Out, K, S, St, P, I>, Next> : weighted_rule<Next> {
   using spec = add_option_if<weighted_rule<Next>::relu,

@@ -101,7 +101,7 @@ inline constexpr bool not_deployable_yet = false;
 
 template <class Spec>
 struct is_integer_conv : std::false_type {};
-template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I>
+template <std::size_t Out, window K, class S, std::size_t St, window P, class I>
 struct is_integer_conv<nibble::conv2d<Out, K, S, St, P, I>> : std::bool_constant<S::quantizes_activations> {};
 template <std::size_t K, class S, std::size_t St, std::size_t P, class I>
 struct is_integer_conv<nibble::depthwise_conv2d<K, S, St, P, I>> : std::bool_constant<S::quantizes_activations> {};

@@ -48,10 +48,10 @@
 
 namespace nibble::deploy {
 
-template <class In, std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride,
-          std::size_t Padding, class... Options>
+template <class In, std::size_t Out, window Kernel, class Bits, class Activations, std::size_t Stride,
+          window Padding, class... Options>
 class integer_conv2d_layer
-    : public integer_matrix<Bits, Activations, Out, In::channels * Kernel * Kernel,
+    : public integer_matrix<Bits, Activations, Out, In::channels * Kernel.area(),
                             has_option<folded_norm, Options...>, has_option<with_relu, Options...>> {
   static constexpr bool Norm = has_option<folded_norm, Options...>, Relu = has_option<with_relu, Options...>;
   static constexpr bool CodesIn = has_option<deploy::codes_in, Options...>,
@@ -62,15 +62,16 @@ class integer_conv2d_layer
   using input_tensor = std::conditional_t<CodesIn, code_activation, activation>;
   using output_tensor = std::conditional_t<CodesOut, code_activation, activation>;
   static constexpr bool codes_in = CodesIn, codes_out = CodesOut;
-  static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
+  static constexpr kernels::conv_geometry geometry{In::channels, In::height,     In::width,    Kernel.height,
+                                                   Stride,       Padding.height, Kernel.width, Padding.width};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
   static constexpr std::size_t pixels = output_shape::height * output_shape::width;
-  static constexpr std::size_t depth = In::channels * Kernel * Kernel;
+  static constexpr std::size_t depth = In::channels * Kernel.area();
 
   static std::string describe() {
-    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
-           ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; " + Bits::describe() +
-           " weight codes x " + std::to_string(Activations::width) + "-bit input codes, int32 sums" +
+    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel.height) + "x" +
+           std::to_string(Kernel.width) + ", stride " + std::to_string(Stride) + ", padding " + Padding.text() + "; " +
+           Bits::describe() + " weight codes x " + std::to_string(Activations::width) + "-bit input codes, int32 sums" +
            (Norm ? ", batch norm folded" : "") + (Relu ? ", relu" : "");
   }
 
@@ -80,11 +81,12 @@ class integer_conv2d_layer
 
   // The pixel-major way (above) and its two inputs; both give sums
   // pixel by pixel, 32 filters at a time.
-  static constexpr bool pixel_major = kernels::int8_pixel_major_fits(Out);
+  static constexpr bool pixel_major = kernels::int8_pixel_major_fits(Out) && geometry.square();
   static constexpr bool implicit_shape = kernels::int8_implicit_fits(geometry, Out, CodesIn);
   static constexpr std::size_t lowered_depth = (depth + 63) / 64 * 64;
   static constexpr kernels::int8::implicit_conv_shape pixel_geometry =
-      implicit_shape ? kernels::int8::implicit_conv_shape{In::channels, In::height, In::width, Kernel, Padding, Out}
+      implicit_shape ? kernels::int8::implicit_conv_shape{In::channels, In::height,     In::width,
+                                                          Kernel.height, Padding.height, Out}
                      : kernels::int8::implicit_conv_shape{lowered_depth, output_shape::height, output_shape::width,
                                                           1,             0,                   Out};
   // Positions per call of the kernel: one block of 32, whose sums are
@@ -119,7 +121,8 @@ class integer_conv2d_layer
   // Its row of a layer table: codes, input grid, epilogue, batch norm.
   deploy::table_row table_row() const {
     deploy::table_row r = this->integer_row(layer_kind::conv);
-    r.kernel = Kernel, r.stride = Stride, r.pad = Padding;
+    r.kernel = Kernel.height, r.kernel_width = Kernel.width, r.stride = Stride;
+    r.pad = Padding.height, r.pad_width = Padding.width;
     return r;
   }
 
@@ -243,19 +246,20 @@ class integer_conv2d_layer
   // weights are zero). The image is framed with the zero point first (in
   // s.codes), so that no window read needs a test.
   void lower(const input_tensor& x, std::size_t n, thread_scratch& s) const {
-    constexpr std::size_t hp = In::height + 2 * Padding, wp = In::width + 2 * Padding, c_in = In::channels;
+    constexpr std::size_t K = Kernel.height, P = Padding.height;  // square: pixel_major
+    constexpr std::size_t hp = In::height + 2 * P, wp = In::width + 2 * P, c_in = In::channels;
     s.codes.assign(c_in * hp * wp, std::uint8_t(this->grid().zero));
     // code(c, y, x) of the framed image is framed[(c * hp + y) * wp + x]
     std::uint8_t* framed = s.codes.data();
-    write_code_planes<In, CodesIn>(x, n, Padding, this->grid(), framed);
+    write_code_planes<In, CodesIn>(x, n, P, this->grid(), framed);
     std::uint8_t* row = s.padded.data();
     for (std::size_t oy = 0; oy < output_shape::height; ++oy)
       for (std::size_t ox = 0; ox < output_shape::width; ++ox, row += lowered_depth) {
         std::uint8_t* k = row;
         for (std::size_t c = 0; c < c_in; ++c)
-          for (std::size_t ky = 0; ky < Kernel; ++ky, k += Kernel) {
+          for (std::size_t ky = 0; ky < K; ++ky, k += K) {
             const std::uint8_t* from = framed + (c * hp + oy * Stride + ky) * wp + ox * Stride;
-            for (std::size_t kx = 0; kx < Kernel; ++kx) k[kx] = from[kx];  // a few bytes: no memmove call
+            for (std::size_t kx = 0; kx < K; ++kx) k[kx] = from[kx];  // a few bytes: no memmove call
           }
         std::fill(row + depth, row + lowered_depth, std::uint8_t(0));
       }
@@ -268,10 +272,10 @@ class integer_conv2d_layer
   // tap (ky, kx) of every output pixel, the zero point where it falls on
   // the padding.
   static void im2col_row(const std::uint8_t* image, std::size_t k, std::uint8_t pad, std::uint8_t* row) {
-    const std::size_t c = k / (Kernel * Kernel), ky = k / Kernel % Kernel, kx = k % Kernel;
+    const std::size_t c = k / Kernel.area(), ky = k / Kernel.width % Kernel.height, kx = k % Kernel.width;
     const std::uint8_t* plane = image + c * In::height * In::width;
     for (std::size_t oy = 0; oy < output_shape::height; ++oy) {
-      const long iy = long(oy * Stride + ky) - long(Padding);
+      const long iy = long(oy * Stride + ky) - long(Padding.height);
       std::uint8_t* out = row + oy * output_shape::width;
       if (iy < 0 || iy >= long(In::height)) {
         std::fill(out, out + output_shape::width, pad);
@@ -279,7 +283,7 @@ class integer_conv2d_layer
       }
       const std::uint8_t* line = plane + std::size_t(iy) * In::width;
       if constexpr (Stride == 1) {  // one run of the input line, padding either side
-        const long shift = long(kx) - long(Padding);
+        const long shift = long(kx) - long(Padding.width);
         const long width = long(output_shape::width);
         const long first = std::min(std::max(0L, -shift), width), last = std::min(width, long(In::width) - shift);
         std::fill(out, out + first, pad);
@@ -287,7 +291,7 @@ class integer_conv2d_layer
         std::fill(out + std::max(first, last), out + width, pad);
       } else {
         for (std::size_t ox = 0; ox < output_shape::width; ++ox) {
-          const long ix = long(ox * Stride + kx) - long(Padding);
+          const long ix = long(ox * Stride + kx) - long(Padding.width);
           out[ox] = ix < 0 || ix >= long(In::width) ? pad : line[ix];
         }
       }
@@ -296,12 +300,12 @@ class integer_conv2d_layer
 
 };
 
-template <std::size_t Out, std::size_t Kernel, class Bits, class Activations, std::size_t Stride, std::size_t Padding,
+template <std::size_t Out, window Kernel, class Bits, class Activations, std::size_t Stride, window Padding,
           class... Options>
 struct integer_conv2d {
   template <class In>
   static constexpr bool accepts =
-      !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
+      !In::is_flat && In::height + 2 * Padding.height >= Kernel.height && In::width + 2 * Padding.width >= Kernel.width;
   template <class In>
   using bind = integer_conv2d_layer<In, Out, Kernel, Bits, Activations, Stride, Padding, Options...>;
   template <class Tag>
@@ -309,7 +313,7 @@ struct integer_conv2d {
 };
 
 // A trained conv2d with quantized inputs, and the batch norm after it if any.
-template <std::size_t Out, std::size_t K, class S, std::size_t St, std::size_t P, class I, class Next>
+template <std::size_t Out, window K, class S, std::size_t St, window P, class I, class Next>
   requires(S::quantizes_activations)
 struct rule<nibble::conv2d<Out, K, S, St, P, I>, Next> : weighted_rule<Next> {
   using spec = add_option_if<

@@ -30,7 +30,11 @@ enum class layer_kind {
 
 struct table_row {
   layer_kind kind{};
-  std::size_t kernel = 0, stride = 0, pad = 0;
+  // Kernel and padding along the height; along the width when they differ
+  // (0: the same, a square kernel).
+  std::size_t kernel = 0, kernel_width = 0, stride = 0, pad = 0, pad_width = 0;
+  std::size_t kernel_w() const { return kernel_width ? kernel_width : kernel; }
+  std::size_t pad_w() const { return kernel_width ? pad_width : pad; }
   bool relu = false;
   int weight_bits = 0;      // 4: two codes per byte, low nibble first; 8: one signed byte each
   int activation_bits = 0;  // 0: float input; else its input becomes codes on the layer's grid

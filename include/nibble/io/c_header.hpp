@@ -91,7 +91,7 @@ struct c_layer {
 // A row of the C table, and the three arrays it points into.
 struct c_row {
   deploy::layer_kind kind;
-  std::size_t in_c, in_h, in_w, out_c, out_h, out_w, kernel, stride, pad;
+  std::size_t in_c, in_h, in_w, out_c, out_h, out_w, kernel, kernel_w, stride, pad, pad_w;
   bool relu;
   int weight_bits;
   int codes_in, codes_out;  // what the buffers hold: 0 floats, 1 u8 codes, 2 int16 addends
@@ -255,8 +255,8 @@ struct c_model {
     tensors.push_back({to_8(l.out_size() * element_bytes(codes_out)), element_bytes(codes_out), rows.size(),
                        rows.size(), no_tensor});
     if (in != no_tensor) tensors[in].last = rows.size();
-    rows.push_back({kind, l.in_c, l.in_h, l.in_w, l.out_c, l.out_h, l.out_w, l.row.kernel, l.row.stride, l.row.pad,
-                    l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, 0, bytes.size(), ints.size(),
+    rows.push_back({kind, l.in_c, l.in_h, l.in_w, l.out_c, l.out_h, l.out_w, l.row.kernel, l.row.kernel_w(),
+                    l.row.stride, l.row.pad, l.row.pad_w(), l.row.relu, l.row.weight_bits, codes_in, codes_out, l.row.norm, 0, bytes.size(), ints.size(),
                     floats.size(), in, no_tensor, out});
     current = out;
     return rows.back();
@@ -299,14 +299,15 @@ struct c_model {
   // depthwise filter reads one channel.
   void add_weights(const c_layer& l, bool channels_last) {
     const std::size_t in = l.row.kind == deploy::layer_kind::depthwise ? 1 : l.in_c;
-    const std::size_t k = std::max<std::size_t>(1, l.row.kernel), fan_in = in * k * k;
+    const std::size_t taps = std::max<std::size_t>(1, l.row.kernel) * std::max<std::size_t>(1, l.row.kernel_w());
+    const std::size_t fan_in = in * taps;
     const std::size_t count = l.out_c * fan_in, first = bytes.size();
     bytes.resize(first + (l.row.weight_bits == 4 ? (count + 1) / 2 : count), 0);
     for (std::size_t o = 0; o < l.out_c; ++o)
       for (std::size_t c = 0; c < in; ++c)
-        for (std::size_t t = 0; t < k * k; ++t) {
-          const int v = code_at(l.row, (o * in + c) * k * k + t);
-          const std::size_t to = o * fan_in + (channels_last ? t * in + c : c * k * k + t);
+        for (std::size_t t = 0; t < taps; ++t) {
+          const int v = code_at(l.row, (o * in + c) * taps + t);
+          const std::size_t to = o * fan_in + (channels_last ? t * in + c : c * taps + t);
           if (l.row.weight_bits == 8)
             bytes[first + to] = std::uint8_t(std::int8_t(v));
           else
@@ -348,12 +349,12 @@ struct c_model {
         }
         const c_destination next = codes_for(i, true, relu_between);
         const std::size_t first = ints.size();
-        const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * k;
+        const std::size_t k = std::max<std::size_t>(1, r.kernel), fan_in = l.in_c * k * std::max<std::size_t>(1, r.kernel_w());
         // c_runtime.c's integer_conv: the padded rows, two filters' weights and one's; integer_depthwise: the
         // rows and every filter's weights.
-        const std::size_t rows = r.pad > 0 ? k * (l.in_w + 2 * r.pad) * l.in_c : 0;
+        const std::size_t rows = r.pad > 0 || r.pad_w() > 0 ? k * (l.in_w + 2 * r.pad_w()) * l.in_c : 0;
         const bool depthwise = r.kind == deploy::layer_kind::depthwise;
-        scratch_bytes = std::max(scratch_bytes, rows + (depthwise ? l.in_c * k * k : 3 * fan_in));
+        scratch_bytes = std::max(scratch_bytes, rows + (depthwise ? fan_in : 3 * fan_in));
         // Its row, its weights and its input's zero point; then what makes its outputs.
         const auto begin_row = [&](int codes_out) -> c_row& {
           c_row& row = push(l, r.kind, 1, codes_out);
@@ -595,8 +596,8 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
       m.needs_floats ? "it has float layers, which need <math.h> (link with -lm)" : "integers only, no <math.h>",
       m.exception_count);
   h += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n#include <stdint.h>\n\n", upper);
-  // The constant data: the three arrays and the layer table (22 ints and longs a row, at most 8 bytes each).
-  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 22 * 8 * m.rows.size();
+  // The constant data: the three arrays and the layer table (24 ints and longs a row, at most 8 bytes each).
+  const std::size_t constant = m.bytes.size() + 4 * m.ints.size() + 4 * m.floats.size() + 24 * 8 * m.rows.size();
   h += fmt::format("#define {}_INPUT_BYTES {}\n#define {}_OUTPUTS {}\n#define {}_ARENA_BYTES {}\n"
                    "#define {}_ARENA_FLOATS {}\n#define {}_CONSTANT_BYTES {} /* at most */\n\n",
                    upper, Net::input_shape::size, upper, Net::output_shape::size, upper, arena, upper, arena / 4,
@@ -635,8 +636,9 @@ std::string c_header(Net& deployed, const std::string& prefix, const model_info&
   detail::c_array(h, "float", prefix + "_floats", weights, m.floats, 6, [](float v) { return detail::c_float(v); });
   h += fmt::format("static const {}_layer {}_layers[{}] = {{\n", prefix, prefix, m.rows.size());
   for (const auto& r : m.rows)
-    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L, {}L, {}L, {}L}},\n",
-                     int(r.kind), r.in_c, r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.stride, r.pad,
+    h += fmt::format("  {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}L, {}L, {}L, {}L, {}L, {}L}},\n",
+                     int(r.kind), r.in_c, r.in_h, r.in_w, r.out_c, r.out_h, r.out_w, r.kernel, r.kernel_w, r.stride,
+                     r.pad, r.pad_w,
                      int(r.relu), r.weight_bits, r.codes_in, r.codes_out, int(r.norm), r.sum, r.bytes, r.ints,
                      r.floats, r.in_at, r.kept_at, r.out_at);
   h += "};\n\n";

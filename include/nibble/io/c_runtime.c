@@ -43,7 +43,7 @@ R"NIBBLE_C(//"
 typedef struct {
   int kind; /* NIBBLE_C_CONV ... */
   int in_c, in_h, in_w, out_c, out_h, out_w;
-  int kernel, stride, pad, relu;
+  int kernel, kernel_w, stride, pad, pad_w, relu; /* kernel and padding along the height, then the width */
   int weight_bits;         /* 4: two codes per byte, low nibble first; 8: one signed byte */
   int codes_in, codes_out; /* 1: u8 codes, 2: int16 addends (a residual sum's terms), channels last; 0: floats,
                               channel by channel */
@@ -253,18 +253,18 @@ static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* i
 static const uint8_t* NIBBLE_C(window)(const NIBBLE_C(layer) * l, const uint8_t* x, int oy, uint8_t zero,
                                        uint8_t* rows) {
   const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
-  const long row = (long)(l->in_w + 2 * l->pad) * c_in;
+  const long row = (long)(l->in_w + 2 * l->pad_w) * c_in;
   int ky;
-  if (l->pad == 0) return x + (long)oy * s * l->in_w * c_in;
+  if (l->pad == 0 && l->pad_w == 0) return x + (long)oy * s * l->in_w * c_in;
   for (ky = 0; ky < k; ++ky) { /* input row oy * s + ky - pad */
     const int iy = oy * s + ky - l->pad;
     uint8_t* r = rows + ky * row;
     if (iy < 0 || iy >= l->in_h) {
       memset(r, zero, (size_t)row);
     } else {
-      memset(r, zero, (size_t)(l->pad * c_in));
-      memcpy(r + l->pad * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
-      memset(r + (long)(l->pad + l->in_w) * c_in, zero, (size_t)(l->pad * c_in));
+      memset(r, zero, (size_t)(l->pad_w * c_in));
+      memcpy(r + l->pad_w * c_in, x + (long)iy * l->in_w * c_in, (size_t)(l->in_w * c_in));
+      memset(r + (long)(l->pad_w + l->in_w) * c_in, zero, (size_t)(l->pad_w * c_in));
     }
   }
   return rows;
@@ -278,12 +278,13 @@ static const uint8_t* NIBBLE_C(window)(const NIBBLE_C(layer) * l, const uint8_t*
 static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
                                    const float* floats, const uint8_t* x, void* y, uint8_t* scratch,
                                    const uint8_t* kept) {
-  const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
-  const long row = (long)(l->in_w + 2 * l->pad) * c_in, segment = (long)k * c_in;
+  const int k = l->kernel > 0 ? l->kernel : 1, kw = l->kernel_w > 0 ? l->kernel_w : 1;
+  const int s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
+  const long row = (long)(l->in_w + 2 * l->pad_w) * c_in, segment = (long)kw * c_in;
   const long pixels = (long)l->out_h * l->out_w;
   const uint8_t zero = (uint8_t)ints[l->ints];
   uint8_t* rows = scratch;
-  int8_t* weights = (int8_t*)(scratch + (l->pad > 0 ? k * row : 0)); /* after the rows, if there are any */
+  int8_t* weights = (int8_t*)(scratch + (l->pad > 0 || l->pad_w > 0 ? k * row : 0)); /* after the rows, if any */
   int o, oy, ox, ky;
   ints += l->ints;
   for (o = 0; o < l->out_c; o += 2) {
@@ -315,9 +316,9 @@ static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t
                                         const float* floats, const uint8_t* x, void* y, uint8_t* scratch,
                                         const uint8_t* kept) {
   const int k = l->kernel, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c, taps = k * k;
-  const long row = (long)(l->in_w + 2 * l->pad) * c_in, pixels = (long)l->out_h * l->out_w;
+  const long row = (long)(l->in_w + 2 * l->pad_w) * c_in, pixels = (long)l->out_h * l->out_w;
   const uint8_t zero = (uint8_t)ints[l->ints];
-  int8_t* weights = (int8_t*)(scratch + (l->pad > 0 ? k * row : 0));
+  int8_t* weights = (int8_t*)(scratch + (l->pad > 0 || l->pad_w > 0 ? k * row : 0));
   int c, oy, ox, ky, kx;
   NIBBLE_C(unpack)(l, bytes, 0, (long)c_in * taps, weights);
   ints += l->ints;
@@ -373,9 +374,10 @@ static int32_t NIBBLE_C(weight)(const NIBBLE_C(layer) * l, const uint8_t* bytes,
 static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const float* floats,
                                  const float* x, float* y) {
   const float* f = floats + l->floats;
-  const int k = l->kernel > 0 ? l->kernel : 1, s = l->stride > 0 ? l->stride : 1;
+  const int k = l->kernel > 0 ? l->kernel : 1, kw = l->kernel_w > 0 ? l->kernel_w : 1;
+  const int s = l->stride > 0 ? l->stride : 1;
   const int depthwise = l->kind == NIBBLE_C_DEPTHWISE;
-  const long fan_in = (long)(depthwise ? 1 : l->in_c) * k * k;
+  const long fan_in = (long)(depthwise ? 1 : l->in_c) * k * kw;
   int o, oy, ox, c, ky, kx;
   for (o = 0; o < l->out_c; ++o)
     for (oy = 0; oy < l->out_h; ++oy)
@@ -383,10 +385,10 @@ static void NIBBLE_C(float_conv)(const NIBBLE_C(layer) * l, const uint8_t* bytes
         float sum = 0.0f, v;
         for (c = depthwise ? o : 0; c < (depthwise ? o + 1 : l->in_c); ++c)
           for (ky = 0; ky < k; ++ky)
-            for (kx = 0; kx < k; ++kx) {
-              const int iy = oy * s + ky - l->pad, ix = ox * s + kx - l->pad;
+            for (kx = 0; kx < kw; ++kx) {
+              const int iy = oy * s + ky - l->pad, ix = ox * s + kx - l->pad_w;
               if (iy < 0 || ix < 0 || iy >= l->in_h || ix >= l->in_w) continue;
-              sum += (float)NIBBLE_C(weight)(l, bytes, o * fan_in + ((long)(depthwise ? 0 : c) * k + ky) * k + kx) *
+              sum += (float)NIBBLE_C(weight)(l, bytes, o * fan_in + ((long)(depthwise ? 0 : c) * k + ky) * kw + kx) *
                      x[((long)c * l->in_h + iy) * l->in_w + ix];
             }
         v = fmaf(f[o], sum, f[l->out_c + o]);

@@ -5,8 +5,25 @@
 // Wᵀ·dy back into an input gradient (strided convolutions).
 #include <cstddef>
 #include <cstring>
+#include <string>
 
 namespace nibble::kernels {
+
+// A kernel's or a padding's size as a template argument: one number for
+// both sides (conv2d<16, 3, S>), or window{height, width}
+// (conv2d<64, window{10, 4}, S, 2, window{5, 1}>).
+struct window {
+  std::size_t height, width;
+  constexpr window(std::size_t both) : height(both), width(both) {}
+  constexpr window(std::size_t h, std::size_t w) : height(h), width(w) {}
+  constexpr bool square() const { return height == width; }
+  constexpr std::size_t area() const { return height * width; }
+  constexpr window half() const { return {height / 2, width / 2}; }  // "same" padding at stride 1, odd sizes
+  // "10x4", or "3" for a square (as descriptions and model files name them).
+  std::string text() const {
+    return square() ? std::to_string(height) : std::to_string(height) + "x" + std::to_string(width);
+  }
+};
 
 // A convolution's shape: kernel and padding are along the height; along
 // the width they are kernel_width and padding_width, the same unless given

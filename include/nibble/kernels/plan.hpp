@@ -233,7 +233,8 @@ struct int8_conv_plan {
 inline int8_conv_plan plan_int8_conv(const conv_geometry& g, std::size_t filters, bool codes_in,
                                      const machine& m = current_machine()) {
   const int8_kernel k = plan_int8_product(m);
-  if (k == int8_kernel::portable || !int8_pixel_major_fits(filters)) return {k, int8_conv_layout::im2col};
+  if (k == int8_kernel::portable || !int8_pixel_major_fits(filters) || !g.square())
+    return {k, int8_conv_layout::im2col};
   return {k, int8_implicit_fits(g, filters, codes_in) ? int8_conv_layout::implicit : int8_conv_layout::lowered};
 }
 inline std::string describe(const int8_conv_plan& p) {

@@ -3,7 +3,10 @@
 //
 // Represents: a 2-D convolution with Out filters of size Kernel×Kernel over
 // all input channels, plus a per-filter bias. Its weights are fake-quantized
-// by Scheme on every forward pass; float master weights are kept.
+// by Scheme on every forward pass; float master weights are kept. Kernel
+// and Padding are one number or kernels::window{height, width} (DS-CNN's
+// first layer: conv2d<64, window{10, 4}, S, 2, window{5, 1}>); non-square
+// kernels run on the im2col kernels.
 // Requires: a spatial input C×H×W with H + 2·Padding >= Kernel (and W alike).
 // Ensures: output Out × ((H + 2P − K)/S + 1) × ((W + 2P − K)/S + 1); the
 // weight gradient is the Scheme's estimator applied to dL/dWq. When Scheme
@@ -24,26 +27,29 @@
 
 namespace nibble {
 
-template <class In, std::size_t Out, std::size_t Kernel, class Scheme, std::size_t Stride, std::size_t Padding,
-          class Init = paper_init>
-class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * Kernel * Kernel> {
+using kernels::window;
+
+template <class In, std::size_t Out, kernels::window Kernel, class Scheme, std::size_t Stride,
+          kernels::window Padding, class Init = paper_init>
+class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * Kernel.area()> {
   static_assert(!In::is_flat,
                 "nibble::conv2d: its input is a flat vector (after flatten or global_avg_pool), but a "
                 "convolution needs channels x height x width.");
-  static_assert(In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel,
+  static_assert(In::height + 2 * Padding.height >= Kernel.height && In::width + 2 * Padding.width >= Kernel.width,
                 "nibble::conv2d: the kernel is larger than the padded input image.");
 
  public:
   using input_shape = In;
-  static constexpr kernels::conv_geometry geometry{In::channels, In::height, In::width, Kernel, Stride, Padding};
+  static constexpr kernels::conv_geometry geometry{In::channels,   In::height, In::width,     Kernel.height,
+                                                   Stride,         Padding.height, Kernel.width, Padding.width};
   using output_shape = shape<Out, geometry.out_height(), geometry.out_width()>;
-  static constexpr std::size_t fan_in = In::channels * Kernel * Kernel;
+  static constexpr std::size_t fan_in = In::channels * Kernel.area();
   static constexpr std::size_t pixels = output_shape::height * output_shape::width;
 
   static std::string describe() {
-    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel) + "x" + std::to_string(Kernel) +
-           ", stride " + std::to_string(Stride) + ", padding " + std::to_string(Padding) + "; weights " +
-           Scheme::describe() + Init::describe();
+    return "conv2d " + std::to_string(Out) + " filters " + std::to_string(Kernel.height) + "x" +
+           std::to_string(Kernel.width) + ", stride " + std::to_string(Stride) + ", padding " + Padding.text() +
+           "; weights " + Scheme::describe() + Init::describe();
   }
 
   // The paper's: He initialisation N(0, 2/fan_in), zero bias.
@@ -86,13 +92,14 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
   kernels::conv_forward_workspace<bf16> forward_workspace_;
 };
 
-template <std::size_t Out, std::size_t Kernel, quant_scheme Scheme, std::size_t Stride = 1,
-          std::size_t Padding = Kernel / 2, class Init = paper_init>
+template <std::size_t Out, kernels::window Kernel, quant_scheme Scheme, std::size_t Stride = 1,
+          kernels::window Padding = Kernel.half(), class Init = paper_init>
 struct conv2d {
-  static_assert(Out > 0 && Kernel > 0 && Stride > 0, "nibble::conv2d: sizes and stride must be positive.");
+  static_assert(Out > 0 && Kernel.height > 0 && Kernel.width > 0 && Stride > 0,
+                "nibble::conv2d: sizes and stride must be positive.");
   template <class In>
-  static constexpr bool accepts =
-      !In::is_flat && In::height + 2 * Padding >= Kernel && In::width + 2 * Padding >= Kernel;
+  static constexpr bool accepts = !In::is_flat && In::height + 2 * Padding.height >= Kernel.height &&
+                                  In::width + 2 * Padding.width >= Kernel.width;
   template <class In>
   using bind = conv2d_layer<In, Out, Kernel, Scheme, Stride, Padding, Init>;
 };
