@@ -14,6 +14,7 @@
 #include <nibble/layers/global_avg_pool.hpp>
 #include <nibble/layers/max_pool2d.hpp>
 #include <nibble/layers/relu.hpp>
+#include <nibble/net/ds_cnn.hpp>
 #include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/residual.hpp>
 #include <nibble/net/resnet8.hpp>
@@ -224,6 +225,9 @@ TEST_CASE("an exported C header computes the library's answers (warnings as erro
   // benchmarks/cortex_m_instructions.
   SECTION("MLPerf Tiny's ResNet-8, W4A8: integers alone, bit for bit") {
     require_c_agrees<resnet8<10, w4a8>>(413, "resnet8", true, true, 3);
+  }
+  SECTION("MLPerf Tiny's DS-CNN, W4A8: a 10x4 first layer") {
+    require_c_agrees<ds_cnn<12, w4a8>>(415, "ds_cnn", false, library_fuses, 3);
   }
   SECTION("MobileNetV1-0.5, W4A8") { require_c_agrees<mobilenet_v1<10, w4a8>>(414, "mobilenet", false, library_fuses, 2); }
   SECTION("W4A8 depthwise-separable blocks: integer depthwise convolutions") {
