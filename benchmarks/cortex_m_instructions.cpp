@@ -29,6 +29,7 @@
 #include <nibble/data/cifar.hpp>
 #include <nibble/deploy/convert.hpp>
 #include <nibble/io/c_header.hpp>
+#include <nibble/net/ds_cnn.hpp>
 #include <nibble/net/mobilenet_v1.hpp>
 #include <nibble/net/resnet8.hpp>
 #include <nibble/net/simple_resnet4bit.hpp>
@@ -90,9 +91,9 @@ double section_bytes(const fs::path& object, const std::string& prefix) {
   return sum;
 }
 
-template <template <std::size_t, class> class Network, class Scheme>
+template <template <std::size_t, class> class Network, class Scheme, std::size_t Classes = 10>
 int measure(const settings& s) {
-  using trained_type = Network<10, Scheme>;
+  using trained_type = Network<Classes, Scheme>;
   auto net = std::make_unique<trained_type>();
   std::mt19937_64 rng(s.seed);
   net->init(rng);
@@ -103,7 +104,10 @@ int measure(const settings& s) {
   for (auto& v : x) v = normal(rng);
   nibble::context train;
   net->forward(x, train);
-  auto deployed = nibble::deploy::convert(*net, nibble::data::cifar_normalisation());
+  // CIFAR-10's normalisation for images; the same numbers in each channel of anything else (DS-CNN's features).
+  nibble::data::normalisation norm = nibble::data::cifar_normalisation();
+  if (In::channels != 3) norm = {std::vector<float>(In::channels, 0.5f), std::vector<float>(In::channels, 0.25f)};
+  auto deployed = nibble::deploy::convert(*net, norm);
   fs::create_directories(s.dir);
   const fs::path dir = s.dir;
   nibble::save_c_header(dir / "model.h", *deployed, "model", nibble::model_info{s.network + " " + s.scheme, {}});
@@ -153,9 +157,9 @@ int main(int argc, char** argv) {
   CLI::App app{"A network's C header on Cortex-M (QEMU): instructions, arena, constant data and code"};
   settings s;
   app.add_option("--network", s.network,
-                 "vgg (VGG4bit), resnet (SimpleResNet4bit), resnet8 (MLPerf Tiny's ResNet-8) or mobilenet "
-                 "(MobileNetV1-0.5)")
-      ->check(CLI::IsMember({"vgg", "resnet", "resnet8", "mobilenet"}))->capture_default_str();
+                 "vgg (VGG4bit), resnet (SimpleResNet4bit), resnet8 (MLPerf Tiny's ResNet-8), ds-cnn (MLPerf Tiny's "
+                 "DS-CNN, 12 keywords) or mobilenet (MobileNetV1-0.5)")
+      ->check(CLI::IsMember({"vgg", "resnet", "resnet8", "ds-cnn", "mobilenet"}))->capture_default_str();
   app.add_option("--scheme", s.scheme, "w4a8, w4a4 or w8a8")->check(CLI::IsMember({"w4a8", "w4a4", "w8a8"}))
       ->capture_default_str();
   app.add_option("--images", s.images, "Images measured (after a first)")->check(CLI::PositiveNumber)
@@ -164,14 +168,15 @@ int main(int argc, char** argv) {
   app.add_option("--dir", s.dir, "Folder for the header and the programs")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
-    const auto with_scheme = [&]<template <std::size_t, class> class Net>() {
-      if (s.scheme == "w4a4") return measure<Net, nibble::w4a4>(s);
-      if (s.scheme == "w8a8") return measure<Net, nibble::w8a8>(s);
-      return measure<Net, nibble::w4a8>(s);
+    const auto with_scheme = [&]<template <std::size_t, class> class Net, std::size_t Classes = 10>() {
+      if (s.scheme == "w4a4") return measure<Net, nibble::w4a4, Classes>(s);
+      if (s.scheme == "w8a8") return measure<Net, nibble::w8a8, Classes>(s);
+      return measure<Net, nibble::w4a8, Classes>(s);
     };
     if (s.network == "resnet8") return with_scheme.template operator()<nibble::resnet8>();
     if (s.network == "resnet") return with_scheme.template operator()<nibble::simple_resnet4bit>();
     if (s.network == "mobilenet") return with_scheme.template operator()<nibble::mobilenet_v1>();
+    if (s.network == "ds-cnn") return with_scheme.template operator()<nibble::ds_cnn, 12>();
     return with_scheme.template operator()<nibble::vgg4bit>();
   } catch (const std::exception& e) {
     fmt::print(stderr, "cortex_m_instructions: {}\n", e.what());
