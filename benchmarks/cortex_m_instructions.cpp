@@ -59,11 +59,13 @@ void run(const std::string& command) {
   if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
 }
 
-// The instructions QEMU executes for the program on `images` images.
-double instructions(const settings& s, const fs::path& elf, const std::string& board, std::size_t images) {
+// The instructions QEMU executes for the program on `images` images of
+// image_bytes each.
+double instructions(const settings& s, const fs::path& elf, const std::string& board, std::size_t images,
+                    std::size_t image_bytes) {
   const fs::path input = fs::path(s.dir) / "input.bin", log = fs::path(s.dir) / "count.log";
   std::mt19937_64 rng(s.seed + 1);
-  std::string bytes(images * 3 * 32 * 32, '\0');
+  std::string bytes(images * image_bytes, '\0');
   for (char& b : bytes) b = char(rng() >> 56);
   std::ofstream(input, std::ios::binary) << bytes;
   run(fmt::format("timeout 900 {} -M {} -d plugin -plugin {} -nographic -monitor none -serial none "
@@ -143,7 +145,9 @@ int measure(const settings& s) {
     run(fmt::format("{} -std=c99 -O2 {} -ffunction-sections -fdata-sections -c -o {} {}", NIBBLE_ARM_GCC, t.flags,
                     object.string(), (dir / "main.c").string()));
     fmt::print("{}_code_bytes {:.0f}\n", t.name, section_bytes(object, ".text"));
-    const double one = instructions(s, elf, t.board, 1), more = instructions(s, elf, t.board, 1 + s.images);
+    const std::size_t image_bytes = In::channels * In::height * In::width;
+    const double one = instructions(s, elf, t.board, 1, image_bytes),
+                 more = instructions(s, elf, t.board, 1 + s.images, image_bytes);
     const double per_image = (more - one) / double(s.images);
     fmt::print("{}_instructions_per_image {:.0f}\n{}_instructions_per_multiply_add {:.3f}\n", t.name, per_image,
                t.name, per_image / macs);

@@ -121,8 +121,7 @@ struct with_codes {
   static_assert(!In && !Out, "nibble::deploy: only integer conv2d layers and max pools pass codes.");
   using type = D;
 };
-template <std::size_t O, std::size_t K, class B, class A, std::size_t S, std::size_t P, class... Options, bool In,
-          bool Out>
+template <std::size_t O, window K, class B, class A, std::size_t S, window P, class... Options, bool In, bool Out>
 struct with_codes<deploy::integer_conv2d<O, K, B, A, S, P, Options...>, In, Out> {
   using type = add_option_if<Out, add_option_if<In, deploy::integer_conv2d<O, K, B, A, S, P, Options...>, codes_in>,
                              codes_out>;

@@ -93,7 +93,9 @@ class conv2d_layer : public quantized_weight_matrix<Scheme, Out, In::channels * 
 };
 
 template <std::size_t Out, kernels::window Kernel, quant_scheme Scheme, std::size_t Stride = 1,
-          kernels::window Padding = Kernel.half(), class Init = paper_init>
+          // window(Kernel): GCC 12 substitutes a default before converting the
+          // argument before it, so Kernel may still be the size_t given.
+          kernels::window Padding = kernels::window(Kernel).half(), class Init = paper_init>
 struct conv2d {
   static_assert(Out > 0 && Kernel.height > 0 && Kernel.width > 0 && Stride > 0,
                 "nibble::conv2d: sizes and stride must be positive.");
