@@ -59,7 +59,7 @@ using resnet_net =
 // Depthwise-separable blocks, stride 1 and 2, codes handed both ways.
 template <class S>
 using separable_net =
-    sequential<input<3, 12, 12>, conv2d<8, 3, S>, batch_norm_relu, depthwise_conv2d<3, S>, batch_norm_relu,
+    sequential<input<3, 12, 12>, conv2d<6, 3, S>, batch_norm_relu, depthwise_conv2d<3, S>, batch_norm_relu,
                conv2d<16, 1, S, 1, 0>, batch_norm_relu, depthwise_conv2d<3, S, 2>, batch_norm_relu,
                conv2d<16, 1, S, 1, 0>, batch_norm_relu, global_avg_pool, linear<10, S>>;
 template <class S>

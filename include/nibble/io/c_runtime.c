@@ -92,9 +92,11 @@ static int32_t NIBBLE_C(requantize)(int32_t acc, const int32_t* q, const int32_t
     }
     if (first < q[6] && e[2 * first] == acc) return e[2 * first + 1];
   }
-  if (v < (int64_t)lo * ((int64_t)1 << shift)) return lo;
-  if (v >= (int64_t)(hi + 1) * ((int64_t)1 << shift)) return hi;
-  return (int32_t)((uint64_t)v >> shift);
+  if (v < 0) return lo; /* lo >= 0 */
+  {
+    const uint64_t r = (uint64_t)v >> shift; /* one 64-bit shift, then 64-bit compares with small numbers */
+    return r < (uint64_t)lo ? lo : r > (uint64_t)hi ? hi : (int32_t)r;
+  }
 }
 
 /* The Cortex-M DSP extension (M4, M7, M33...): SMLAD multiplies two pairs of 16-bit halves and adds both
@@ -208,14 +210,30 @@ static void NIBBLE_C(dot2x2)(const uint8_t* x0, const uint8_t* x1, const int8_t*
   a[0] = a00, a[1] = a01, a[2] = a10, a[3] = a11;
 }
 
+/* Where an integer layer's outputs go: its row, its ints (from its own), the floats, the output, the kept term
+   and the output's pixels; one pointer for them, as a Cortex-M passes four arguments in registers. */
+typedef struct {
+  const NIBBLE_C(layer) * l;
+  const int32_t* ints;
+  const float* floats;
+  void* y;
+  const uint8_t* kept;
+  long pixels;
+} NIBBLE_C(sink);
+
 /* One output of an integer layer, filter o at output pixel p (of pixels), from its uncentred sum: a code, or the
    library's float epilogue: the centred sum scaled in double (kernels/scaled_sums.hpp: the product of two floats
    is exact in double, so fused or not, the one rounding is the same), then the folded batch norm and ReLU. The
    last layer of a residual block's body adds the kept term (in kept) to its own term's code, and requantizes that
    integer sum with the block's requantizer (after the filters'; it absorbs both terms' offsets), or writes it as
    step * (sum - offset); a code is written where its kept term was read, so y may be kept itself. */
-static void NIBBLE_C(integer_output)(const NIBBLE_C(layer) * l, const int32_t* ints, const float* floats, int o,
-                                     long p, long pixels, int32_t acc, void* y, const uint8_t* kept) {
+static void NIBBLE_C(integer_output)(const NIBBLE_C(sink) * t, int o, long p, int32_t acc) {
+  const NIBBLE_C(layer)* l = t->l;
+  const int32_t* ints = t->ints;
+  const float* floats = t->floats;
+  const long pixels = t->pixels;
+  void* y = t->y;
+  const uint8_t* kept = t->kept;
 #if NIBBLE_C_INTEGER_SUMS
   if (l->sum) {
     const long at = p * l->out_c + o;
@@ -281,12 +299,11 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
   const int k = l->kernel > 0 ? l->kernel : 1, kw = l->kernel_w > 0 ? l->kernel_w : 1;
   const int s = l->stride > 0 ? l->stride : 1, c_in = l->in_c;
   const long row = (long)(l->in_w + 2 * l->pad_w) * c_in, segment = (long)kw * c_in;
-  const long pixels = (long)l->out_h * l->out_w;
   const uint8_t zero = (uint8_t)ints[l->ints];
+  const NIBBLE_C(sink) t = {l, ints + l->ints, floats, y, kept, (long)l->out_h * l->out_w};
   uint8_t* rows = scratch;
   int8_t* weights = (int8_t*)(scratch + (l->pad > 0 || l->pad_w > 0 ? k * row : 0)); /* after the rows, if any */
   int o, oy, ox, ky;
-  ints += l->ints;
   for (o = 0; o < l->out_c; o += 2) {
     const int pair = o + 1 < l->out_c;
     NIBBLE_C(pair_weights)(l, bytes, o, pair, k, segment, weights + 2 * segment * k, weights);
@@ -300,39 +317,71 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
           const uint8_t* x0 = window + ky * row + (long)ox * s * c_in;
           NIBBLE_C(dot2x2)(x0, two ? x0 + s * c_in : x0, weights + 2 * ky * segment, segment, a);
         }
-        NIBBLE_C(integer_output)(l, ints, floats, o, p, pixels, a[0], y, kept);
-        if (pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p, pixels, a[1], y, kept);
-        if (two) NIBBLE_C(integer_output)(l, ints, floats, o, p + 1, pixels, a[2], y, kept);
-        if (two && pair) NIBBLE_C(integer_output)(l, ints, floats, o + 1, p + 1, pixels, a[3], y, kept);
+        NIBBLE_C(integer_output)(&t, o, p, a[0]);
+        if (pair) NIBBLE_C(integer_output)(&t, o + 1, p, a[1]);
+        if (two) NIBBLE_C(integer_output)(&t, o, p + 1, a[2]);
+        if (two && pair) NIBBLE_C(integer_output)(&t, o + 1, p + 1, a[3]);
       }
     }
   }
 }
 
 #if NIBBLE_C_DEPTHWISE_CONV
-/* An integer depthwise convolution: u8 codes in, channels last; channel c against filter c's K x K codes alone
-   (unpacked once, after the rows in scratch); ints and floats as integer_conv's. */
+/* An integer depthwise convolution: u8 codes in, channels last; channel c against filter c's K x K codes alone.
+   The codes are unpacked once, after the rows in scratch, tap by tap (tap t of filter c at t * channels + c) so
+   that four channels' codes lie in one word as the pixel's do: the DSP loop takes four channels a tap with two
+   loads (SMLABB and SMLATT on the 16-bit halves). ints and floats as integer_conv's. */
 static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t* bytes, const int32_t* ints,
                                         const float* floats, const uint8_t* x, void* y, uint8_t* scratch,
                                         const uint8_t* kept) {
   const int k = l->kernel, s = l->stride > 0 ? l->stride : 1, c_in = l->in_c, taps = k * k;
-  const long row = (long)(l->in_w + 2 * l->pad_w) * c_in, pixels = (long)l->out_h * l->out_w;
+  const long row = (long)(l->in_w + 2 * l->pad_w) * c_in;
   const uint8_t zero = (uint8_t)ints[l->ints];
+  const NIBBLE_C(sink) t = {l, ints + l->ints, floats, y, kept, (long)l->out_h * l->out_w};
+  const uint8_t* packed = bytes + l->weights;
   int8_t* weights = (int8_t*)(scratch + (l->pad > 0 || l->pad_w > 0 ? k * row : 0));
+  long i;
   int c, oy, ox, ky, kx;
-  NIBBLE_C(unpack)(l, bytes, 0, (long)c_in * taps, weights);
-  ints += l->ints;
+  for (i = 0; i < (long)c_in * taps; ++i) /* code i is filter i / taps's tap i % taps */
+    weights[(i % taps) * c_in + i / taps] = (int8_t)(l->weight_bits == 4
+                                                         ? (((packed[i >> 1] >> ((i & 1) * 4)) & 15) ^ 8) - 8
+                                                         : (int8_t)packed[i]);
   for (oy = 0; oy < l->out_h; ++oy) {
     const uint8_t* window = NIBBLE_C(window)(l, x, oy, zero, scratch);
-    for (ox = 0; ox < l->out_w; ++ox)
-      for (c = 0; c < c_in; ++c) {
-        const uint8_t* in = window + (long)ox * s * c_in + c;
-        const int8_t* w = weights + c * taps;
+    for (ox = 0; ox < l->out_w; ++ox) {
+      const uint8_t* in = window + (long)ox * s * c_in;
+      const long p = (long)oy * l->out_w + ox;
+      for (c = 0; c + 4 <= c_in; c += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t* w = weights + c;
+        for (ky = 0; ky < k; ++ky) {
+          const uint8_t* r = in + ky * row + c;
+          for (kx = 0; kx < k; ++kx, r += c_in, w += c_in) {
+#ifdef NIBBLE_C_DSP
+            const uint32_t u = NIBBLE_C(word)(r), v = NIBBLE_C(word)(w);
+            const int32_t ue = (int32_t)__uxtb16(u), uo = (int32_t)NIBBLE_C(odd_u)(u);
+            const int32_t ve = __sxtb16((int32_t)v), vo = NIBBLE_C(odd_s)(v);
+            a0 = __smlabb(ue, ve, a0), a2 = __smlatt(ue, ve, a2);
+            a1 = __smlabb(uo, vo, a1), a3 = __smlatt(uo, vo, a3);
+#else
+            a0 += (int32_t)r[0] * w[0], a1 += (int32_t)r[1] * w[1];
+            a2 += (int32_t)r[2] * w[2], a3 += (int32_t)r[3] * w[3];
+#endif
+          }
+        }
+        NIBBLE_C(integer_output)(&t, c, p, a0);
+        NIBBLE_C(integer_output)(&t, c + 1, p, a1);
+        NIBBLE_C(integer_output)(&t, c + 2, p, a2);
+        NIBBLE_C(integer_output)(&t, c + 3, p, a3);
+      }
+      for (; c < c_in; ++c) { /* the channels after the last four */
+        const int8_t* w = weights + c;
         int32_t acc = 0;
         for (ky = 0; ky < k; ++ky)
-          for (kx = 0; kx < k; ++kx) acc += (int32_t)in[ky * row + kx * c_in] * w[ky * k + kx];
-        NIBBLE_C(integer_output)(l, ints, floats, c, (long)oy * l->out_w + ox, pixels, acc, y, kept);
+          for (kx = 0; kx < k; ++kx, w += c_in) acc += (int32_t)in[ky * row + kx * c_in + c] * *w;
+        NIBBLE_C(integer_output)(&t, c, p, acc);
       }
+    }
   }
 }
 #endif
