@@ -303,6 +303,7 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
   const NIBBLE_C(sink) t = {l, ints + l->ints, floats, y, kept, (long)l->out_h * l->out_w};
   uint8_t* rows = scratch;
   int8_t* weights = (int8_t*)(scratch + (l->pad > 0 || l->pad_w > 0 ? k * row : 0)); /* after the rows, if any */
+  const int codes = l->codes_out == 1 && !l->sum; /* most layers: codes out, no sum to form (integer_output) */
   int o, oy, ox, ky;
   for (o = 0; o < l->out_c; o += 2) {
     const int pair = o + 1 < l->out_c;
@@ -317,10 +318,19 @@ static void NIBBLE_C(integer_conv)(const NIBBLE_C(layer) * l, const uint8_t* byt
           const uint8_t* x0 = window + ky * row + (long)ox * s * c_in;
           NIBBLE_C(dot2x2)(x0, two ? x0 + s * c_in : x0, weights + 2 * ky * segment, segment, a);
         }
-        NIBBLE_C(integer_output)(&t, o, p, a[0]);
-        if (pair) NIBBLE_C(integer_output)(&t, o + 1, p, a[1]);
-        if (two) NIBBLE_C(integer_output)(&t, o, p + 1, a[2]);
-        if (two && pair) NIBBLE_C(integer_output)(&t, o + 1, p + 1, a[3]);
+        if (codes) {
+          const int32_t* q = t.ints + 1 + 7 * o;
+          uint8_t* out = (uint8_t*)y + p * l->out_c + o;
+          out[0] = (uint8_t)NIBBLE_C(requantize)(a[0], q, t.ints);
+          if (pair) out[1] = (uint8_t)NIBBLE_C(requantize)(a[1], q + 7, t.ints);
+          if (two) out[l->out_c] = (uint8_t)NIBBLE_C(requantize)(a[2], q, t.ints);
+          if (two && pair) out[l->out_c + 1] = (uint8_t)NIBBLE_C(requantize)(a[3], q + 7, t.ints);
+        } else {
+          NIBBLE_C(integer_output)(&t, o, p, a[0]);
+          if (pair) NIBBLE_C(integer_output)(&t, o + 1, p, a[1]);
+          if (two) NIBBLE_C(integer_output)(&t, o, p + 1, a[2]);
+          if (two && pair) NIBBLE_C(integer_output)(&t, o + 1, p + 1, a[3]);
+        }
       }
     }
   }
@@ -340,6 +350,7 @@ static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t
   const NIBBLE_C(sink) t = {l, ints + l->ints, floats, y, kept, (long)l->out_h * l->out_w};
   const uint8_t* packed = bytes + l->weights;
   int8_t* weights = (int8_t*)(scratch + (l->pad > 0 || l->pad_w > 0 ? k * row : 0));
+  const int codes = l->codes_out == 1 && !l->sum; /* as integer_conv's */
   long i;
   int c, oy, ox, ky, kx;
   for (i = 0; i < (long)c_in * taps; ++i) /* code i is filter i / taps's tap i % taps */
@@ -369,10 +380,19 @@ static void NIBBLE_C(integer_depthwise)(const NIBBLE_C(layer) * l, const uint8_t
 #endif
           }
         }
-        NIBBLE_C(integer_output)(&t, c, p, a0);
-        NIBBLE_C(integer_output)(&t, c + 1, p, a1);
-        NIBBLE_C(integer_output)(&t, c + 2, p, a2);
-        NIBBLE_C(integer_output)(&t, c + 3, p, a3);
+        if (codes) {
+          const int32_t* q = t.ints + 1 + 7 * c;
+          uint8_t* out = (uint8_t*)y + p * c_in + c;
+          out[0] = (uint8_t)NIBBLE_C(requantize)(a0, q, t.ints);
+          out[1] = (uint8_t)NIBBLE_C(requantize)(a1, q + 7, t.ints);
+          out[2] = (uint8_t)NIBBLE_C(requantize)(a2, q + 14, t.ints);
+          out[3] = (uint8_t)NIBBLE_C(requantize)(a3, q + 21, t.ints);
+        } else {
+          NIBBLE_C(integer_output)(&t, c, p, a0);
+          NIBBLE_C(integer_output)(&t, c + 1, p, a1);
+          NIBBLE_C(integer_output)(&t, c + 2, p, a2);
+          NIBBLE_C(integer_output)(&t, c + 3, p, a3);
+        }
       }
       for (; c < c_in; ++c) { /* the channels after the last four */
         const int8_t* w = weights + c;
