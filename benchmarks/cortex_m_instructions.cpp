@@ -13,7 +13,11 @@
 // images; the difference, divided by --images, is one image's work. The
 // code is the size of the .text sections of the program's own object file
 // (the runtime and a small main), built with -ffunction-sections. Prints
-// "key value" lines.
+// "key value" lines. --profile also builds the M4F DSP program with -g and
+// prints each function's share of its instructions (the plugin's count per
+// translated block, named by arm-none-eabi-addr2line: inlined code counts
+// for the function inlined, so model_word is the DSP loops' loads).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +26,8 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -45,6 +51,7 @@ struct settings {
   std::string scheme = "w4a8";
   std::size_t images = 2;
   std::uint64_t seed = 0;
+  bool profile = false;
   std::string dir = (fs::temp_directory_path() / "nibble_cortex_m").string();
 };
 
@@ -60,9 +67,9 @@ void run(const std::string& command) {
 }
 
 // The instructions QEMU executes for the program on `images` images of
-// image_bytes each.
+// image_bytes each; with a blocks file, the plugin's count per block too.
 double instructions(const settings& s, const fs::path& elf, const std::string& board, std::size_t images,
-                    std::size_t image_bytes) {
+                    std::size_t image_bytes, const std::string& blocks = "") {
   const fs::path input = fs::path(s.dir) / "input.bin", log = fs::path(s.dir) / "count.log";
   std::mt19937_64 rng(s.seed + 1);
   std::string bytes(images * image_bytes, '\0');
@@ -70,7 +77,8 @@ double instructions(const settings& s, const fs::path& elf, const std::string& b
   std::ofstream(input, std::ios::binary) << bytes;
   run(fmt::format("timeout 900 {} -M {} -d plugin -plugin {} -nographic -monitor none -serial none "
                   "-semihosting-config enable=on,target=native,arg=model,arg={},arg={} -kernel {} > /dev/null 2> {}",
-                  NIBBLE_QEMU_ARM, board, NIBBLE_COUNT_INSTRUCTIONS, input.string(),
+                  NIBBLE_QEMU_ARM, board, std::string(NIBBLE_COUNT_INSTRUCTIONS) + (blocks.empty() ? "" : ",blocks=" + blocks),
+                  input.string(),
                   (fs::path(s.dir) / "output.bin").string(), elf.string(), log.string()));
   const std::string text = text_of(log);
   const auto at = text.find("instructions: ");
@@ -91,6 +99,44 @@ double section_bytes(const fs::path& object, const std::string& prefix) {
     lines.ignore(1 << 20, '\n');
   }
   return sum;
+}
+
+// Each function's share of the instructions of `elf` on 1 + s.images
+// images, largest first (the top 12 and the rest).
+void print_profile(const settings& s, const fs::path& elf, std::size_t image_bytes) {
+  const fs::path blocks = fs::path(s.dir) / "blocks.txt", names = fs::path(s.dir) / "blocks.names";
+  const double total = instructions(s, elf, "mps2-an386", 1 + s.images, image_bytes, blocks.string());
+  std::vector<std::pair<std::string, double>> counts;  // address, instructions
+  {
+    std::istringstream lines(text_of(blocks));
+    std::string address;
+    double n = 0;
+    while (lines >> address >> n) counts.emplace_back("0x" + address, n);
+  }
+  const std::string gcc = NIBBLE_ARM_GCC;
+  std::string addresses;
+  for (const auto& c : counts) addresses += " " + c.first;
+  run(fmt::format("{}-addr2line -f -s -e {}{} > {}", gcc.substr(0, gcc.size() - 4), elf.string(), addresses,
+                  names.string()));
+  std::istringstream lines(text_of(names));
+  std::vector<std::pair<std::string, double>> by_function;  // function, instructions
+  std::string function, place;
+  for (const auto& c : counts) {
+    if (!std::getline(lines, function) || !std::getline(lines, place))  // a name, then file:line (and more)
+      throw std::runtime_error("addr2line gave too few lines in " + names.string());
+    const auto at = std::find_if(by_function.begin(), by_function.end(), [&](const auto& f) { return f.first == function; });
+    if (at == by_function.end())
+      by_function.emplace_back(function, c.second);
+    else
+      at->second += c.second;
+  }
+  std::sort(by_function.begin(), by_function.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  double shown = 0;
+  for (std::size_t i = 0; i < by_function.size() && i < 12; ++i) {
+    fmt::print("profile {} {:.1f}%\n", by_function[i].first, 100.0 * by_function[i].second / total);
+    shown += by_function[i].second;
+  }
+  fmt::print("profile (the rest) {:.1f}%\n", 100.0 * (total - shown) / total);
 }
 
 template <template <std::size_t, class> class Network, class Scheme, std::size_t Classes = 10>
@@ -151,6 +197,13 @@ int measure(const settings& s) {
     const double per_image = (more - one) / double(s.images);
     fmt::print("{}_instructions_per_image {:.0f}\n{}_instructions_per_multiply_add {:.3f}\n", t.name, per_image,
                t.name, per_image / macs);
+    if (s.profile && t.name == "m4-dsp") {
+      const fs::path profiled = dir / "m4-dsp-g.elf";
+      run(fmt::format("{} -std=c99 -O2 -g {} --specs=rdimon.specs -T {}/mps2.ld -o {} {} {}/startup.c -lm",
+                      NIBBLE_ARM_GCC, t.flags, NIBBLE_CORTEX_M_DIR, profiled.string(), (dir / "main.c").string(),
+                      NIBBLE_CORTEX_M_DIR));
+      print_profile(s, profiled, image_bytes);
+    }
   }
   return 0;
 }
@@ -169,6 +222,7 @@ int main(int argc, char** argv) {
   app.add_option("--images", s.images, "Images measured (after a first)")->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--seed", s.seed, "Seed for weights and images")->capture_default_str();
+  app.add_flag("--profile", s.profile, "Also print each function's share of the M4F DSP program's instructions");
   app.add_option("--dir", s.dir, "Folder for the header and the programs")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {

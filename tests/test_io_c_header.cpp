@@ -25,6 +25,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -326,6 +327,20 @@ TEST_CASE("on Cortex-M4F the instruction counter counts the same work for each i
   CHECK(second == Approx(first).epsilon(0.05));
   constexpr double macs = 8.0 * 3 * 9 * 16 * 16 + 8.0 * 8 * 9 * 8 * 8 + 128.0 * 16 + 16.0 * 10;
   CHECK(first > macs);
+
+  // With blocks=FILE the counts per translated block (cortex_m_instructions
+  // --profile) add up to the same total.
+  std::string run = m4.run;
+  const std::string plugin = NIBBLE_COUNT_INSTRUCTIONS;
+  run.insert(run.find(plugin) + plugin.size(), ",blocks=" + (dir / "blocks.txt").string());
+  REQUIRE(std::system((run + " 2> " + (dir / "count.log").string()).c_str()) == 0);
+  std::istringstream blocks(fixtures::file_text(dir / "blocks.txt"));
+  std::string address;
+  double n = 0, sum = 0;
+  std::size_t lines = 0;
+  while (blocks >> address >> n) sum += n, ++lines;
+  CHECK(lines > 10);
+  CHECK(sum == counts[2]);
   fs::remove_all(dir);
 }
 #endif
